@@ -1,0 +1,27 @@
+//! The checker API of authwarden.
+//!
+//! Every checker crate depends on this crate and on nothing heavy: it holds the
+//! [`Checker`] trait, the [`Finding`] type with its [`Severity`], the stable
+//! finding codes ([`CodeInfo`], declared with [`declare_codes!`]), the job
+//! [`Cadence`], the [`CheckContext`] a checker runs in, and the DNS
+//! [`Resolver`] trait that the `authwarden-dns` crate implements.
+#![deny(missing_docs)]
+
+mod checker;
+mod clock;
+mod codes;
+pub mod dns;
+pub mod domain;
+mod finding;
+
+pub use checker::{
+    Cadence, CheckContext, CheckOutput, Checker, CheckerInfo, DomainTarget, Extensions,
+};
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use codes::{CodeDocs, CodeInfo};
+pub use dns::{DnsAnswer, DnsFailure, DnsOutcome, Rdata, RecordType, Resolver};
+pub use finding::{Finding, Level, Severity};
+
+/// Re-exported so that checker crates use the same versions as the host.
+pub use async_trait::async_trait;
+pub use serde_json;
