@@ -1,0 +1,8 @@
+//! Test support: real servers on loopback for integration and end-to-end tests.
+//!
+//! Each server is started by a guard value and stopped when the guard drops,
+//! whatever the test's outcome.
+
+pub mod dns;
+pub mod smtp;
+pub mod util;
