@@ -1,1 +1,145 @@
-//! placeholder
+//! The authwarden command line as a library.
+//!
+//! [`main_with`] takes a [`Registry`], so an organisation can build its own
+//! `authwarden` binary with private checker crates in a few lines of
+//! `main.rs` without forking.
+
+mod check;
+mod explain;
+mod setup;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use authwarden_registry::Registry;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Exit status: no finding at error level.
+pub const EXIT_OK: u8 = 0;
+/// Exit status: at least one finding at error level.
+pub const EXIT_FINDINGS: u8 = 1;
+/// Exit status: usage or configuration error.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Keeps SPF, DKIM and DMARC healthy: checks domains, explains findings,
+/// runs the monthly, quarterly and annual jobs.
+#[derive(Debug, Parser)]
+#[command(name = "authwarden", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Config file [default: config/authwarden.toml when it exists, else built-in defaults]
+    #[arg(long, global = true, env = "AUTHWARDEN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// DNS server to ask, IP or IP:PORT (repeatable); replaces `[dns] nameservers`
+    #[arg(long = "nameserver", global = true, value_name = "IP:PORT")]
+    pub nameservers: Vec<String>,
+    /// Zone file (master-file format) answered before DNS (repeatable)
+    #[arg(long = "zone-file", global = true, value_name = "PATH")]
+    pub zone_files: Vec<PathBuf>,
+    /// Output format
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// More log output (-v info, -vv debug)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Human-readable text.
+    Text,
+    /// One JSON object (the stable contract).
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check domains now and print the findings
+    Check(check::CheckArgs),
+    /// Print the documentation of a finding code (e.g. DMARC001 or dmarc-record-missing)
+    Explain {
+        /// Code or name
+        code: String,
+    },
+    /// List the checkers and their codes
+    Checkers,
+    /// Configuration commands
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Check the config file and report every problem with its line and column
+    Validate,
+}
+
+/// Parses the command line and runs it with these checkers. Returns the
+/// process exit status (0 ok, 1 error findings, 2 usage or config error).
+pub fn main_with(registry: Registry) -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_logging(cli.global.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let status = runtime.block_on(dispatch(cli, registry));
+    ExitCode::from(status)
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("AUTHWARDEN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+async fn dispatch(cli: Cli, registry: Registry) -> u8 {
+    let result = match cli.command {
+        Command::Check(args) => check::run(&cli.global, &args, &registry).await,
+        Command::Explain { code } => explain::explain(&registry, &code, cli.global.format),
+        Command::Checkers => explain::list_checkers(&registry, cli.global.format),
+        Command::Config {
+            command: ConfigCommand::Validate,
+        } => setup::validate(&cli.global, &registry),
+    };
+    match result {
+        Ok(status) => status,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            EXIT_USAGE
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! `authwarden explain CODE` and `authwarden checkers`.
+
+use authwarden_api::{CheckerInfo, CodeInfo};
+use authwarden_registry::Registry;
+use serde_json::json;
+
+use crate::{Format, EXIT_OK, EXIT_USAGE};
+
+fn all_codes(registry: &Registry) -> Vec<(String, &'static CodeInfo)> {
+    let mut codes: Vec<(String, &'static CodeInfo)> = Vec::new();
+    for checker in registry.checkers() {
+        let info = checker.info();
+        for code in info.codes {
+            codes.push((info.id.to_string(), code));
+        }
+    }
+    for code in authwarden_engine::CODES {
+        codes.push((authwarden_engine::ENGINE_ID.to_string(), code));
+    }
+    codes
+}
+
+/// Prints the docs of one code.
+pub fn explain(registry: &Registry, wanted: &str, format: Format) -> anyhow::Result<u8> {
+    let codes = all_codes(registry);
+    let wanted_t = wanted.trim();
+    let Some((checker, code)) = codes.iter().find(|(_, c)| {
+        c.code.eq_ignore_ascii_case(wanted_t) || c.name.eq_ignore_ascii_case(wanted_t)
+    }) else {
+        eprintln!("error: unknown code `{wanted}`");
+        let mut best: Vec<(f64, &str)> = codes
+            .iter()
+            .flat_map(|(_, c)| [c.code, c.name])
+            .map(|n| {
+                (
+                    strsim::jaro_winkler(&n.to_ascii_lowercase(), &wanted_t.to_ascii_lowercase()),
+                    n,
+                )
+            })
+            .collect();
+        best.sort_by(|a, b| b.0.total_cmp(&a.0));
+        if let Some((score, name)) = best.first() {
+            if *score > 0.8 {
+                eprintln!("  help: did you mean `{name}`?");
+            }
+        }
+        eprintln!("  help: `authwarden checkers` lists every code");
+        return Ok(EXIT_USAGE);
+    };
+    let docs = code.parsed_docs();
+    match format {
+        Format::Json => {
+            let v = json!({
+                "code": code.code,
+                "name": code.name,
+                "checker": checker,
+                "default_severity": code.default_severity,
+                "summary": docs.summary,
+                "what_it_checks": docs.what,
+                "why_it_matters": docs.why,
+                "how_to_fix": docs.fix,
+            });
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        Format::Text => {
+            println!("{} {} ({})", code.code, code.name, code.default_severity);
+            println!("checker: {checker}");
+            println!();
+            println!("{}", docs.summary);
+            for (title, text) in [
+                ("What it checks", &docs.what),
+                ("Why it matters", &docs.why),
+                ("How to fix", &docs.fix),
+            ] {
+                println!();
+                println!("{title}");
+                for line in text.lines() {
+                    println!("  {line}");
+                }
+            }
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+/// Lists checkers and their codes.
+pub fn list_checkers(registry: &Registry, format: Format) -> anyhow::Result<u8> {
+    let infos: Vec<&CheckerInfo> = registry.checkers().iter().map(|c| c.info()).collect();
+    match format {
+        Format::Json => {
+            let v: Vec<_> = infos
+                .iter()
+                .map(|i| {
+                    json!({
+                        "id": i.id,
+                        "summary": i.summary,
+                        "cadences": i.cadences,
+                        "codes": i.codes.iter().map(|c| json!({
+                            "code": c.code,
+                            "name": c.name,
+                            "default_severity": c.default_severity,
+                            "summary": c.summary(),
+                        })).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        Format::Text => {
+            for info in infos {
+                let cadences: Vec<&str> = info.cadences.iter().map(|c| c.as_str()).collect();
+                println!("{} — {} [{}]", info.id, info.summary, cadences.join(", "));
+                for c in info.codes {
+                    println!(
+                        "  {:<9} {:<8} {:<40} {}",
+                        c.code,
+                        c.default_severity.as_str(),
+                        c.name,
+                        c.summary()
+                    );
+                }
+                println!();
+            }
+        }
+    }
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,148 @@
+//! From the command line and config file to a ready run: config loading
+//! (with command-line overrides) and the resolver.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context as _};
+use authwarden_api::Resolver;
+use authwarden_config::{Config, Known, KnownChecker};
+use authwarden_registry::Registry;
+
+use crate::{GlobalArgs, EXIT_OK, EXIT_USAGE};
+
+/// The default config path, relative to the current directory.
+pub const DEFAULT_CONFIG: &str = "config/authwarden.toml";
+
+/// What the config crate needs to know about checkers and codes.
+pub fn known(registry: &Registry) -> Known {
+    let mut known = Known {
+        checkers: registry
+            .checkers()
+            .iter()
+            .map(|c| KnownChecker {
+                id: c.info().id.to_string(),
+                cadences: c.info().cadences.to_vec(),
+            })
+            .collect(),
+        codes: registry
+            .codes()
+            .iter()
+            .map(|(_, c)| (c.code.to_string(), c.name.to_string()))
+            .collect(),
+    };
+    for code in authwarden_engine::CODES {
+        known
+            .codes
+            .push((code.code.to_string(), code.name.to_string()));
+    }
+    known
+}
+
+/// Loads the config: `--config` (must exist), else `config/authwarden.toml`
+/// when it exists, else the built-in defaults. Command-line DNS options
+/// override the file. Config errors are printed, all at once.
+pub fn load_config(global: &GlobalArgs, registry: &Registry) -> anyhow::Result<Config> {
+    let known = known(registry);
+    let path = match &global.config {
+        Some(p) => Some(p.clone()),
+        None => Some(PathBuf::from(DEFAULT_CONFIG)).filter(|p| p.exists()),
+    };
+    let mut config = match &path {
+        Some(path) => {
+            if !path.exists() {
+                bail!("config file {} does not exist", path.display());
+            }
+            match authwarden_config::load(path, &known) {
+                Ok(c) => c,
+                Err(errors) => {
+                    eprint!("{errors}");
+                    if !errors.to_string().ends_with('\n') {
+                        eprintln!();
+                    }
+                    bail!(
+                        "{} has {} problem{}",
+                        path.display(),
+                        errors.0.len(),
+                        if errors.0.len() == 1 { "" } else { "s" }
+                    );
+                }
+            }
+        }
+        None => authwarden_config::defaults(Path::new("config")),
+    };
+    if !global.nameservers.is_empty() {
+        config.dns.nameservers = global
+            .nameservers
+            .iter()
+            .map(|s| parse_nameserver(s))
+            .collect::<Result<_, _>>()?;
+    }
+    config.dns.zone_files.extend(global.zone_files.iter().cloned());
+    Ok(config)
+}
+
+/// Parses `IP`, `IP:PORT` or `[IPv6]:PORT`.
+pub fn parse_nameserver(s: &str) -> anyhow::Result<SocketAddr> {
+    if let Ok(addr) = s.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    if let Ok(ip) = s.trim_matches(|c| c == '[' || c == ']').parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, 53));
+    }
+    Err(anyhow!(
+        "invalid nameserver `{s}`: expected IP or IP:PORT, e.g. 127.0.0.1:5353 or [::1]:53"
+    ))
+}
+
+/// Builds the run's resolver (cache, zone-file overlay, network).
+pub fn resolver(config: &Config) -> anyhow::Result<Arc<dyn Resolver>> {
+    let settings = authwarden_dns::DnsSettings {
+        nameservers: config.dns.nameservers.clone(),
+        timeout: config.dns.timeout,
+        retries: config.dns.retries,
+        zone_files: config.dns.zone_files.clone(),
+    };
+    authwarden_dns::build_resolver(&settings).context("cannot set up DNS")
+}
+
+/// `authwarden config validate`.
+pub fn validate(global: &GlobalArgs, registry: &Registry) -> anyhow::Result<u8> {
+    let path = global
+        .config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+    if !path.exists() {
+        eprintln!("error: config file {} does not exist", path.display());
+        return Ok(EXIT_USAGE);
+    }
+    let global = GlobalArgs {
+        config: Some(path.clone()),
+        ..global.clone()
+    };
+    match load_config(&global, registry) {
+        Ok(config) => {
+            // Zone files are part of the config: load them now so that a
+            // syntax error shows up here rather than in the monthly run.
+            resolver(&config)?;
+            println!(
+                "{}: ok ({} domain{}, {} checker{} enabled)",
+                path.display(),
+                config.domains.len(),
+                if config.domains.len() == 1 { "" } else { "s" },
+                registry
+                    .checkers()
+                    .iter()
+                    .filter(|c| config.checker_enabled(c.info().id))
+                    .count(),
+                if registry.checkers().len() == 1 { "" } else { "s" },
+            );
+            Ok(EXIT_OK)
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            Ok(EXIT_USAGE)
+        }
+    }
+}

@@ -1,0 +1,389 @@
+//! The engine: runs checkers over domains, concurrently and bounded, and
+//! turns their outputs into one [`RunOutcome`] — the findings with the user's
+//! levels applied and the facts per domain. This is the `check --format json`
+//! contract.
+//!
+//! A checker that panics does not stop the run: its domain gets an
+//! [`ENGINE_CHECK_CRASHED`] finding and every other check goes on.
+#![deny(missing_docs)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use authwarden_api::{
+    declare_codes, serde_json::Map, serde_json::Value, CheckContext, Checker, DomainTarget,
+    Finding, Level, Severity,
+};
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+
+declare_codes! {
+    /// A checker failed unexpectedly; its results for this domain are missing.
+    ///
+    /// ## What it checks
+    /// The engine reports this when a checker crashed (panicked) or did not
+    /// finish within its time limit while checking a domain.
+    ///
+    /// ## Why it matters
+    /// The domain was not fully checked: problems the checker would have found
+    /// are not in this report.
+    ///
+    /// ## How to fix
+    /// Run `authwarden check <domain> -v` to reproduce it and report the
+    /// message in the evidence to the checker's maintainers. Other checkers'
+    /// results for the domain are unaffected.
+    pub ENGINE_CHECK_CRASHED = ("ENGINE001", "check-crashed", Severity::Warning);
+}
+
+/// The id the engine uses for its own findings.
+pub const ENGINE_ID: &str = "engine";
+
+/// The facts of one domain: checker facts keyed by each checker's facts key.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DomainReport {
+    /// The domain.
+    pub domain: String,
+    /// Facts, e.g. `"dmarc": {...}`.
+    #[serde(flatten)]
+    pub facts: Map<String, Value>,
+}
+
+/// Everything one run produced.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct RunOutcome {
+    /// Every finding (levels applied, allowed ones removed).
+    pub findings: Vec<Finding>,
+    /// One entry per domain checked, in input order.
+    pub domains: Vec<DomainReport>,
+}
+
+impl RunOutcome {
+    /// The number of findings at each severity.
+    pub fn counts(&self) -> SeverityCounts {
+        let mut c = SeverityCounts::default();
+        for f in &self.findings {
+            match f.severity {
+                Severity::Error => c.errors += 1,
+                Severity::Warning => c.warnings += 1,
+                Severity::Note => c.notes += 1,
+            }
+        }
+        c
+    }
+
+    /// True when a finding is at error severity (the run "fails").
+    pub fn has_errors(&self) -> bool {
+        self.findings.iter().any(|f| f.severity == Severity::Error)
+    }
+}
+
+/// Counts by severity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SeverityCounts {
+    /// Errors.
+    pub errors: usize,
+    /// Warnings.
+    pub warnings: usize,
+    /// Notes.
+    pub notes: usize,
+}
+
+/// A checker with the config section it runs with.
+#[derive(Clone)]
+pub struct PlannedChecker {
+    /// The checker.
+    pub checker: Arc<dyn Checker>,
+    /// Its config section (`[checkers.<id>]`), an empty object when absent.
+    pub settings: Value,
+}
+
+/// Runs checkers over domains.
+pub struct Engine {
+    checkers: Vec<PlannedChecker>,
+    levels: BTreeMap<String, Level>,
+    concurrency: usize,
+    timeout: std::time::Duration,
+}
+
+impl Engine {
+    /// An engine over these checkers, with no level overrides, 16 checks at
+    /// once and a 120 s limit per check.
+    pub fn new(checkers: Vec<PlannedChecker>) -> Self {
+        Engine {
+            checkers,
+            levels: BTreeMap::new(),
+            concurrency: 16,
+            timeout: std::time::Duration::from_secs(120),
+        }
+    }
+
+    /// Per-code levels (keys are codes such as `DMARC003`).
+    pub fn levels(mut self, levels: BTreeMap<String, Level>) -> Self {
+        self.levels = levels;
+        self
+    }
+
+    /// How many (checker, domain) checks run at once.
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// The time limit of one check of one domain.
+    pub fn timeout(mut self, t: std::time::Duration) -> Self {
+        self.timeout = t;
+        self
+    }
+
+    /// The number of checks a run over `domains` performs.
+    pub fn total_checks(&self, domains: usize) -> usize {
+        self.checkers.len() * domains
+    }
+
+    /// Runs every checker on every domain. `on_done` is called after each
+    /// check (for a progress bar).
+    pub async fn run(
+        &self,
+        ctx: &CheckContext,
+        domains: &[DomainTarget],
+        on_done: &(dyn Fn() + Send + Sync),
+    ) -> RunOutcome {
+        let mut jobs = Vec::with_capacity(self.total_checks(domains.len()));
+        for (di, domain) in domains.iter().enumerate() {
+            for (ci, planned) in self.checkers.iter().enumerate() {
+                jobs.push((di, ci, domain.clone(), planned.clone()));
+            }
+        }
+        let timeout = self.timeout;
+        let mut results: Vec<(usize, usize, Vec<Finding>, Option<Value>)> =
+            stream::iter(jobs.into_iter().map(|(di, ci, domain, planned)| {
+                let ctx = ctx.with_config(planned.settings.clone());
+                async move {
+                    let id = planned.checker.info().id;
+                    let name = domain.name.clone();
+                    let task = tokio::spawn(async move {
+                        tokio::time::timeout(timeout, planned.checker.check(&ctx, &domain)).await
+                    });
+                    let (findings, facts) = match task.await {
+                        Ok(Ok(out)) => (out.findings, out.facts),
+                        Ok(Err(_elapsed)) => (
+                            vec![crashed(id, &name, format!("did not finish within {timeout:?}"))],
+                            None,
+                        ),
+                        Err(join) => {
+                            let why = panic_message(join);
+                            (vec![crashed(id, &name, why)], None)
+                        }
+                    };
+                    on_done();
+                    (di, ci, findings, facts)
+                }
+            }))
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        results.sort_by_key(|(di, ci, _, _)| (*di, *ci));
+
+        let mut outcome = RunOutcome {
+            findings: Vec::new(),
+            domains: domains
+                .iter()
+                .map(|d| DomainReport {
+                    domain: d.name.clone(),
+                    facts: Map::new(),
+                })
+                .collect(),
+        };
+        for (di, ci, findings, facts) in results {
+            let key = self.checkers[ci].checker.info().facts_key;
+            if let Some(facts) = facts {
+                outcome.domains[di].facts.insert(key.to_string(), facts);
+            }
+            outcome
+                .findings
+                .extend(findings.into_iter().filter_map(|f| self.apply_level(f)));
+        }
+        outcome
+    }
+
+    /// Applies the user's level for the finding's code; `None` when allowed.
+    pub fn apply_level(&self, mut finding: Finding) -> Option<Finding> {
+        match self.levels.get(&finding.code) {
+            None => Some(finding),
+            Some(level) => {
+                finding.severity = level.severity()?;
+                Some(finding)
+            }
+        }
+    }
+}
+
+fn crashed(checker: &str, domain: &str, why: String) -> Finding {
+    Finding::new(
+        ENGINE_ID,
+        &ENGINE_CHECK_CRASHED,
+        domain,
+        format!("checker `{checker}` failed on this domain: {why}"),
+    )
+    .subject(checker)
+    .help(format!(
+        "the {checker} results for {domain} are missing from this run; run `authwarden check {domain}` again and report the error if it persists"
+    ))
+    .evidence("checker", checker)
+    .evidence("error", why)
+}
+
+fn panic_message(join: tokio::task::JoinError) -> String {
+    if join.is_cancelled() {
+        return "cancelled".into();
+    }
+    match join.try_into_panic() {
+        Ok(payload) => {
+            if let Some(s) = payload.downcast_ref::<&str>() {
+                format!("panicked: {s}")
+            } else if let Some(s) = payload.downcast_ref::<String>() {
+                format!("panicked: {s}")
+            } else {
+                "panicked".into()
+            }
+        }
+        Err(_) => "failed".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use authwarden_api::{
+        async_trait, Cadence, CheckOutput, CheckerInfo, DnsAnswer, DnsOutcome, RecordType,
+        Resolver, SystemClock,
+    };
+
+    mod codes {
+        use authwarden_api::{declare_codes, Severity};
+        declare_codes! {
+            /// Test code.
+            ///
+            /// ## What it checks
+            /// x
+            /// ## Why it matters
+            /// x
+            /// ## How to fix
+            /// x
+            pub T1 = ("TST001", "test-one", Severity::Warning);
+        }
+    }
+
+    struct NoDns;
+    #[async_trait]
+    impl Resolver for NoDns {
+        async fn query(&self, name: &str, rtype: RecordType) -> DnsAnswer {
+            DnsAnswer {
+                name: name.into(),
+                rtype,
+                cname_chain: vec![],
+                outcome: DnsOutcome::NxDomain,
+            }
+        }
+    }
+
+    struct Fake {
+        info: CheckerInfo,
+    }
+    #[async_trait]
+    impl Checker for Fake {
+        fn info(&self) -> &CheckerInfo {
+            &self.info
+        }
+        async fn check(&self, _ctx: &CheckContext, d: &DomainTarget) -> CheckOutput {
+            if d.name == "bad.example" {
+                panic!("boom on {}", d.name);
+            }
+            if d.name == "slow.example" {
+                tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            }
+            CheckOutput {
+                findings: vec![Finding::new(self.info.id, &codes::T1, &d.name, "something")],
+                facts: Some(serde_json::json!({"seen": d.name})),
+            }
+        }
+    }
+
+    fn engine() -> Engine {
+        let fake = Fake {
+            info: CheckerInfo {
+                id: "fake",
+                summary: "fake",
+                cadences: &[Cadence::Monthly],
+                codes: codes::CODES,
+                facts_key: "fake",
+            },
+        };
+        Engine::new(vec![PlannedChecker {
+            checker: Arc::new(fake),
+            settings: Value::Object(Map::new()),
+        }])
+    }
+
+    fn ctx() -> CheckContext {
+        CheckContext::new(Arc::new(NoDns), Arc::new(SystemClock))
+    }
+
+    fn targets(names: &[&str]) -> Vec<DomainTarget> {
+        names.iter().map(|n| DomainTarget::new(*n)).collect()
+    }
+
+    #[tokio::test]
+    async fn a_panicking_checker_becomes_a_finding_and_the_run_goes_on() {
+        let out = engine()
+            .run(&ctx(), &targets(&["a.example", "bad.example", "c.example"]), &|| {})
+            .await;
+        let codes: Vec<_> = out
+            .findings
+            .iter()
+            .map(|f| (f.domain.as_str(), f.code.as_str()))
+            .collect();
+        assert_eq!(
+            codes,
+            vec![
+                ("a.example", "TST001"),
+                ("bad.example", "ENGINE001"),
+                ("c.example", "TST001")
+            ]
+        );
+        assert!(out.findings[1].message.contains("boom on bad.example"));
+        assert_eq!(out.domains.len(), 3);
+        assert_eq!(out.domains[0].facts["fake"]["seen"], "a.example");
+        assert!(out.domains[1].facts.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hanging_checker_times_out() {
+        let out = engine()
+            .timeout(std::time::Duration::from_secs(5))
+            .run(&ctx(), &targets(&["slow.example", "a.example"]), &|| {})
+            .await;
+        assert_eq!(out.findings[0].code, "ENGINE001");
+        assert!(out.findings[0].message.contains("did not finish"));
+        assert_eq!(out.findings[1].code, "TST001");
+    }
+
+    #[tokio::test]
+    async fn levels_change_or_drop_findings() {
+        let mut levels = BTreeMap::new();
+        levels.insert("TST001".to_string(), Level::Deny);
+        let out = engine()
+            .levels(levels.clone())
+            .run(&ctx(), &targets(&["a.example"]), &|| {})
+            .await;
+        assert_eq!(out.findings[0].severity, Severity::Error);
+        assert!(out.has_errors());
+        levels.insert("TST001".to_string(), Level::Allow);
+        let out = engine()
+            .levels(levels)
+            .run(&ctx(), &targets(&["a.example"]), &|| {})
+            .await;
+        assert!(out.findings.is_empty());
+        assert_eq!(out.counts(), SeverityCounts::default());
+    }
+}
