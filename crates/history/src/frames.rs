@@ -1,0 +1,250 @@
+//! Building the findings and summary frames of one run, and their schemas.
+
+use std::collections::HashMap;
+
+use authwarden_api::{Finding, Severity};
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::run::RunMeta;
+
+/// The stable identity of a finding across runs: `domain|code|subject`.
+pub fn finding_key(domain: &str, code: &str, subject: &str) -> String {
+    format!("{domain}|{code}|{subject}")
+}
+
+/// Facts a run gathered about one domain, keyed by checker facts key,
+/// e.g. `{"dmarc": {"policy": "reject", "pct": 100, "phase": "reject pct 100"}}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DomainFacts {
+    /// The domain.
+    pub domain: String,
+    /// Facts per checker facts key.
+    pub facts: Map<String, Value>,
+}
+
+/// The Hive partition columns: taken from the path, not stored in the files.
+pub(crate) const PARTITION_COLUMNS: [&str; 2] = ["job", "period"];
+
+fn timestamp_dtype() -> DataType {
+    DataType::Datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
+}
+
+fn run_schema_fields() -> Vec<(&'static str, DataType)> {
+    vec![
+        ("run_id", DataType::String),
+        ("job", DataType::String),
+        ("period", DataType::String),
+        ("timestamp", timestamp_dtype()),
+    ]
+}
+
+/// The columns of [`findings_frame`], in order, with their types.
+pub fn findings_schema() -> Vec<(&'static str, DataType)> {
+    let mut fields = run_schema_fields();
+    fields.extend(
+        [
+            "checker", "code", "name", "severity", "domain", "subject", "message", "help",
+            "evidence", "key",
+        ]
+        .map(|name| (name, DataType::String)),
+    );
+    fields
+}
+
+/// The columns of [`summary_frame`], in order, with their types.
+pub fn summary_schema() -> Vec<(&'static str, DataType)> {
+    let mut fields = run_schema_fields();
+    fields.extend([
+        ("domain", DataType::String),
+        ("errors", DataType::UInt32),
+        ("warnings", DataType::UInt32),
+        ("notes", DataType::UInt32),
+        ("total", DataType::UInt32),
+        ("dmarc_policy", DataType::String),
+        ("dmarc_pct", DataType::Int64),
+        ("dmarc_phase", DataType::String),
+    ]);
+    fields
+}
+
+fn run_columns(meta: &RunMeta, height: usize) -> Vec<Column> {
+    let text = |name: &str, value: &str| {
+        Column::new_scalar(
+            name.into(),
+            Scalar::new(DataType::String, AnyValue::StringOwned(value.into())),
+            height,
+        )
+    };
+    let timestamp = Int64Chunked::full(
+        "timestamp".into(),
+        meta.started_at.timestamp_millis(),
+        height,
+    )
+    .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
+    .into_column();
+    vec![
+        text("run_id", &meta.run_id),
+        text("job", &meta.job),
+        text("period", &meta.period),
+        timestamp,
+    ]
+}
+
+/// One row per finding of the run, with the columns of [`findings_schema`]:
+/// the run columns (`run_id`, `job`, `period`, `timestamp` as UTC milliseconds),
+/// the finding's fields (`severity` lower-case, `evidence` as a JSON string)
+/// and `key`, see [`finding_key`].
+pub fn findings_frame(meta: &RunMeta, findings: &[Finding]) -> PolarsResult<DataFrame> {
+    let n = findings.len();
+    let field = |name: &str, get: fn(&Finding) -> &str| -> Column {
+        let values: Vec<&str> = findings.iter().map(get).collect();
+        Column::new(name.into(), values)
+    };
+    let mut columns = run_columns(meta, n);
+    columns.extend([
+        field("checker", |f| &f.checker),
+        field("code", |f| &f.code),
+        field("name", |f| &f.name),
+        field("severity", |f| f.severity.as_str()),
+        field("domain", |f| &f.domain),
+        field("subject", |f| &f.subject),
+        field("message", |f| &f.message),
+        field("help", |f| &f.help),
+    ]);
+    let evidence: Vec<String> = findings
+        .iter()
+        .map(|f| Value::Object(f.evidence.clone()).to_string())
+        .collect();
+    columns.push(Column::new("evidence".into(), evidence));
+    let keys: Vec<String> = findings
+        .iter()
+        .map(|f| finding_key(&f.domain, &f.code, &f.subject))
+        .collect();
+    columns.push(Column::new("key".into(), keys));
+    DataFrame::new(n, columns)
+}
+
+#[derive(Default)]
+struct Counts {
+    errors: u32,
+    warnings: u32,
+    notes: u32,
+}
+
+/// One row per domain, with the columns of [`summary_schema`]: the run
+/// columns, the number of `errors`, `warnings`, `notes` and their `total`,
+/// and the DMARC posture from the `dmarc` facts (`policy`, `pct`, `phase`;
+/// null when absent).
+///
+/// Domains appear in the order of `domains`, then any domain that has findings
+/// but no facts, in the order of its first finding.
+pub fn summary_frame(
+    meta: &RunMeta,
+    findings: &[Finding],
+    domains: &[DomainFacts],
+) -> PolarsResult<DataFrame> {
+    let mut order: Vec<&str> = Vec::with_capacity(domains.len());
+    let mut counts: HashMap<&str, Counts> = HashMap::with_capacity(domains.len());
+    let mut facts: HashMap<&str, &Map<String, Value>> = HashMap::with_capacity(domains.len());
+    for d in domains {
+        if counts.insert(&d.domain, Counts::default()).is_none() {
+            order.push(&d.domain);
+        }
+        facts.insert(&d.domain, &d.facts);
+    }
+    for f in findings {
+        let c = counts.entry(&f.domain).or_insert_with(|| {
+            order.push(&f.domain);
+            Counts::default()
+        });
+        match f.severity {
+            Severity::Error => c.errors += 1,
+            Severity::Warning => c.warnings += 1,
+            Severity::Note => c.notes += 1,
+        }
+    }
+
+    let n = order.len();
+    let mut errors = Vec::with_capacity(n);
+    let mut warnings = Vec::with_capacity(n);
+    let mut notes = Vec::with_capacity(n);
+    let mut total = Vec::with_capacity(n);
+    let mut policy: Vec<Option<String>> = Vec::with_capacity(n);
+    let mut pct: Vec<Option<i64>> = Vec::with_capacity(n);
+    let mut phase: Vec<Option<String>> = Vec::with_capacity(n);
+    for domain in &order {
+        let c = &counts[domain];
+        errors.push(c.errors);
+        warnings.push(c.warnings);
+        notes.push(c.notes);
+        total.push(c.errors + c.warnings + c.notes);
+        let dmarc = facts.get(domain).and_then(|f| f.get("dmarc"));
+        policy.push(dmarc.and_then(|d| fact_text(d.get("policy"))));
+        pct.push(dmarc.and_then(|d| fact_int(d.get("pct"))));
+        phase.push(dmarc.and_then(|d| fact_text(d.get("phase"))));
+    }
+
+    let mut columns = run_columns(meta, n);
+    columns.extend([
+        Column::new("domain".into(), order),
+        Column::new("errors".into(), errors),
+        Column::new("warnings".into(), warnings),
+        Column::new("notes".into(), notes),
+        Column::new("total".into(), total),
+        Column::new("dmarc_policy".into(), policy),
+        Column::new("dmarc_pct".into(), pct),
+        Column::new("dmarc_phase".into(), phase),
+    ]);
+    DataFrame::new(n, columns)
+}
+
+fn fact_text(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+fn fact_int(v: Option<&Value>) -> Option<i64> {
+    match v? {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f.round() as i64)),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Reorders and types `df` to `schema`, dropping other columns.
+///
+/// A missing column is an error unless `fill_missing`, when it becomes nulls
+/// (for history files written before a column was added).
+pub(crate) fn conform(
+    df: &DataFrame,
+    schema: &[(&'static str, DataType)],
+    skip: &[&str],
+    fill_missing: bool,
+) -> Result<DataFrame, String> {
+    let height = df.height();
+    let mut columns = Vec::with_capacity(schema.len());
+    for (name, dtype) in schema {
+        if skip.contains(name) {
+            continue;
+        }
+        match df.column(name) {
+            Ok(col) if col.dtype() == dtype => columns.push(col.clone()),
+            Ok(col) => columns.push(col.strict_cast(dtype).map_err(|e| {
+                format!(
+                    "column `{name}` is {} where {dtype} is expected: {e}",
+                    col.dtype()
+                )
+            })?),
+            Err(_) if fill_missing => {
+                columns.push(Column::full_null((*name).into(), height, dtype))
+            }
+            Err(_) => return Err(format!("column `{name}` is missing")),
+        }
+    }
+    DataFrame::new(height, columns).map_err(|e| e.to_string())
+}

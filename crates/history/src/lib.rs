@@ -1,0 +1,32 @@
+//! The run history of authwarden, and the only crate that links polars.
+//!
+//! A run's findings and per-domain summary become polars frames
+//! ([`findings_frame`], [`summary_frame`]), are appended to a
+//! [`HistoryStore`] of Hive-partitioned Parquet files, are compared with the
+//! previous run of the same job ([`compare`], [`annotate`]), are trended
+//! over recent runs ([`trends`]) and can be exported ([`export`]).
+//!
+//! Other crates use the frames through the re-exported [`polars`] so that
+//! they need not depend on it themselves.
+#![deny(missing_docs)]
+
+mod compare;
+mod error;
+mod export;
+mod frames;
+mod run;
+mod store;
+mod trends;
+
+pub use compare::{annotate, compare, Comparison, FindingStatus, Status};
+pub use error::{HistoryError, Result};
+pub use export::{export, export_to_path, ExportFormat};
+pub use frames::{
+    finding_key, findings_frame, findings_schema, summary_frame, summary_schema, DomainFacts,
+};
+pub use run::{period_for, RunMeta, CHECK_JOB};
+pub use store::HistoryStore;
+pub use trends::{trends, DomainTrend, TrendPoint};
+
+/// Re-exported so that users of the frames share this crate's polars.
+pub use polars;

@@ -1,0 +1,69 @@
+//! Run identity: the run id, the job and the period a run reports on.
+
+use authwarden_api::Cadence;
+use chrono::{DateTime, Datelike, SecondsFormat, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The job name of an ad-hoc `authwarden check` run.
+pub const CHECK_JOB: &str = "check";
+
+/// Who, when and what period: the identity of one run in the history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunMeta {
+    /// Unique per job, e.g. `20261201T060000Z-monthly`; also the Parquet file name.
+    pub run_id: String,
+    /// `monthly`, `quarterly`, `annual` or `check`.
+    pub job: String,
+    /// The period the run reports on: `2026-12`, `2026-Q4`, `2026`, or a day
+    /// `2026-12-01` for `check`. See [`period_for`].
+    pub period: String,
+    /// When the run started. Kept to the millisecond in the history.
+    pub started_at: DateTime<Utc>,
+}
+
+impl RunMeta {
+    /// The identity of a run of `job` (`None` for an ad-hoc check) started at `at`.
+    ///
+    /// The run id is `YYYYMMDDTHHMMSSZ-<job>` in UTC; the period is taken from
+    /// `at` in its own time zone, so pass the time in the zone the schedule uses.
+    pub fn new<Tz: TimeZone>(job: Option<Cadence>, at: DateTime<Tz>) -> RunMeta {
+        let utc = at.with_timezone(&Utc);
+        let (job_name, period) = match job {
+            Some(cadence) => (cadence.as_str(), period_for(cadence, at.clone())),
+            None => (CHECK_JOB, at.date_naive().format("%Y-%m-%d").to_string()),
+        };
+        RunMeta {
+            run_id: format!("{}-{job_name}", utc.format("%Y%m%dT%H%M%SZ")),
+            job: job_name.to_string(),
+            period,
+            started_at: truncate_to_millis(utc),
+        }
+    }
+
+    /// The start time as RFC 3339 with milliseconds, e.g. `2026-12-01T06:00:00.000Z`.
+    pub fn started_at_rfc3339(&self) -> String {
+        self.started_at.to_rfc3339_opts(SecondsFormat::Millis, true)
+    }
+}
+
+/// The period a run of `job` at `at` reports on, in `at`'s own time zone.
+///
+/// The period is the one *in which the run happens*: the monthly run on
+/// 1 December reports `2026-12`, the quarterly run on 1 October `2026-Q4`, the
+/// annual run on 1 January 2027 `2027`. A posture check is a snapshot of DNS
+/// at run time, so the run is filed under the period whose state it saw; a
+/// re-run later in the same month lands in the same period.
+pub fn period_for<Tz: TimeZone>(job: Cadence, at: DateTime<Tz>) -> String {
+    let date = at.date_naive();
+    match job {
+        Cadence::Monthly => format!("{:04}-{:02}", date.year(), date.month()),
+        Cadence::Quarterly => format!("{:04}-Q{}", date.year(), (date.month() - 1) / 3 + 1),
+        Cadence::Annual => format!("{:04}", date.year()),
+    }
+}
+
+/// Drops sub-millisecond precision, which the history does not keep, so that
+/// a [`RunMeta`] compares equal to the one read back.
+pub(crate) fn truncate_to_millis(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
+}
