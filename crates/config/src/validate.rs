@@ -1,0 +1,1108 @@
+//! Phase 2: walks the parsed document against the schema, building the
+//! [`Config`] and collecting every problem with its position.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use authwarden_api::domain::{normalize_name, validate_domain};
+use authwarden_api::{Cadence, Level};
+use serde_json::{Map, Value};
+use toml::de::{DeString, DeTable, DeValue};
+use toml::Spanned;
+
+use crate::error::Sink;
+use crate::model::{
+    resolve_path, CheckerConfig, Config, DnsConfig, DomainConfig, JobConfig, Known, PasswordSource,
+    Security, SmtpConfig,
+};
+
+type Val<'i> = Spanned<DeValue<'i>>;
+type Key<'i> = Spanned<DeString<'i>>;
+/// A string value with the span of its quotes.
+type SpannedStr<'v> = (&'v str, Range<usize>);
+
+const ROOT_KEYS: &[&str] = &[
+    "timezone",
+    "reports_dir",
+    "history_dir",
+    "dns",
+    "domains",
+    "levels",
+    "checkers",
+    "jobs",
+    "smtp",
+    "templates",
+];
+const DNS_KEYS: &[&str] = &["nameservers", "timeout", "retries", "zone_files"];
+const JOB_KEYS: &[&str] = &["cron", "recipients", "checkers", "enabled"];
+const SMTP_KEYS: &[&str] = &[
+    "host",
+    "port",
+    "security",
+    "username",
+    "password_env",
+    "password_file",
+    "from",
+    "ca_file",
+    "timeout",
+];
+const TEMPLATES_KEYS: &[&str] = &["dir"];
+/// Names people write for a security mode, mapped to the mode they mean.
+const SECURITY_ALIASES: &[(&str, &str)] = &[
+    ("ssl", "tls"),
+    ("smtps", "tls"),
+    ("implicit", "tls"),
+    ("plain", "none"),
+    ("plaintext", "none"),
+    ("insecure", "none"),
+];
+const CADENCE_NAMES: &[&str] = &["monthly", "quarterly", "annual"];
+
+/// Names people write for a level, mapped to the level they mean.
+const LEVEL_ALIASES: &[(&str, &str)] = &[
+    ("warning", "warn"),
+    ("error", "deny"),
+    ("ignore", "allow"),
+    ("off", "allow"),
+    ("info", "note"),
+];
+
+/// Parses and validates `text`, read from `path`.
+pub(crate) fn parse(text: &str, path: &Path, known: &Known) -> Result<Config, crate::ConfigErrors> {
+    let mut sink = Sink::new(path, text);
+    let root = match DeTable::parse(text) {
+        Ok(root) => root,
+        Err(e) => {
+            sink.push(
+                e.span().unwrap_or(0..0),
+                format!("invalid TOML: {}", e.message()),
+                None,
+            );
+            return Err(sink.finish().expect_err("one error was pushed"));
+        }
+    };
+    let dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
+    let mut walker = Walker {
+        text,
+        sink,
+        known,
+        dir,
+    };
+    let mut config = walker.root(root.get_ref());
+    config.source = Some(path.to_path_buf());
+    walker.sink.finish()?;
+    Ok(config)
+}
+
+/// The best near-miss for `word` among `candidates` (case-insensitive
+/// edit distance of at most a third of its length, at least 1).
+pub(crate) fn suggest<'c>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'c str>,
+) -> Option<&'c str> {
+    let word = word.to_lowercase();
+    let limit = (word.chars().count() / 3).max(1);
+    let mut best: Option<(usize, &str)> = None;
+    for candidate in candidates {
+        let d = strsim::damerau_levenshtein(&word, &candidate.to_lowercase());
+        if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, candidate));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+fn alias(aliases: &[(&str, &'static str)], s: &str) -> Option<&'static str> {
+    aliases
+        .iter()
+        .find(|(alias, _)| alias.eq_ignore_ascii_case(s))
+        .map(|(_, meant)| *meant)
+}
+
+fn did_you_mean(s: &str) -> String {
+    format!("did you mean `{s}`?")
+}
+
+fn with_article(type_str: &str) -> &'static str {
+    match type_str {
+        "string" => "a string",
+        "integer" => "an integer",
+        "float" => "a float",
+        "boolean" => "a boolean",
+        "datetime" => "a date-time",
+        "array" => "an array",
+        _ => "a table",
+    }
+}
+
+fn join_ticked(items: &[&str]) -> String {
+    items
+        .iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+struct Walker<'a> {
+    text: &'a str,
+    sink: Sink<'a>,
+    known: &'a Known,
+    /// The config file's directory; relative paths are resolved against it.
+    dir: PathBuf,
+}
+
+impl<'a> Walker<'a> {
+    fn err(&mut self, span: Range<usize>, message: impl Into<String>) {
+        self.sink.push(span, message.into(), None);
+    }
+
+    fn err_help(
+        &mut self,
+        span: Range<usize>,
+        message: impl Into<String>,
+        help: Option<impl Into<String>>,
+    ) {
+        self.sink.push(span, message.into(), help.map(|h| h.into()));
+    }
+
+    fn type_err(&mut self, v: &Val<'_>, expected: &str, path: &str) {
+        self.err(
+            v.span(),
+            format!(
+                "expected {expected} for `{path}`, found {}",
+                with_article(v.get_ref().type_str())
+            ),
+        );
+    }
+
+    fn unknown_key(&mut self, key: &Key<'_>, section: &str, candidates: &[&str]) {
+        let name = key.get_ref().as_ref();
+        let help = match suggest(name, candidates.iter().copied()) {
+            Some(s) => did_you_mean(s),
+            None => format!("expected one of: {}", join_ticked(candidates)),
+        };
+        self.err_help(
+            key.span(),
+            format!("unknown key `{name}` {section}"),
+            Some(help),
+        );
+    }
+
+    fn missing_key(&mut self, table: &Val<'_>, key: &str, section: &str, example: &str) {
+        self.err_help(
+            table.span(),
+            format!("missing key `{key}` in {section}"),
+            Some(format!("add e.g. `{key} = {example}`")),
+        );
+    }
+
+    // ---- typed accessors: each reports a wrong type and returns None ----
+
+    fn str<'v>(&mut self, v: &'v Val<'_>, path: &str) -> Option<&'v str> {
+        match v.get_ref() {
+            DeValue::String(s) => Some(s.as_ref()),
+            _ => {
+                self.type_err(v, "a string", path);
+                None
+            }
+        }
+    }
+
+    fn non_empty_str<'v>(&mut self, v: &'v Val<'_>, path: &str) -> Option<&'v str> {
+        let s = self.str(v, path)?;
+        if s.trim().is_empty() {
+            self.err(v.span(), format!("`{path}` must not be empty"));
+            return None;
+        }
+        Some(s)
+    }
+
+    fn bool(&mut self, v: &Val<'_>, path: &str) -> Option<bool> {
+        match v.get_ref() {
+            DeValue::Boolean(b) => Some(*b),
+            _ => {
+                self.type_err(v, "a boolean", path);
+                None
+            }
+        }
+    }
+
+    fn uint(&mut self, v: &Val<'_>, path: &str, min: u64, max: u64) -> Option<u64> {
+        let DeValue::Integer(i) = v.get_ref() else {
+            self.type_err(v, "an integer", path);
+            return None;
+        };
+        match i64::from_str_radix(i.as_str(), i.radix()) {
+            Ok(n) if n >= 0 && (min..=max).contains(&n.unsigned_abs()) => Some(n.unsigned_abs()),
+            _ => {
+                self.err(
+                    v.span(),
+                    format!("`{path}` must be between {min} and {max}, found {i}"),
+                );
+                None
+            }
+        }
+    }
+
+    fn table<'v, 'i>(&mut self, v: &'v Val<'i>, path: &str) -> Option<&'v DeTable<'i>> {
+        match v.get_ref() {
+            DeValue::Table(t) => Some(t),
+            _ => {
+                self.type_err(v, "a table", path);
+                None
+            }
+        }
+    }
+
+    /// The string elements of an array of strings, with their spans.
+    fn strings<'v>(&mut self, v: &'v Val<'_>, path: &str) -> Option<Vec<SpannedStr<'v>>> {
+        let DeValue::Array(array) = v.get_ref() else {
+            self.type_err(v, "an array of strings", path);
+            return None;
+        };
+        let mut out = Vec::new();
+        for (i, e) in array.iter().enumerate() {
+            if let Some(s) = self.str(e, &format!("{path}[{i}]")) {
+                out.push((s, e.span()));
+            }
+        }
+        Some(out)
+    }
+
+    fn duration(&mut self, v: &Val<'_>, path: &str) -> Option<Duration> {
+        let DeValue::String(s) = v.get_ref() else {
+            self.type_err(v, "a duration string like \"5s\"", path);
+            return None;
+        };
+        match parse_duration(s) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.err_help(
+                    v.span(),
+                    format!("invalid duration `{s}` for `{path}`: {e}"),
+                    Some(
+                        "write a number with a unit (ms, s, m or h), e.g. `300ms`, `5s` or `1m30s`",
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn path(&mut self, v: &Val<'_>, path: &str) -> Option<PathBuf> {
+        let s = self.non_empty_str(v, path)?;
+        Some(resolve_path(&self.dir, Path::new(s)))
+    }
+
+    fn paths(&mut self, v: &Val<'_>, path: &str) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for (s, span) in self.strings(v, path).unwrap_or_default() {
+            if s.trim().is_empty() {
+                self.err(span, format!("`{path}` must not contain an empty path"));
+            } else {
+                out.push(resolve_path(&self.dir, Path::new(s)));
+            }
+        }
+        out
+    }
+
+    /// Converts a pass-through value to JSON for a checker.
+    fn json(&mut self, v: &Val<'_>, path: &str) -> Value {
+        match v.get_ref() {
+            DeValue::String(s) => Value::String(s.to_string()),
+            DeValue::Boolean(b) => Value::Bool(*b),
+            DeValue::Datetime(d) => Value::String(d.to_string()),
+            DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
+                Ok(n) => Value::from(n),
+                Err(_) => {
+                    self.err(
+                        v.span(),
+                        format!("integer `{i}` for `{path}` does not fit in 64 bits"),
+                    );
+                    Value::Null
+                }
+            },
+            DeValue::Float(f) => match f
+                .as_str()
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+            {
+                Some(n) => Value::Number(n),
+                None => {
+                    self.err(
+                        v.span(),
+                        format!("`{path}` cannot be {f}: checker settings are JSON, which has no NaN or infinity"),
+                    );
+                    Value::Null
+                }
+            },
+            DeValue::Array(a) => Value::Array(
+                a.iter()
+                    .enumerate()
+                    .map(|(i, e)| self.json(e, &format!("{path}[{i}]")))
+                    .collect(),
+            ),
+            DeValue::Table(t) => Value::Object(self.json_table(t, path)),
+        }
+    }
+
+    fn json_table(&mut self, t: &DeTable<'_>, path: &str) -> Map<String, Value> {
+        let mut map = Map::new();
+        for (k, v) in t.iter() {
+            let key = k.get_ref().as_ref();
+            let value = self.json(v, &format!("{path}.{key}"));
+            map.insert(key.to_string(), value);
+        }
+        map
+    }
+
+    fn checker_ids(&self) -> Vec<&'a str> {
+        self.known.checkers.iter().map(|c| c.id.as_str()).collect()
+    }
+
+    fn unknown_checker(&mut self, span: Range<usize>, id: &str, place: &str) {
+        let ids = self.checker_ids();
+        let help = match suggest(id, ids.iter().copied()) {
+            Some(s) => Some(did_you_mean(s)),
+            None if ids.is_empty() => None,
+            None => Some(format!("known checkers: {}", join_ticked(&ids))),
+        };
+        self.err_help(span, format!("unknown checker `{id}` {place}"), help);
+    }
+
+    fn cadence(&mut self, s: &str, span: Range<usize>) -> Option<Cadence> {
+        match Cadence::from_str(s) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                let help = suggest(s, CADENCE_NAMES.iter().copied()).map(did_you_mean);
+                self.err_help(span, e, help);
+                None
+            }
+        }
+    }
+
+    // ---- sections ----
+
+    fn root(&mut self, t: &DeTable<'_>) -> Config {
+        let mut config = crate::defaults(&self.dir);
+        let mut reports_dir = None;
+        let mut history_dir = None;
+        for (k, v) in t.iter() {
+            match k.get_ref().as_ref() {
+                "timezone" => {
+                    if let Some(tz) = self.timezone(v) {
+                        config.timezone = tz;
+                    }
+                }
+                "reports_dir" => reports_dir = self.path(v, "reports_dir"),
+                "history_dir" => history_dir = self.path(v, "history_dir"),
+                "dns" => {
+                    if let Some(t) = self.table(v, "dns") {
+                        config.dns = self.dns(t);
+                    }
+                }
+                "domains" => config.domains = self.domains(v),
+                "levels" => {
+                    if let Some(t) = self.table(v, "levels") {
+                        config.levels = self.levels(t);
+                    }
+                }
+                "checkers" => {
+                    if let Some(t) = self.table(v, "checkers") {
+                        config.checkers = self.checkers(t);
+                    }
+                }
+                "jobs" => {
+                    if let Some(t) = self.table(v, "jobs") {
+                        self.jobs(t, &mut config.jobs);
+                    }
+                }
+                "smtp" => {
+                    if let Some(t) = self.table(v, "smtp") {
+                        config.smtp = self.smtp(v, t);
+                    }
+                }
+                "templates" => {
+                    if let Some(t) = self.table(v, "templates") {
+                        for (k, v) in t.iter() {
+                            match k.get_ref().as_ref() {
+                                "dir" => {
+                                    if let Some(p) = self.path(v, "templates.dir") {
+                                        config.templates_dir = p;
+                                    }
+                                }
+                                _ => self.unknown_key(k, "in `[templates]`", TEMPLATES_KEYS),
+                            }
+                        }
+                    }
+                }
+                _ => self.unknown_key(k, "at the top level", ROOT_KEYS),
+            }
+        }
+        if let Some(dir) = reports_dir {
+            config.history_dir = dir.join("data");
+            config.reports_dir = dir;
+        }
+        if let Some(dir) = history_dir {
+            config.history_dir = dir;
+        }
+        config
+    }
+
+    fn timezone(&mut self, v: &Val<'_>) -> Option<chrono_tz::Tz> {
+        let s = self.str(v, "timezone")?;
+        match chrono_tz::Tz::from_str(s) {
+            Ok(tz) => Some(tz),
+            Err(_) => {
+                let help = match suggest(s, chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())) {
+                    Some(name) => did_you_mean(name),
+                    None => "use an IANA time zone name such as `Europe/Berlin` or `UTC`".into(),
+                };
+                self.err_help(v.span(), format!("unknown timezone `{s}`"), Some(help));
+                None
+            }
+        }
+    }
+
+    fn dns(&mut self, t: &DeTable<'_>) -> DnsConfig {
+        let mut dns = DnsConfig::default();
+        for (k, v) in t.iter() {
+            match k.get_ref().as_ref() {
+                "nameservers" => {
+                    for (s, span) in self.strings(v, "dns.nameservers").unwrap_or_default() {
+                        match parse_nameserver(s) {
+                            Some(addr) => dns.nameservers.push(addr),
+                            None => self.err_help(
+                                span,
+                                format!("invalid nameserver `{s}`"),
+                                Some("give an IP address with an optional port, e.g. `192.0.2.53`, `192.0.2.53:5353` or `[2001:db8::53]:53`"),
+                            ),
+                        }
+                    }
+                }
+                "timeout" => {
+                    if let Some(d) = self.duration(v, "dns.timeout") {
+                        if d.is_zero() {
+                            self.err(v.span(), "`dns.timeout` must be greater than zero");
+                        } else {
+                            dns.timeout = d;
+                        }
+                    }
+                }
+                "retries" => {
+                    if let Some(n) = self.uint(v, "dns.retries", 0, 100) {
+                        dns.retries = n as usize;
+                    }
+                }
+                "zone_files" => dns.zone_files = self.paths(v, "dns.zone_files"),
+                _ => self.unknown_key(k, "in `[dns]`", DNS_KEYS),
+            }
+        }
+        dns
+    }
+
+    fn domains(&mut self, v: &Val<'_>) -> Vec<DomainConfig> {
+        let DeValue::Array(array) = v.get_ref() else {
+            self.type_err(v, "an array of tables (`[[domains]]`)", "domains");
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        // normalised name -> offset of its first mention
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for (i, entry) in array.iter().enumerate() {
+            let path = format!("domains[{i}]");
+            let (name, settings) = match entry.get_ref() {
+                // `domains = ["example.org"]` is shorthand for a table with only a name.
+                DeValue::String(s) => (Some((s.as_ref(), entry.span())), Map::new()),
+                DeValue::Table(t) => self.domain_table(entry, t, &path),
+                _ => {
+                    self.type_err(entry, "a table or a domain name", &path);
+                    continue;
+                }
+            };
+            let Some((name, span)) = name else { continue };
+            let normalized = normalize_name(name);
+            if let Err(e) = validate_domain(&normalized) {
+                self.err(span, format!("invalid domain name `{name}`: {e}"));
+                continue;
+            }
+            if let Some(&first) = seen.get(&normalized) {
+                let line = self.sink.line_of(first);
+                self.err_help(
+                    span,
+                    format!("duplicate domain `{normalized}`"),
+                    Some(format!("it is already listed on line {line}")),
+                );
+                continue;
+            }
+            seen.insert(normalized.clone(), span.start);
+            out.push(DomainConfig {
+                name: normalized,
+                settings: Value::Object(settings),
+            });
+        }
+        out
+    }
+
+    fn domain_table<'v>(
+        &mut self,
+        entry: &Val<'_>,
+        t: &'v DeTable<'_>,
+        path: &str,
+    ) -> (Option<SpannedStr<'v>>, Map<String, Value>) {
+        let mut name = None;
+        let mut name_seen = false;
+        let mut settings = Map::new();
+        for (k, v) in t.iter() {
+            let key = k.get_ref().as_ref();
+            if key == "name" {
+                name_seen = true;
+                name = self.str(v, &format!("{path}.name")).map(|s| (s, v.span()));
+            } else if self.known.checker(key).is_some() {
+                let sub = format!("{path}.{key}");
+                if let Some(t) = self.table(v, &sub) {
+                    let table = self.json_table(t, &sub);
+                    settings.insert(key.to_string(), Value::Object(table));
+                }
+            } else {
+                let mut candidates = vec!["name"];
+                candidates.extend(self.checker_ids());
+                self.unknown_key(k, "in `[[domains]]`", &candidates);
+            }
+        }
+        if !name_seen {
+            self.missing_key(entry, "name", "`[[domains]]`", "\"example.org\"");
+        }
+        (name, settings)
+    }
+
+    fn levels(&mut self, t: &DeTable<'_>) -> BTreeMap<String, Level> {
+        let mut levels = BTreeMap::new();
+        // code -> (key as written, offset)
+        let mut seen: HashMap<String, (String, usize)> = HashMap::new();
+        for (k, v) in t.iter() {
+            let key = k.get_ref().as_ref();
+            let code = self.known.resolve_code(key).map(str::to_string);
+            if code.is_none() {
+                let all = self
+                    .known
+                    .codes
+                    .iter()
+                    .flat_map(|(c, n)| [c.as_str(), n.as_str()]);
+                let help = suggest(key, all).map(did_you_mean);
+                self.err_help(
+                    k.span(),
+                    format!("unknown code or name `{key}` in `[levels]`"),
+                    help,
+                );
+            }
+            let level = self.str(v, &format!("levels.{key}")).and_then(|s| {
+                Level::from_str(s)
+                    .map_err(|e| {
+                        let help = alias(LEVEL_ALIASES, s)
+                            .or_else(|| suggest(s, Level::NAMES.iter().copied()))
+                            .map(did_you_mean);
+                        self.err_help(v.span(), e, help);
+                    })
+                    .ok()
+            });
+            let (Some(code), Some(level)) = (code, level) else {
+                continue;
+            };
+            if let Some((first, offset)) = seen.get(&code) {
+                let line = self.sink.line_of(*offset);
+                self.err_help(
+                    k.span(),
+                    format!("the level of `{code}` is already set on line {line} (as `{first}`)"),
+                    Some("keep one of them"),
+                );
+                continue;
+            }
+            seen.insert(code.clone(), (key.to_string(), k.span().start));
+            levels.insert(code, level);
+        }
+        levels
+    }
+
+    fn checkers(&mut self, t: &DeTable<'_>) -> BTreeMap<String, CheckerConfig> {
+        let mut out = BTreeMap::new();
+        for (k, v) in t.iter() {
+            let id = k.get_ref().as_ref();
+            if self.known.checker(id).is_none() {
+                self.unknown_checker(k.span(), id, "in `[checkers]`");
+                continue;
+            }
+            let path = format!("checkers.{id}");
+            let Some(t) = self.table(v, &path) else {
+                continue;
+            };
+            let mut checker = CheckerConfig {
+                enabled: true,
+                jobs: None,
+                settings: Value::Object(Map::new()),
+            };
+            let mut settings = Map::new();
+            for (k, v) in t.iter() {
+                let key = k.get_ref().as_ref();
+                match key {
+                    "enabled" => {
+                        if let Some(b) = self.bool(v, &format!("{path}.enabled")) {
+                            checker.enabled = b;
+                        }
+                    }
+                    "jobs" => {
+                        if let Some(list) = self.strings(v, &format!("{path}.jobs")) {
+                            let mut jobs = Vec::new();
+                            for (s, span) in list {
+                                if let Some(c) = self.cadence(s, span) {
+                                    if !jobs.contains(&c) {
+                                        jobs.push(c);
+                                    }
+                                }
+                            }
+                            checker.jobs = Some(jobs);
+                        }
+                    }
+                    _ => {
+                        let value = self.json(v, &format!("{path}.{key}"));
+                        settings.insert(key.to_string(), value);
+                    }
+                }
+            }
+            checker.settings = Value::Object(settings);
+            out.insert(id.to_string(), checker);
+        }
+        out
+    }
+
+    fn jobs(&mut self, t: &DeTable<'_>, jobs: &mut BTreeMap<Cadence, JobConfig>) {
+        for (k, v) in t.iter() {
+            let Some(cadence) = self.cadence(k.get_ref(), k.span()) else {
+                continue;
+            };
+            let path = format!("jobs.{cadence}");
+            let Some(t) = self.table(v, &path) else {
+                continue;
+            };
+            let job = jobs
+                .entry(cadence)
+                .or_insert_with(|| JobConfig::default_for(cadence));
+            for (k, v) in t.iter() {
+                let key = k.get_ref().as_ref();
+                let sub = format!("{path}.{key}");
+                match key {
+                    "cron" => {
+                        if let Some(s) = self.str(v, &sub) {
+                            if let Some(schedule) = self.cron(s, v, &sub) {
+                                job.cron = s.to_string();
+                                job.schedule = schedule;
+                            }
+                        }
+                    }
+                    "recipients" => {
+                        let mut recipients = Vec::new();
+                        for (s, span) in self.strings(v, &sub).unwrap_or_default() {
+                            match check_mailbox(s) {
+                                Ok(()) => recipients.push(s.trim().to_string()),
+                                Err(e) => self.err(
+                                    span,
+                                    format!("invalid mail address `{s}` in `{sub}`: {e}"),
+                                ),
+                            }
+                        }
+                        job.recipients = recipients;
+                    }
+                    "checkers" => {
+                        if let Some(list) = self.strings(v, &sub) {
+                            let mut ids = Vec::new();
+                            for (s, span) in list {
+                                if self.known.checker(s).is_none() {
+                                    self.unknown_checker(span, s, &format!("in `{sub}`"));
+                                } else if !ids.iter().any(|id| id == s) {
+                                    ids.push(s.to_string());
+                                }
+                            }
+                            job.checkers = Some(ids);
+                        }
+                    }
+                    "enabled" => {
+                        if let Some(b) = self.bool(v, &sub) {
+                            job.enabled = b;
+                        }
+                    }
+                    _ => self.unknown_key(k, &format!("in `[{path}]`"), JOB_KEYS),
+                }
+            }
+        }
+    }
+
+    fn cron(&mut self, s: &str, v: &Val<'_>, path: &str) -> Option<cron::Schedule> {
+        let fields = s.split_whitespace().count();
+        if !(6..=7).contains(&fields) {
+            self.err_help(
+                v.span(),
+                format!("invalid cron expression `{s}` for `{path}`: expected 6 or 7 fields, found {fields}"),
+                Some("the fields are: second minute hour day-of-month month day-of-week [year], e.g. `0 0 6 1 * *` for 06:00 on the 1st of every month"),
+            );
+            return None;
+        }
+        match cron::Schedule::from_str(s) {
+            Ok(schedule) => Some(schedule),
+            Err(e) => {
+                // The cron crate renders `expression\n<spaces>^\nmessage`:
+                // point at the caret when the string is written without escapes.
+                let rendered = e.to_string();
+                let mut lines = rendered.lines();
+                let first = lines.next();
+                let caret = lines.next().and_then(|l| l.find('^'));
+                let message = lines.collect::<Vec<_>>().join(" ");
+                let mut span = v.span();
+                let raw = &self.text[v.span()];
+                if first == Some(s) && raw.len() == s.len() + 2 {
+                    if let Some(c) = caret {
+                        let offset = s.char_indices().nth(c).map_or(s.len(), |(i, _)| i);
+                        span = span.start + 1 + offset..span.end;
+                    }
+                }
+                let message = if message.trim().is_empty() {
+                    format!("invalid cron expression `{s}` for `{path}`")
+                } else {
+                    format!(
+                        "invalid cron expression `{s}` for `{path}`: {}",
+                        message.trim()
+                    )
+                };
+                self.err(span, message);
+                None
+            }
+        }
+    }
+
+    fn smtp(&mut self, table: &Val<'_>, t: &DeTable<'_>) -> Option<SmtpConfig> {
+        let mut host: Option<(String, Range<usize>)> = None;
+        let mut port = None;
+        let mut security: Option<(Security, Range<usize>)> = None;
+        let mut username = None;
+        let mut password_env: Option<(String, Range<usize>)> = None;
+        let mut password_file: Option<(PathBuf, Range<usize>)> = None;
+        let mut from = None;
+        let mut ca_file = None;
+        let mut timeout = Duration::from_secs(30);
+        let (mut host_seen, mut from_seen) = (false, false);
+        for (k, v) in t.iter() {
+            let key = k.get_ref().as_ref();
+            let path = format!("smtp.{key}");
+            match key {
+                "host" => {
+                    host_seen = true;
+                    host = self
+                        .non_empty_str(v, &path)
+                        .map(|s| (s.trim().to_string(), v.span()));
+                }
+                "port" => port = self.uint(v, &path, 1, 65535).map(|p| p as u16),
+                "security" => {
+                    if let Some(s) = self.str(v, &path) {
+                        match Security::from_str(s) {
+                            Ok(sec) => security = Some((sec, v.span())),
+                            Err(e) => {
+                                let help = alias(SECURITY_ALIASES, s)
+                                    .or_else(|| suggest(s, Security::NAMES.iter().copied()))
+                                    .map(did_you_mean);
+                                self.err_help(v.span(), e, help);
+                            }
+                        }
+                    }
+                }
+                "username" => username = self.non_empty_str(v, &path).map(str::to_string),
+                "password" => {
+                    self.err_help(
+                        k.span(),
+                        "the config file must not hold the SMTP password",
+                        Some("set `password_env` to the name of an environment variable that holds it, or `password_file` to a file that contains it"),
+                    );
+                }
+                "password_env" => {
+                    if let Some(s) = self.non_empty_str(v, &path) {
+                        if s.contains(['=', '\0']) {
+                            self.err(
+                                v.span(),
+                                format!("`{s}` is not a valid environment variable name"),
+                            );
+                        } else {
+                            password_env = Some((s.to_string(), k.span()));
+                        }
+                    }
+                }
+                "password_file" => {
+                    password_file = self.path(v, &path).map(|p| (p, k.span()));
+                }
+                "from" => {
+                    from_seen = true;
+                    if let Some(s) = self.str(v, &path) {
+                        match check_mailbox(s) {
+                            Ok(()) => from = Some(s.trim().to_string()),
+                            Err(e) => self.err(
+                                v.span(),
+                                format!("invalid mail address `{s}` in `smtp.from`: {e}"),
+                            ),
+                        }
+                    }
+                }
+                "ca_file" => ca_file = self.path(v, &path),
+                "timeout" => {
+                    if let Some(d) = self.duration(v, &path) {
+                        if d.is_zero() {
+                            self.err(v.span(), "`smtp.timeout` must be greater than zero");
+                        } else {
+                            timeout = d;
+                        }
+                    }
+                }
+                _ => self.unknown_key(k, "in `[smtp]`", SMTP_KEYS),
+            }
+        }
+
+        if !host_seen {
+            self.missing_key(table, "host", "`[smtp]`", "\"smtp.example.org\"");
+        }
+        if !from_seen {
+            self.missing_key(
+                table,
+                "from",
+                "`[smtp]`",
+                "\"authwarden <authwarden@example.org>\"",
+            );
+        }
+        let password = match (password_env, password_file) {
+            (Some(_), Some((_, second))) => {
+                self.err_help(
+                    second,
+                    "`password_env` and `password_file` cannot both be set",
+                    Some("keep one of them"),
+                );
+                PasswordSource::None
+            }
+            (Some((var, _)), None) => PasswordSource::Env(var),
+            (None, Some((file, _))) => PasswordSource::File(file),
+            (None, None) => PasswordSource::None,
+        };
+        if password != PasswordSource::None && username.is_none() {
+            let span = t
+                .iter()
+                .find(|(k, _)| k.get_ref().starts_with("password"))
+                .map_or(table.span(), |(k, _)| k.span());
+            self.err_help(
+                span,
+                "a password is set in `[smtp]` but no `username`",
+                Some("add `username`, or remove the password"),
+            );
+        }
+        if let (Some((sec, sec_span)), Some((host, _))) = (&security, &host) {
+            if *sec == Security::None && !is_loopback(host) {
+                self.err_help(
+                    sec_span.clone(),
+                    format!("`security = \"none\"` is only allowed for a loopback host, and `{host}` is not one"),
+                    Some("mail and any password would cross the network unencrypted; use `starttls` or `tls`"),
+                );
+            }
+        }
+        let security = security.map_or(Security::StartTls, |(s, _)| s);
+        Some(SmtpConfig {
+            host: host?.0,
+            port: port.unwrap_or_else(|| security.default_port()),
+            security,
+            username,
+            password,
+            from: from?,
+            ca_file,
+            timeout,
+        })
+    }
+}
+
+/// Parses `IP`, `IP:PORT`, `[IPv6]` or `[IPv6]:PORT`; the port defaults to 53.
+fn parse_nameserver(s: &str) -> Option<SocketAddr> {
+    let s = s.trim();
+    let addr = match s.parse::<SocketAddr>() {
+        Ok(addr) => addr,
+        Err(_) => {
+            let ip = s
+                .strip_prefix('[')
+                .and_then(|r| r.strip_suffix(']'))
+                .unwrap_or(s);
+            SocketAddr::new(ip.parse::<IpAddr>().ok()?, 53)
+        }
+    };
+    (addr.port() != 0).then_some(addr)
+}
+
+/// Parses `300ms`, `5s`, `1m`, `2h` and sums like `1m30s`.
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return Err("the duration is empty".into());
+    }
+    let mut total = Duration::ZERO;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(format!("expected a number at `{rest}`"));
+        }
+        let n: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("`{}` is too large", &rest[..digits]))?;
+        rest = rest[digits..].trim_start();
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c.is_whitespace())
+            .unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        let secs = |factor: u64| n.checked_mul(factor).map(Duration::from_secs);
+        let part = match unit {
+            "ms" => Some(Duration::from_millis(n)),
+            "s" => secs(1),
+            "m" => secs(60),
+            "h" => secs(3600),
+            "" => return Err(format!("missing unit after `{n}`")),
+            other => return Err(format!("unknown unit `{other}`")),
+        };
+        total = part
+            .and_then(|p| total.checked_add(p))
+            .ok_or_else(|| "the duration is too large".to_string())?;
+        rest = rest[unit_len..].trim_start();
+    }
+    Ok(total)
+}
+
+/// Checks `local@domain` or `Name <local@domain>`.
+pub(crate) fn check_mailbox(s: &str) -> Result<(), String> {
+    let s = s.trim();
+    let addr = match s.rfind('<') {
+        Some(i) => s[i + 1..]
+            .strip_suffix('>')
+            .ok_or("missing `>` after the address")?,
+        None => s,
+    };
+    let (local, domain) = addr.rsplit_once('@').ok_or("the address has no `@`")?;
+    if local.is_empty() {
+        return Err("the part before `@` is empty".into());
+    }
+    if local
+        .chars()
+        .any(|c| c.is_whitespace() || c == '<' || c == '>')
+    {
+        return Err(format!("`{local}` is not a valid local part"));
+    }
+    validate_domain(domain)
+}
+
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.to_ascii_lowercase().ends_with(".localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("300ms"), Ok(Duration::from_millis(300)));
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1m 30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("5"), Err("missing unit after `5`".into()));
+        assert_eq!(parse_duration("5x"), Err("unknown unit `x`".into()));
+        assert_eq!(parse_duration("s"), Err("expected a number at `s`".into()));
+        assert_eq!(parse_duration(""), Err("the duration is empty".into()));
+        assert!(parse_duration("99999999999999999999h").is_err());
+    }
+
+    #[test]
+    fn nameservers() {
+        let p = |s| parse_nameserver(s).map(|a| a.to_string());
+        assert_eq!(p("127.0.0.1:5353").as_deref(), Some("127.0.0.1:5353"));
+        assert_eq!(p("192.0.2.1").as_deref(), Some("192.0.2.1:53"));
+        assert_eq!(p("[::1]:53").as_deref(), Some("[::1]:53"));
+        assert_eq!(p("[::1]").as_deref(), Some("[::1]:53"));
+        assert_eq!(p("::1").as_deref(), Some("[::1]:53"));
+        assert_eq!(p("ns1.example.org"), None);
+        assert_eq!(p("1.2.3.4:0"), None);
+        assert_eq!(p("1.2.3.4:99999"), None);
+    }
+
+    #[test]
+    fn mailboxes() {
+        assert!(check_mailbox("a@example.org").is_ok());
+        assert!(check_mailbox("authwarden <a@example.org>").is_ok());
+        assert!(check_mailbox("\"Post Master\" <postmaster@example.org>").is_ok());
+        assert_eq!(
+            check_mailbox("nobody"),
+            Err("the address has no `@`".into())
+        );
+        assert!(check_mailbox("a@exa mple.org").is_err());
+        assert!(check_mailbox("x <a@example.org").is_err());
+        assert!(check_mailbox("@example.org").is_err());
+    }
+
+    #[test]
+    fn loopback() {
+        assert!(is_loopback("localhost"));
+        assert!(is_loopback("127.0.0.1"));
+        assert!(is_loopback("127.1.2.3"));
+        assert!(is_loopback("::1"));
+        assert!(is_loopback("[::1]"));
+        assert!(!is_loopback("smtp.example.org"));
+        assert!(!is_loopback("192.0.2.1"));
+    }
+
+    /// Every key of the schema has a row in CONFIG.md, so the reference
+    /// cannot silently fall behind the code.
+    #[test]
+    fn config_md_documents_every_key() {
+        let doc = include_str!("../CONFIG.md");
+        for (section, keys) in [
+            ("## Top level", ROOT_KEYS),
+            ("## `[dns]`", DNS_KEYS),
+            ("## `[jobs.<job>]`", JOB_KEYS),
+            ("## `[smtp]`", SMTP_KEYS),
+            ("## `[templates]`", TEMPLATES_KEYS),
+            ("## `[[domains]]`", &["name"]),
+            ("## `[checkers.<id>]`", &["enabled", "jobs"]),
+        ] {
+            let start = doc
+                .find(section)
+                .unwrap_or_else(|| panic!("no section {section}"));
+            let body = &doc[start + section.len()..];
+            let body = &body[..body.find("\n## ").unwrap_or(body.len())];
+            for key in keys {
+                assert!(
+                    body.contains(&format!("| `{key}` |")),
+                    "CONFIG.md section {section} has no row for `{key}`"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(
+            suggest("nameserver", DNS_KEYS.iter().copied()),
+            Some("nameservers")
+        );
+        assert_eq!(
+            suggest("dmarc003", ["DMARC003", "DMARC004"]),
+            Some("DMARC003")
+        );
+        assert_eq!(suggest("zzz", DNS_KEYS.iter().copied()), None);
+    }
+}

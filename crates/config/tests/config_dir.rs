@@ -1,0 +1,39 @@
+//! Every configuration file shipped in the workspace's `config/` directory
+//! validates against the checkers and codes of a default build (the same
+//! knowledge the CLI passes).
+
+use std::path::Path;
+
+use authwarden_config::Known;
+use authwarden_registry::Registry;
+
+fn real_known() -> Known {
+    let registry = Registry::builtin();
+    let mut known = Known::from_infos(registry.checkers().iter().map(|c| c.info()));
+    known.codes.extend(
+        authwarden_engine::CODES
+            .iter()
+            .map(|c| (c.code.to_string(), c.name.to_string())),
+    );
+    known
+}
+
+#[test]
+fn every_file_in_config_dir_is_valid() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        // No config/ directory in this checkout: nothing to validate.
+        return;
+    };
+    let known = real_known();
+    let mut failures = Vec::new();
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            if let Err(errors) = authwarden_config::load(&path, &known) {
+                failures.push(errors.to_string());
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
