@@ -1,1 +1,238 @@
-//! End-to-end tests live in tests/*.rs
+//! Helpers for the end-to-end tests in `tests/`: they run the real
+//! `authwarden` binary against real servers on loopback (Knot DNS serving the
+//! zone files of `zones/`, later SMTP) and assert on its JSON output, exit
+//! status and messages.
+//!
+//! # The binary under test
+//!
+//! [`authwarden_bin`] is `target/<profile>/authwarden`, found from the test
+//! executable's own path (`target/<profile>/deps/<test>`), so a custom
+//! `CARGO_TARGET_DIR` or profile works. Cargo builds a package's binaries for
+//! that package's own integration tests only (`CARGO_BIN_EXE_<name>`), and a
+//! dependency on `authwarden-cli` would link its library without building its
+//! binary, so this crate does not depend on it. Instead `scripts/test` runs
+//! `cargo build --workspace --bins` before `cargo test`. By hand:
+//!
+//! ```text
+//! cargo build -p authwarden-cli && cargo test -p authwarden-e2e
+//! ```
+//!
+//! A test never builds the binary itself: a `cargo build` inside `cargo test`
+//! would contend for the target directory and turn compile errors into
+//! confusing test failures. A missing binary fails the test with a message
+//! saying what to run.
+//!
+//! # The zones
+//!
+//! Each `zones/<origin>zone` file is one zone (`healthy.test.zone` serves
+//! `healthy.test.`); [`SERVFAIL_ZONE`] is configured without a file, so the
+//! server answers SERVFAIL for every name in it.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use authwarden_test_support::dns::{zones_in_dir, KnotOptions, KnotServer};
+use authwarden_test_support::util::{free_port, ChildGuard};
+use serde_json::Value;
+
+/// A zone the DNS server is configured for but cannot load: every query in it
+/// is answered with SERVFAIL.
+pub const SERVFAIL_ZONE: &str = "down.test.";
+
+/// How long one run of the binary may take before the test fails.
+const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The `authwarden` binary of this build; panics with instructions when it
+/// has not been built.
+pub fn authwarden_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable's path");
+    // target/<profile>/deps/<test> -> target/<profile>/authwarden
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test executable lives in target/<profile>/deps");
+    let bin = profile_dir.join("authwarden");
+    assert!(
+        bin.is_file(),
+        "{} does not exist: build it first with `cargo build -p authwarden-cli` \
+         (scripts/test does this before running the tests)",
+        bin.display()
+    );
+    bin
+}
+
+/// The directory of the test zone files.
+pub fn zones_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("zones")
+}
+
+/// Starts Knot DNS serving every zone of [`zones_dir`], plus [`SERVFAIL_ZONE`].
+pub fn start_dns() -> KnotServer {
+    let zones = zones_in_dir(&zones_dir()).expect("tests/zones is readable");
+    KnotServer::start(
+        &zones,
+        &KnotOptions {
+            servfail_zones: &[SERVFAIL_ZONE],
+            ..KnotOptions::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("cannot start the test DNS server: {e}"))
+}
+
+/// A loopback DNS "server" that never answers: a UDP socket that reads
+/// nothing and a TCP listener that never accepts, on the same port. Queries
+/// to it time out.
+#[derive(Debug)]
+pub struct SilentDns {
+    _udp: UdpSocket,
+    _tcp: TcpListener,
+    addr: SocketAddr,
+}
+
+impl SilentDns {
+    /// Binds both sockets on a free port of 127.0.0.1.
+    pub fn start() -> SilentDns {
+        for _ in 0..10 {
+            let port = free_port();
+            let (Ok(udp), Ok(tcp)) = (
+                UdpSocket::bind((Ipv4Addr::LOCALHOST, port)),
+                TcpListener::bind((Ipv4Addr::LOCALHOST, port)),
+            ) else {
+                continue;
+            };
+            return SilentDns {
+                _udp: udp,
+                _tcp: tcp,
+                addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            };
+        }
+        panic!("no free port for the silent DNS server");
+    }
+
+    /// Its address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+/// The outcome of one run of the binary.
+#[derive(Debug)]
+pub struct Run {
+    /// The command line, for messages.
+    pub command: String,
+    /// The exit status.
+    pub status: ExitStatus,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+impl Run {
+    /// The exit code; panics when the process was killed by a signal.
+    pub fn code(&self) -> i32 {
+        self.status
+            .code()
+            .unwrap_or_else(|| panic!("{} was killed: {}\n{self}", self.command, self.status))
+    }
+
+    /// Standard output parsed as JSON; panics with the output when it is not.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON value ({e})\n{self}"))
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "$ {}\nexit: {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.command, self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs `authwarden ARGS...` in an empty temporary directory (so no
+/// `config/authwarden.toml` is picked up), with no `AUTHWARDEN_*` variables,
+/// and kills it after 60 seconds.
+pub fn authwarden(args: &[&str]) -> Run {
+    let cwd = tempfile::tempdir().expect("a temporary directory");
+    let mut command = Command::new(authwarden_bin());
+    command
+        .args(args)
+        .current_dir(cwd.path())
+        .env_remove("AUTHWARDEN_CONFIG")
+        .env_remove("AUTHWARDEN_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let shown = format!("authwarden {}", args.join(" "));
+    let started = Instant::now();
+    let mut child = ChildGuard::spawn(&mut command, "authwarden")
+        .unwrap_or_else(|e| panic!("cannot run {shown}: {e}"));
+    // Read both pipes on threads so a full pipe cannot stall the process.
+    let reader = |mut pipe: Box<dyn Read + Send>| {
+        thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = pipe.read_to_end(&mut buf);
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let stdout = reader(Box::new(child.child_mut().stdout.take().expect("piped")));
+    let stderr = reader(Box::new(child.child_mut().stderr.take().expect("piped")));
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for authwarden") {
+            break status;
+        }
+        if started.elapsed() > RUN_TIMEOUT {
+            let _ = child.stop(Duration::from_millis(100));
+            panic!("{shown} did not finish within {RUN_TIMEOUT:?}");
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    let elapsed = started.elapsed();
+    Run {
+        command: shown,
+        status,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+        elapsed,
+    }
+}
+
+/// The findings of `output` for `domain`.
+pub fn findings_for<'a>(output: &'a Value, domain: &str) -> Vec<&'a Value> {
+    output["findings"]
+        .as_array()
+        .expect("`findings` is an array")
+        .iter()
+        .filter(|f| f["domain"] == domain)
+        .collect()
+}
+
+/// The names of the findings of `checker` for `domain`.
+pub fn names_for(output: &Value, domain: &str, checker: &str) -> BTreeSet<String> {
+    findings_for(output, domain)
+        .into_iter()
+        .filter(|f| f["checker"] == checker)
+        .map(|f| f["name"].as_str().expect("`name` is a string").to_string())
+        .collect()
+}
+
+/// The entry of `domains` for `domain`.
+pub fn domain_report<'a>(output: &'a Value, domain: &str) -> &'a Value {
+    output["domains"]
+        .as_array()
+        .expect("`domains` is an array")
+        .iter()
+        .find(|d| d["domain"] == domain)
+        .unwrap_or_else(|| panic!("no entry for {domain} in `domains`: {output:#}"))
+}
