@@ -1,0 +1,763 @@
+//! The `dmarc-policy` checker: discovery, then one finding per problem with a
+//! suggested record built from the current one, and the facts.
+
+use std::collections::BTreeSet;
+
+use authwarden_api::domain::organizational_domain;
+use authwarden_api::serde_json::{json, Value};
+use authwarden_api::{
+    async_trait, Cadence, CheckContext, CheckOutput, Checker, CheckerInfo, CodeInfo, DomainTarget,
+    Finding,
+};
+
+use crate::codes::*;
+use crate::discovery::{
+    authorization_name, check_authorization, discover, Authorization, Discovery, DiscoveryOutcome,
+    FoundRecord, RecordSource,
+};
+use crate::record::{
+    parse_record_bytes, DmarcRecord, IssueKind, ParsedRecord, Policy, ReportUri, SyntaxIssue,
+};
+
+/// The checker id.
+pub const CHECKER_ID: &str = "dmarc-policy";
+
+static INFO: CheckerInfo = CheckerInfo {
+    id: CHECKER_ID,
+    summary: "checks the dmarc record: presence, syntax, policy strength and report destinations",
+    cadences: &[Cadence::Monthly, Cadence::Annual],
+    codes: CODES,
+    facts_key: "dmarc",
+};
+
+/// Checks a domain's DMARC record (RFC 7489, RFC 9989): that exactly one is
+/// published (or inherited from the organizational domain), that it parses,
+/// how strong the policy is, and that aggregate reports can arrive.
+///
+/// Its facts (key `dmarc`) always have the same keys, null where unknown:
+/// `status` (`found`, `missing`, `multiple`, `invalid`, `incomplete`),
+/// `record` (as published), `source` (`domain` or `organizational`),
+/// `record_domain`, `organizational_domain`, `policy` (the policy applied to
+/// the checked domain: the organizational record's `sp`, else `p`, when
+/// inherited), `subdomain_policy` and `nonexistent_subdomain_policy` (with
+/// defaults applied), `pct`, `testing` (`t=y`), `rua` and `ruf` (URIs
+/// without size limits), `adkim`, `aspf`, `fo` (e.g. `1:d`), `ri`,
+/// `strictness` (`policy` one step weaker under `t=y` or `pct=0`) and
+/// `phase` (`none`, `quarantine pct 25`, `reject pct 100`, with ` (testing)`
+/// appended under `t=y`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DmarcPolicy;
+
+#[async_trait]
+impl Checker for DmarcPolicy {
+    fn info(&self) -> &CheckerInfo {
+        &INFO
+    }
+
+    async fn check(&self, ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
+        let discovery = discover(&*ctx.resolver, &target.name).await;
+        let mut run = Run {
+            domain: discovery.domain.clone(),
+            findings: Vec::new(),
+        };
+        for lookalike in &discovery.lookalikes {
+            run.push(
+                Finding::new(
+                    CHECKER_ID,
+                    &DMARC_SYNTAX_ERROR,
+                    &run.domain,
+                    format!(
+                        "txt record at {} does not start with `v=DMARC1`, receivers ignore it",
+                        lookalike.name
+                    ),
+                )
+                .subject(&lookalike.name)
+                .help(format!(
+                    "put `v=DMARC1` first and delete any other dmarc record at that name: {}",
+                    publish(&lookalike.name, &lookalike_fix(&lookalike.text))
+                ))
+                .evidence("record", lookalike.text.as_str()),
+            );
+        }
+        let facts = match &discovery.outcome {
+            DiscoveryOutcome::Failed { name, failure } => {
+                run.push(incomplete(&run.domain, name, &failure.to_string()));
+                empty_facts("incomplete", &discovery)
+            }
+            DiscoveryOutcome::Missing => {
+                run.missing(&discovery);
+                empty_facts("missing", &discovery)
+            }
+            DiscoveryOutcome::Multiple {
+                source,
+                domain,
+                records,
+            } => {
+                run.multiple(domain, records);
+                let mut facts = empty_facts("multiple", &discovery);
+                facts["source"] = source.as_str().into();
+                facts["record_domain"] = domain.as_str().into();
+                facts
+            }
+            DiscoveryOutcome::Found(found) => match &found.parsed {
+                Ok(parsed) => {
+                    run.analyze(ctx, found, parsed).await;
+                    found_facts(&discovery, found, &parsed.record)
+                }
+                Err(issues) => {
+                    let fixed = with_placeholder_rua(
+                        DmarcRecord {
+                            policy: Some(Policy::None),
+                            ..DmarcRecord::default()
+                        },
+                        &found.domain,
+                    );
+                    let fixed = format!(
+                        "{}{}",
+                        publish(&found.name(), &fixed.record.to_txt()),
+                        fixed.note
+                    );
+                    for issue in issues {
+                        run.syntax(found, issue, &fixed);
+                    }
+                    let mut facts = empty_facts("invalid", &discovery);
+                    facts["record"] = found.text.as_str().into();
+                    facts["source"] = found.source.as_str().into();
+                    facts["record_domain"] = found.domain.as_str().into();
+                    facts
+                }
+            },
+        };
+        CheckOutput {
+            findings: run.findings,
+            facts: Some(facts),
+        }
+    }
+}
+
+/// Collects the findings for one domain.
+struct Run {
+    domain: String,
+    findings: Vec<Finding>,
+}
+
+impl Run {
+    fn push(&mut self, finding: Finding) {
+        self.findings.push(finding);
+    }
+
+    fn finding(&self, code: &CodeInfo, subject: &str, message: String) -> Finding {
+        Finding::new(CHECKER_ID, code, &self.domain, message).subject(subject)
+    }
+
+    fn missing(&mut self, discovery: &Discovery) {
+        let org = &discovery.organizational_domain;
+        let message = if discovery.queried.len() > 1 {
+            format!(
+                "no dmarc record at _dmarc.{} nor at the organizational domain's _dmarc.{org}",
+                self.domain
+            )
+        } else {
+            format!("no dmarc record at _dmarc.{}", self.domain)
+        };
+        let record = with_placeholder_rua(
+            DmarcRecord {
+                policy: Some(Policy::None),
+                ..DmarcRecord::default()
+            },
+            org,
+        );
+        let own_name = format!("_dmarc.{}", self.domain);
+        let help = if let Some(lookalike) = discovery.lookalikes.iter().find(|l| l.name == own_name)
+        {
+            format!(
+                "receivers ignore the txt record at {own_name} because it does not start with `v=DMARC1`: {}",
+                publish(&own_name, &lookalike_fix(&lookalike.text))
+            )
+        } else {
+            let where_ = if *org == self.domain {
+                String::new()
+            } else {
+                format!(
+                    " at the organizational domain, which also covers {},",
+                    self.domain
+                )
+            };
+            format!(
+                "publish a monitoring record{where_} and read the aggregate reports: {}{}",
+                publish(&format!("_dmarc.{org}"), &record.record.to_txt()),
+                record.note
+            )
+        };
+        let finding = self
+            .finding(
+                &DMARC_RECORD_MISSING,
+                &format!("_dmarc.{}", self.domain),
+                message,
+            )
+            .help(help)
+            .evidence("queried", discovery.queried.clone());
+        self.push(finding);
+    }
+
+    fn multiple(&mut self, domain: &str, records: &[Vec<u8>]) {
+        let name = format!("_dmarc.{domain}");
+        let texts: Vec<String> = records
+            .iter()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .collect();
+        // Suggest keeping the strongest of the records that parse, repaired.
+        let best = records
+            .iter()
+            .filter_map(|b| parse_record_bytes(b).ok())
+            .max_by_key(|p| {
+                (
+                    p.record.effective_policy(),
+                    std::cmp::Reverse(p.issues.len()),
+                )
+            })
+            .map(|p| p.repaired());
+        let help = match best {
+            Some(record) => format!(
+                "merge them into one record and delete the others, so that only this one remains: {}",
+                publish(&name, &record.to_txt())
+            ),
+            None => "merge them into one record and delete the others".to_string(),
+        };
+        let finding = self
+            .finding(
+                &DMARC_MULTIPLE_RECORDS,
+                &name,
+                format!(
+                    "{} dmarc records at {name}, receivers ignore all of them",
+                    records.len()
+                ),
+            )
+            .help(help)
+            .evidence("count", records.len())
+            .evidence("records", texts);
+        self.push(finding);
+    }
+
+    fn syntax(&mut self, found: &FoundRecord, issue: &SyntaxIssue, publish_fixed: &str) {
+        let code = match issue.kind {
+            IssueKind::UnknownTag => &DMARC_UNKNOWN_TAG,
+            IssueKind::MissingPolicy => &DMARC_POLICY_MISSING,
+            _ => &DMARC_SYNTAX_ERROR,
+        };
+        let name = found.name();
+        let what = match issue.kind {
+            IssueKind::MissingPolicy => {
+                "add `p=none` to keep monitoring, or a stricter policy once the aggregate reports are clean"
+            }
+            IssueKind::UnknownTag if issue.suggestion.is_some() => "rename the tag",
+            IssueKind::UnknownTag => "remove the tag",
+            _ => "correct the record",
+        };
+        let mut finding = self
+            .finding(code, &name, issue.message.clone())
+            .help(format!("{what}: {publish_fixed}"))
+            .evidence("kind", serde_kind(issue.kind));
+        if let Some(tag) = &issue.tag {
+            finding = finding.evidence("tag", tag.as_str());
+        }
+        if let Some(value) = &issue.value {
+            finding = finding.evidence("value", value.as_str());
+        }
+        if let Some(suggestion) = &issue.suggestion {
+            finding = finding.evidence("suggestion", suggestion.as_str());
+        }
+        if let Some(offset) = issue.offset {
+            finding = finding.evidence("offset", offset);
+        }
+        finding = finding.evidence("record", found.text.as_str());
+        self.push(finding);
+    }
+
+    async fn analyze(&mut self, ctx: &CheckContext, found: &FoundRecord, parsed: &ParsedRecord) {
+        let record = &parsed.record;
+        let name = found.name();
+        // Ask about external destinations first: every suggested record
+        // leaves out the destinations known not to work, so that the help of
+        // each finding is a record that fixes all of them at once.
+        let external = external_destinations(ctx, found, record).await;
+        let mut base = parsed.repaired();
+        for (tag, uri) in tagged_uris(record) {
+            let unauthorized = external
+                .iter()
+                .any(|e| e.uri == *uri && e.tag == tag && e.answer.is_some());
+            if !uri.is_mailto() || unauthorized {
+                remove_uri(&mut base, tag, uri);
+            }
+        }
+        let base = with_placeholder_rua(base, &found.domain);
+        let publish_base = format!("{}{}", publish(&name, &base.record.to_txt()), base.note);
+        let base = &base.record;
+        let publish_here = |r: &DmarcRecord| publish(&name, &r.to_txt());
+
+        for issue in &parsed.issues {
+            self.syntax(found, issue, &publish_base);
+        }
+
+        let (applied, tag) = applied_policy(found.source, record);
+        let inherited = match found.source {
+            RecordSource::Domain => String::new(),
+            RecordSource::Organizational => format!(" (inherited from {name})"),
+        };
+        // A missing or invalid `p` already has its finding, which says that
+        // receivers fall back to none; its fix is the typo's correction.
+        let p_broken = tag == "p" && record.policy.is_none();
+        if applied == Policy::None && !p_broken {
+            let mut next = base.clone();
+            let what = if tag == "sp" && base.effective_policy() > Policy::None {
+                next.subdomain_policy = None;
+                format!(
+                    "remove sp so that subdomains inherit p={}, or give {} a record of its own",
+                    base.effective_policy(),
+                    self.domain
+                )
+            } else {
+                next.policy = Some(Policy::Quarantine);
+                next.subdomain_policy = None;
+                next.pct = Some(10);
+                "once the aggregate reports show that all legitimate mail passes dmarc, enforce on a share of failing mail and raise pct step by step".to_string()
+            };
+            let finding = self
+                .finding(
+                    &DMARC_POLICY_NONE,
+                    &name,
+                    format!("dmarc policy is none{inherited}: failing mail is delivered as usual, monitoring only"),
+                )
+                .help(format!("{what}: {}", publish_here(&next)))
+                .evidence("tag", tag)
+                .evidence("value", "none")
+                .evidence("source", found.source.as_str());
+            self.push(finding);
+        } else if applied > Policy::None {
+            let pct = record.effective_pct();
+            if pct < 100 {
+                let mut next = base.clone();
+                let step = [10u8, 25, 50, 100]
+                    .into_iter()
+                    .find(|s| *s > pct)
+                    .unwrap_or(100);
+                next.pct = (step < 100).then_some(step);
+                let finding = self
+                    .finding(
+                        &DMARC_PARTIAL_POLICY,
+                        &name,
+                        format!(
+                            "policy {applied} applies to only {pct}% of failing mail{inherited}, the rest gets {}",
+                            applied.weaker()
+                        ),
+                    )
+                    .help(format!(
+                        "raise pct step by step while the aggregate reports stay clean; next step: {}",
+                        publish_here(&next)
+                    ))
+                    .evidence("tag", "pct")
+                    .evidence("value", pct)
+                    .evidence("policy", applied.as_str());
+                self.push(finding);
+            }
+            if record.is_testing() {
+                let mut next = base.clone();
+                next.testing = None;
+                let finding = self
+                    .finding(
+                        &DMARC_TESTING_MODE,
+                        &name,
+                        format!(
+                            "record is in testing mode (t=y){inherited}: rfc 9989 receivers apply {} instead of {applied}",
+                            applied.weaker()
+                        ),
+                    )
+                    .help(format!(
+                        "when the aggregate reports show that legitimate mail passes, leave testing mode: {}",
+                        publish_here(&next)
+                    ))
+                    .evidence("tag", "t")
+                    .evidence("value", "y")
+                    .evidence("policy", applied.as_str())
+                    .evidence("applied", applied.weaker().as_str());
+                self.push(finding);
+            }
+        }
+
+        let p = record.effective_policy();
+        if let Some(sp) = record.subdomain_policy.filter(|sp| *sp < p) {
+            let mut next = base.clone();
+            next.subdomain_policy = None;
+            let applies = match found.source {
+                RecordSource::Domain => String::new(),
+                RecordSource::Organizational => format!(", and {} inherits it", self.domain),
+            };
+            let finding = self
+                .finding(
+                    &DMARC_SUBDOMAIN_POLICY_WEAKER,
+                    &name,
+                    format!("subdomain policy sp={sp} is weaker than p={p}{applies}"),
+                )
+                .help(format!(
+                    "remove sp so that subdomains inherit p={p} (give subdomains that still need monitoring a record of their own): {}",
+                    publish_here(&next)
+                ))
+                .evidence("sp", sp.as_str())
+                .evidence("p", p.as_str());
+            self.push(finding);
+        }
+        if let Some(np) = record.nonexistent_subdomain_policy.filter(|np| *np < p) {
+            let mut next = base.clone();
+            next.nonexistent_subdomain_policy = None;
+            let what = if next.effective_nonexistent_subdomain_policy() < p {
+                next.nonexistent_subdomain_policy = Some(Policy::Reject);
+                "set np=reject"
+            } else {
+                "remove np so that non-existent subdomains follow p"
+            };
+            let finding = self
+                .finding(
+                    &DMARC_NONEXISTENT_POLICY_WEAKER,
+                    &name,
+                    format!("non-existent subdomain policy np={np} is weaker than p={p}"),
+                )
+                .help(format!(
+                    "names that do not exist send no legitimate mail; {what}: {}",
+                    publish_here(&next)
+                ))
+                .evidence("np", np.as_str())
+                .evidence("p", p.as_str());
+            self.push(finding);
+        }
+
+        if record.rua.is_empty() {
+            let message = if record.tags.iter().any(|t| t.name == "rua") {
+                "rua has no valid uri, so no aggregate reports arrive"
+            } else {
+                "record asks for no aggregate reports (no rua)"
+            };
+            let finding = self
+                .finding(&DMARC_NO_AGGREGATE_REPORTS, &name, message.to_string())
+                .help(format!(
+                    "add a rua address whose mailbox is read: {publish_base}"
+                ))
+                .evidence("tag", "rua");
+            self.push(finding);
+        } else if record.rua.len() > 2 {
+            let mut next = base.clone();
+            next.rua.truncate(2);
+            let finding = self
+                .finding(
+                    &DMARC_TOO_MANY_REPORT_URIS,
+                    &name,
+                    format!(
+                        "rua lists {} uris, many receivers send to the first two only",
+                        record.rua.len()
+                    ),
+                )
+                .help(format!(
+                    "keep at most two destinations that work and forward from there: {}",
+                    publish_here(&next)
+                ))
+                .evidence("count", record.rua.len())
+                .evidence("limit", 2)
+                .evidence("uris", uri_strings(&record.rua));
+            self.push(finding);
+        }
+
+        for (tag, uri) in tagged_uris(record).filter(|(_, u)| !u.is_mailto()) {
+            let finding = self
+                .finding(
+                    &DMARC_REPORT_URI_NOT_MAILTO,
+                    &name,
+                    format!(
+                        "{tag} uri `{}` is not a mailto: uri, receivers send nothing there",
+                        uri.uri
+                    ),
+                )
+                .help(format!(
+                    "replace it with a mailto: address or remove it: {publish_base}"
+                ))
+                .evidence("tag", tag)
+                .evidence("uri", uri.uri.as_str())
+                .evidence("scheme", uri.scheme());
+            self.push(finding);
+        }
+
+        if !record.ruf.is_empty() {
+            let mut next = base.clone();
+            next.ruf.clear();
+            let finding = self
+                .finding(
+                    &DMARC_FAILURE_REPORTS_REQUESTED,
+                    &name,
+                    "record asks for failure reports (ruf): few receivers send them and they contain personal data".to_string(),
+                )
+                .help(format!(
+                    "keep ruf only if someone reads and protects these reports, otherwise: {}",
+                    publish_here(&next)
+                ))
+                .evidence("tag", "ruf")
+                .evidence("uris", uri_strings(&record.ruf));
+            self.push(finding);
+        }
+
+        let mut failed_names = BTreeSet::new();
+        for dest in &external {
+            let auth_name = authorization_name(&found.domain, &dest.host);
+            match (&dest.answer, &dest.failure) {
+                (Some(answer), _) => {
+                    let finding = self
+                        .finding(
+                            &DMARC_EXTERNAL_REPORTS_UNAUTHORIZED,
+                            &auth_name,
+                            format!(
+                                "{} reports for {} to {} will be dropped: {} has not authorized them",
+                                dest.tag,
+                                found.domain,
+                                dest.uri.mailto_address().unwrap_or(&dest.uri.uri),
+                                dest.host
+                            ),
+                        )
+                        .help(format!(
+                            "ask the operator of {} to publish TXT {auth_name} \"v=DMARC1\", or send the reports to your own domain: {publish_base}",
+                            dest.host
+                        ))
+                        .evidence("tag", dest.tag)
+                        .evidence("uri", dest.uri.uri.as_str())
+                        .evidence("host", dest.host.as_str())
+                        .evidence("authorization_record", auth_name.as_str())
+                        .evidence("answer", *answer);
+                    self.push(finding);
+                }
+                (None, Some(failure)) => {
+                    // One incomplete finding per name, not per uri.
+                    if failed_names.insert(auth_name.clone()) {
+                        self.push(incomplete(&self.domain, &auth_name, failure));
+                    }
+                }
+                (None, None) => {}
+            }
+        }
+    }
+}
+
+/// A report destination in another organizational domain and what its
+/// authorization lookup said.
+struct ExternalDestination {
+    tag: &'static str,
+    uri: ReportUri,
+    host: String,
+    /// Why it is not authorized, when it is not.
+    answer: Option<&'static str>,
+    /// The DNS failure, when the lookup failed.
+    failure: Option<String>,
+}
+
+/// Looks up the authorization of every `mailto:` destination outside the
+/// record's organizational domain (RFC 7489 section 7.1).
+async fn external_destinations(
+    ctx: &CheckContext,
+    found: &FoundRecord,
+    record: &DmarcRecord,
+) -> Vec<ExternalDestination> {
+    let own_org = organizational_domain(&found.domain);
+    let mut out = Vec::new();
+    for (tag, uri) in tagged_uris(record) {
+        let Some(host) = uri.mailto_host() else {
+            continue;
+        };
+        if organizational_domain(&host) == own_org {
+            continue;
+        }
+        let (answer, failure) =
+            match check_authorization(&*ctx.resolver, &found.domain, &host).await {
+                Authorization::Authorized => (None, None),
+                Authorization::Failed(failure) => (None, Some(failure.to_string())),
+                Authorization::NxDomain => (Some("nxdomain"), None),
+                Authorization::NoRecord => (Some("no txt record starting with v=DMARC1"), None),
+            };
+        out.push(ExternalDestination {
+            tag,
+            uri: uri.clone(),
+            host,
+            answer,
+            failure,
+        });
+    }
+    out
+}
+
+/// The policy that applies to the checked domain and the tag it comes from.
+fn applied_policy(source: RecordSource, record: &DmarcRecord) -> (Policy, &'static str) {
+    match (source, record.subdomain_policy) {
+        (RecordSource::Organizational, Some(sp)) => (sp, "sp"),
+        _ => (record.effective_policy(), "p"),
+    }
+}
+
+fn incomplete(domain: &str, name: &str, failure: &str) -> Finding {
+    Finding::new(
+        CHECKER_ID,
+        &DMARC_CHECK_INCOMPLETE,
+        domain,
+        format!("dmarc check incomplete: txt lookup of {name} failed ({failure})"),
+    )
+    .subject(name)
+    .help(format!(
+        "run the check again; if it keeps failing, check that every authoritative name server of the zone answers TXT queries for {name}"
+    ))
+    .evidence("query", name)
+    .evidence("type", "TXT")
+    .evidence("failure", failure)
+}
+
+/// `publish TXT <name> "<record>"`.
+fn publish(name: &str, record: &str) -> String {
+    format!("publish TXT {name} \"{record}\"")
+}
+
+/// A suggested record and a note to append to the help when it contains a
+/// placeholder address.
+struct Suggested {
+    record: DmarcRecord,
+    note: String,
+}
+
+impl Suggested {
+    fn plain(record: DmarcRecord) -> Self {
+        Suggested {
+            record,
+            note: String::new(),
+        }
+    }
+}
+
+/// Adds a placeholder `rua` when the record has none.
+fn with_placeholder_rua(mut record: DmarcRecord, domain: &str) -> Suggested {
+    if !record.rua.is_empty() {
+        return Suggested::plain(record);
+    }
+    let address = format!("dmarc-reports@{domain}");
+    record.rua.push(ReportUri {
+        uri: format!("mailto:{address}"),
+        max_size: None,
+    });
+    Suggested {
+        record,
+        note: format!(" (replace {address} with a mailbox that is read)"),
+    }
+}
+
+fn tagged_uris(record: &DmarcRecord) -> impl Iterator<Item = (&'static str, &ReportUri)> {
+    record
+        .rua
+        .iter()
+        .map(|u| ("rua", u))
+        .chain(record.ruf.iter().map(|u| ("ruf", u)))
+}
+
+fn remove_uri(record: &mut DmarcRecord, tag: &str, uri: &ReportUri) {
+    let list = if tag == "rua" {
+        &mut record.rua
+    } else {
+        &mut record.ruf
+    };
+    list.retain(|u| u != uri);
+}
+
+fn uri_strings(uris: &[ReportUri]) -> Vec<String> {
+    uris.iter().map(ReportUri::to_string).collect()
+}
+
+fn serde_kind(kind: IssueKind) -> Value {
+    authwarden_api::serde_json::to_value(kind).unwrap_or(Value::Null)
+}
+
+/// Suggests a fix for a TXT string that mentions `v=DMARC1` too late: the
+/// same tags with the version moved to the front.
+fn lookalike_fix(text: &str) -> String {
+    let parts: Vec<&str> = text
+        .split(';')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .filter(|p| {
+            !p.split_once('=')
+                .is_some_and(|(n, _)| n.trim().eq_ignore_ascii_case("v"))
+        })
+        .collect();
+    let mut record = DmarcRecord::new();
+    for part in parts {
+        if let Some((name, value)) = part.split_once('=') {
+            let _ = record.set_tag(name, value);
+        }
+    }
+    record.to_txt()
+}
+
+/// The facts with every field null, for a domain without a usable record.
+fn empty_facts(status: &str, discovery: &Discovery) -> Value {
+    json!({
+        "status": status,
+        "record": null,
+        "source": null,
+        "record_domain": null,
+        "organizational_domain": discovery.organizational_domain,
+        "policy": null,
+        "subdomain_policy": null,
+        "nonexistent_subdomain_policy": null,
+        "pct": null,
+        "testing": null,
+        "rua": null,
+        "ruf": null,
+        "adkim": null,
+        "aspf": null,
+        "fo": null,
+        "ri": null,
+        "strictness": null,
+        "phase": null,
+    })
+}
+
+/// The facts for a found record. `policy` is the policy applied to the
+/// checked domain (the organizational record's `sp` when inherited);
+/// `strictness` is that policy one step weaker when `t=y` or `pct=0`;
+/// `phase` is the rollout stage, e.g. `quarantine pct 25 (testing)`.
+fn found_facts(discovery: &Discovery, found: &FoundRecord, record: &DmarcRecord) -> Value {
+    let (applied, _) = applied_policy(found.source, record);
+    let pct = record.effective_pct();
+    let testing = record.is_testing();
+    let strictness = if testing || pct == 0 {
+        applied.weaker()
+    } else {
+        applied
+    };
+    let mut phase = match applied {
+        Policy::None => "none".to_string(),
+        p => format!("{p} pct {pct}"),
+    };
+    if testing {
+        phase.push_str(" (testing)");
+    }
+    let fo: Vec<&str> = record.effective_fo().iter().map(|o| o.as_str()).collect();
+    json!({
+        "status": "found",
+        "record": found.text,
+        "source": found.source.as_str(),
+        "record_domain": found.domain,
+        "organizational_domain": discovery.organizational_domain,
+        "policy": applied.as_str(),
+        "subdomain_policy": record.effective_subdomain_policy().as_str(),
+        "nonexistent_subdomain_policy": record.effective_nonexistent_subdomain_policy().as_str(),
+        "pct": pct,
+        "testing": testing,
+        "rua": record.rua.iter().map(|u| u.uri.clone()).collect::<Vec<_>>(),
+        "ruf": record.ruf.iter().map(|u| u.uri.clone()).collect::<Vec<_>>(),
+        "adkim": record.effective_adkim().as_str(),
+        "aspf": record.effective_aspf().as_str(),
+        "fo": fo.join(":"),
+        "ri": record.effective_ri(),
+        "strictness": strictness.as_str(),
+        "phase": phase,
+    })
+}
