@@ -21,6 +21,9 @@ pub struct CheckArgs {
     /// Run only these checkers (repeatable)
     #[arg(long = "checker", value_name = "ID")]
     pub checkers: Vec<String>,
+    /// With --format csv|parquet: write the findings frame here instead of standard output
+    #[arg(long, value_name = "PATH")]
+    pub output: Option<std::path::PathBuf>,
 }
 
 /// The targets: command-line domains (with their config settings when the
@@ -106,6 +109,13 @@ pub async fn run(global: &GlobalArgs, args: &CheckArgs, registry: &Registry) -> 
             writeln!(out)?;
         }
         Format::Text => print_text(&mut out, &outcome, resolver.queries_sent())?,
+        other => {
+            drop(out);
+            let meta = authwarden_history::RunMeta::new(None, chrono::Utc::now());
+            let mut frame = authwarden_history::findings_frame(&meta, &outcome.findings)?;
+            crate::jobs::export(other, &mut frame, args.output.as_ref())?;
+            return Ok(if outcome.has_errors() { EXIT_FINDINGS } else { EXIT_OK });
+        }
     }
     out.flush()?;
     Ok(if outcome.has_errors() {

@@ -62,7 +62,7 @@ pub fn explain(registry: &Registry, wanted: &str, format: Format) -> anyhow::Res
             });
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
-        Format::Text => {
+        _ => {
             println!("{} {} ({})", code.code, code.name, code.default_severity);
             println!("checker: {checker}");
             println!();
@@ -106,7 +106,7 @@ pub fn list_checkers(registry: &Registry, format: Format) -> anyhow::Result<u8> 
                 .collect();
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
-        Format::Text => {
+        _ => {
             for info in infos {
                 let cadences: Vec<&str> = info.cadences.iter().map(|c| c.as_str()).collect();
                 println!("{} — {} [{}]", info.id, info.summary, cadences.join(", "));

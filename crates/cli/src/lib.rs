@@ -6,6 +6,8 @@
 
 mod check;
 mod explain;
+mod jobs;
+pub mod pipeline;
 mod setup;
 
 use std::path::PathBuf;
@@ -59,6 +61,10 @@ pub enum Format {
     Text,
     /// One JSON object (the stable contract).
     Json,
+    /// The run's findings frame as CSV (`run` and `check`).
+    Csv,
+    /// The run's findings frame as Parquet (`run` and `check`, with `--output`).
+    Parquet,
 }
 
 #[derive(Debug, Subcommand)]
@@ -72,11 +78,28 @@ enum Command {
     },
     /// List the checkers and their codes
     Checkers,
+    /// Run a job once now (what cron or a systemd timer calls; the annual audit on demand)
+    Run(jobs::RunArgs),
+    /// Run every job at its cron time until SIGTERM or SIGINT
+    Daemon,
+    /// The outbox of unsent reports
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
     /// Configuration commands
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum OutboxCommand {
+    /// Send every message waiting in the outbox
+    Flush,
+    /// List the messages waiting in the outbox
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -130,6 +153,14 @@ async fn dispatch(cli: Cli, registry: Registry) -> u8 {
     let result = match cli.command {
         Command::Check(args) => check::run(&cli.global, &args, &registry).await,
         Command::Explain { code } => explain::explain(&registry, &code, cli.global.format),
+        Command::Run(args) => jobs::run(&cli.global, &args, &registry).await,
+        Command::Daemon => jobs::daemon(&cli.global, &registry).await,
+        Command::Outbox {
+            command: OutboxCommand::Flush,
+        } => jobs::outbox_flush(&cli.global, &registry).await,
+        Command::Outbox {
+            command: OutboxCommand::List,
+        } => jobs::outbox_list(&cli.global, &registry),
         Command::Checkers => explain::list_checkers(&registry, cli.global.format),
         Command::Config {
             command: ConfigCommand::Validate,

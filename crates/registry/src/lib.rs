@@ -11,11 +11,10 @@ use authwarden_api::{Checker, CheckerInfo, CodeInfo};
 
 /// The built-in checkers, in the order their findings are reported.
 pub fn builtin() -> Vec<Arc<dyn Checker>> {
-    #[allow(unused_mut)]
-    let mut checkers: Vec<Arc<dyn Checker>> = Vec::new();
-    #[cfg(feature = "dmarc-policy")]
-    checkers.push(Arc::new(authwarden_checker_dmarc_policy::DmarcPolicy));
-    checkers
+    vec![
+        #[cfg(feature = "dmarc-policy")]
+        Arc::new(authwarden_checker_dmarc_policy::DmarcPolicy),
+    ]
 }
 
 /// A set of checkers with lookups over their codes.

@@ -1,0 +1,228 @@
+//! `run`, `daemon` and `outbox`: the scheduled side of authwarden.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use anyhow::{anyhow, Context as _};
+use authwarden_api::{Cadence, Clock, SystemClock};
+use authwarden_config::Config;
+use authwarden_history::ExportFormat;
+use authwarden_mail::Outbox;
+use authwarden_registry::Registry;
+use authwarden_scheduler::{
+    run_daemon, DaemonConfig, DaemonJob, JobLock, JobRunner, StateFile,
+};
+use clap::Args;
+
+use crate::{pipeline, setup, Format, GlobalArgs, EXIT_OK, EXIT_USAGE};
+
+/// Arguments of `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The job: monthly, quarterly or annual
+    #[arg(value_parser = parse_cadence)]
+    pub job: Cadence,
+    /// With --format csv|json|parquet: write the run's findings frame here
+    /// instead of standard output
+    #[arg(long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+}
+
+fn parse_cadence(s: &str) -> Result<Cadence, String> {
+    Cadence::from_str(s)
+}
+
+fn state_file(config: &Config) -> StateFile {
+    StateFile::new(config.reports_dir.join("state").join("schedule.json"))
+}
+
+fn lock_dir(config: &Config) -> PathBuf {
+    config.reports_dir.join("state")
+}
+
+/// `authwarden run JOB`: one run now, under the job's lock, recorded in the
+/// scheduler's state so that the daemon does not repeat it.
+pub async fn run(global: &GlobalArgs, args: &RunArgs, registry: &Registry) -> anyhow::Result<u8> {
+    let config = setup::load_config(global, registry)?;
+    if !config.job(args.job).enabled {
+        tracing::warn!("the {} job is disabled in the config; running it anyway because it was asked for", args.job);
+    }
+    std::fs::create_dir_all(lock_dir(&config))
+        .with_context(|| format!("cannot create {}", lock_dir(&config).display()))?;
+    let _lock = JobLock::acquire(&lock_dir(&config), args.job.as_str())
+        .map_err(|e| anyhow!("{e}"))?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let mut result =
+        pipeline::run_job(&config, registry, args.job, clock.clone(), global.format == Format::Text)
+            .await?;
+    if let Err(e) = state_file(&config).record_completed(args.job, clock.now()) {
+        tracing::warn!("the run is not recorded in the scheduler state: {e}");
+    }
+    match global.format {
+        Format::Text => {
+            let s = &result.summary;
+            println!(
+                "{} {} ({}): {} domains, {} errors, {} warnings, {} notes; {} new, {} still open, {} resolved",
+                args.job,
+                result.meta.period,
+                result.meta.run_id,
+                s.domains,
+                s.errors,
+                s.warnings,
+                s.notes,
+                s.new,
+                s.still_open,
+                s.resolved
+            );
+            println!("report: {}", result.report_dir.join("report.html").display());
+            println!("        {}", result.report_dir.join("report.txt").display());
+            match &result.eml {
+                Some(p) if p.starts_with(config.reports_dir.join("sent")) => {
+                    println!("email:  sent ({})", p.display())
+                }
+                Some(p) => println!("email:  waiting in the outbox ({})", p.display()),
+                None => println!("email:  none (no recipients configured for this job)"),
+            }
+            for (p, why) in &result.unsent {
+                println!("        not sent: {}: {why}", p.display());
+            }
+        }
+        other => export(other, &mut result.frame, args.output.as_ref())?,
+    }
+    Ok(EXIT_OK)
+}
+
+/// Writes a findings frame in an export format.
+pub fn export(
+    format: Format,
+    frame: &mut authwarden_history::polars::prelude::DataFrame,
+    output: Option<&PathBuf>,
+) -> anyhow::Result<()> {
+    let fmt = match format {
+        Format::Csv => ExportFormat::Csv,
+        Format::Json => ExportFormat::Json,
+        Format::Parquet => ExportFormat::Parquet,
+        Format::Text => return Ok(()),
+    };
+    match output {
+        Some(path) => authwarden_history::export_to_path(frame, fmt, path)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => {
+            use std::io::IsTerminal;
+            if fmt == ExportFormat::Parquet && std::io::stdout().is_terminal() {
+                return Err(anyhow!("parquet is binary: give --output PATH or redirect standard output"));
+            }
+            let mut out = std::io::stdout().lock();
+            authwarden_history::export(frame, fmt, &mut out)?;
+            out.flush()?;
+        }
+    }
+    Ok(())
+}
+
+struct PipelineRunner {
+    config: Config,
+    registry: Registry,
+}
+
+#[authwarden_api::async_trait]
+impl JobRunner for PipelineRunner {
+    async fn run(&self, job: Cadence, scheduled_for: chrono::DateTime<chrono::Utc>) -> Result<(), String> {
+        tracing::info!(%job, slot = %scheduled_for, "job starting");
+        match pipeline::run_job(&self.config, &self.registry, job, Arc::new(SystemClock), false).await {
+            Ok(r) => {
+                tracing::info!(
+                    %job,
+                    period = %r.meta.period,
+                    errors = r.summary.errors,
+                    warnings = r.summary.warnings,
+                    sent = r.sent,
+                    unsent = r.unsent.len(),
+                    "job finished; report in {}",
+                    r.report_dir.display()
+                );
+                Ok(())
+            }
+            Err(e) => Err(format!("{e:#}")),
+        }
+    }
+}
+
+/// `authwarden daemon`.
+pub async fn daemon(global: &GlobalArgs, registry: &Registry) -> anyhow::Result<u8> {
+    let config = setup::load_config(global, registry)?;
+    let jobs: Vec<DaemonJob> = Cadence::ALL
+        .iter()
+        .filter(|c| config.job(**c).enabled)
+        .map(|c| DaemonJob {
+            job: *c,
+            schedule: config.job(*c).schedule.clone(),
+        })
+        .collect();
+    if jobs.is_empty() {
+        eprintln!("error: every job is disabled in the config; nothing to schedule");
+        return Ok(EXIT_USAGE);
+    }
+    std::fs::create_dir_all(lock_dir(&config))
+        .with_context(|| format!("cannot create {}", lock_dir(&config).display()))?;
+    let daemon_config = DaemonConfig::new(
+        jobs,
+        config.timezone,
+        state_file(&config),
+        lock_dir(&config),
+    );
+    let shutdown = authwarden_scheduler::shutdown_signal()
+        .context("cannot install the SIGTERM/SIGINT handlers")?;
+    tracing::info!(
+        "daemon started (time zone {}); state in {}",
+        config.timezone,
+        state_file(&config).path().display()
+    );
+    let runner = Arc::new(PipelineRunner {
+        config,
+        registry: registry.clone(),
+    });
+    let summary = run_daemon(daemon_config, runner, Arc::new(SystemClock), shutdown)
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    tracing::info!(
+        runs = summary.runs.len(),
+        skipped = summary.skipped.len(),
+        "daemon stopped"
+    );
+    Ok(EXIT_OK)
+}
+
+/// `authwarden outbox flush`.
+pub async fn outbox_flush(global: &GlobalArgs, registry: &Registry) -> anyhow::Result<u8> {
+    let config = setup::load_config(global, registry)?;
+    let outbox = Outbox::new(&config.reports_dir)?;
+    if config.smtp.is_none() {
+        let n = outbox.pending()?.len();
+        eprintln!(
+            "error: no [smtp] section in the config: {n} message(s) stay in {}",
+            outbox.outbox_dir().display()
+        );
+        return Ok(EXIT_USAGE);
+    }
+    let (sent, unsent) = pipeline::flush_outbox(&config, &outbox).await?;
+    println!("{sent} sent, {} still in the outbox", unsent.len());
+    for (p, why) in &unsent {
+        println!("  {}: {why}", p.display());
+    }
+    Ok(if unsent.is_empty() { EXIT_OK } else { crate::EXIT_FINDINGS })
+}
+
+/// `authwarden outbox list`.
+pub fn outbox_list(global: &GlobalArgs, registry: &Registry) -> anyhow::Result<u8> {
+    let config = setup::load_config(global, registry)?;
+    let outbox = Outbox::new(&config.reports_dir)?;
+    let pending = outbox.pending()?;
+    for p in &pending {
+        println!("{}", p.display());
+    }
+    eprintln!("{} message(s) waiting", pending.len());
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,503 @@
+//! One run of a job, end to end, in one direction:
+//! config → checkers (findings) → polars frame → history (Parquet) →
+//! template context → rendered report → outbox → SMTP.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{anyhow, Context as _};
+use authwarden_api::{Cadence, CheckContext, Clock, Finding, Severity};
+use authwarden_config::{Config, PasswordSource, Security as CfgSecurity};
+use authwarden_engine::{Engine, RunOutcome};
+use authwarden_history::{self as history, HistoryStore, RunMeta};
+use authwarden_mail::{InlineImage, Message, Outbox, Security, SmtpSettings};
+use authwarden_registry::Registry;
+use authwarden_report::{
+    self as report, Chart, DomainSection, DomainStatus, Fact, FindingRow, FindingStatus,
+    PassedCheck, ReportContext, Renderer, Summary,
+};
+use serde_json::Value;
+
+use crate::setup;
+
+/// The content id of the trend chart in the HTML part.
+const CHART_CID: &str = "trend-chart@authwarden";
+
+/// What a run left behind.
+#[derive(Debug)]
+pub struct JobResult {
+    /// The run's identity.
+    pub meta: RunMeta,
+    /// Findings and facts.
+    pub outcome: RunOutcome,
+    /// The report files written.
+    pub report_dir: PathBuf,
+    /// The message in the outbox (or already in `sent/`).
+    pub eml: Option<PathBuf>,
+    /// New / still open / resolved counts.
+    pub summary: Summary,
+    /// Delivered now (messages of earlier runs included).
+    pub sent: usize,
+    /// Still waiting in the outbox, with why.
+    pub unsent: Vec<(PathBuf, String)>,
+    /// The findings frame of this run (for exports).
+    pub frame: history::polars::prelude::DataFrame,
+}
+
+/// Runs `job` once now.
+pub async fn run_job(
+    config: &Config,
+    registry: &Registry,
+    job: Cadence,
+    clock: Arc<dyn Clock>,
+    progress: bool,
+) -> anyhow::Result<JobResult> {
+    let known = setup::known(registry);
+    let started = clock.now();
+    let local = started.with_timezone(&config.timezone);
+    let meta = RunMeta::new(Some(job), local);
+    tracing::info!(job = %job, run = %meta.run_id, period = %meta.period, "run started");
+
+    // 1. checkers
+    let ids = config.job_checkers(job, &known);
+    let planned: Vec<_> = registry
+        .checkers()
+        .iter()
+        .filter(|c| ids.iter().any(|id| id == c.info().id))
+        .map(|c| authwarden_engine::PlannedChecker {
+            checker: c.clone(),
+            settings: config.checker_settings(c.info().id),
+        })
+        .collect();
+    let targets = config.domain_targets();
+    if targets.is_empty() {
+        return Err(anyhow!(
+            "no domains to check: list them in the config file under [[domains]]"
+        ));
+    }
+    let resolver = setup::resolver(config)?;
+    let mut ctx = CheckContext::new(resolver.clone(), clock.clone());
+    ctx.job = Some(job);
+    let engine = Engine::new(planned.clone()).levels(config.levels.clone());
+    let bar = progress_bar(progress, engine.total_checks(targets.len()));
+    let outcome = {
+        let bar2 = bar.clone();
+        engine
+            .run(&ctx, &targets, &move || {
+                if let Some(b) = &bar2 {
+                    b.inc(1);
+                }
+            })
+            .await
+    };
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    tracing::info!(
+        findings = outcome.findings.len(),
+        dns_queries = resolver.queries_sent(),
+        "checks done"
+    );
+
+    // 2. frames and history
+    let store = HistoryStore::new(&config.history_dir);
+    let findings_df = history::findings_frame(&meta, &outcome.findings)?;
+    let facts: Vec<history::DomainFacts> = outcome
+        .domains
+        .iter()
+        .map(|d| history::DomainFacts {
+            domain: d.domain.clone(),
+            facts: d.facts.clone(),
+        })
+        .collect();
+    let summary_df = history::summary_frame(&meta, &outcome.findings, &facts)?;
+    let comparison = history::compare(&store, &meta, &findings_df)
+        .with_context(|| format!("cannot compare with the history in {}", store.root().display()))?;
+    store
+        .append(&meta, &findings_df, &summary_df)
+        .with_context(|| format!("cannot write the history in {}", store.root().display()))?;
+    for w in store.warnings() {
+        tracing::warn!("{w}");
+    }
+    let trends = history::trends(&store, &meta.job, 12).unwrap_or_else(|e| {
+        tracing::warn!("trends unavailable: {e}");
+        Vec::new()
+    });
+
+    // 3. report context
+    let mut ctx = build_context(config, registry, job, &meta, &outcome, &comparison, &planned);
+    let chart_png = if trends.is_empty() {
+        None
+    } else {
+        let series: Vec<report::DomainTrend> = trends
+            .iter()
+            .map(|t| report::DomainTrend {
+                domain: t.domain.clone(),
+                points: t
+                    .points
+                    .iter()
+                    .map(|p| (p.started_at.format("%Y-%m-%d").to_string(), p.errors, p.warnings))
+                    .collect(),
+            })
+            .collect();
+        match report::trend_chart_png(&series, 720, 320) {
+            Ok(png) => Some(png),
+            Err(e) => {
+                tracing::warn!("no chart: {e}");
+                None
+            }
+        }
+    };
+    if chart_png.is_some() {
+        ctx.chart = Some(Chart {
+            cid: CHART_CID.to_string(),
+            alt: format!(
+                "findings per domain over the last {} {} runs",
+                trends.iter().map(|t| t.points.len()).max().unwrap_or(1),
+                job
+            ),
+        });
+    }
+    let ctx = ctx.sorted();
+
+    // 4. render and write
+    let renderer = Renderer::from_dir(&config.templates_dir)
+        .map_err(|e| anyhow!("{e}"))
+        .with_context(|| format!("cannot load the templates in {}", config.templates_dir.display()))?;
+    let rendered = renderer.render(&ctx).map_err(|e| anyhow!("{e}"))?;
+    let report_dir = config
+        .reports_dir
+        .join(job.as_str())
+        .join(&meta.period);
+    std::fs::create_dir_all(&report_dir)
+        .with_context(|| format!("cannot create {}", report_dir.display()))?;
+    write_atomic(&report_dir.join("report.html"), rendered.html.as_bytes())?;
+    write_atomic(&report_dir.join("report.txt"), rendered.text.as_bytes())?;
+    if let Some(png) = &chart_png {
+        write_atomic(&report_dir.join("trend.png"), png)?;
+    }
+
+    // 5. outbox, then SMTP
+    let job_cfg = config.job(job);
+    let outbox = Outbox::new(&config.reports_dir)?;
+    let mut eml = None;
+    if job_cfg.recipients.is_empty() {
+        tracing::warn!(
+            "no recipients for the {job} job ([jobs.{job}] recipients): the report is in {} but no message was written",
+            report_dir.display()
+        );
+    } else {
+        let from = config
+            .smtp
+            .as_ref()
+            .map(|s| s.from.clone())
+            .unwrap_or_else(|| "authwarden <authwarden@localhost>".to_string());
+        let message = Message {
+            from,
+            to: job_cfg.recipients.clone(),
+            subject: rendered.subject.clone(),
+            text: rendered.text.clone(),
+            html: rendered.html.clone(),
+            inline_images: chart_png
+                .iter()
+                .map(|png| InlineImage {
+                    cid: CHART_CID.to_string(),
+                    content_type: "image/png".into(),
+                    data: png.clone(),
+                })
+                .collect(),
+            date: started,
+        };
+        let path = outbox.enqueue(&message)?;
+        tracing::info!("message written to {}", path.display());
+        eml = Some(path);
+    }
+    let (sent, unsent) = flush_outbox(config, &outbox).await?;
+    if let Some(path) = &eml {
+        if !path.exists() {
+            eml = Some(outbox.sent_dir().join(path.file_name().unwrap_or_default()));
+        }
+    }
+    Ok(JobResult {
+        meta,
+        outcome,
+        report_dir,
+        eml,
+        summary: ctx.summary.clone(),
+        sent,
+        unsent,
+        frame: findings_df,
+    })
+}
+
+/// Sends what waits in the outbox when SMTP is configured. Returns the
+/// number sent and what is still waiting (with why).
+pub async fn flush_outbox(
+    config: &Config,
+    outbox: &Outbox,
+) -> anyhow::Result<(usize, Vec<(PathBuf, String)>)> {
+    let Some(settings) = smtp_settings(config)? else {
+        let pending = outbox.pending()?;
+        if !pending.is_empty() {
+            tracing::info!(
+                "no [smtp] configured: {} message(s) wait in {}",
+                pending.len(),
+                outbox.outbox_dir().display()
+            );
+        }
+        return Ok((0, Vec::new()));
+    };
+    let report = outbox.flush(&settings).await?;
+    for p in &report.sent {
+        tracing::info!("sent {}", p.display());
+    }
+    for (p, why) in &report.failed {
+        tracing::warn!(
+            "not sent, left in the outbox for the next run or `authwarden outbox flush`: {}: {why}",
+            p.display()
+        );
+    }
+    Ok((report.sent.len(), report.failed))
+}
+
+/// The SMTP settings from config, with the password read from its source.
+pub fn smtp_settings(config: &Config) -> anyhow::Result<Option<SmtpSettings>> {
+    let Some(smtp) = &config.smtp else {
+        return Ok(None);
+    };
+    let security = match smtp.security {
+        CfgSecurity::StartTls => Security::StartTls,
+        CfgSecurity::Tls => Security::Tls,
+        CfgSecurity::None => Security::None,
+    };
+    let mut s = SmtpSettings::new(smtp.host.clone(), smtp.port, security);
+    s.username = smtp.username.clone();
+    s.timeout = smtp.timeout;
+    s.password = match &smtp.password {
+        PasswordSource::None => None,
+        PasswordSource::Env(var) => Some(std::env::var(var).map_err(|_| {
+            anyhow!("[smtp] password_env names `{var}`, which is not set in the environment")
+        })?),
+        PasswordSource::File(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read [smtp] password_file {}", path.display()))?
+                .trim_end_matches(['\n', '\r'])
+                .to_string(),
+        ),
+    };
+    if let Some(ca) = &smtp.ca_file {
+        s.ca_pem = Some(
+            std::fs::read(ca)
+                .with_context(|| format!("cannot read [smtp] ca_file {}", ca.display()))?,
+        );
+    }
+    Ok(Some(s))
+}
+
+fn progress_bar(enabled: bool, total: usize) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !enabled || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(total as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} checking [{bar:30}] {pos}/{len} {elapsed}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    Some(bar)
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+fn row(f: &Finding, status: FindingStatus, runs_open: u32, since: Option<String>) -> FindingRow {
+    FindingRow {
+        domain: f.domain.clone(),
+        severity: f.severity,
+        code: f.code.clone(),
+        name: f.name.clone(),
+        subject: f.subject.clone(),
+        message: f.message.clone(),
+        help: f.help.clone(),
+        status,
+        runs_open,
+        since,
+        evidence: f
+            .evidence
+            .iter()
+            .map(|(k, v)| Fact::new(k.clone(), scalar(v)))
+            .collect(),
+    }
+}
+
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "—".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Facts a reader wants to see per domain: the DMARC phase and record
+/// first, then every scalar fact of other checkers.
+fn domain_facts(facts: &serde_json::Map<String, Value>) -> Vec<Fact> {
+    let mut out = Vec::new();
+    if let Some(Value::Object(d)) = facts.get("dmarc") {
+        if let Some(Value::String(p)) = d.get("phase") {
+            out.push(Fact::new("DMARC phase", p.clone()));
+        }
+        match d.get("record") {
+            Some(Value::String(r)) => out.push(Fact::new("DMARC record", r.clone())),
+            _ => out.push(Fact::new("DMARC record", "none published")),
+        }
+    }
+    for (key, value) in facts {
+        if key == "dmarc" {
+            continue;
+        }
+        if let Value::Object(map) = value {
+            for (k, v) in map {
+                if matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_)) {
+                    out.push(Fact::new(format!("{key} {k}"), scalar(v)));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn build_context(
+    config: &Config,
+    registry: &Registry,
+    job: Cadence,
+    meta: &RunMeta,
+    outcome: &RunOutcome,
+    comparison: &history::Comparison,
+    planned: &[authwarden_engine::PlannedChecker],
+) -> ReportContext {
+    let _ = registry;
+    let status_of: BTreeMap<&str, &history::FindingStatus> = comparison
+        .rows
+        .iter()
+        .map(|r| (r.key.as_str(), r))
+        .collect();
+    let mut domains = Vec::new();
+    for d in &outcome.domains {
+        let mut findings = Vec::new();
+        for f in outcome.findings.iter().filter(|f| f.domain == d.domain) {
+            let key = history::finding_key(&f.domain, &f.code, &f.subject);
+            let (status, runs, since) = match status_of.get(key.as_str()).map(|s| &s.status) {
+                Some(history::Status::StillOpen { runs_open, since }) => {
+                    (FindingStatus::Open, *runs_open, Some(since.clone()))
+                }
+                _ => (FindingStatus::New, 1, None),
+            };
+            findings.push(row(f, status, runs, since));
+        }
+        let passed = planned
+            .iter()
+            .filter_map(|p| {
+                let info = p.checker.info();
+                let fired: std::collections::BTreeSet<&str> = outcome
+                    .findings
+                    .iter()
+                    .filter(|f| f.domain == d.domain && f.checker == info.id)
+                    .map(|f| f.code.as_str())
+                    .collect();
+                let total = info.codes.len();
+                let ok = total.saturating_sub(fired.len());
+                (ok > 0).then(|| PassedCheck {
+                    checker: info.id.to_string(),
+                    summary: if fired.is_empty() {
+                        format!("{} — all {total} checks passed", info.summary)
+                    } else {
+                        format!("{} — {ok} of {total} checks passed", info.summary)
+                    },
+                })
+            })
+            .collect();
+        let status = DomainStatus::from_findings(&findings);
+        domains.push(DomainSection {
+            domain: d.domain.clone(),
+            status,
+            facts: domain_facts(&d.facts),
+            findings,
+            passed,
+        });
+    }
+    let resolved: Vec<FindingRow> = comparison
+        .rows
+        .iter()
+        .filter(|r| matches!(r.status, history::Status::Resolved))
+        .map(|r| FindingRow {
+            domain: r.domain.clone(),
+            severity: r.severity,
+            code: r.code.clone(),
+            name: r.name.clone(),
+            subject: r.subject.clone(),
+            message: r.message.clone(),
+            help: r.help.clone(),
+            status: FindingStatus::Resolved,
+            runs_open: 0,
+            since: None,
+            evidence: Vec::new(),
+        })
+        .collect();
+    let summary = Summary::tally(&domains, &resolved);
+    let next_steps = next_steps(outcome);
+    ReportContext {
+        job,
+        period: meta.period.clone(),
+        generated_at: meta.started_at_rfc3339(),
+        organisation: None,
+        summary,
+        domains,
+        resolved,
+        next_steps,
+        chart: None,
+        is_audit: job == Cadence::Annual,
+    }
+    .with_timezone_note(config)
+}
+
+trait TzNote {
+    fn with_timezone_note(self, config: &Config) -> Self;
+}
+
+impl TzNote for ReportContext {
+    fn with_timezone_note(mut self, config: &Config) -> Self {
+        if let Ok(t) = chrono::DateTime::parse_from_rfc3339(&self.generated_at) {
+            self.generated_at = t
+                .with_timezone(&config.timezone)
+                .format("%Y-%m-%d %H:%M %Z")
+                .to_string();
+        }
+        self
+    }
+}
+
+/// The most important things to do, errors first, one line each.
+fn next_steps(outcome: &RunOutcome) -> Vec<String> {
+    let mut steps = Vec::new();
+    for severity in [Severity::Error, Severity::Warning] {
+        for f in outcome.findings.iter().filter(|f| f.severity == severity) {
+            if f.help.is_empty() {
+                continue;
+            }
+            let line = format!("{}: {}", f.domain, f.help);
+            if !steps.contains(&line) {
+                steps.push(line);
+            }
+            if steps.len() >= 8 {
+                return steps;
+            }
+        }
+    }
+    steps
+}
