@@ -1,0 +1,93 @@
+//! A `BufRead` wrapper that enforces the byte caps while quick-xml reads:
+//! a total budget (decompressed size) and a per-event budget (one text node
+//! or tag), so that neither a bomb nor a 1 GB text node can grow a buffer
+//! past the limits.
+
+use std::io::{self, BufRead, Read};
+
+/// Which cap stopped the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Trip {
+    /// The total byte budget.
+    Total,
+    /// The per-event byte budget.
+    Event,
+}
+
+pub(crate) struct Limited<R> {
+    inner: R,
+    total: u64,
+    max_total: u64,
+    event: usize,
+    max_event: usize,
+    pub(crate) tripped: Option<Trip>,
+}
+
+impl<R: BufRead> Limited<R> {
+    pub(crate) fn new(inner: R, max_total: u64, max_event: usize) -> Self {
+        Self {
+            inner,
+            total: 0,
+            max_total,
+            event: 0,
+            max_event,
+            tripped: None,
+        }
+    }
+
+    /// Starts the budget of a new event.
+    #[inline]
+    pub(crate) fn reset_event(&mut self) {
+        self.event = 0;
+    }
+}
+
+impl<R: BufRead> Read for Limited<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let buf = self.fill_buf()?;
+        let n = buf.len().min(out.len());
+        out[..n].copy_from_slice(&buf[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Limited<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        let room_total = self.max_total.saturating_sub(self.total);
+        let room_event = self.max_event.saturating_sub(self.event) as u64;
+        let room = room_total.min(room_event);
+        if room == 0 {
+            if self.inner.fill_buf()?.is_empty() {
+                return Ok(&[]);
+            }
+            let trip = if room_total == 0 {
+                Trip::Total
+            } else {
+                Trip::Event
+            };
+            self.tripped = Some(trip);
+            return Err(io::Error::other("input limit reached"));
+        }
+        let buf = self.inner.fill_buf()?;
+        let n = (buf.len() as u64).min(room) as usize;
+        Ok(&buf[..n])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.total += n as u64;
+        self.event += n;
+        self.inner.consume(n);
+    }
+}
+
+/// Reads at most `limit` bytes into memory; more is an error, never a
+/// larger allocation.
+pub(crate) fn read_bounded(reader: impl Read, limit: u64) -> Result<Vec<u8>, crate::ReportError> {
+    let mut out = Vec::new();
+    reader.take(limit.saturating_add(1)).read_to_end(&mut out)?;
+    if out.len() as u64 > limit {
+        return Err(crate::ReportError::TooLarge { limit });
+    }
+    Ok(out)
+}
