@@ -114,7 +114,11 @@ pub async fn run(global: &GlobalArgs, args: &CheckArgs, registry: &Registry) -> 
             let meta = authwarden_history::RunMeta::new(None, chrono::Utc::now());
             let mut frame = authwarden_history::findings_frame(&meta, &outcome.findings)?;
             crate::jobs::export(other, &mut frame, args.output.as_ref())?;
-            return Ok(if outcome.has_errors() { EXIT_FINDINGS } else { EXIT_OK });
+            return Ok(if outcome.has_errors() {
+                EXIT_FINDINGS
+            } else {
+                EXIT_OK
+            });
         }
     }
     out.flush()?;
@@ -134,11 +138,7 @@ fn label(s: Severity) -> &'static str {
 }
 
 /// Human-readable findings, grouped by domain.
-pub fn print_text(
-    out: &mut impl Write,
-    outcome: &RunOutcome,
-    queries: u64,
-) -> std::io::Result<()> {
+pub fn print_text(out: &mut impl Write, outcome: &RunOutcome, queries: u64) -> std::io::Result<()> {
     for d in &outcome.domains {
         writeln!(out, "{}", d.domain)?;
         if let Some(dmarc) = d.facts.get("dmarc") {

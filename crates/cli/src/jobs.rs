@@ -11,9 +11,7 @@ use authwarden_config::Config;
 use authwarden_history::ExportFormat;
 use authwarden_mail::Outbox;
 use authwarden_registry::Registry;
-use authwarden_scheduler::{
-    run_daemon, DaemonConfig, DaemonJob, JobLock, JobRunner, StateFile,
-};
+use authwarden_scheduler::{run_daemon, DaemonConfig, DaemonJob, JobLock, JobRunner, StateFile};
 use clap::Args;
 
 use crate::{pipeline, setup, Format, GlobalArgs, EXIT_OK, EXIT_USAGE};
@@ -47,16 +45,24 @@ fn lock_dir(config: &Config) -> PathBuf {
 pub async fn run(global: &GlobalArgs, args: &RunArgs, registry: &Registry) -> anyhow::Result<u8> {
     let config = setup::load_config(global, registry)?;
     if !config.job(args.job).enabled {
-        tracing::warn!("the {} job is disabled in the config; running it anyway because it was asked for", args.job);
+        tracing::warn!(
+            "the {} job is disabled in the config; running it anyway because it was asked for",
+            args.job
+        );
     }
     std::fs::create_dir_all(lock_dir(&config))
         .with_context(|| format!("cannot create {}", lock_dir(&config).display()))?;
-    let _lock = JobLock::acquire(&lock_dir(&config), args.job.as_str())
-        .map_err(|e| anyhow!("{e}"))?;
+    let _lock =
+        JobLock::acquire(&lock_dir(&config), args.job.as_str()).map_err(|e| anyhow!("{e}"))?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let mut result =
-        pipeline::run_job(&config, registry, args.job, clock.clone(), global.format == Format::Text)
-            .await?;
+    let mut result = pipeline::run_job(
+        &config,
+        registry,
+        args.job,
+        clock.clone(),
+        global.format == Format::Text,
+    )
+    .await?;
     if let Err(e) = state_file(&config).record_completed(args.job, clock.now()) {
         tracing::warn!("the run is not recorded in the scheduler state: {e}");
     }
@@ -76,7 +82,10 @@ pub async fn run(global: &GlobalArgs, args: &RunArgs, registry: &Registry) -> an
                 s.still_open,
                 s.resolved
             );
-            println!("report: {}", result.report_dir.join("report.html").display());
+            println!(
+                "report: {}",
+                result.report_dir.join("report.html").display()
+            );
             println!("        {}", result.report_dir.join("report.txt").display());
             match &result.eml {
                 Some(p) if p.starts_with(config.reports_dir.join("sent")) => {
@@ -112,7 +121,9 @@ pub fn export(
         None => {
             use std::io::IsTerminal;
             if fmt == ExportFormat::Parquet && std::io::stdout().is_terminal() {
-                return Err(anyhow!("parquet is binary: give --output PATH or redirect standard output"));
+                return Err(anyhow!(
+                    "parquet is binary: give --output PATH or redirect standard output"
+                ));
             }
             let mut out = std::io::stdout().lock();
             authwarden_history::export(frame, fmt, &mut out)?;
@@ -129,9 +140,21 @@ struct PipelineRunner {
 
 #[authwarden_api::async_trait]
 impl JobRunner for PipelineRunner {
-    async fn run(&self, job: Cadence, scheduled_for: chrono::DateTime<chrono::Utc>) -> Result<(), String> {
+    async fn run(
+        &self,
+        job: Cadence,
+        scheduled_for: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), String> {
         tracing::info!(%job, slot = %scheduled_for, "job starting");
-        match pipeline::run_job(&self.config, &self.registry, job, Arc::new(SystemClock), false).await {
+        match pipeline::run_job(
+            &self.config,
+            &self.registry,
+            job,
+            Arc::new(SystemClock),
+            false,
+        )
+        .await
+        {
             Ok(r) => {
                 tracing::info!(
                     %job,
@@ -212,7 +235,11 @@ pub async fn outbox_flush(global: &GlobalArgs, registry: &Registry) -> anyhow::R
     for (p, why) in &unsent {
         println!("  {}: {why}", p.display());
     }
-    Ok(if unsent.is_empty() { EXIT_OK } else { crate::EXIT_FINDINGS })
+    Ok(if unsent.is_empty() {
+        EXIT_OK
+    } else {
+        crate::EXIT_FINDINGS
+    })
 }
 
 /// `authwarden outbox list`.

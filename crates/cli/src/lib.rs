@@ -10,6 +10,8 @@ mod jobs;
 pub mod pipeline;
 mod setup;
 
+pub use setup::known;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

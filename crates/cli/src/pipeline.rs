@@ -15,7 +15,7 @@ use authwarden_mail::{InlineImage, Message, Outbox, Security, SmtpSettings};
 use authwarden_registry::Registry;
 use authwarden_report::{
     self as report, Chart, DomainSection, DomainStatus, Fact, FindingRow, FindingStatus,
-    PassedCheck, ReportContext, Renderer, Summary,
+    PassedCheck, Renderer, ReportContext, Summary,
 };
 use serde_json::Value;
 
@@ -112,8 +112,12 @@ pub async fn run_job(
         })
         .collect();
     let summary_df = history::summary_frame(&meta, &outcome.findings, &facts)?;
-    let comparison = history::compare(&store, &meta, &findings_df)
-        .with_context(|| format!("cannot compare with the history in {}", store.root().display()))?;
+    let comparison = history::compare(&store, &meta, &findings_df).with_context(|| {
+        format!(
+            "cannot compare with the history in {}",
+            store.root().display()
+        )
+    })?;
     store
         .append(&meta, &findings_df, &summary_df)
         .with_context(|| format!("cannot write the history in {}", store.root().display()))?;
@@ -126,7 +130,15 @@ pub async fn run_job(
     });
 
     // 3. report context
-    let mut ctx = build_context(config, registry, job, &meta, &outcome, &comparison, &planned);
+    let mut ctx = build_context(
+        config,
+        registry,
+        job,
+        &meta,
+        &outcome,
+        &comparison,
+        &planned,
+    );
     let chart_png = if trends.is_empty() {
         None
     } else {
@@ -137,7 +149,13 @@ pub async fn run_job(
                 points: t
                     .points
                     .iter()
-                    .map(|p| (p.started_at.format("%Y-%m-%d").to_string(), p.errors, p.warnings))
+                    .map(|p| {
+                        (
+                            p.started_at.format("%Y-%m-%d").to_string(),
+                            p.errors,
+                            p.warnings,
+                        )
+                    })
                     .collect(),
             })
             .collect();
@@ -164,12 +182,14 @@ pub async fn run_job(
     // 4. render and write
     let renderer = Renderer::from_dir(&config.templates_dir)
         .map_err(|e| anyhow!("{e}"))
-        .with_context(|| format!("cannot load the templates in {}", config.templates_dir.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot load the templates in {}",
+                config.templates_dir.display()
+            )
+        })?;
     let rendered = renderer.render(&ctx).map_err(|e| anyhow!("{e}"))?;
-    let report_dir = config
-        .reports_dir
-        .join(job.as_str())
-        .join(&meta.period);
+    let report_dir = config.reports_dir.join(job.as_str()).join(&meta.period);
     std::fs::create_dir_all(&report_dir)
         .with_context(|| format!("cannot create {}", report_dir.display()))?;
     write_atomic(&report_dir.join("report.html"), rendered.html.as_bytes())?;

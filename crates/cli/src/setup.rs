@@ -79,7 +79,10 @@ pub fn load_config(global: &GlobalArgs, registry: &Registry) -> anyhow::Result<C
             .map(|s| parse_nameserver(s))
             .collect::<Result<_, _>>()?;
     }
-    config.dns.zone_files.extend(global.zone_files.iter().cloned());
+    config
+        .dns
+        .zone_files
+        .extend(global.zone_files.iter().cloned());
     Ok(config)
 }
 
@@ -136,7 +139,11 @@ pub fn validate(global: &GlobalArgs, registry: &Registry) -> anyhow::Result<u8> 
                     .iter()
                     .filter(|c| config.checker_enabled(c.info().id))
                     .count(),
-                if registry.checkers().len() == 1 { "" } else { "s" },
+                if registry.checkers().len() == 1 {
+                    ""
+                } else {
+                    "s"
+                },
             );
             Ok(EXIT_OK)
         }
