@@ -104,9 +104,8 @@ where
                         }
                     }
                 };
-                if p.in_field() {
-                    p.text.push(ch);
-                }
+                let mut utf8 = [0u8; 4];
+                p.text(ch.encode_utf8(&mut utf8).as_bytes())?;
             }
             Event::DocType(_) => return Err(ReportError::DocType),
             Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}

@@ -171,6 +171,15 @@ impl Payload {
             }
             r = gunzip(r);
         }
+        if r.fill_buf()
+            .map_err(io_to_report)?
+            .starts_with(&[0x1f, 0x8b])
+        {
+            return Err(ReportError::UnsupportedFormat(format!(
+                "gzip nested deeper than {} layers",
+                limits.max_nesting
+            )));
+        }
         Ok(r)
     }
 
