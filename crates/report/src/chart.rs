@@ -1,0 +1,643 @@
+//! The trend chart: errors and warnings over the last runs, as a PNG for the
+//! mail's inline image.
+//!
+//! Lines, markers and swatches are drawn with plotters' bitmap backend into
+//! a buffer; the text is then drawn into the same buffer with `ab_glyph` and
+//! the DejaVu Sans font bundled in `assets/`, and the buffer is encoded with
+//! the `png` crate. Neither building nor running needs a system font library.
+//!
+//! Text is not left to plotters: its `ab_glyph` font backend (0.3.7) places
+//! each glyph without its left side bearing, so `2026-10` came out as
+//! `2026-1 0`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ab_glyph::{point, Font, FontRef, PxScale, ScaleFont};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::RenderError;
+
+/// One domain's findings over the last runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainTrend {
+    /// The domain.
+    pub domain: String,
+    /// `(period label, errors, warnings)` per run. Periods of all domains are
+    /// put in the order of their labels, which for authwarden's labels
+    /// (`2026-11`, `2026-Q3`, `2026`) is the order in time.
+    pub points: Vec<(String, u32, u32)>,
+}
+
+/// Up to this many domains get a line each; above it the chart shows the
+/// total and the worst [`TOP_DOMAINS`].
+const MAX_DOMAINS: usize = 8;
+const TOP_DOMAINS: usize = 5;
+
+static FONT_DATA: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+
+/// Tableau 10: distinguishable, and readable on white.
+const PALETTE: [RGBColor; 8] = [
+    RGBColor(0x4e, 0x79, 0xa7),
+    RGBColor(0xf2, 0x8e, 0x2b),
+    RGBColor(0xe1, 0x57, 0x59),
+    RGBColor(0x59, 0xa1, 0x4f),
+    RGBColor(0xb0, 0x7a, 0xa1),
+    RGBColor(0x76, 0xb7, 0xb2),
+    RGBColor(0x9c, 0x75, 0x5f),
+    RGBColor(0xed, 0xc9, 0x48),
+];
+const TOTAL_COLOUR: RGBColor = RGBColor(0x22, 0x22, 0x22);
+const TEXT: RGBColor = RGBColor(0x37, 0x41, 0x51);
+const AXIS: RGBColor = RGBColor(0x9c, 0xa3, 0xaf);
+const GRID: RGBColor = RGBColor(0xe5, 0xe7, 0xeb);
+
+/// Errors and warnings per period index; `None` where a domain has no run.
+type Values = Vec<Option<(u32, u32)>>;
+
+/// One line pair (errors solid, warnings dashed) in the chart.
+struct Series {
+    label: String,
+    colour: RGBColor,
+    values: Values,
+}
+
+/// Draws errors (solid lines, filled markers) and warnings (dashed lines,
+/// hollow markers) per run as a PNG of `width` × `height` pixels.
+///
+/// With up to 8 domains each gets its own colour; with more, the chart shows
+/// the total across all domains plus the 5 domains with the most errors (then
+/// warnings) in the latest run. A single run gives markers without lines;
+/// no runs at all gives a chart that says so. Text and lines scale with the
+/// width: for sharp text on high-density screens, draw at twice the size the
+/// mail shows (e.g. 1184 × 600 for a 592 pixel wide image).
+pub fn trend_chart_png(
+    trends: &[DomainTrend],
+    width: u32,
+    height: u32,
+) -> Result<Vec<u8>, RenderError> {
+    if !(240..=4000).contains(&width) || !(160..=4000).contains(&height) {
+        return Err(RenderError::Chart(format!(
+            "size {width}x{height} is outside 240x160 to 4000x4000"
+        )));
+    }
+    let font = FontRef::try_from_slice(FONT_DATA)
+        .map_err(|e| RenderError::Chart(format!("the bundled font does not load: {e}")))?;
+    let text = Typesetter {
+        font: &font,
+        // Large enough to stay legible when a phone shows the image at about
+        // half its width.
+        size: (width as f32 / 34.0).clamp(12.0, 48.0),
+    };
+    let periods: Vec<&str> = trends
+        .iter()
+        .flat_map(|t| t.points.iter().map(|p| p.0.as_str()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let series = select_series(trends, &periods);
+
+    let mut buf = vec![0u8; width as usize * height as usize * 3];
+    let labels = {
+        let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
+        let labels =
+            draw(&root, &text, &periods, &series).map_err(|e| RenderError::Chart(e.to_string()))?;
+        root.present()
+            .map_err(|e| RenderError::Chart(e.to_string()))?;
+        labels
+    };
+    let mut canvas = Canvas {
+        buf: &mut buf,
+        width,
+        height,
+    };
+    for label in &labels {
+        text.draw(&mut canvas, label);
+    }
+    encode_png(&buf, width, height)
+}
+
+/// The lines to draw: every domain, or the total plus the worst domains.
+fn select_series(trends: &[DomainTrend], periods: &[&str]) -> Vec<Series> {
+    let index: BTreeMap<&str, usize> = periods.iter().enumerate().map(|(i, p)| (*p, i)).collect();
+    let values = |t: &DomainTrend| {
+        let mut v = vec![None; periods.len()];
+        for (period, e, w) in &t.points {
+            v[index[period.as_str()]] = Some((*e, *w));
+        }
+        v
+    };
+    if trends.len() <= MAX_DOMAINS {
+        return trends
+            .iter()
+            .zip(PALETTE.iter().cycle())
+            .map(|(t, c)| Series {
+                label: t.domain.clone(),
+                colour: *c,
+                values: values(t),
+            })
+            .collect();
+    }
+    let mut total = vec![None; periods.len()];
+    for t in trends {
+        for (slot, v) in total.iter_mut().zip(values(t)) {
+            if let Some((e, w)) = v {
+                let (te, tw) = slot.unwrap_or((0, 0));
+                *slot = Some((te + e, tw + w));
+            }
+        }
+    }
+    let mut ranked: Vec<(&DomainTrend, Values)> = trends.iter().map(|t| (t, values(t))).collect();
+    // Worst first: the latest run's errors, then its warnings, then all runs'.
+    let key = |v: &[Option<(u32, u32)>]| {
+        let latest = v.iter().rev().flatten().next().copied().unwrap_or((0, 0));
+        let all: u64 = v.iter().flatten().map(|(e, w)| u64::from(*e + *w)).sum();
+        (latest.0, latest.1, all)
+    };
+    ranked.sort_by(|a, b| key(&b.1).cmp(&key(&a.1)).then(a.0.domain.cmp(&b.0.domain)));
+    let mut series = vec![Series {
+        label: format!("all {} domains", trends.len()),
+        colour: TOTAL_COLOUR,
+        values: total,
+    }];
+    series.extend(
+        ranked
+            .into_iter()
+            .take(TOP_DOMAINS)
+            .zip(PALETTE)
+            .map(|((t, v), colour)| Series {
+                label: t.domain.clone(),
+                colour,
+                values: v,
+            }),
+    );
+    series
+}
+
+type DrawResult<T> = Result<T, Box<dyn std::error::Error>>;
+type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
+
+/// Draws everything but the text; returns the text to draw, in pixels of
+/// the whole image.
+fn draw(
+    root: &Area<'_>,
+    text: &Typesetter<'_>,
+    periods: &[&str],
+    series: &[Series],
+) -> DrawResult<Vec<Label>> {
+    root.fill(&WHITE)?;
+    let (width, height) = root.dim_in_pixel();
+    let (w, h) = (width as i32, height as i32);
+    let mut labels = Vec::new();
+    if periods.is_empty() {
+        labels.push(Label::new(
+            "no runs yet",
+            (w / 2, h / 2),
+            Align::Center,
+            Align::Center,
+        ));
+        return Ok(labels);
+    }
+    let px = text.size;
+    let unit = |f: f32| (px * f).round() as i32;
+    let stroke = (width / 300).clamp(2, 8);
+
+    // Legend below the plot: as many columns (up to 4) as fit with no name
+    // shortened; failing that, the fewest columns (so the least shortening)
+    // that keep it within two fifths of the height.
+    let mut entries: Vec<(String, Key)> = series
+        .iter()
+        .map(|s| (s.label.clone(), Key::Series(s.colour)))
+        .collect();
+    entries.push(("errors".into(), Key::Errors));
+    entries.push(("warnings".into(), Key::Warnings));
+    let swatch = unit(2.2);
+    let line_h = unit(1.5);
+    let n = entries.len() as i32;
+    let mut layout = (
+        1,
+        w,
+        entries.iter().map(|e| e.0.clone()).collect::<Vec<_>>(),
+        0,
+    );
+    let full = |cols: i32| {
+        let space = (w - unit(1.0)) / cols - swatch - unit(2.0);
+        entries.iter().all(|e| text.width(&e.0) <= space)
+    };
+    let rows_h = |cols: i32| (n + cols - 1) / cols * line_h + unit(0.6);
+    let widest_first = (1..=n.min(4))
+        .rev()
+        .find(|&c| full(c))
+        .filter(|&c| rows_h(c) <= h * 2 / 5);
+    let tries: Vec<i32> = match widest_first {
+        Some(c) => vec![c],
+        None => (1..=n.min(4)).collect(),
+    };
+    for cols in tries {
+        let space = (w - unit(1.0)) / cols - swatch - unit(2.0);
+        let names: Vec<String> = entries.iter().map(|e| text.fit(&e.0, space)).collect();
+        let widest = names.iter().map(|l| text.width(l)).max().unwrap_or(0);
+        let legend_h = rows_h(cols);
+        layout = (
+            cols,
+            swatch + unit(0.5) + widest + unit(1.5),
+            names,
+            legend_h,
+        );
+        if legend_h <= h * 2 / 5 {
+            break;
+        }
+    }
+    let (cols, col_w, names, legend_h) = layout;
+    for (entry, name) in entries.iter_mut().zip(names) {
+        entry.0 = name;
+    }
+    let (plot, legend) = root.split_vertically(height.saturating_sub(legend_h as u32));
+
+    // The y axis: integer ticks at a round step, head-room above the top point.
+    let y_max = series
+        .iter()
+        .flat_map(|s| s.values.iter().flatten())
+        .map(|(e, w)| (*e).max(*w))
+        .max()
+        .unwrap_or(0);
+    // As many ticks as fit the plot's height, at most 6.
+    let plot_h = h - legend_h - unit(1.6) - unit(2.9);
+    let max_ticks = (plot_h / line_h).clamp(2, 6) as u32;
+    let step = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
+        .into_iter()
+        .find(|s| y_max / s + 2 <= max_ticks)
+        .unwrap_or_else(|| y_max.div_ceil(max_ticks - 1).max(1));
+    let y_top = (y_max / step + 1) * step;
+    let ticks: Vec<u32> = (0..=y_top / step).map(|i| i * step).collect();
+    let y_area = ticks
+        .iter()
+        .map(|t| text.width(&t.to_string()))
+        .max()
+        .unwrap_or(0)
+        + unit(0.8);
+
+    let last = periods.len() as u32 - 1;
+    let mut chart = ChartBuilder::on(&plot)
+        .margin_top(unit(1.6))
+        .margin_right(unit(1.2))
+        .margin_left(unit(0.4))
+        .x_label_area_size(unit(2.9))
+        .y_label_area_size(y_area)
+        // plotters' integer ranges include their end.
+        .build_cartesian_2d((0..last).into_segmented(), 0..y_top)?;
+    let (x_range, y_range) = chart.plotting_area().get_pixel_range();
+    let (left, right, top, bottom) = (x_range.start, x_range.end, y_range.start, y_range.end);
+    let at = |i: u32, v: u32| chart.backend_coord(&(SegmentValue::CenterOf(i), v));
+
+    // Grid, axes and their text.
+    for &t in &ticks {
+        let y = at(0, t).1;
+        let style = if t == 0 { AXIS } else { GRID };
+        root.draw(&PathElement::new(
+            vec![(left, y), (right, y)],
+            style.stroke_width(1),
+        ))?;
+        labels.push(Label::new(
+            t.to_string(),
+            (left - unit(0.4), y),
+            Align::End,
+            Align::Center,
+        ));
+    }
+    root.draw(&PathElement::new(
+        vec![(left, top), (left, bottom)],
+        AXIS.stroke_width(1),
+    ))?;
+    labels.push(Label::new(
+        "findings",
+        (left - y_area + unit(0.2), top - unit(0.9)),
+        Align::Start,
+        Align::Center,
+    ));
+    // Label every k-th run so labels do not collide, always the latest one.
+    let label_w = periods.iter().map(|p| text.width(p)).max().unwrap_or(1) + unit(1.0);
+    let slot = (right - left) / periods.len() as i32;
+    let every = (label_w + slot - 1) / slot.max(1);
+    for (i, period) in periods.iter().enumerate() {
+        let (x, y) = at(i as u32, 0);
+        if (periods.len() - 1 - i).is_multiple_of(every.max(1) as usize) {
+            root.draw(&PathElement::new(
+                vec![(x, y), (x, y + unit(0.3))],
+                AXIS.stroke_width(1),
+            ))?;
+            labels.push(Label::new(
+                *period,
+                (x, y + unit(0.5)),
+                Align::Center,
+                Align::Start,
+            ));
+        }
+    }
+    labels.push(Label::new(
+        "run",
+        ((left + right) / 2, bottom + unit(1.7)),
+        Align::Center,
+        Align::Start,
+    ));
+
+    // The series: warnings first, so that errors are drawn on top.
+    let marker = stroke + 2;
+    for s in series {
+        let warnings = points(&s.values, |v| v.1);
+        let errors = points(&s.values, |v| v.0);
+        let colour = s.colour;
+        chart.draw_series(DashedLineSeries::new(
+            warnings.clone(),
+            stroke as i32 * 3,
+            stroke as i32 * 2,
+            colour.stroke_width(stroke),
+        ))?;
+        chart.draw_series(
+            warnings
+                .iter()
+                .map(|p| Circle::new(p.clone(), marker, WHITE.filled())),
+        )?;
+        chart.draw_series(
+            warnings
+                .iter()
+                .map(|p| Circle::new(p.clone(), marker, colour.stroke_width(2))),
+        )?;
+        chart.draw_series(LineSeries::new(errors.clone(), colour.stroke_width(stroke)))?;
+        chart.draw_series(
+            errors
+                .iter()
+                .map(|p| Circle::new(p.clone(), marker, colour.filled())),
+        )?;
+    }
+
+    // The legend, centred under the plot.
+    let (_, legend_top) = legend.get_base_pixel();
+    let x0 = (w - cols * col_w + unit(1.5)) / 2;
+    for (i, (label, key)) in entries.iter().enumerate() {
+        let (row, col) = (i as i32 / cols, i as i32 % cols);
+        let x = x0 + col * col_w;
+        let y = legend_top + unit(0.3) + row * line_h + line_h / 2;
+        let s = stroke as i32;
+        match key {
+            Key::Series(c) => root.draw(&Rectangle::new(
+                [(x, y - s - 2), (x + swatch, y + s + 2)],
+                c.filled(),
+            ))?,
+            Key::Errors => {
+                root.draw(&PathElement::new(
+                    vec![(x, y), (x + swatch, y)],
+                    TEXT.stroke_width(stroke),
+                ))?;
+                root.draw(&Circle::new((x + swatch / 2, y), marker, TEXT.filled()))?;
+            }
+            Key::Warnings => {
+                let dash = swatch / 4;
+                for (a, b) in [(x, x + dash), (x + swatch - dash, x + swatch)] {
+                    root.draw(&PathElement::new(
+                        vec![(a, y), (b, y)],
+                        TEXT.stroke_width(stroke),
+                    ))?;
+                }
+                root.draw(&Circle::new((x + swatch / 2, y), marker, WHITE.filled()))?;
+                root.draw(&Circle::new(
+                    (x + swatch / 2, y),
+                    marker,
+                    TEXT.stroke_width(2),
+                ))?;
+            }
+        }
+        labels.push(Label::new(
+            label.clone(),
+            (x + swatch + unit(0.5), y),
+            Align::Start,
+            Align::Center,
+        ));
+    }
+    Ok(labels)
+}
+
+/// One legend entry's symbol.
+enum Key {
+    /// A series: its colour as a thick bar.
+    Series(RGBColor),
+    /// The line style of errors, in grey.
+    Errors,
+    /// The line style of warnings, in grey.
+    Warnings,
+}
+
+/// The series' points for one of errors / warnings, skipping missing runs.
+fn points(
+    values: &[Option<(u32, u32)>],
+    pick: impl Fn((u32, u32)) -> u32,
+) -> Vec<(SegmentValue<u32>, u32)> {
+    values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.map(|v| (SegmentValue::CenterOf(i as u32), pick(v))))
+        .collect()
+}
+
+/// Where a label's anchor point is: at its start, centre or end.
+#[derive(Debug, Clone, Copy)]
+enum Align {
+    Start,
+    Center,
+    End,
+}
+
+/// A piece of text to draw at an anchor point.
+#[derive(Debug)]
+struct Label {
+    text: String,
+    at: (i32, i32),
+    horizontal: Align,
+    vertical: Align,
+}
+
+impl Label {
+    fn new(text: impl Into<String>, at: (i32, i32), horizontal: Align, vertical: Align) -> Label {
+        Label {
+            text: text.into(),
+            at,
+            horizontal,
+            vertical,
+        }
+    }
+}
+
+/// The RGB buffer of the image.
+struct Canvas<'a> {
+    buf: &'a mut [u8],
+    width: u32,
+    height: u32,
+}
+
+impl Canvas<'_> {
+    /// Blends `colour` over the pixel with the given coverage.
+    fn blend(&mut self, x: i32, y: i32, colour: RGBColor, coverage: f32) {
+        if x < 0 || y < 0 || x >= self.width as i32 || y >= self.height as i32 {
+            return;
+        }
+        let i = (y as usize * self.width as usize + x as usize) * 3;
+        let a = coverage.clamp(0.0, 1.0);
+        for (c, v) in [colour.0, colour.1, colour.2].into_iter().enumerate() {
+            let old = f32::from(self.buf[i + c]);
+            self.buf[i + c] = (old + (f32::from(v) - old) * a).round() as u8;
+        }
+    }
+}
+
+/// Measures and draws text in the bundled font at one size.
+struct Typesetter<'f> {
+    font: &'f FontRef<'f>,
+    size: f32,
+}
+
+impl Typesetter<'_> {
+    fn scaled(&self) -> ab_glyph::PxScaleFont<&FontRef<'_>> {
+        self.font.as_scaled(PxScale::from(self.size))
+    }
+
+    /// The advance width of `text` in pixels.
+    fn width(&self, text: &str) -> i32 {
+        let font = self.scaled();
+        let mut w = 0.0;
+        let mut prev = None;
+        for c in text.chars() {
+            let id = font.glyph_id(c);
+            if let Some(p) = prev {
+                w += font.kern(p, id);
+            }
+            w += font.h_advance(id);
+            prev = Some(id);
+        }
+        w.ceil() as i32
+    }
+
+    /// `text`, shortened in the middle with `…` until it is at most `max`
+    /// pixels wide; both ends stay, since either may tell domains apart
+    /// (`mail.example.com`, `example.co.uk`).
+    fn fit(&self, text: &str, max: i32) -> String {
+        if self.width(text) <= max {
+            return text.to_string();
+        }
+        let chars: Vec<char> = text.chars().collect();
+        for keep in (1..chars.len()).rev() {
+            let head: String = chars[..keep.div_ceil(2)].iter().collect();
+            let tail: String = chars[chars.len() - keep / 2..].iter().collect();
+            let s = format!("{head}…{tail}");
+            if self.width(&s) <= max {
+                return s;
+            }
+        }
+        "…".to_string()
+    }
+
+    fn draw(&self, canvas: &mut Canvas<'_>, label: &Label) {
+        let font = self.scaled();
+        let width = self.width(&label.text) as f32;
+        let x = label.at.0 as f32
+            - match label.horizontal {
+                Align::Start => 0.0,
+                Align::Center => width / 2.0,
+                Align::End => width,
+            };
+        // Keep labels at the edges (the latest run's) inside the image.
+        let x = x.clamp(0.0, (canvas.width as f32 - width).max(0.0));
+        // The baseline, placing the line box (ascent to descent) at the anchor.
+        let (ascent, descent) = (font.ascent(), font.descent());
+        let baseline = label.at.1 as f32
+            + match label.vertical {
+                Align::Start => ascent,
+                Align::Center => (ascent + descent) / 2.0,
+                Align::End => descent,
+            };
+        let mut caret = x;
+        let mut prev = None;
+        for c in label.text.chars() {
+            let id = font.glyph_id(c);
+            if let Some(p) = prev {
+                caret += font.kern(p, id);
+            }
+            prev = Some(id);
+            let glyph = id.with_scale_and_position(font.scale, point(caret, baseline));
+            caret += font.h_advance(id);
+            if let Some(outline) = self.font.outline_glyph(glyph) {
+                let bounds = outline.px_bounds();
+                let (bx, by) = (bounds.min.x as i32, bounds.min.y as i32);
+                outline.draw(|gx, gy, coverage| {
+                    canvas.blend(bx + gx as i32, by + gy as i32, TEXT, coverage)
+                });
+            }
+        }
+    }
+}
+
+fn encode_png(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, RenderError> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let err = |e: png::EncodingError| RenderError::Chart(format!("PNG encoding: {e}"));
+    let mut writer = encoder.write_header().map_err(err)?;
+    writer.write_image_data(rgb).map_err(err)?;
+    writer.finish().map_err(err)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trend(domain: &str, points: &[(&str, u32, u32)]) -> DomainTrend {
+        DomainTrend {
+            domain: domain.into(),
+            points: points
+                .iter()
+                .map(|(p, e, w)| (p.to_string(), *e, *w))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn few_domains_get_a_line_each_on_shared_periods() {
+        let trends = [
+            trend("a.example", &[("2026-02", 1, 0), ("2026-01", 2, 1)]),
+            trend("b.example", &[("2026-03", 0, 4)]),
+        ];
+        let periods = ["2026-01", "2026-02", "2026-03"];
+        let series = select_series(&trends, &periods);
+        assert_eq!(series.len(), 2);
+        assert_eq!(series[0].values, [Some((2, 1)), Some((1, 0)), None]);
+        assert_eq!(series[1].values, [None, None, Some((0, 4))]);
+    }
+
+    #[test]
+    fn many_domains_give_the_total_and_the_five_worst() {
+        let trends: Vec<_> = (0..10u32)
+            .map(|d| {
+                trend(
+                    &format!("d{d}.example"),
+                    &[("2026-01", 9 - d, d), ("2026-02", d % 4, 1)],
+                )
+            })
+            .collect();
+        let series = select_series(&trends, &["2026-01", "2026-02"]);
+        let labels: Vec<_> = series.iter().map(|s| s.label.as_str()).collect();
+        // Latest errors: d3 and d7 have 3, d2 and d6 have 2, then d1 / d5 / d9 with 1.
+        assert_eq!(
+            labels,
+            [
+                "all 10 domains",
+                "d3.example",
+                "d7.example",
+                "d2.example",
+                "d6.example",
+                "d1.example"
+            ]
+        );
+        assert_eq!(series[0].values, [Some((45, 45)), Some((13, 10))]);
+    }
+}

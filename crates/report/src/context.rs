@@ -1,0 +1,455 @@
+//! The template context: the plain structs the pipeline fills in and the
+//! templates read.
+//!
+//! These structs are the contract between the pipeline (which turns the
+//! polars frames of a run into them) and the templates (which see them as
+//! JSON). Renaming a field breaks every user's custom template, so fields are
+//! only ever added.
+
+use std::cmp::Reverse;
+
+use authwarden_api::{Cadence, Severity};
+use serde::{Deserialize, Serialize};
+
+/// Everything a report template can show.
+///
+/// Templates see this as JSON plus one extra top-level field, `subject`
+/// (the result of [`ReportContext::subject`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportContext {
+    /// The job that ran; serialised as `monthly`, `quarterly` or `annual`
+    /// and used to pick the template.
+    pub job: Cadence,
+    /// The period the report covers, e.g. `2026-11`, `2026-Q3` or `2026`.
+    pub period: String,
+    /// When the report was generated, RFC 3339.
+    pub generated_at: String,
+    /// Who the report is for, shown in the header when set.
+    pub organisation: Option<String>,
+    /// The counts shown at the top.
+    pub summary: Summary,
+    /// One section per checked domain, in the order given.
+    pub domains: Vec<DomainSection>,
+    /// Findings of the previous run that are gone now.
+    pub resolved: Vec<FindingRow>,
+    /// What to do first, one sentence each.
+    pub next_steps: Vec<String>,
+    /// The trend chart, attached to the mail as an inline image.
+    pub chart: Option<Chart>,
+    /// Whether this is the audit, which also lists every check that passed.
+    pub is_audit: bool,
+}
+
+/// The counts a busy reader acts on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Open findings with severity error.
+    pub errors: u32,
+    /// Open findings with severity warning.
+    pub warnings: u32,
+    /// Open findings with severity note.
+    pub notes: u32,
+    /// Open findings that the previous run did not have.
+    pub new: u32,
+    /// Open findings that the previous run had too.
+    pub still_open: u32,
+    /// Findings of the previous run that are gone now.
+    pub resolved: u32,
+    /// Domains checked.
+    pub domains: u32,
+    /// Domains with at least one error.
+    pub domains_with_errors: u32,
+}
+
+impl Summary {
+    /// Counts the findings of `domains` and the `resolved` list.
+    pub fn tally(domains: &[DomainSection], resolved: &[FindingRow]) -> Summary {
+        let mut s = Summary {
+            domains: count(domains.len()),
+            resolved: count(resolved.len()),
+            ..Summary::default()
+        };
+        for d in domains {
+            let mut has_error = false;
+            for f in &d.findings {
+                match f.severity {
+                    Severity::Error => {
+                        s.errors += 1;
+                        has_error = true;
+                    }
+                    Severity::Warning => s.warnings += 1,
+                    Severity::Note => s.notes += 1,
+                }
+                match f.status {
+                    FindingStatus::New => s.new += 1,
+                    FindingStatus::Open => s.still_open += 1,
+                    FindingStatus::Resolved => {}
+                }
+            }
+            s.domains_with_errors += u32::from(has_error);
+        }
+        s
+    }
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// The overall state of one domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DomainStatus {
+    /// No errors or warnings (notes may be present).
+    Ok,
+    /// Warnings but no errors.
+    Warning,
+    /// At least one error.
+    Error,
+}
+
+impl DomainStatus {
+    /// The status that open findings with these severities give a domain.
+    pub fn from_findings<'a>(findings: impl IntoIterator<Item = &'a FindingRow>) -> DomainStatus {
+        let worst = findings
+            .into_iter()
+            .filter(|f| f.status != FindingStatus::Resolved)
+            .map(|f| f.severity)
+            .max();
+        match worst {
+            Some(Severity::Error) => DomainStatus::Error,
+            Some(Severity::Warning) => DomainStatus::Warning,
+            Some(Severity::Note) | None => DomainStatus::Ok,
+        }
+    }
+}
+
+/// Where a finding stands compared with the previous run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FindingStatus {
+    /// Not found by the previous run.
+    New,
+    /// Found by the previous run too.
+    Open,
+    /// Found by the previous run, gone now.
+    Resolved,
+}
+
+impl FindingStatus {
+    fn rank(self) -> u8 {
+        match self {
+            FindingStatus::New => 0,
+            FindingStatus::Open => 1,
+            FindingStatus::Resolved => 2,
+        }
+    }
+}
+
+/// One domain's part of the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DomainSection {
+    /// The domain.
+    pub domain: String,
+    /// The worst severity among its open findings.
+    pub status: DomainStatus,
+    /// Facts about the domain, e.g. `DMARC phase` → `enforcing (p=reject)`.
+    pub facts: Vec<Fact>,
+    /// Its open findings; [`crate::Renderer::render`] sorts them with
+    /// [`DomainSection::sort_findings`].
+    pub findings: Vec<FindingRow>,
+    /// The checks that found nothing (listed in the audit).
+    pub passed: Vec<PassedCheck>,
+}
+
+impl DomainSection {
+    /// Sorts the findings: errors first, then new before open, then by code
+    /// and subject.
+    pub fn sort_findings(&mut self) {
+        self.findings
+            .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    }
+}
+
+/// A label and a value, shown as one line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fact {
+    /// What it is, e.g. `DMARC phase`.
+    pub label: String,
+    /// Its value, as shown.
+    pub value: String,
+}
+
+impl Fact {
+    /// A fact.
+    pub fn new(label: impl Into<String>, value: impl Into<String>) -> Fact {
+        Fact {
+            label: label.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// One finding as the report shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FindingRow {
+    /// The domain it was found on (needed in the list of resolved findings,
+    /// whose subject may be a selector or an IP address).
+    pub domain: String,
+    /// Its severity, serialised as `error`, `warning` or `note`.
+    pub severity: Severity,
+    /// The stable code, e.g. `DMARC003`.
+    pub code: String,
+    /// The kebab-case name of the code.
+    pub name: String,
+    /// What it is about: a DNS name, a selector, a source IP.
+    pub subject: String,
+    /// What is wrong.
+    pub message: String,
+    /// What to do about it.
+    pub help: String,
+    /// Compared with the previous run.
+    pub status: FindingStatus,
+    /// For how many consecutive runs it has been open (1 when new).
+    pub runs_open: u32,
+    /// The period of the first run that found it, when known.
+    pub since: Option<String>,
+    /// The evidence, one fact per entry.
+    pub evidence: Vec<Fact>,
+}
+
+impl FindingRow {
+    fn sort_key(&self) -> (Reverse<Severity>, u8, &str, &str) {
+        (
+            Reverse(self.severity),
+            self.status.rank(),
+            &self.code,
+            &self.subject,
+        )
+    }
+}
+
+/// A check that found nothing for a domain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PassedCheck {
+    /// The checker id, e.g. `dmarc-policy`.
+    pub checker: String,
+    /// What it checked, one line.
+    pub summary: String,
+}
+
+/// The trend chart, sent as an inline attachment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chart {
+    /// The Content-ID of the attachment, without angle brackets.
+    pub cid: String,
+    /// The text alternative: what the chart shows, in one sentence.
+    pub alt: String,
+}
+
+impl ReportContext {
+    /// The mail subject, e.g.
+    /// `authwarden monthly report 2026-11 — 3 errors, 1 warning`, or
+    /// `authwarden monthly report 2026-11 — all checks passed` when there are
+    /// neither errors nor warnings.
+    pub fn subject(&self) -> String {
+        let s = &self.summary;
+        let outcome = if s.errors == 0 && s.warnings == 0 {
+            "all checks passed".to_string()
+        } else {
+            format!(
+                "{}, {}",
+                plural(s.errors, "error", "errors"),
+                plural(s.warnings, "warning", "warnings")
+            )
+        };
+        format!("authwarden {} report {} — {outcome}", self.job, self.period)
+    }
+
+    /// The same context with findings sorted as the report shows them:
+    /// per domain with [`DomainSection::sort_findings`], the resolved list by
+    /// domain, then like a domain's findings.
+    pub fn sorted(&self) -> ReportContext {
+        let mut ctx = self.clone();
+        for d in &mut ctx.domains {
+            d.sort_findings();
+        }
+        ctx.resolved
+            .sort_by(|a, b| (&a.domain, a.sort_key()).cmp(&(&b.domain, b.sort_key())));
+        ctx
+    }
+
+    /// A context for `job` that uses every field, with made-up example data.
+    ///
+    /// [`crate::Renderer`] renders it when loading templates, so that a
+    /// template naming a field that does not exist fails at load time rather
+    /// than on the day of the run; it also serves for previews.
+    pub fn sample(job: Cadence) -> ReportContext {
+        let finding = |severity, code: &str, status, runs_open, since: Option<&str>| FindingRow {
+            domain: "example.com".into(),
+            severity,
+            code: code.into(),
+            name: "example-finding".into(),
+            subject: "_dmarc.example.com".into(),
+            message: "an example finding".into(),
+            help: "an example of what to do".into(),
+            status,
+            runs_open,
+            since: since.map(Into::into),
+            evidence: vec![Fact::new("record", "v=DMARC1; p=none")],
+        };
+        let findings = vec![
+            finding(Severity::Error, "EX001", FindingStatus::New, 1, None),
+            finding(
+                Severity::Warning,
+                "EX002",
+                FindingStatus::Open,
+                3,
+                Some("2026-01"),
+            ),
+            finding(Severity::Note, "EX003", FindingStatus::Open, 2, None),
+        ];
+        let domains = vec![
+            DomainSection {
+                domain: "example.com".into(),
+                status: DomainStatus::from_findings(&findings),
+                facts: vec![Fact::new("DMARC phase", "monitoring (p=none)")],
+                findings,
+                passed: vec![PassedCheck {
+                    checker: "example-check".into(),
+                    summary: "an example check".into(),
+                }],
+            },
+            DomainSection {
+                domain: "example.net".into(),
+                status: DomainStatus::Ok,
+                facts: vec![],
+                findings: vec![],
+                passed: vec![],
+            },
+        ];
+        let resolved = vec![finding(
+            Severity::Warning,
+            "EX004",
+            FindingStatus::Resolved,
+            2,
+            Some("2026-02"),
+        )];
+        ReportContext {
+            job,
+            period: "2026-04".into(),
+            generated_at: "2026-05-01T06:00:00Z".into(),
+            organisation: Some("Example Org".into()),
+            summary: Summary::tally(&domains, &resolved),
+            domains,
+            resolved,
+            next_steps: vec!["an example next step".into()],
+            chart: Some(Chart {
+                cid: "trend@example".into(),
+                alt: "an example chart".into(),
+            }),
+            is_audit: job == Cadence::Annual,
+        }
+    }
+}
+
+/// `1 error`, `2 errors`, `0 errors`.
+pub(crate) fn plural(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(errors: u32, warnings: u32, notes: u32) -> ReportContext {
+        let mut c = ReportContext::sample(Cadence::Monthly);
+        c.period = "2026-11".into();
+        c.summary = Summary {
+            errors,
+            warnings,
+            notes,
+            ..Summary::default()
+        };
+        c
+    }
+
+    #[test]
+    fn subject_counts_with_singular_and_plural() {
+        assert_eq!(
+            ctx(3, 5, 0).subject(),
+            "authwarden monthly report 2026-11 — 3 errors, 5 warnings"
+        );
+        assert_eq!(
+            ctx(1, 1, 0).subject(),
+            "authwarden monthly report 2026-11 — 1 error, 1 warning"
+        );
+        assert_eq!(
+            ctx(0, 2, 0).subject(),
+            "authwarden monthly report 2026-11 — 0 errors, 2 warnings"
+        );
+    }
+
+    #[test]
+    fn subject_when_clean_says_so_even_with_notes() {
+        assert_eq!(
+            ctx(0, 0, 4).subject(),
+            "authwarden monthly report 2026-11 — all checks passed"
+        );
+    }
+
+    #[test]
+    fn findings_sort_by_severity_then_new_then_code() {
+        let mut d = ReportContext::sample(Cadence::Monthly).domains.remove(0);
+        let base = d.findings[0].clone();
+        let row = |severity, status, code: &str| FindingRow {
+            severity,
+            status,
+            code: code.into(),
+            ..base.clone()
+        };
+        d.findings = vec![
+            row(Severity::Note, FindingStatus::New, "A001"),
+            row(Severity::Error, FindingStatus::Open, "A001"),
+            row(Severity::Warning, FindingStatus::New, "B002"),
+            row(Severity::Error, FindingStatus::New, "C003"),
+            row(Severity::Error, FindingStatus::New, "B002"),
+        ];
+        d.sort_findings();
+        let got: Vec<_> = d
+            .findings
+            .iter()
+            .map(|f| format!("{} {:?} {}", f.severity, f.status, f.code))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "error New B002",
+                "error New C003",
+                "error Open A001",
+                "warning New B002",
+                "note New A001"
+            ]
+        );
+    }
+
+    #[test]
+    fn tally_counts_severities_statuses_and_domains() {
+        let c = ReportContext::sample(Cadence::Monthly);
+        assert_eq!(
+            c.summary,
+            Summary {
+                errors: 1,
+                warnings: 1,
+                notes: 1,
+                new: 1,
+                still_open: 2,
+                resolved: 1,
+                domains: 2,
+                domains_with_errors: 1,
+            }
+        );
+        assert_eq!(c.domains[0].status, DomainStatus::Error);
+    }
+}

@@ -1,0 +1,19 @@
+//! The reports of authwarden: the context the pipeline fills in
+//! ([`ReportContext`]), rendering it to an HTML and a text part with the
+//! handlebars templates of a folder ([`Renderer`]), and the trend chart
+//! attached to the mail ([`trend_chart_png`]).
+//!
+//! This crate knows nothing of polars or mail: the pipeline converts its
+//! frames into these plain structs, and the mailer sends what comes out.
+#![deny(missing_docs)]
+
+mod chart;
+mod context;
+mod render;
+
+pub use chart::{trend_chart_png, DomainTrend};
+pub use context::{
+    Chart, DomainSection, DomainStatus, Fact, FindingRow, FindingStatus, PassedCheck,
+    ReportContext, Summary,
+};
+pub use render::{RenderError, Rendered, Renderer};

@@ -1,0 +1,327 @@
+//! Rendering the shipped templates, escaping, and errors of broken folders.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use authwarden_api::Cadence;
+use authwarden_report::{Fact, RenderError, Renderer, ReportContext};
+
+fn templates() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../templates")
+}
+
+/// The fixture context, as the pipeline would fill it in for `job`.
+fn fixture(job: Cadence) -> ReportContext {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/context.json");
+    let mut ctx: ReportContext = serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap();
+    ctx.job = job;
+    ctx.is_audit = job == Cadence::Annual;
+    ctx.period = match job {
+        Cadence::Monthly => "2026-11",
+        Cadence::Quarterly => "2026-Q4",
+        Cadence::Annual => "2026",
+    }
+    .into();
+    ctx
+}
+
+fn renderer() -> Renderer {
+    Renderer::from_dir(&templates()).unwrap()
+}
+
+/// A copy of the shipped templates to break.
+fn copy_templates() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join("partials")).unwrap();
+    for sub in ["", "partials"] {
+        for entry in fs::read_dir(templates().join(sub)).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_file() {
+                fs::copy(entry.path(), dir.path().join(sub).join(entry.file_name())).unwrap();
+            }
+        }
+    }
+    dir
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} has no {from:?}", path.display());
+    fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+#[test]
+fn monthly_report() {
+    let r = renderer().render(&fixture(Cadence::Monthly)).unwrap();
+    assert_eq!(
+        r.subject,
+        "authwarden monthly report 2026-11 — 2 errors, 3 warnings"
+    );
+    insta::assert_snapshot!("monthly_txt", r.text);
+    insta::assert_snapshot!("monthly_html", r.html);
+}
+
+#[test]
+fn quarterly_report() {
+    let r = renderer().render(&fixture(Cadence::Quarterly)).unwrap();
+    insta::assert_snapshot!("quarterly_txt", r.text);
+    insta::assert_snapshot!("quarterly_html", r.html);
+}
+
+#[test]
+fn annual_audit_lists_passed_checks() {
+    let r = renderer().render(&fixture(Cadence::Annual)).unwrap();
+    assert!(r
+        .text
+        .contains("PASS dmarc-policy: the DMARC record exists"));
+    assert!(r.html.contains("Checks that passed"));
+    // Outside the audit a clean domain is one line, in the audit a section.
+    assert!(r.text.contains("example.net [OK]\n"));
+    insta::assert_snapshot!("annual_txt", r.text);
+    insta::assert_snapshot!("annual_html", r.html);
+}
+
+#[test]
+fn clean_report_says_so() {
+    let mut ctx = fixture(Cadence::Monthly);
+    for d in &mut ctx.domains {
+        d.findings.clear();
+    }
+    ctx.resolved.clear();
+    ctx.next_steps.clear();
+    ctx.chart = None;
+    ctx.summary = authwarden_report::Summary::tally(&ctx.domains, &ctx.resolved);
+    let r = renderer().render(&ctx).unwrap();
+    assert_eq!(
+        r.subject,
+        "authwarden monthly report 2026-11 — all checks passed"
+    );
+    assert!(r.text.contains(
+        "[OK] Nothing open on example.com, example.org, example.net,\n     shop.example-subsidiary.co.uk"
+    ));
+    assert!(!r.text.contains("NEXT STEPS"));
+    assert!(!r.html.contains("cid:"));
+}
+
+#[test]
+fn builtin_templates_render_like_the_folder() {
+    let ctx = fixture(Cadence::Quarterly);
+    assert_eq!(
+        Renderer::builtin().unwrap().render(&ctx).unwrap(),
+        renderer().render(&ctx).unwrap()
+    );
+}
+
+#[test]
+fn text_fits_72_columns_and_has_no_html() {
+    for job in Cadence::ALL {
+        let text = renderer().render(&fixture(job)).unwrap().text;
+        for line in text.lines() {
+            assert!(line.chars().count() <= 72, "{job}: {line:?}");
+        }
+        for entity in [
+            "&lt;", "&gt;", "&amp;", "&quot;", "&#x", "&middot;", "<br", "<td",
+        ] {
+            assert!(!text.contains(entity), "{job}: {entity}");
+        }
+    }
+}
+
+#[test]
+fn html_is_self_contained() {
+    for job in Cadence::ALL {
+        let html = renderer().render(&fixture(job)).unwrap().html;
+        for banned in ["<script", "<style", "<link", "http://", "https://", "url("] {
+            assert!(!html.contains(banned), "{job}: {banned}");
+        }
+        let srcs: Vec<_> = html.match_indices("src=\"").collect();
+        assert_eq!(srcs.len(), 1, "{job}: only the chart is an image");
+        assert!(html.contains("<img src=\"cid:trend-2026-11@authwarden\""));
+    }
+}
+
+#[test]
+fn severities_have_words_not_only_colours() {
+    let r = renderer().render(&fixture(Cadence::Monthly)).unwrap();
+    for word in [
+        ">ERROR<",
+        ">WARNING<",
+        ">NOTE<",
+        ">NEW<",
+        ">RESOLVED<",
+        ">OK<",
+    ] {
+        assert!(r.html.contains(word), "{word}");
+    }
+    for word in [
+        "[ERROR] DMARC003",
+        "[WARNING] SPF004",
+        "[NOTE] DKIM007",
+        "(new)",
+    ] {
+        assert!(r.text.contains(word), "{word}");
+    }
+}
+
+#[test]
+fn findings_are_sorted_errors_first_then_new_then_code() {
+    // The fixture lists example.com's findings note, warning, error.
+    let text = renderer().render(&fixture(Cadence::Monthly)).unwrap().text;
+    let pos = |s: &str| text.find(s).unwrap_or_else(|| panic!("{s}"));
+    assert!(pos("DMARC003") < pos("SPF004"));
+    assert!(pos("SPF004") < pos("DKIM007"));
+    // Same severity: new (DMARC001) before open would come, then by code.
+    assert!(pos("[ERROR] DMARC001") < pos("[WARNING] SPF002"));
+}
+
+#[test]
+fn hostile_values_are_escaped_in_html_and_literal_in_text() {
+    let script = "<script>alert(1)</script>";
+    let chars = r#"quote " amp & lt < gt >"#;
+    let mut ctx = fixture(Cadence::Annual);
+    ctx.organisation = Some(script.into());
+    ctx.next_steps.push(format!("fix {script}"));
+    ctx.chart.as_mut().unwrap().alt = chars.into();
+    let d = &mut ctx.domains[0];
+    d.domain = format!("{script}.example");
+    d.facts.push(Fact::new(script, chars));
+    d.passed[0].summary = script.into();
+    let f = &mut d.findings[0];
+    f.evidence.push(Fact::new("record", script));
+    f.message = chars.into();
+    f.help = script.into();
+    f.subject = script.into();
+    f.since = Some(script.into());
+    ctx.resolved[0].message = script.into();
+
+    let r = renderer().render(&ctx).unwrap();
+    assert!(
+        !r.html.contains("<script"),
+        "unescaped script tag in the HTML"
+    );
+    assert!(r.html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(r.html.contains("quote &quot; amp &amp; lt &lt; gt &gt;"));
+    assert!(!r.html.contains(chars));
+
+    assert!(r.text.contains(&format!("- record: {script}")));
+    assert!(r.text.contains(&format!("    {chars}\n")));
+    assert!(r.text.contains(&format!("{script}.example [ERROR]")));
+    assert!(!r.text.contains("&lt;"));
+    assert!(!r.text.contains("&amp;"));
+}
+
+#[test]
+fn html_templates_never_use_triple_stash() {
+    let mut files = vec![];
+    for sub in ["", "partials"] {
+        for entry in fs::read_dir(templates().join(sub)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.to_string_lossy().ends_with(".html.hbs") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() >= 6);
+    for path in files {
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("{{{"), "{} uses {{{{{{", path.display());
+        assert!(!text.contains("{{&"), "{} uses {{{{&", path.display());
+    }
+}
+
+#[test]
+fn missing_template_file_is_named() {
+    let dir = copy_templates();
+    fs::remove_file(dir.path().join("quarterly.txt.hbs")).unwrap();
+    let err = Renderer::from_dir(dir.path()).unwrap_err();
+    assert!(matches!(err, RenderError::Missing { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: template file is missing",
+            dir.path().join("quarterly.txt.hbs").display()
+        )
+    );
+}
+
+#[test]
+fn missing_folder_is_named() {
+    let err = Renderer::from_dir(Path::new("/nonexistent/templates")).unwrap_err();
+    assert!(
+        err.to_string().starts_with("/nonexistent/templates: "),
+        "{err}"
+    );
+}
+
+#[test]
+fn syntax_error_names_file_line_and_column() {
+    let dir = copy_templates();
+    let path = dir.path().join("monthly.html.hbs");
+    // Line 3 of monthly.html.hbs is `{{> next-steps}}`.
+    edit(
+        &path,
+        "{{> next-steps}}",
+        "<p>{{#if next_steps}}</p>{{/each}}",
+    );
+    let err = Renderer::from_dir(dir.path()).unwrap_err().to_string();
+    let prefix = format!("{}:3:", path.display());
+    assert!(err.starts_with(&prefix), "{err}");
+    assert!(err.contains("if") && err.contains("each"), "{err}");
+    assert!(!err.contains('\n'), "one line: {err}");
+}
+
+#[test]
+fn syntax_error_in_a_partial_names_the_partial() {
+    let dir = copy_templates();
+    let path = dir.path().join("partials/finding.txt.hbs");
+    edit(
+        &path,
+        "{{wrap message indent=4}}",
+        "{{wrap message indent=4}",
+    );
+    let err = Renderer::from_dir(dir.path()).unwrap_err().to_string();
+    let prefix = format!("{}:4:", path.display());
+    assert!(err.starts_with(&prefix), "{err}");
+}
+
+#[test]
+fn unknown_field_names_file_and_line() {
+    let dir = copy_templates();
+    let path = dir.path().join("partials/finding.html.hbs");
+    edit(&path, "{{message}}", "{{mesage}}");
+    let err = Renderer::from_dir(dir.path()).unwrap_err();
+    assert!(matches!(err, RenderError::Template { .. }), "{err:?}");
+    let err = err.to_string();
+    let prefix = format!("{}:5:61: ", path.display());
+    assert!(err.starts_with(&prefix), "{err}");
+    assert!(err.contains("`mesage` is not a field"), "{err}");
+}
+
+#[test]
+fn missing_partial_is_named() {
+    let dir = copy_templates();
+    fs::remove_file(dir.path().join("partials/footer.txt.hbs")).unwrap();
+    let err = Renderer::from_dir(dir.path()).unwrap_err().to_string();
+    let prefix = format!("{}:", dir.path().join("monthly.txt.hbs").display());
+    assert!(err.starts_with(&prefix), "{err}");
+    assert!(err.contains("partial `footer` not found"), "{err}");
+}
+
+#[test]
+fn validate_dir_reports_every_problem() {
+    assert!(Renderer::validate_dir(&templates()).is_ok());
+    let dir = copy_templates();
+    fs::remove_file(dir.path().join("annual.html.hbs")).unwrap();
+    edit(
+        &dir.path().join("monthly.txt.hbs"),
+        "{{> summary}}",
+        "{{#if x}}",
+    );
+    let errors = Renderer::validate_dir(dir.path()).unwrap_err();
+    let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 2, "{messages:#?}");
+    assert!(messages
+        .iter()
+        .any(|m| m.contains("annual.html.hbs: template file is missing")));
+    assert!(messages.iter().any(|m| m.contains("monthly.txt.hbs:")));
+}
