@@ -14,6 +14,8 @@ pub fn builtin() -> Vec<Arc<dyn Checker>> {
     vec![
         #[cfg(feature = "dmarc-policy")]
         Arc::new(authwarden_checker_dmarc_policy::DmarcPolicy),
+        #[cfg(feature = "spf")]
+        Arc::new(authwarden_checker_spf::Spf),
     ]
 }
 

@@ -1,0 +1,677 @@
+//! The `spf` checker: fetch the record, parse it, evaluate it statically,
+//! then one finding per problem and the facts.
+
+use authwarden_api::serde_json::{json, Value};
+use authwarden_api::{
+    async_trait, Cadence, CheckContext, CheckOutput, Checker, CheckerInfo, CodeInfo, DomainTarget,
+    Finding, RecordType,
+};
+
+use crate::codes::*;
+use crate::eval::{
+    evaluate, select_record, Evaluation, Fetched, LookupNode, NodeProblem, LOOKUP_LIMIT, MX_LIMIT,
+    VOID_LIMIT,
+};
+use crate::record::{is_spf_record, Mechanism, Qualifier, SpfRecord, SyntaxError, TermKind};
+
+/// The checker id.
+pub const CHECKER_ID: &str = "spf";
+
+/// A character-string holds at most this many bytes.
+const STRING_LIMIT: usize = 255;
+/// RFC 7208 section 3.4: keep the record under this size...
+const RECORD_SOFT_LIMIT: usize = 450;
+/// ...and the DNS answer under this one.
+const RECORD_HARD_LIMIT: usize = 512;
+
+static INFO: CheckerInfo = CheckerInfo {
+    id: CHECKER_ID,
+    summary:
+        "checks the spf record: syntax, exact dns and void lookup counts, includes and strictness",
+    cadences: &[Cadence::Monthly, Cadence::Annual],
+    codes: CODES,
+    facts_key: "spf",
+};
+
+/// Checks a domain's SPF record (RFC 7208): that exactly one is published and
+/// parses, that evaluating it stays within the lookup limits (counted exactly,
+/// through every include and redirect), that every include resolves, and how
+/// strict its `all` is.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Spf;
+
+#[async_trait]
+impl Checker for Spf {
+    fn info(&self) -> &CheckerInfo {
+        &INFO
+    }
+
+    async fn check(&self, ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
+        let domain = target.name.clone();
+        let mut run = Run {
+            domain: domain.clone(),
+            findings: Vec::new(),
+        };
+        let resolver = &*ctx.resolver;
+        let answer = resolver.query(&domain, RecordType::TXT).await;
+        if !answer.cname_chain.is_empty() && answer.failure().is_none() {
+            run.cname(&answer.cname_chain);
+        }
+        let type99 = resolver.query(&domain, RecordType::SPF).await;
+        // A failure of the type 99 query is not reported: it is informational
+        // and some servers mishandle unknown types.
+        let type99: Vec<String> = type99
+            .records()
+            .iter()
+            .filter_map(|r| r.txt_joined())
+            .filter(|t| is_spf_record(t.as_bytes()))
+            .collect();
+        if !type99.is_empty() {
+            run.type99(&type99);
+        }
+        let facts = match select_record(&answer) {
+            Fetched::Failed(f) => {
+                run.incomplete(&[domain.as_str()], &domain, &f.to_string());
+                empty_facts("incomplete", None)
+            }
+            Fetched::Missing { .. } => {
+                run.missing();
+                empty_facts("missing", None)
+            }
+            Fetched::Multiple(records) => {
+                run.multiple(&[], &domain, &records);
+                empty_facts("multiple", None)
+            }
+            Fetched::Record {
+                parts,
+                text,
+                parsed,
+            } => {
+                run.sizes(&parts, &text);
+                match parsed {
+                    Err(e) => {
+                        run.syntax(&[], &domain, &text, &e);
+                        empty_facts("invalid", Some(&text))
+                    }
+                    Ok(record) => {
+                        let ev = evaluate(resolver, &domain, &record).await;
+                        run.record(&record, &ev);
+                        found_facts(&record, &ev)
+                    }
+                }
+            }
+        };
+        CheckOutput {
+            findings: run.findings,
+            facts: Some(facts),
+        }
+    }
+}
+
+fn qualifier_name(all: Option<Qualifier>) -> String {
+    match all {
+        Some(q) => format!("{}all", q.as_char()),
+        None => "none".into(),
+    }
+}
+
+fn empty_facts(status: &str, record: Option<&str>) -> Value {
+    json!({
+        "status": status,
+        "record": record,
+        "dns_lookups": null,
+        "void_lookups": null,
+        "all": null,
+        "redirect": null,
+        "redirect_ignored": null,
+        "ip4": [],
+        "ip6": [],
+        "tree": [],
+    })
+}
+
+fn found_facts(record: &SpfRecord, ev: &Evaluation) -> Value {
+    json!({
+        "status": "found",
+        "record": record.text,
+        "dns_lookups": ev.dns_lookups,
+        "void_lookups": ev.void_lookups,
+        "all": qualifier_name(ev.all),
+        "redirect": record.redirect().map(|(_, d)| d.text.clone()),
+        "redirect_ignored": ev.redirect_ignored,
+        "ip4": ev.ip4,
+        "ip6": ev.ip6,
+        "tree": ev.tree.iter().map(node_json).collect::<Vec<_>>(),
+    })
+}
+
+fn node_json(node: &LookupNode) -> Value {
+    let mut v = json!({
+        "term": node.term,
+        "dns_lookups": node.dns_lookups,
+        "void_lookups": node.void_lookups,
+    });
+    if let Some(t) = &node.target {
+        v["target"] = t.as_str().into();
+    }
+    if node.has_macro {
+        v["macro"] = true.into();
+    }
+    if let Some(r) = &node.record {
+        v["record"] = r.as_str().into();
+    }
+    if let Some(p) = &node.problem {
+        v["problem"] = problem_text(p).into();
+    }
+    if !node.children.is_empty() {
+        v["children"] = node
+            .children
+            .iter()
+            .map(node_json)
+            .collect::<Vec<_>>()
+            .into();
+    }
+    v
+}
+
+fn problem_text(p: &NodeProblem) -> String {
+    match p {
+        NodeProblem::NoRecord => "no spf record".into(),
+        NodeProblem::Multiple(r) => format!("{} spf records", r.len()),
+        NodeProblem::Syntax(e) => format!("syntax error: {e}"),
+        NodeProblem::Loop => "loop".into(),
+        NodeProblem::TooManyMx(n) => format!("{n} mx hosts, the limit is {MX_LIMIT}"),
+        NodeProblem::Failed(f) => format!("lookup failed: {f}"),
+        NodeProblem::Truncated => "not followed: too many includes".into(),
+    }
+}
+
+struct Run {
+    domain: String,
+    findings: Vec<Finding>,
+}
+
+fn chain(path: &[&str]) -> String {
+    path.join(" → ")
+}
+
+impl Run {
+    fn finding(&self, code: &CodeInfo, message: String) -> Finding {
+        Finding::new(CHECKER_ID, code, &self.domain, message)
+    }
+
+    fn push(&mut self, f: Finding) {
+        self.findings.push(f);
+    }
+
+    fn missing(&mut self) {
+        let f = self
+            .finding(
+                &SPF_RECORD_MISSING,
+                format!("{} publishes no spf record", self.domain),
+            )
+            .help(format!(
+                "publish one TXT record at {} listing the servers that send its mail, e.g. \"v=spf1 mx ~all\"; a domain that sends no mail publishes \"v=spf1 -all\"",
+                self.domain
+            ))
+            .evidence("name", self.domain.as_str());
+        self.push(f);
+    }
+
+    fn multiple(&mut self, path: &[&str], name: &str, records: &[String]) {
+        let where_ = if path.is_empty() {
+            String::new()
+        } else {
+            format!(" (reached through {})", chain(path))
+        };
+        let f = self
+            .finding(
+                &SPF_MULTIPLE_RECORDS,
+                format!(
+                    "{} spf records at {name}{where_}, receivers return permerror",
+                    records.len()
+                ),
+            )
+            .subject(name)
+            .help("merge them into one record (combine the mechanisms, keep one `all` at the end) and delete the others")
+            .evidence("count", records.len())
+            .evidence("records", records.to_vec())
+            .evidence("path", path.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        self.push(f);
+    }
+
+    fn syntax(&mut self, path: &[&str], name: &str, text: &str, e: &SyntaxError) {
+        let where_ = if path.is_empty() {
+            String::new()
+        } else {
+            format!(" (reached through {})", chain(path))
+        };
+        let help = if path.is_empty() {
+            format!(
+                "correct the term `{}` at byte {}: {}",
+                e.term, e.position, e.reason
+            )
+        } else {
+            format!(
+                "the record at {name} is not yours to fix: tell its owner, or remove `{}` from your record",
+                path.last().copied().unwrap_or_default()
+            )
+        };
+        let f = self
+            .finding(
+                &SPF_SYNTAX_ERROR,
+                format!(
+                    "spf record at {name}{where_} has a syntax error in `{}` at byte {}: {}",
+                    e.term, e.position, e.reason
+                ),
+            )
+            .subject(name)
+            .help(help)
+            .evidence("record", text)
+            .evidence("term", e.term.as_str())
+            .evidence("position", e.position)
+            .evidence("reason", e.reason.as_str())
+            .evidence(
+                "path",
+                path.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            );
+        self.push(f);
+    }
+
+    fn incomplete(&mut self, path: &[&str], name: &str, failure: &str) {
+        let f = self
+            .finding(
+                &SPF_CHECK_INCOMPLETE,
+                format!("dns lookup for {name} failed ({failure}), the spf check is incomplete"),
+            )
+            .subject(name)
+            .help(format!(
+                "run the check again; if it keeps failing, check that every name server for {name} answers"
+            ))
+            .evidence("name", name)
+            .evidence("failure", failure)
+            .evidence("path", path.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        self.push(f);
+    }
+
+    fn cname(&mut self, chain_: &[String]) {
+        let target = chain_.last().cloned().unwrap_or_default();
+        let f = self
+            .finding(
+                &SPF_CNAME,
+                format!("the spf record of {} is served through a cname to {target}", self.domain),
+            )
+            .help(format!(
+                "publish the TXT record at {} itself and use \"include:{target}\" if the provider maintains the record",
+                self.domain
+            ))
+            .evidence("cname_chain", chain_.to_vec());
+        self.push(f);
+    }
+
+    fn type99(&mut self, records: &[String]) {
+        let f = self
+            .finding(
+                &SPF_TYPE99,
+                format!(
+                    "{} still publishes an spf record of the obsolete type 99",
+                    self.domain
+                ),
+            )
+            .help("delete the type 99 (SPF) record; receivers read only the TXT record")
+            .evidence("records", records.to_vec());
+        self.push(f);
+    }
+
+    fn sizes(&mut self, parts: &[Vec<u8>], text: &str) {
+        for (i, p) in parts.iter().enumerate() {
+            if p.len() > STRING_LIMIT {
+                let f = self
+                    .finding(
+                        &SPF_STRING_TOO_LONG,
+                        format!(
+                            "string {} of the spf record is {} bytes, the limit is {STRING_LIMIT}",
+                            i + 1,
+                            p.len()
+                        ),
+                    )
+                    .help("split the record into quoted strings of at most 255 bytes each; receivers join them without a separator")
+                    .evidence("string", i + 1)
+                    .evidence("bytes", p.len())
+                    .evidence("limit", STRING_LIMIT);
+                self.push(f);
+            }
+        }
+        let len = text.len();
+        let (code, limit) = if len > RECORD_HARD_LIMIT {
+            (&SPF_RECORD_TOO_LONG, RECORD_HARD_LIMIT)
+        } else if len > RECORD_SOFT_LIMIT {
+            (&SPF_RECORD_LONG, RECORD_SOFT_LIMIT)
+        } else {
+            return;
+        };
+        let f = self
+            .finding(code, format!("the spf record is {len} bytes, over {limit}"))
+            .help("shorten it: merge adjacent ranges into larger CIDR blocks, drop unused terms, or move groups of ranges into an include of your own")
+            .evidence("bytes", len)
+            .evidence("limit", limit);
+        self.push(f);
+    }
+
+    fn record(&mut self, record: &SpfRecord, ev: &Evaluation) {
+        // Strictness of the domain's own record.
+        let own_all = record.all();
+        match own_all {
+            Some(Qualifier::Pass) => {
+                let f = self
+                    .finding(
+                        &SPF_PASS_ALL,
+                        "the spf record ends in +all, every server passes".into(),
+                    )
+                    .help(format!(
+                        "use ~all while checking the DMARC reports for unlisted senders, then -all: {}",
+                        publish(&self.domain, &replace_all(record, Qualifier::SoftFail))
+                    ))
+                    .evidence("all", "+all");
+                self.push(f);
+            }
+            Some(Qualifier::Neutral) => {
+                let f = self
+                    .finding(
+                        &SPF_NEUTRAL_ALL,
+                        "the spf record ends in ?all, unlisted servers are neutral".into(),
+                    )
+                    .help(format!(
+                        "use ~all while monitoring, then -all: {}",
+                        publish(&self.domain, &replace_all(record, Qualifier::SoftFail))
+                    ))
+                    .evidence("all", "?all");
+                self.push(f);
+            }
+            None if record.redirect().is_none() => {
+                let f = self
+                    .finding(
+                        &SPF_NO_ALL,
+                        "the spf record has neither `all` nor `redirect`, unlisted servers are neutral".into(),
+                    )
+                    .help(format!(
+                        "end the record with ~all while monitoring, then -all: {}",
+                        publish(&self.domain, &format!("{} ~all", record.text.trim_end()))
+                    ))
+                    .evidence("all", "none");
+                self.push(f);
+            }
+            _ => {}
+        }
+        let after = record.terms_after_all();
+        if !after.is_empty() {
+            let terms: Vec<String> = after.iter().map(|t| t.text.clone()).collect();
+            let f = self
+                .finding(
+                    &SPF_TERMS_AFTER_ALL,
+                    format!(
+                        "{} term(s) after `all` are never evaluated: {}",
+                        terms.len(),
+                        terms.join(" ")
+                    ),
+                )
+                .help(format!(
+                    "move them before `all`: {}",
+                    publish(&self.domain, &move_all_last(record))
+                ))
+                .evidence("terms", terms);
+            self.push(f);
+        }
+
+        // Problems found while following the tree.
+        let mut problems: Vec<(Vec<String>, LookupNode)> = Vec::new();
+        let mut voids: Vec<String> = Vec::new();
+        for node in &ev.tree {
+            node.walk(&mut Vec::new(), &mut |path, n| {
+                if n.problem.is_some() {
+                    problems.push((
+                        path[..path.len() - 1]
+                            .iter()
+                            .map(|s| s.to_string())
+                            .collect(),
+                        n.clone(),
+                    ));
+                }
+                if n.void {
+                    voids.push(chain(path));
+                }
+            });
+        }
+        for (path, node) in &problems {
+            let mut full: Vec<&str> = path.iter().map(String::as_str).collect();
+            let target = node.target.clone().unwrap_or_default();
+            match node.problem.as_ref() {
+                Some(NodeProblem::NoRecord) => {
+                    full.push(&node.term);
+                    let f = self
+                        .finding(
+                            &SPF_TARGET_MISSING,
+                            format!(
+                                "`{}` points at {target}, which publishes no spf record{}",
+                                node.term,
+                                if node.void { " (the name does not exist)" } else { "" }
+                            ),
+                        )
+                        .subject(&target)
+                        .help(format!(
+                            "check the provider's current spf include and fix `{}`, or remove it if the service is no longer used",
+                            node.term
+                        ))
+                        .evidence("term", node.term.as_str())
+                        .evidence("target", target.as_str())
+                        .evidence("void", node.void)
+                        .evidence("path", full.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+                    self.push(f);
+                }
+                Some(NodeProblem::Multiple(records)) => {
+                    full.push(&node.term);
+                    self.multiple(&full, &target, records);
+                }
+                Some(NodeProblem::Syntax(e)) => {
+                    full.push(&node.term);
+                    let text = node.record.clone().unwrap_or_default();
+                    self.syntax(&full, &target, &text, e);
+                }
+                Some(NodeProblem::Loop) => {
+                    full.push(&node.term);
+                    let f = self
+                        .finding(
+                            &SPF_LOOP,
+                            format!("`{}` loops back to {target}: {}", node.term, chain(&full)),
+                        )
+                        .subject(&target)
+                        .help(format!(
+                            "remove `{}`: {target} is already being evaluated",
+                            node.term
+                        ))
+                        .evidence("term", node.term.as_str())
+                        .evidence(
+                            "path",
+                            full.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                        );
+                    self.push(f);
+                }
+                Some(NodeProblem::TooManyMx(n)) => {
+                    full.push(&node.term);
+                    let f = self
+                        .finding(
+                            &SPF_MX_TOO_MANY,
+                            format!(
+                                "`{}` resolves to {n} mail hosts, the limit is {MX_LIMIT}",
+                                node.term
+                            ),
+                        )
+                        .subject(&target)
+                        .help("list the mail hosts' ranges with ip4:/ip6: instead of mx")
+                        .evidence("term", node.term.as_str())
+                        .evidence("hosts", *n)
+                        .evidence("limit", MX_LIMIT)
+                        .evidence(
+                            "path",
+                            full.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                        );
+                    self.push(f);
+                }
+                Some(NodeProblem::Failed(failure)) => {
+                    full.push(&node.term);
+                    self.incomplete(&full, &target, &failure.to_string());
+                }
+                Some(NodeProblem::Truncated) => {
+                    full.push(&node.term);
+                    self.incomplete(&full, &target, "not followed: more than 500 includes");
+                }
+                None => {}
+            }
+        }
+        if !ev.ptr_terms.is_empty() {
+            let paths: Vec<String> = ev.ptr_terms.iter().map(|p| p.join(" → ")).collect();
+            let f = self
+                .finding(
+                    &SPF_PTR_USED,
+                    format!("the spf record uses the deprecated ptr mechanism: {}", paths.join(", ")),
+                )
+                .help("replace ptr with the ip4:/ip6: ranges of the servers it stood for (a ptr inside an include is the provider's to fix)")
+                .evidence("terms", paths);
+            self.push(f);
+        }
+        if ev.dns_lookups > LOOKUP_LIMIT {
+            self.lookup_limit(record, ev);
+        }
+        if ev.void_lookups > VOID_LIMIT {
+            let f = self
+                .finding(
+                    &SPF_VOID_LIMIT,
+                    format!(
+                        "{} void dns lookups, the limit is {VOID_LIMIT}, receivers return permerror",
+                        ev.void_lookups
+                    ),
+                )
+                .help(format!(
+                    "remove the terms whose targets no longer exist, or publish the missing records: {}",
+                    voids.join(", ")
+                ))
+                .evidence("void_lookups", ev.void_lookups)
+                .evidence("limit", VOID_LIMIT)
+                .evidence("terms", voids);
+            self.push(f);
+        }
+    }
+
+    fn lookup_limit(&mut self, record: &SpfRecord, ev: &Evaluation) {
+        let mut costs: Vec<&LookupNode> = ev.tree.iter().collect();
+        costs.sort_by_key(|n| std::cmp::Reverse(n.dns_lookups));
+        let cost_list: Vec<Value> = costs
+            .iter()
+            .map(|n| json!({"term": n.term, "dns_lookups": n.dns_lookups}))
+            .collect();
+        let expensive: Vec<String> = costs
+            .iter()
+            .filter(|n| n.dns_lookups > 1)
+            .map(|n| format!("{} ({})", n.term, n.dns_lookups))
+            .collect();
+        let mut help = format!(
+            "cut {} lookup(s): drop includes of services no longer used, replace a/mx with the ranges they stand for, or flatten an include into its ranges; the most expensive terms: {}",
+            ev.dns_lookups - LOOKUP_LIMIT,
+            if expensive.is_empty() {
+                "every term costs 1".to_string()
+            } else {
+                expensive.join(", ")
+            }
+        );
+        let mut f = self.finding(
+            &SPF_LOOKUP_LIMIT,
+            format!(
+                "evaluating the spf record takes {} dns lookups, the limit is {LOOKUP_LIMIT}",
+                ev.dns_lookups
+            ),
+        );
+        if let Some((flat, replaced)) = flatten(record, ev) {
+            help.push_str(&format!(
+                ". Flattening {} gives: {}. Today's ranges only: refresh the record whenever the provider changes them",
+                replaced.join(", "),
+                publish(&self.domain, &flat)
+            ));
+            f = f.evidence("flattened_record", flat);
+        }
+        let f = f
+            .help(help)
+            .evidence("dns_lookups", ev.dns_lookups)
+            .evidence("limit", LOOKUP_LIMIT)
+            .evidence("costs", cost_list);
+        self.push(f);
+    }
+}
+
+/// Replaces the most expensive flattenable top-level includes by the ranges
+/// they resolve to today, until the record is within the limit. `None` when
+/// no flattening brings it there.
+fn flatten(record: &SpfRecord, ev: &Evaluation) -> Option<(String, Vec<String>)> {
+    let mut candidates: Vec<&LookupNode> = ev
+        .tree
+        .iter()
+        .filter(|n| n.flattenable && n.problem.is_none() && n.record.is_some())
+        .collect();
+    candidates.sort_by_key(|n| std::cmp::Reverse(n.dns_lookups));
+    let mut total = ev.dns_lookups;
+    let mut chosen: Vec<&LookupNode> = Vec::new();
+    for c in candidates {
+        if total <= LOOKUP_LIMIT {
+            break;
+        }
+        total -= c.dns_lookups;
+        chosen.push(c);
+    }
+    if total > LOOKUP_LIMIT || chosen.is_empty() {
+        return None;
+    }
+    let mut out = vec!["v=spf1".to_string()];
+    for t in &record.terms {
+        match chosen.iter().find(|c| c.term == t.text) {
+            Some(c) => {
+                for r in &c.ranges {
+                    if !out.contains(r) {
+                        out.push(r.clone());
+                    }
+                }
+            }
+            None => out.push(t.text.clone()),
+        }
+    }
+    Some((
+        out.join(" "),
+        chosen.iter().map(|c| c.term.clone()).collect(),
+    ))
+}
+
+fn publish(domain: &str, record: &str) -> String {
+    format!("publish TXT {domain} \"{record}\"")
+}
+
+fn replace_all(record: &SpfRecord, q: Qualifier) -> String {
+    let mut out = vec!["v=spf1".to_string()];
+    for t in &record.terms {
+        match t.kind {
+            TermKind::Directive(_, Mechanism::All) => out.push(format!("{}all", q.as_char())),
+            _ => out.push(t.text.clone()),
+        }
+    }
+    out.join(" ")
+}
+
+fn move_all_last(record: &SpfRecord) -> String {
+    let mut out = vec!["v=spf1".to_string()];
+    let mut all = None;
+    for t in &record.terms {
+        match t.kind {
+            TermKind::Directive(_, Mechanism::All) if all.is_none() => all = Some(t.text.clone()),
+            _ => out.push(t.text.clone()),
+        }
+    }
+    out.extend(all);
+    out.join(" ")
+}

@@ -1,0 +1,23 @@
+//! The `spf` checker of authwarden.
+//!
+//! [`Spf`] looks up a domain's SPF record, parses it with a complete RFC 7208
+//! parser ([`parse_record`]) whose errors name the term, the byte position and
+//! the reason, and evaluates it statically ([`evaluate`]): without a client IP
+//! it follows every `include` and `redirect` and counts DNS-querying terms and
+//! void lookups exactly, as a worst-case evaluation would. Its facts (`spf`
+//! key) carry the record, both counts, the `all` qualifier, the ranges the
+//! record authorises and the lookup tree with each term's own cost.
+#![deny(missing_docs)]
+
+mod checker;
+pub mod codes;
+pub mod eval;
+pub mod record;
+
+pub use checker::{Spf, CHECKER_ID};
+pub use codes::CODES;
+pub use eval::{evaluate, Evaluation, LookupNode, NodeProblem, LOOKUP_LIMIT, VOID_LIMIT};
+pub use record::{
+    check_explanation, is_spf_record, parse_record, parse_record_parts, DomainSpec, DualCidr,
+    Macro, Mechanism, Modifier, Qualifier, SpfRecord, SyntaxError, Term, TermKind,
+};
