@@ -210,6 +210,18 @@ fn syntax_error(path: &Path, e: &TemplateError) -> RenderError {
 }
 
 /// Renders reports with the templates of one folder.
+///
+/// The folder holds `monthly.html.hbs`, `monthly.txt.hbs`,
+/// `quarterly.html.hbs`, `quarterly.txt.hbs`, `annual.html.hbs` and
+/// `annual.txt.hbs`, and any partials as `partials/NAME.html.hbs` /
+/// `partials/NAME.txt.hbs`, used as `{{> NAME}}` from templates of the same
+/// format. Templates see the JSON of [`ReportContext`] plus `subject` (the
+/// mail subject) and `clean_domains` (the names of the domains with no open
+/// finding). Besides handlebars' built-in helpers (`eq`, `or`, `not`, ...)
+/// they can use `upper`, `plural n "one" "many"`, `inc n`,
+/// `join list ", "` and, for text, `wrap` (joins its parameters and wraps
+/// them at 72 columns; `indent=N` for the column the line starts at,
+/// `hang=N` for extra indentation of the lines after the first).
 pub struct Renderer {
     html: Registry,
     text: Registry,
@@ -763,8 +775,9 @@ mod tests {
         for sub in ["", "partials/"] {
             for entry in std::fs::read_dir(dir.join(sub)).unwrap() {
                 let entry = entry.unwrap();
-                if entry.file_type().unwrap().is_file() {
-                    on_disk.push(format!("{sub}{}", entry.file_name().to_string_lossy()));
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if entry.file_type().unwrap().is_file() && name.ends_with(".hbs") {
+                    on_disk.push(format!("{sub}{name}"));
                 }
             }
         }
