@@ -159,7 +159,7 @@ pub async fn run_job(
                     .collect(),
             })
             .collect();
-        match report::trend_chart_png(&series, 720, 320) {
+        match report::trend_chart_png(&series, 1184, 560) {
             Ok(png) => Some(png),
             Err(e) => {
                 tracing::warn!("no chart: {e}");

@@ -129,6 +129,20 @@ pub fn validate(global: &GlobalArgs, registry: &Registry) -> anyhow::Result<u8> 
             // Zone files are part of the config: load them now so that a
             // syntax error shows up here rather than in the monthly run.
             resolver(&config)?;
+            // Templates too: a broken template is found now, with its file
+            // and line, rather than at the next scheduled run.
+            if let Err(errors) = authwarden_report::Renderer::validate_dir(&config.templates_dir) {
+                for e in &errors {
+                    eprintln!("{e}");
+                }
+                eprintln!(
+                    "error: the templates in {} have {} problem{}",
+                    config.templates_dir.display(),
+                    errors.len(),
+                    if errors.len() == 1 { "" } else { "s" }
+                );
+                return Ok(EXIT_USAGE);
+            }
             println!(
                 "{}: ok ({} domain{}, {} checker{} enabled)",
                 path.display(),
