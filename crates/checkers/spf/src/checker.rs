@@ -71,7 +71,7 @@ impl Checker for Spf {
         }
         let facts = match select_record(&answer) {
             Fetched::Failed(f) => {
-                run.incomplete(&[domain.as_str()], &domain, &f.to_string());
+                run.incomplete(&[], &domain, &f.to_string());
                 empty_facts("incomplete", None)
             }
             Fetched::Missing { .. } => {

@@ -210,7 +210,7 @@ pub async fn evaluate(resolver: &dyn Resolver, domain: &str, record: &SpfRecord)
         ptr_terms: ev.ptr_terms,
     };
     for r in walked.ranges {
-        let list = if r.contains(':') {
+        let list = if r.starts_with("ip6:") {
             &mut out.ip6
         } else {
             &mut out.ip4
