@@ -53,31 +53,43 @@ impl<R: BufRead> Read for Limited<R> {
 }
 
 impl<R: BufRead> BufRead for Limited<R> {
+    #[inline]
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        let room_total = self.max_total.saturating_sub(self.total);
-        let room_event = self.max_event.saturating_sub(self.event) as u64;
-        let room = room_total.min(room_event);
+        let room = self
+            .max_total
+            .saturating_sub(self.total)
+            .min(self.max_event.saturating_sub(self.event) as u64);
         if room == 0 {
-            if self.inner.fill_buf()?.is_empty() {
-                return Ok(&[]);
-            }
-            let trip = if room_total == 0 {
-                Trip::Total
-            } else {
-                Trip::Event
-            };
-            self.tripped = Some(trip);
-            return Err(io::Error::other("input limit reached"));
+            return self.exhausted();
         }
         let buf = self.inner.fill_buf()?;
-        let n = (buf.len() as u64).min(room) as usize;
-        Ok(&buf[..n])
+        if (buf.len() as u64) <= room {
+            return Ok(buf);
+        }
+        Ok(&buf[..room as usize])
     }
 
+    #[inline]
     fn consume(&mut self, n: usize) {
         self.total += n as u64;
         self.event += n;
         self.inner.consume(n);
+    }
+}
+
+impl<R: BufRead> Limited<R> {
+    /// A budget is spent: fine at the end of the input, an error otherwise.
+    #[cold]
+    fn exhausted(&mut self) -> io::Result<&[u8]> {
+        if self.inner.fill_buf()?.is_empty() {
+            return Ok(&[]);
+        }
+        self.tripped = Some(if self.total >= self.max_total {
+            Trip::Total
+        } else {
+            Trip::Event
+        });
+        Err(io::Error::other("input limit reached"))
     }
 }
 

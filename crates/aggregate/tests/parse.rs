@@ -208,3 +208,10 @@ fn parsing_stops_at_the_end_of_feedback() {
     let r = parse_report(Cursor::new(xml.as_bytes().to_vec()), &Limits::default()).unwrap();
     assert_eq!(r.metadata.report_id, "1");
 }
+
+#[test]
+fn whitespace_around_references_inside_a_field_is_kept() {
+    let xml = "<feedback><report_metadata><org_name> A &amp; B &#65; C </org_name><report_id>1</report_id></report_metadata></feedback>";
+    let r = parse_report(Cursor::new(xml.as_bytes().to_vec()), &Limits::default()).unwrap();
+    assert_eq!(r.metadata.org_name, "A & B A C");
+}
