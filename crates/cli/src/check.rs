@@ -151,7 +151,7 @@ pub fn print_text(out: &mut impl Write, outcome: &RunOutcome, queries: u64) -> s
             .iter()
             .filter(|f| f.domain == d.domain)
             .collect();
-        findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+        findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
         if findings.is_empty() {
             writeln!(out, "  ok: no findings")?;
         }
