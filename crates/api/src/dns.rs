@@ -202,12 +202,18 @@ impl DnsAnswer {
 
     /// TXT records, each joined into one string (lossy UTF-8).
     pub fn txt(&self) -> Vec<String> {
-        self.records().iter().filter_map(Rdata::txt_joined).collect()
+        self.records()
+            .iter()
+            .filter_map(Rdata::txt_joined)
+            .collect()
     }
 
     /// The final name after following CNAMEs.
     pub fn canonical_name(&self) -> &str {
-        self.cname_chain.last().map(String::as_str).unwrap_or(&self.name)
+        self.cname_chain
+            .last()
+            .map(String::as_str)
+            .unwrap_or(&self.name)
     }
 }
 

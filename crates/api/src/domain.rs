@@ -27,7 +27,10 @@ pub fn validate_domain(name: &str) -> Result<(), String> {
         return Err("empty domain name".into());
     }
     if name.len() > 253 {
-        return Err(format!("domain name is {} characters, the limit is 253", name.len()));
+        return Err(format!(
+            "domain name is {} characters, the limit is 253",
+            name.len()
+        ));
     }
     for label in name.split('.') {
         if label.is_empty() {
@@ -55,7 +58,10 @@ mod tests {
 
     #[test]
     fn org_domain() {
-        assert_eq!(organizational_domain("mail.Example.co.uk."), "example.co.uk");
+        assert_eq!(
+            organizational_domain("mail.Example.co.uk."),
+            "example.co.uk"
+        );
         assert_eq!(organizational_domain("a.b.example.com"), "example.com");
         assert_eq!(organizational_domain("example.com"), "example.com");
         assert!(relaxed_aligned("bounce.example.com", "example.com"));

@@ -167,7 +167,11 @@ impl Engine {
                     let (findings, facts) = match task.await {
                         Ok(Ok(out)) => (out.findings, out.facts),
                         Ok(Err(_elapsed)) => (
-                            vec![crashed(id, &name, format!("did not finish within {timeout:?}"))],
+                            vec![crashed(
+                                id,
+                                &name,
+                                format!("did not finish within {timeout:?}"),
+                            )],
                             None,
                         ),
                         Err(join) => {
@@ -336,7 +340,11 @@ mod tests {
     #[tokio::test]
     async fn a_panicking_checker_becomes_a_finding_and_the_run_goes_on() {
         let out = engine()
-            .run(&ctx(), &targets(&["a.example", "bad.example", "c.example"]), &|| {})
+            .run(
+                &ctx(),
+                &targets(&["a.example", "bad.example", "c.example"]),
+                &|| {},
+            )
             .await;
         let codes: Vec<_> = out
             .findings
