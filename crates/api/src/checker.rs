@@ -120,6 +120,16 @@ impl fmt::Debug for Extensions {
     }
 }
 
+/// Where the run keeps its files; present in [`CheckContext::extensions`]
+/// whenever the run has a config (always for jobs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunPaths {
+    /// The history folder (`reports/data` by default). A checker that keeps
+    /// state across runs (e.g. DKIM key first-seen dates) keeps it in a
+    /// sub-folder named after its id.
+    pub data_dir: std::path::PathBuf,
+}
+
 /// Everything a checker may use from the outside world.
 #[derive(Clone)]
 pub struct CheckContext {

@@ -15,7 +15,7 @@ pub mod domain;
 mod finding;
 
 pub use checker::{
-    Cadence, CheckContext, CheckOutput, Checker, CheckerInfo, DomainTarget, Extensions,
+    Cadence, CheckContext, CheckOutput, Checker, CheckerInfo, DomainTarget, Extensions, RunPaths,
 };
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use codes::{CodeDocs, CodeInfo};

@@ -99,7 +99,10 @@ pub async fn run(global: &GlobalArgs, args: &CheckArgs, registry: &Registry) -> 
     let resolver = setup::resolver(&config)?;
     let planned = planned(registry, &config, &args.checkers)?;
     let engine = Engine::new(planned).levels(config.levels.clone());
-    let ctx = CheckContext::new(resolver.clone(), Arc::new(SystemClock));
+    let mut ctx = CheckContext::new(resolver.clone(), Arc::new(SystemClock));
+    ctx.extensions.insert(Arc::new(authwarden_api::RunPaths {
+        data_dir: config.history_dir.clone(),
+    }));
     let outcome = engine.run(&ctx, &targets, &|| {}).await;
     tracing::info!(queries = resolver.queries_sent(), "DNS queries sent");
     let mut out = std::io::stdout().lock();

@@ -79,6 +79,9 @@ pub async fn run_job(
     let resolver = setup::resolver(config)?;
     let mut ctx = CheckContext::new(resolver.clone(), clock.clone());
     ctx.job = Some(job);
+    ctx.extensions.insert(Arc::new(authwarden_api::RunPaths {
+        data_dir: config.history_dir.clone(),
+    }));
     let engine = Engine::new(planned.clone()).levels(config.levels.clone());
     let bar = progress_bar(progress, engine.total_checks(targets.len()));
     let outcome = {
