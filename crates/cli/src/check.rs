@@ -149,6 +149,16 @@ pub fn print_text(out: &mut impl Write, outcome: &RunOutcome, queries: u64) -> s
                 writeln!(out, "  dmarc phase: {phase}")?;
             }
         }
+        if let Some(spf) = d.facts.get("spf") {
+            if let Some(n) = spf.get("dns_lookups").and_then(|v| v.as_u64()) {
+                let voids = spf.get("void_lookups").and_then(|v| v.as_u64()).unwrap_or(0);
+                writeln!(
+                    out,
+                    "  spf: {n}/10 DNS lookups, {voids}/2 void lookups, {}",
+                    spf.get("all").and_then(|v| v.as_str()).unwrap_or("no all")
+                )?;
+            }
+        }
         let mut findings: Vec<_> = outcome
             .findings
             .iter()
