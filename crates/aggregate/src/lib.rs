@@ -9,23 +9,34 @@
 //!   that decompress as a stream.
 //! - [`ingest_paths`]: files and folders (Maildir included) into reports and
 //!   one error per broken input, deduplicated by (org_name, report_id).
+//! - [`Classifier`]: DMARC alignment computed from `auth_results`, then a
+//!   [`Category`] (pass / partial / fail), a [`Cause`], the known service
+//!   from the provider [`Catalog`] (`providers.toml`) and a suggested action;
+//!   [`report_rows`] flattens a report into classified [`AggregateRow`]s.
 //!
 //! Hostile input is expected: DOCTYPEs and custom entities are refused,
 //! and [`Limits`] caps decompressed size, nesting, record count and the
 //! length of any one text node, so bombs end in an error with memory bounded.
 #![deny(missing_docs)]
 
+mod classify;
 mod error;
 mod ingest;
 mod limited;
 mod parse;
 mod payload;
+mod rows;
 mod types;
+
+pub use classify::{
+    Catalog, CatalogError, Category, Cause, Classification, Classifier, Provider, ProviderKind,
+};
 
 pub use error::ReportError;
 pub use ingest::{ingest_paths, IngestResult};
 pub use parse::{parse_report, parse_report_with};
 pub use payload::{open_path, open_payload, Payload, PayloadKind};
+pub use rows::{report_rows, AggregateRow};
 pub use types::*;
 
 /// Caps against hostile or broken input. The defaults suit real reports: the
