@@ -16,6 +16,8 @@ pub fn builtin() -> Vec<Arc<dyn Checker>> {
         Arc::new(authwarden_checker_dmarc_policy::DmarcPolicy),
         #[cfg(feature = "spf")]
         Arc::new(authwarden_checker_spf::Spf),
+        #[cfg(feature = "dkim")]
+        Arc::new(authwarden_checker_dkim::Dkim),
     ]
 }
 

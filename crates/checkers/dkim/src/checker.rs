@@ -1,0 +1,813 @@
+//! The `dkim` checker: gathers selectors, looks each one up, analyses the
+//! key records, updates the key history and turns it all into findings and
+//! facts.
+
+use std::fmt::Write as _;
+
+use authwarden_api::domain::{normalize_name, organizational_domain};
+use authwarden_api::serde_json::{json, Map, Value};
+use authwarden_api::{
+    async_trait, Cadence, CheckContext, CheckOutput, Checker, CheckerInfo, CodeInfo, DnsOutcome,
+    DomainTarget, Finding, RecordType, RunPaths,
+};
+use chrono::{Duration, NaiveDate};
+use sha2::{Digest, Sha256};
+
+use crate::codes::*;
+use crate::key::{analyze_der, decode_base64, KeyInfo};
+use crate::record::{looks_like_key_record, parse_record, KeyRecord, KeyType};
+use crate::selectors::{
+    configured_selectors, selector_date, validate_selector, DkimConfig, ObservedSelectorsExt,
+};
+use crate::store::{KeyEntry, KeyHistory, KeyStore, RotationEvent};
+
+/// The checker id.
+pub const CHECKER_ID: &str = "dkim";
+
+static INFO: CheckerInfo = CheckerInfo {
+    id: CHECKER_ID,
+    summary: "checks dkim keys: selectors published, exact key strength, record flags, key age and rotation",
+    cadences: &[Cadence::Quarterly, Cadence::Annual],
+    codes: CODES,
+    facts_key: "dkim",
+};
+
+/// Checks a domain's DKIM keys.
+///
+/// Selectors come from `[domains.dkim] selectors` (and `--selector`), from
+/// DMARC aggregate reports ([`ObservedSelectorsExt`] in the context's
+/// extensions), from the key history, and from the provider catalog
+/// (`[checkers.dkim]`, see [`DkimConfig`]). Each is looked up at
+/// `<selector>._domainkey.<domain>`, CNAMEs followed.
+///
+/// With [`RunPaths`] in the context the checker keeps the key history in
+/// `<data_dir>/dkim/keys.json` (see [`crate::store`]) and reports key ages and
+/// rotations; without it (an ad-hoc check) it writes nothing and ages come
+/// only from date-coded selector names.
+///
+/// Its facts (key `dkim`) are an array with one object per selector that
+/// was found, or that config, reports or the history name: `selector`,
+/// `found`, `status` (`valid`, `revoked`, `malformed`, `undecodable`,
+/// `missing`, `failed`), `key_type` (`rsa`, `ed25519`), `key_bits` (exact),
+/// `key_format`, `key_sha256`, `cname_target`, `managed_by` (the provider a
+/// delegated key belongs to), `revoked`, `testing`, `sha1_only`, `sources`,
+/// `first_seen`, `selector_date`, `key_age_days`, `age_source` (`history` or
+/// `selector-name`), `age_exact`, `next_rotation` and `rotations` (the
+/// selector's rotation events: `date`, `old_sha256`, `new_sha256`). Unknown
+/// values are null.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Dkim;
+
+/// Where a selector came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Configured,
+    Observed,
+    History,
+    Catalog,
+}
+
+impl Source {
+    fn as_str(self) -> &'static str {
+        match self {
+            Source::Configured => "config",
+            Source::Observed => "reports",
+            Source::History => "history",
+            Source::Catalog => "catalog",
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Status {
+    Valid(KeyRecord, KeyInfo),
+    Revoked(KeyRecord),
+    Malformed,
+    Undecodable(KeyRecord),
+    Missing,
+    Failed,
+}
+
+impl Status {
+    fn as_str(&self) -> &'static str {
+        match self {
+            Status::Valid(..) => "valid",
+            Status::Revoked(_) => "revoked",
+            Status::Malformed => "malformed",
+            Status::Undecodable(_) => "undecodable",
+            Status::Missing => "missing",
+            Status::Failed => "failed",
+        }
+    }
+
+    fn record(&self) -> Option<&KeyRecord> {
+        match self {
+            Status::Valid(r, _) | Status::Revoked(r) | Status::Undecodable(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    fn found(&self) -> bool {
+        !matches!(self, Status::Missing | Status::Failed)
+    }
+}
+
+struct Probe {
+    selector: String,
+    name: String,
+    sources: Vec<Source>,
+    status: Status,
+    cname_target: Option<String>,
+    managed_by: Option<String>,
+    key_sha256: Option<String>,
+}
+
+impl Probe {
+    fn expected(&self) -> bool {
+        self.sources
+            .iter()
+            .any(|s| matches!(s, Source::Configured | Source::Observed))
+    }
+}
+
+#[async_trait]
+impl Checker for Dkim {
+    fn info(&self) -> &CheckerInfo {
+        &INFO
+    }
+
+    async fn check(&self, ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
+        let domain = normalize_name(&target.name);
+        let mut run = Run {
+            domain: domain.clone(),
+            findings: Vec::new(),
+            history: None,
+        };
+        let config = DkimConfig::from_value(&ctx.config).unwrap_or_else(|e| {
+            run.incomplete(&domain, e, "config", "[checkers.dkim]");
+            DkimConfig::default()
+        });
+        let today = ctx.clock.now().date_naive();
+
+        // Gather the selectors, each with every source that names it.
+        let mut selectors: Vec<(String, Vec<Source>)> = Vec::new();
+        let mut add = |s: &str, source: Source| {
+            let s = s.trim().to_ascii_lowercase();
+            if validate_selector(&s).is_err() {
+                return;
+            }
+            match selectors.iter_mut().find(|(name, _)| *name == s) {
+                Some((_, sources)) if !sources.contains(&source) => sources.push(source),
+                Some(_) => {}
+                None => selectors.push((s, vec![source])),
+            }
+        };
+        match configured_selectors(&target.settings) {
+            Ok(list) => list.iter().for_each(|s| add(s, Source::Configured)),
+            Err(e) => run.incomplete(&domain, e, "config", "[domains.dkim]"),
+        }
+        if let Some(observed) = ctx.extensions.get::<ObservedSelectorsExt>() {
+            for s in observed.0.selectors(&domain) {
+                add(&s, Source::Observed);
+            }
+        }
+        let store = ctx
+            .extensions
+            .get::<RunPaths>()
+            .map(|p| KeyStore::new(&p.data_dir));
+        let mut history_ok = store.is_some();
+        if let Some(store) = &store {
+            match store.read() {
+                Ok(h) => h
+                    .selectors_of(&domain)
+                    .iter()
+                    .for_each(|s| add(s, Source::History)),
+                Err(e) => {
+                    history_ok = false;
+                    run.incomplete(&domain, e.0, "history", &store.path().display().to_string());
+                }
+            }
+        }
+        if config.probe_catalog {
+            for entry in &config.catalog {
+                add(&entry.name, Source::Catalog);
+            }
+        }
+
+        // Look each one up.
+        let mut probes = Vec::new();
+        for (selector, sources) in selectors {
+            let name = format!("{selector}._domainkey.{domain}");
+            let answer = ctx.resolver.query(&name, RecordType::TXT).await;
+            let cname_target = answer.cname_chain.last().cloned();
+            let managed_by = cname_target
+                .as_deref()
+                .filter(|t| organizational_domain(t) != organizational_domain(&domain))
+                .map(|t| config.provider_of(t));
+            let mut probe = Probe {
+                selector,
+                name,
+                sources,
+                status: Status::Missing,
+                cname_target,
+                managed_by,
+                key_sha256: None,
+            };
+            match &answer.outcome {
+                DnsOutcome::Failed(f) => {
+                    run.incomplete(
+                        &domain,
+                        format!("txt lookup of {} failed ({f})", probe.name),
+                        "dns",
+                        &probe.name,
+                    );
+                    probe.status = Status::Failed;
+                }
+                DnsOutcome::Records(_) => {
+                    let texts: Vec<String> = answer
+                        .txt()
+                        .into_iter()
+                        .filter(|t| looks_like_key_record(t))
+                        .collect();
+                    if !texts.is_empty() {
+                        probe.status = run.analyze(&mut probe, &texts);
+                    }
+                }
+                DnsOutcome::NxDomain | DnsOutcome::NoData => {}
+            }
+            probes.push(probe);
+        }
+
+        // Findings on each selector's record.
+        for probe in &probes {
+            run.record_findings(probe);
+        }
+
+        // Key history: updated in one locked, synchronous step after all DNS
+        // (holding the lock across awaits would stall other domains).
+        let mut sightings = Vec::new();
+        if let (Some(store), true) = (&store, history_ok) {
+            let keys: Vec<KeyEntry> = probes
+                .iter()
+                .filter_map(|p| key_entry(&domain, p))
+                .collect();
+            match store.lock() {
+                Ok(mut locked) => {
+                    for key in keys {
+                        sightings.push(locked.history.see(key, today));
+                    }
+                    let history = locked.history.clone();
+                    if let Err(e) = locked.save() {
+                        run.incomplete(
+                            &domain,
+                            e.0,
+                            "history",
+                            &store.path().display().to_string(),
+                        );
+                    }
+                    run.history = Some(history);
+                }
+                Err(e) => {
+                    run.incomplete(&domain, e.0, "history", &store.path().display().to_string())
+                }
+            }
+        }
+
+        // Ages and rotations, and the facts.
+        let mut facts = Vec::new();
+        for probe in &probes {
+            let sighting = sightings
+                .iter()
+                .find(|s| s.entry.selector == probe.selector);
+            if let Some(rotation) = sighting.and_then(|s| s.rotation.as_ref()) {
+                run.rotated(probe, rotation);
+            }
+            let age = Age::of(probe, sighting.map(|s| (&s.entry, s.age_exact)), today);
+            if matches!(probe.status, Status::Valid(..)) {
+                run.age_findings(probe, &age, config.rotation_days, today);
+            }
+            if probe.status.found() || probe.expected() || probe.sources.contains(&Source::History)
+            {
+                facts.push(run.facts(probe, &age, config.rotation_days));
+            }
+        }
+
+        // A domain that sends mail should have at least one key.
+        if !probes.iter().any(|p| p.status.found())
+            && !probes.iter().any(|p| matches!(p.status, Status::Failed))
+        {
+            if let Some(evidence) = sends_mail(ctx, &mut run).await {
+                let probed: Vec<&str> = probes.iter().map(|p| p.selector.as_str()).collect();
+                let finding = run
+                    .finding(
+                        &DKIM_KEY_MISSING,
+                        &domain,
+                        format!(
+                            "the domain sends mail ({evidence}) but none of the {} selectors probed has a dkim key",
+                            probed.len()
+                        ),
+                    )
+                    .help(
+                        "enable dkim signing at every service that sends the domain's mail and publish its keys; \
+                         if the domain already signs, list its selectors under `[domains.dkim] selectors = [...]` \
+                         (the `s=` tag of a received message's DKIM-Signature header names it)",
+                    )
+                    .evidence("sends_mail", evidence)
+                    .evidence("selectors_probed", probed);
+                run.push(finding);
+            }
+        }
+
+        CheckOutput {
+            findings: run.findings,
+            facts: Some(Value::Array(facts)),
+        }
+    }
+}
+
+/// The history entry for a probe's key, when it has one.
+fn key_entry(domain: &str, probe: &Probe) -> Option<KeyEntry> {
+    let (Status::Valid(record, _) | Status::Undecodable(record)) = &probe.status else {
+        return None;
+    };
+    let bits = match &probe.status {
+        Status::Valid(_, info) => Some(info.bits),
+        _ => None,
+    };
+    Some(KeyEntry {
+        domain: domain.to_string(),
+        selector: probe.selector.clone(),
+        key_sha256: probe.key_sha256.clone()?,
+        key_type: record.key_type.as_str().to_string(),
+        bits,
+        cname_target: probe.cname_target.clone(),
+        first_seen: NaiveDate::MIN,
+        last_seen: NaiveDate::MIN,
+    })
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut s = String::with_capacity(64);
+    for b in digest.iter() {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// Whether the domain sends mail: MX records (other than a null MX) or an
+/// SPF record that authorises something. `None` when it does not or the
+/// lookups failed (then an incomplete finding says so).
+async fn sends_mail(ctx: &CheckContext, run: &mut Run) -> Option<String> {
+    let domain = run.domain.clone();
+    let mx = ctx.resolver.query(&domain, RecordType::MX).await;
+    if let Some(f) = mx.failure() {
+        run.incomplete(
+            &domain,
+            format!("mx lookup of {domain} failed ({f})"),
+            "dns",
+            &domain,
+        );
+        return None;
+    }
+    let exchanges: Vec<String> = mx
+        .records()
+        .iter()
+        .filter_map(|r| match r {
+            authwarden_api::Rdata::Mx { exchange, .. }
+                if !exchange.is_empty() && exchange != "." =>
+            {
+                Some(exchange.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    if !exchanges.is_empty() {
+        return Some(format!("mx {}", exchanges.join(", ")));
+    }
+    let txt = ctx.resolver.query(&domain, RecordType::TXT).await;
+    if let Some(f) = txt.failure() {
+        run.incomplete(
+            &domain,
+            format!("txt lookup of {domain} failed ({f})"),
+            "dns",
+            &domain,
+        );
+        return None;
+    }
+    txt.txt()
+        .into_iter()
+        .find(|t| {
+            let lower = t.to_ascii_lowercase();
+            let mut terms = lower.split_whitespace();
+            terms.next() == Some("v=spf1") && terms.any(|t| t != "-all")
+        })
+        .map(|spf| format!("spf `{spf}`"))
+}
+
+/// How old a key is and how that is known.
+struct Age {
+    first_seen: Option<NaiveDate>,
+    selector_date: Option<NaiveDate>,
+    /// The larger of the two lower bounds.
+    days: Option<i64>,
+    /// `history` or `selector-name`: which bound `days` is.
+    source: Option<&'static str>,
+    exact: bool,
+    /// The date the age counts from.
+    base: Option<NaiveDate>,
+}
+
+impl Age {
+    fn of(probe: &Probe, entry: Option<(&KeyEntry, bool)>, today: NaiveDate) -> Age {
+        let first_seen = entry.map(|(e, _)| e.first_seen);
+        let selector_date = if matches!(probe.status, Status::Valid(..) | Status::Undecodable(_)) {
+            selector_date(&probe.selector).filter(|d| *d <= today)
+        } else {
+            None
+        };
+        let by_history = first_seen.map(|d| (today - d).num_days());
+        let by_name = selector_date.map(|d| (today - d).num_days());
+        let (days, source, base) = match (by_history, by_name) {
+            (Some(h), Some(n)) if n > h => (Some(n), Some("selector-name"), selector_date),
+            (Some(h), _) => (Some(h), Some("history"), first_seen),
+            (None, Some(n)) => (Some(n), Some("selector-name"), selector_date),
+            (None, None) => (None, None, None),
+        };
+        Age {
+            first_seen,
+            selector_date,
+            days,
+            source,
+            exact: source == Some("history") && entry.is_some_and(|(_, exact)| exact),
+            base,
+        }
+    }
+
+    fn next_rotation(&self, rotation_days: u32) -> Option<NaiveDate> {
+        self.base
+            .map(|b| b + Duration::days(i64::from(rotation_days)))
+    }
+}
+
+/// Collects the findings for one domain.
+struct Run {
+    domain: String,
+    findings: Vec<Finding>,
+    history: Option<KeyHistory>,
+}
+
+impl Run {
+    fn push(&mut self, finding: Finding) {
+        self.findings.push(finding);
+    }
+
+    fn finding(&self, code: &CodeInfo, subject: &str, message: String) -> Finding {
+        Finding::new(CHECKER_ID, code, &self.domain, message).subject(subject)
+    }
+
+    fn incomplete(&mut self, subject: &str, message: String, stage: &str, at: &str) {
+        let finding = self
+            .finding(&DKIM_INCOMPLETE, subject, message)
+            .help(match stage {
+                "dns" => "check the name servers of the domain (they failed to answer); the next run retries",
+                "history" => "check that the history folder is writable and the key history file is valid json; key ages are unknown in this run",
+                _ => "correct the setting named in the message; the checker ran with defaults where it could",
+            })
+            .evidence("stage", stage)
+            .evidence("at", at);
+        self.push(finding);
+    }
+
+    /// Parses and measures the key record(s) found at a selector.
+    fn analyze(&mut self, probe: &mut Probe, texts: &[String]) -> Status {
+        if texts.len() > 1 {
+            let finding = self
+                .finding(
+                    &DKIM_RECORD_MALFORMED,
+                    &probe.name,
+                    format!(
+                        "{} key records at selector {}, receivers pick one at random",
+                        texts.len(),
+                        probe.selector
+                    ),
+                )
+                .help(
+                    "publish exactly one key record per selector; use a new selector for a new key",
+                )
+                .evidence("selector", probe.selector.as_str())
+                .evidence("records", texts.to_vec());
+            self.push(finding);
+        }
+        let text = &texts[0];
+        let record = match parse_record(text) {
+            Ok(r) => r,
+            Err(e) => {
+                let finding = self
+                    .finding(
+                        &DKIM_RECORD_MALFORMED,
+                        &probe.name,
+                        format!(
+                            "key record at selector {} is malformed: {e}",
+                            probe.selector
+                        ),
+                    )
+                    .help(format!(
+                        "correct the `{}` tag; a minimal record is `v=DKIM1; k=rsa; p=<base64 key>`",
+                        e.tag
+                    ))
+                    .evidence("selector", probe.selector.as_str())
+                    .evidence("tag", e.tag.as_str())
+                    .evidence("reason", e.reason.as_str())
+                    .evidence("record", text.as_str());
+                self.push(finding);
+                return Status::Malformed;
+            }
+        };
+        if record.revoked() {
+            return Status::Revoked(record);
+        }
+        let decoded = decode_base64(&record.public_key);
+        probe.key_sha256 = Some(sha256_hex(match &decoded {
+            Ok(der) => der,
+            Err(_) => record.public_key.as_bytes(),
+        }));
+        match decoded.and_then(|der| analyze_der(record.key_type, &der)) {
+            Ok(info) => Status::Valid(record, info),
+            Err(e) => {
+                let finding = self
+                    .finding(
+                        &DKIM_KEY_UNDECODABLE,
+                        &probe.name,
+                        format!("key at selector {} cannot be decoded: {e}", probe.selector),
+                    )
+                    .help(
+                        "publish the key again exactly as the signing service gives it; \
+                         for a key longer than 255 bytes make sure every string of the record is there",
+                    )
+                    .evidence("selector", probe.selector.as_str())
+                    .evidence("k", record.key_type.as_str())
+                    .evidence("reason", e.0.as_str())
+                    .evidence("p_length", record.public_key.len());
+                self.push(finding);
+                Status::Undecodable(record)
+            }
+        }
+    }
+
+    fn record_findings(&mut self, probe: &Probe) {
+        let sel = probe.selector.as_str();
+        let sources: Vec<&str> = probe.sources.iter().map(|s| s.as_str()).collect();
+        match &probe.status {
+            Status::Missing if probe.sources.contains(&Source::Configured) => {
+                let finding = self
+                    .finding(
+                        &DKIM_SELECTOR_MISSING,
+                        &probe.name,
+                        format!("configured selector {sel} has no dkim key at {}", probe.name),
+                    )
+                    .help(format!(
+                        "publish the key record for {sel} that the signing service gives you, \
+                         or remove {sel} from `[domains.dkim] selectors` if the service no longer sends"
+                    ))
+                    .evidence("selector", sel)
+                    .evidence("cname_target", probe.cname_target.clone());
+                self.push(finding);
+            }
+            Status::Revoked(_) if probe.expected() => {
+                let why = if probe.sources.contains(&Source::Observed) {
+                    "still seen signing mail in aggregate reports"
+                } else {
+                    "still listed in config"
+                };
+                let finding = self
+                    .finding(
+                        &DKIM_KEY_REVOKED,
+                        &probe.name,
+                        format!("selector {sel} is revoked (empty `p=`) but {why}"),
+                    )
+                    .help(format!(
+                        "move the service still signing with {sel} to the current key, \
+                         or remove {sel} from `[domains.dkim] selectors`"
+                    ))
+                    .evidence("selector", sel)
+                    .evidence("sources", sources.clone());
+                self.push(finding);
+            }
+            _ => {}
+        }
+        if let Some(record) = probe.status.record() {
+            if record.testing() {
+                let finding = self
+                    .finding(
+                        &DKIM_TESTING,
+                        &probe.name,
+                        format!("key at selector {sel} is in testing mode (`t=y`)"),
+                    )
+                    .help("remove `y` from the `t=` tag once signatures verify")
+                    .evidence("selector", sel)
+                    .evidence("flags", record.flags.clone());
+                self.push(finding);
+            }
+            if record.sha1_only() {
+                let finding = self
+                    .finding(
+                        &DKIM_SHA1_ONLY,
+                        &probe.name,
+                        format!("key at selector {sel} allows only sha1 (`h=sha1`), which receivers reject"),
+                    )
+                    .help("sign with rsa-sha256 and remove the `h=` tag (or set `h=sha256`)")
+                    .evidence("selector", sel)
+                    .evidence("h", record.hashes.clone());
+                self.push(finding);
+            }
+        }
+        if let Status::Valid(record, info) = &probe.status {
+            if record.key_type == KeyType::Rsa && info.bits < 2048 {
+                let (code, message, help) = if info.bits < 1024 {
+                    (
+                        &DKIM_RSA_TOO_SHORT,
+                        format!(
+                            "rsa key at selector {sel} is {} bits, under the 1024 receivers accept",
+                            info.bits
+                        ),
+                        "publish a 2048-bit key under a new selector, switch signing to it, then revoke this one (`p=`)",
+                    )
+                } else {
+                    (
+                        &DKIM_RSA_WEAK,
+                        format!(
+                            "rsa key at selector {sel} is {} bits, rfc 8301 asks for 2048",
+                            info.bits
+                        ),
+                        "rotate to a 2048-bit key under a new selector (split the record into 255-byte strings)",
+                    )
+                };
+                let mut help = help.to_string();
+                if let Some(provider) = &probe.managed_by {
+                    let _ = write!(
+                        help,
+                        "; the key is delegated to {provider}, ask them for a longer key"
+                    );
+                }
+                let finding = self
+                    .finding(code, &probe.name, message)
+                    .help(help)
+                    .evidence("selector", sel)
+                    .evidence("key_bits", info.bits)
+                    .evidence("key_format", info.format.as_str());
+                self.push(finding);
+            }
+        }
+    }
+
+    fn rotated(&mut self, probe: &Probe, rotation: &RotationEvent) {
+        let finding = self
+            .finding(
+                &DKIM_KEY_ROTATED,
+                &probe.name,
+                format!(
+                    "new key at selector {} since the previous run (rotated on {})",
+                    probe.selector, rotation.date
+                ),
+            )
+            .help("nothing to do if the rotation was planned; otherwise find out who changed the record")
+            .evidence("selector", probe.selector.as_str())
+            .evidence("date", rotation.date.to_string())
+            .evidence("old_sha256", rotation.old_sha256.as_str())
+            .evidence("new_sha256", rotation.new_sha256.as_str());
+        self.push(finding);
+    }
+
+    fn age_findings(&mut self, probe: &Probe, age: &Age, rotation_days: u32, today: NaiveDate) {
+        let Some(days) = age.days else { return };
+        let interval = i64::from(rotation_days);
+        let code = if days > 2 * interval {
+            &DKIM_ROTATION_OVERDUE
+        } else if days > interval {
+            &DKIM_ROTATION_DUE
+        } else {
+            return;
+        };
+        let sel = probe.selector.as_str();
+        let how = match (age.source, age.exact) {
+            (Some("history"), true) => format!(
+                "is {days} days old (published {})",
+                age.first_seen.map(|d| d.to_string()).unwrap_or_default()
+            ),
+            (Some("history"), _) => format!(
+                "is unchanged since first seen on {}, {days} days ago",
+                age.first_seen.map(|d| d.to_string()).unwrap_or_default()
+            ),
+            _ => format!(
+                "is at least {days} days old going by the date in the selector name ({}), no key history yet",
+                age.selector_date.map(|d| d.to_string()).unwrap_or_default()
+            ),
+        };
+        let mut message = format!(
+            "key at selector {sel} {how}, past {} the {rotation_days}-day rotation interval",
+            if code == &DKIM_ROTATION_OVERDUE {
+                "twice"
+            } else {
+                ""
+            }
+        )
+        .replace("past  the", "past the");
+        let mut help = String::from(
+            "publish a new key under a new selector, switch signing to it, then revoke the old selector (`p=`)",
+        );
+        if let Some(provider) = &probe.managed_by {
+            let _ = write!(message, "; rotation is managed by {provider}");
+            help = format!(
+                "the key is delegated by cname to {}: rotation is managed by {provider}, trigger it in their console or ask them",
+                probe.cname_target.as_deref().unwrap_or_default()
+            );
+        }
+        let finding = self
+            .finding(code, &probe.name, message)
+            .help(help)
+            .evidence("selector", sel)
+            .evidence("key_age_days", days)
+            .evidence("age_source", age.source)
+            .evidence("age_exact", age.exact)
+            .evidence("rotation_days", rotation_days)
+            .evidence("first_seen", age.first_seen.map(|d| d.to_string()))
+            .evidence("selector_date", age.selector_date.map(|d| d.to_string()))
+            .evidence("today", today.to_string())
+            .evidence("managed_by", probe.managed_by.clone());
+        self.push(finding);
+    }
+
+    fn facts(&self, probe: &Probe, age: &Age, rotation_days: u32) -> Value {
+        let record = probe.status.record();
+        let info = match &probe.status {
+            Status::Valid(_, info) => Some(info),
+            _ => None,
+        };
+        let rotations: Vec<Value> = self
+            .history
+            .as_ref()
+            .map(|h| {
+                h.rotations_of(&self.domain, &probe.selector)
+                    .map(|r| {
+                        json!({
+                            "date": r.date.to_string(),
+                            "old_sha256": r.old_sha256,
+                            "new_sha256": r.new_sha256,
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let date = |d: Option<NaiveDate>| {
+            d.map(|d| Value::String(d.to_string()))
+                .unwrap_or(Value::Null)
+        };
+        let mut facts = Map::new();
+        facts.insert("selector".into(), probe.selector.clone().into());
+        facts.insert("found".into(), probe.status.found().into());
+        facts.insert("status".into(), probe.status.as_str().into());
+        facts.insert(
+            "key_type".into(),
+            record.map(|r| r.key_type.as_str()).into(),
+        );
+        facts.insert("key_bits".into(), info.map(|i| i.bits).into());
+        facts.insert("key_format".into(), info.map(|i| i.format.as_str()).into());
+        facts.insert("key_sha256".into(), probe.key_sha256.clone().into());
+        facts.insert("cname_target".into(), probe.cname_target.clone().into());
+        facts.insert("managed_by".into(), probe.managed_by.clone().into());
+        facts.insert(
+            "revoked".into(),
+            matches!(probe.status, Status::Revoked(_)).into(),
+        );
+        facts.insert("testing".into(), record.is_some_and(|r| r.testing()).into());
+        facts.insert(
+            "sha1_only".into(),
+            record.is_some_and(|r| r.sha1_only()).into(),
+        );
+        facts.insert(
+            "sources".into(),
+            probe
+                .sources
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .into(),
+        );
+        facts.insert("first_seen".into(), date(age.first_seen));
+        facts.insert("selector_date".into(), date(age.selector_date));
+        facts.insert("key_age_days".into(), age.days.into());
+        facts.insert("age_source".into(), age.source.into());
+        facts.insert("age_exact".into(), age.exact.into());
+        facts.insert(
+            "next_rotation".into(),
+            date(
+                matches!(probe.status, Status::Valid(..))
+                    .then(|| age.next_rotation(rotation_days))
+                    .flatten(),
+            ),
+        );
+        facts.insert("rotations".into(), rotations.into());
+        Value::Object(facts)
+    }
+}
