@@ -22,8 +22,8 @@ use std::path::Path;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use model::{
-    default_cron, CheckerConfig, Config, DnsConfig, DomainConfig, JobConfig, Known, KnownChecker,
-    PasswordSource, Security, SmtpConfig,
+    default_cron, CheckerConfig, Config, DnsConfig, DomainConfig, ExternalConfig, JobConfig, Known,
+    KnownChecker, PasswordSource, Security, SmtpConfig, DEFAULT_EXTERNAL_TIMEOUT,
 };
 
 /// The default location of the configuration file, relative to the current directory.
@@ -49,6 +49,24 @@ pub fn load(path: &Path, known: &Known) -> Result<Config, ConfigErrors> {
 /// errors, and relative paths inside are resolved against its directory.
 pub fn parse(text: &str, path: &Path, known: &Known) -> Result<Config, ConfigErrors> {
     validate::parse(text, path, known)
+}
+
+/// The external checkers (`[checkers.<id>] type = "external"`) that `text`
+/// declares, read leniently: every other problem of the file is ignored
+/// here (and reported by [`parse`]).
+///
+/// The host needs them before the real validation: it asks each external
+/// checker to describe itself, and the codes it declares are what `[levels]`
+/// is then validated against.
+pub fn external_checkers(text: &str, path: &Path, known: &Known) -> Vec<(String, ExternalConfig)> {
+    validate::parse_lenient(text, path, known)
+        .map(|config| {
+            config
+                .external_checkers()
+                .map(|(id, e)| (id.to_string(), e.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The built-in configuration, for running without a file: UTC, the

@@ -144,9 +144,28 @@ pub struct CheckerConfig {
     pub enabled: bool,
     /// The jobs it runs in, replacing its default cadences.
     pub jobs: Option<Vec<Cadence>>,
-    /// Every other key of the table, as a JSON object for the checker.
+    /// Every other key of the table, as a JSON object for the checker; for
+    /// an external checker, its `config` table.
     pub settings: Value,
+    /// Set for `type = "external"`: how to run the checker's process.
+    pub external: Option<ExternalConfig>,
 }
+
+/// How to run an external checker (`[checkers.<id>] type = "external"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalConfig {
+    /// The program and its arguments, as written. A program given as a
+    /// relative path with a `/` (`./mta_sts.py`) is relative to [`Self::dir`].
+    pub command: Vec<String>,
+    /// The config file's directory: the process's working directory, so
+    /// relative paths in its arguments are relative to the config file.
+    pub dir: PathBuf,
+    /// How long one call of the process may take before it is killed.
+    pub timeout: Duration,
+}
+
+/// The timeout of an external checker's process unless `timeout` says otherwise.
+pub const DEFAULT_EXTERNAL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One `[jobs.<cadence>]` table, defaults filled in.
 #[derive(Debug, Clone, PartialEq)]
@@ -314,6 +333,13 @@ impl Config {
             })
             .map(|c| c.id.clone())
             .collect()
+    }
+
+    /// The external checkers (`type = "external"`), by id.
+    pub fn external_checkers(&self) -> impl Iterator<Item = (&str, &ExternalConfig)> {
+        self.checkers
+            .iter()
+            .filter_map(|(id, c)| c.external.as_ref().map(|e| (id.as_str(), e)))
     }
 
     /// The user's level for a code, if `[levels]` sets one.

@@ -16,8 +16,8 @@ use toml::Spanned;
 
 use crate::error::Sink;
 use crate::model::{
-    resolve_path, CheckerConfig, Config, DnsConfig, DomainConfig, JobConfig, Known, PasswordSource,
-    Security, SmtpConfig,
+    resolve_path, CheckerConfig, Config, DnsConfig, DomainConfig, ExternalConfig, JobConfig, Known,
+    PasswordSource, Security, SmtpConfig, DEFAULT_EXTERNAL_TIMEOUT,
 };
 
 type Val<'i> = Spanned<DeValue<'i>>;
@@ -51,6 +51,9 @@ const SMTP_KEYS: &[&str] = &[
     "timeout",
 ];
 const TEMPLATES_KEYS: &[&str] = &["dir"];
+/// The keys of `[checkers.<id>]` with `type = "external"`: no pass-through
+/// keys, the checker's own settings go in `config`.
+const EXTERNAL_KEYS: &[&str] = &["type", "command", "timeout", "enabled", "jobs", "config"];
 /// Names people write for a security mode, mapped to the mode they mean.
 const SECURITY_ALIASES: &[(&str, &str)] = &[
     ("ssl", "tls"),
@@ -73,6 +76,32 @@ const LEVEL_ALIASES: &[(&str, &str)] = &[
 
 /// Parses and validates `text`, read from `path`.
 pub(crate) fn parse(text: &str, path: &Path, known: &Known) -> Result<Config, crate::ConfigErrors> {
+    let (config, errors) = walk(text, path, known);
+    errors?;
+    config.ok_or_else(|| unreachable_errors(path))
+}
+
+/// Like [`parse`], but returns what could be read despite errors; `None`
+/// only when the TOML itself does not parse.
+pub(crate) fn parse_lenient(text: &str, path: &Path, known: &Known) -> Option<Config> {
+    walk(text, path, known).0
+}
+
+fn unreachable_errors(path: &Path) -> crate::ConfigErrors {
+    crate::ConfigErrors(vec![crate::ConfigError {
+        file: path.to_path_buf(),
+        line: 0,
+        column: 0,
+        message: "the configuration could not be read".into(),
+        help: None,
+    }])
+}
+
+fn walk(
+    text: &str,
+    path: &Path,
+    known: &Known,
+) -> (Option<Config>, Result<(), crate::ConfigErrors>) {
     let mut sink = Sink::new(path, text);
     let root = match DeTable::parse(text) {
         Ok(root) => root,
@@ -82,20 +111,42 @@ pub(crate) fn parse(text: &str, path: &Path, known: &Known) -> Result<Config, cr
                 format!("invalid TOML: {}", e.message()),
                 None,
             );
-            return Err(sink.finish().expect_err("one error was pushed"));
+            return (None, sink.finish());
         }
     };
     let dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
+    let external_ids = external_ids(root.get_ref(), known);
     let mut walker = Walker {
         text,
         sink,
         known,
         dir,
+        external_ids,
     };
     let mut config = walker.root(root.get_ref());
     config.source = Some(path.to_path_buf());
-    walker.sink.finish()?;
-    Ok(config)
+    (Some(config), walker.sink.finish())
+}
+
+/// The ids of `[checkers.<id>]` tables with `type = "external"` that are not
+/// built-in checkers, found before the walk so that `[[domains]]` and
+/// `[jobs.*]` may name them wherever they are in the file.
+fn external_ids(root: &DeTable<'_>, known: &Known) -> Vec<String> {
+    let Some(DeValue::Table(checkers)) = root.get("checkers").map(|v| v.get_ref()) else {
+        return Vec::new();
+    };
+    checkers
+        .iter()
+        .filter(|(_, v)| match v.get_ref() {
+            DeValue::Table(t) => matches!(
+                t.get("type").map(|v| v.get_ref()),
+                Some(DeValue::String(s)) if s.as_ref() == "external"
+            ),
+            _ => false,
+        })
+        .map(|(k, _)| k.get_ref().to_string())
+        .filter(|id| known.checker(id).is_none())
+        .collect()
 }
 
 /// The best near-miss for `word` among `candidates` (case-insensitive
@@ -153,6 +204,8 @@ struct Walker<'a> {
     known: &'a Known,
     /// The config file's directory; relative paths are resolved against it.
     dir: PathBuf,
+    /// The ids of the file's external checkers (not in `known`).
+    external_ids: Vec<String>,
 }
 
 impl<'a> Walker<'a> {
@@ -361,12 +414,23 @@ impl<'a> Walker<'a> {
         map
     }
 
-    fn checker_ids(&self) -> Vec<&'a str> {
-        self.known.checkers.iter().map(|c| c.id.as_str()).collect()
+    fn checker_ids(&self) -> Vec<String> {
+        self.known
+            .checkers
+            .iter()
+            .map(|c| c.id.clone())
+            .chain(self.external_ids.iter().cloned())
+            .collect()
+    }
+
+    /// A built-in checker or one of the file's external checkers.
+    fn is_checker(&self, id: &str) -> bool {
+        self.known.checker(id).is_some() || self.external_ids.iter().any(|e| e == id)
     }
 
     fn unknown_checker(&mut self, span: Range<usize>, id: &str, place: &str) {
         let ids = self.checker_ids();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
         let help = match suggest(id, ids.iter().copied()) {
             Some(s) => Some(did_you_mean(s)),
             None if ids.is_empty() => None,
@@ -563,15 +627,16 @@ impl<'a> Walker<'a> {
             if key == "name" {
                 name_seen = true;
                 name = self.str(v, &format!("{path}.name")).map(|s| (s, v.span()));
-            } else if self.known.checker(key).is_some() {
+            } else if self.is_checker(key) {
                 let sub = format!("{path}.{key}");
                 if let Some(t) = self.table(v, &sub) {
                     let table = self.json_table(t, &sub);
                     settings.insert(key.to_string(), Value::Object(table));
                 }
             } else {
+                let ids = self.checker_ids();
                 let mut candidates = vec!["name"];
-                candidates.extend(self.checker_ids());
+                candidates.extend(ids.iter().map(String::as_str));
                 self.unknown_key(k, "in `[[domains]]`", &candidates);
             }
         }
@@ -633,11 +698,39 @@ impl<'a> Walker<'a> {
         let mut out = BTreeMap::new();
         for (k, v) in t.iter() {
             let id = k.get_ref().as_ref();
+            let path = format!("checkers.{id}");
+            let external_type = match v.get_ref() {
+                DeValue::Table(t) => t.iter().find(|(k, _)| k.get_ref().as_ref() == "type"),
+                _ => None,
+            };
+            if let Some((type_key, type_value)) = external_type {
+                if self.known.checker(id).is_some() {
+                    self.err_help(
+                        type_key.span(),
+                        format!("`{id}` is a built-in checker, it cannot have a `type`"),
+                        Some("give the external checker another id"),
+                    );
+                    continue;
+                }
+                if matches!(type_value.get_ref(), DeValue::String(s) if s.as_ref() == "external") {
+                    if let Some(t) = self.table(v, &path) {
+                        if let Some(checker) = self.external_checker(id, k, t, &path) {
+                            out.insert(id.to_string(), checker);
+                        }
+                    }
+                } else {
+                    self.err_help(
+                        type_value.span(),
+                        format!("unknown checker type for `{path}.type`"),
+                        Some("the only type is `\"external\"`: a program that speaks the external checker protocol"),
+                    );
+                }
+                continue;
+            }
             if self.known.checker(id).is_none() {
                 self.unknown_checker(k.span(), id, "in `[checkers]`");
                 continue;
             }
-            let path = format!("checkers.{id}");
             let Some(t) = self.table(v, &path) else {
                 continue;
             };
@@ -645,6 +738,7 @@ impl<'a> Walker<'a> {
                 enabled: true,
                 jobs: None,
                 settings: Value::Object(Map::new()),
+                external: None,
             };
             let mut settings = Map::new();
             for (k, v) in t.iter() {
@@ -655,19 +749,7 @@ impl<'a> Walker<'a> {
                             checker.enabled = b;
                         }
                     }
-                    "jobs" => {
-                        if let Some(list) = self.strings(v, &format!("{path}.jobs")) {
-                            let mut jobs = Vec::new();
-                            for (s, span) in list {
-                                if let Some(c) = self.cadence(s, span) {
-                                    if !jobs.contains(&c) {
-                                        jobs.push(c);
-                                    }
-                                }
-                            }
-                            checker.jobs = Some(jobs);
-                        }
-                    }
+                    "jobs" => checker.jobs = self.checker_jobs(v, &path),
                     _ => {
                         let value = self.json(v, &format!("{path}.{key}"));
                         settings.insert(key.to_string(), value);
@@ -678,6 +760,120 @@ impl<'a> Walker<'a> {
             out.insert(id.to_string(), checker);
         }
         out
+    }
+
+    fn checker_jobs(&mut self, v: &Val<'_>, path: &str) -> Option<Vec<Cadence>> {
+        let list = self.strings(v, &format!("{path}.jobs"))?;
+        let mut jobs = Vec::new();
+        for (s, span) in list {
+            if let Some(c) = self.cadence(s, span) {
+                if !jobs.contains(&c) {
+                    jobs.push(c);
+                }
+            }
+        }
+        Some(jobs)
+    }
+
+    /// `[checkers.<id>]` with `type = "external"`.
+    fn external_checker(
+        &mut self,
+        id: &str,
+        key: &Key<'_>,
+        t: &DeTable<'_>,
+        path: &str,
+    ) -> Option<CheckerConfig> {
+        let mut ok = true;
+        if !is_kebab(id) {
+            self.err_help(
+                key.span(),
+                format!("invalid external checker id `{id}`"),
+                Some(
+                    "use kebab-case: lower-case letters, digits and single hyphens, e.g. `mta-sts`",
+                ),
+            );
+            ok = false;
+        }
+        let mut checker = CheckerConfig {
+            enabled: true,
+            jobs: None,
+            settings: Value::Object(Map::new()),
+            external: None,
+        };
+        let mut command = None;
+        let mut timeout = DEFAULT_EXTERNAL_TIMEOUT;
+        for (k, v) in t.iter() {
+            let key = k.get_ref().as_ref();
+            let sub = format!("{path}.{key}");
+            match key {
+                "type" => {}
+                "command" => {
+                    if let Some(list) = self.strings(v, &sub) {
+                        if list.is_empty() || list[0].0.trim().is_empty() {
+                            self.err_help(
+                                v.span(),
+                                format!("`{sub}` must name a program"),
+                                Some("e.g. `command = [\"python3\", \"checkers/mta_sts.py\"]`"),
+                            );
+                            ok = false;
+                        } else {
+                            command = Some(list.iter().map(|(s, _)| s.to_string()).collect());
+                        }
+                    } else {
+                        ok = false;
+                    }
+                }
+                "timeout" => match self.duration(v, &sub) {
+                    Some(d) if d.is_zero() => {
+                        self.err(v.span(), format!("`{sub}` must be greater than zero"));
+                    }
+                    Some(d) => timeout = d,
+                    None => {}
+                },
+                "enabled" => {
+                    if let Some(b) = self.bool(v, &sub) {
+                        checker.enabled = b;
+                    }
+                }
+                "jobs" => checker.jobs = self.checker_jobs(v, path),
+                "config" => {
+                    if let Some(t) = self.table(v, &sub) {
+                        checker.settings = Value::Object(self.json_table(t, &sub));
+                    }
+                }
+                _ => {
+                    let help = match suggest(key, EXTERNAL_KEYS.iter().copied()) {
+                        Some(s) => did_you_mean(s),
+                        None => format!(
+                            "expected one of: {}; the checker's own settings go in `config = {{ ... }}`",
+                            join_ticked(EXTERNAL_KEYS)
+                        ),
+                    };
+                    self.err_help(
+                        k.span(),
+                        format!("unknown key `{key}` in `[{path}]`"),
+                        Some(help),
+                    );
+                }
+            }
+        }
+        if command.is_none() && !t.iter().any(|(k, _)| k.get_ref().as_ref() == "command") {
+            self.err_help(
+                key.span(),
+                format!("missing key `command` in `[{path}]`"),
+                Some("add e.g. `command = [\"python3\", \"mta_sts.py\"]`"),
+            );
+        }
+        let command = command?;
+        if !ok {
+            return None;
+        }
+        checker.external = Some(ExternalConfig {
+            command,
+            dir: self.dir.clone(),
+            timeout,
+        });
+        Some(checker)
     }
 
     fn jobs(&mut self, t: &DeTable<'_>, jobs: &mut BTreeMap<Cadence, JobConfig>) {
@@ -721,7 +917,7 @@ impl<'a> Walker<'a> {
                         if let Some(list) = self.strings(v, &sub) {
                             let mut ids = Vec::new();
                             for (s, span) in list {
-                                if self.known.checker(s).is_none() {
+                                if !self.is_checker(s) {
                                     self.unknown_checker(span, s, &format!("in `{sub}`"));
                                 } else if !ids.iter().any(|id| id == s) {
                                     ids.push(s.to_string());
@@ -1002,6 +1198,14 @@ pub(crate) fn check_mailbox(s: &str) -> Result<(), String> {
     validate_domain(domain)
 }
 
+fn is_kebab(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_lowercase())
+        && !s.ends_with('-')
+        && !s.contains("--")
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
 fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")
@@ -1078,6 +1282,7 @@ mod tests {
             ("## `[templates]`", TEMPLATES_KEYS),
             ("## `[[domains]]`", &["name"]),
             ("## `[checkers.<id>]`", &["enabled", "jobs"]),
+            ("## External checkers", EXTERNAL_KEYS),
         ] {
             let start = doc
                 .find(section)
