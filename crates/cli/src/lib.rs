@@ -8,6 +8,7 @@ mod check;
 mod explain;
 mod jobs;
 pub mod pipeline;
+mod scaffold;
 mod setup;
 
 pub use setup::known;
@@ -89,6 +90,8 @@ enum Command {
         #[command(subcommand)]
         command: OutboxCommand,
     },
+    /// Create a checker crate under crates/checkers and register it (run from the workspace root)
+    NewChecker(scaffold::NewCheckerArgs),
     /// Configuration commands
     Config {
         #[command(subcommand)]
@@ -167,6 +170,7 @@ async fn dispatch(cli: Cli, registry: Registry) -> u8 {
         Command::Config {
             command: ConfigCommand::Validate,
         } => setup::validate(&cli.global, &registry),
+        Command::NewChecker(args) => scaffold::run(&args, &registry),
     };
     match result {
         Ok(status) => status,
