@@ -4,5 +4,6 @@
 //! whatever the test's outcome.
 
 pub mod dns;
+pub mod imap;
 pub mod smtp;
 pub mod util;
