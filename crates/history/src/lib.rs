@@ -6,10 +6,15 @@
 //! previous run of the same job ([`compare`], [`annotate`]), are trended
 //! over recent runs ([`trends`]) and can be exported ([`export`]).
 //!
+//! DMARC aggregate report rows ([`aggregate_frame`]) are kept beside them,
+//! one file per report, deduplicated by (org_name, report_id)
+//! ([`HistoryStore::append_aggregate`], [`HistoryStore::load_aggregate`]).
+//!
 //! Other crates use the frames through the re-exported [`polars`] so that
 //! they need not depend on it themselves.
 #![deny(missing_docs)]
 
+mod aggregate;
 mod compare;
 mod error;
 mod export;
@@ -18,6 +23,7 @@ mod run;
 mod store;
 mod trends;
 
+pub use aggregate::{aggregate_date, aggregate_frame, aggregate_schema, AggregateAppend};
 pub use compare::{annotate, compare, Comparison, FindingStatus, Status};
 pub use error::{HistoryError, Result};
 pub use export::{export, export_to_path, ExportFormat};

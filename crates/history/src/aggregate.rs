@@ -1,0 +1,528 @@
+//! DMARC aggregate report rows in the history: one row per `<record>` with
+//! its report's metadata and classification, as Hive-partitioned Parquet.
+//!
+//! ```text
+//! <root>/aggregate/domain=<domain>/date=<YYYY-MM-DD>/<org>-<report_id>.parquet
+//! <root>/aggregate/_seen.json      the (org_name, report_id) already ingested
+//! <root>/aggregate/.lock           held while a batch is appended
+//! ```
+//!
+//! `domain` (of `policy_published`) and `date` (the UTC day the reporting
+//! period begins) live in the path only, like `job` and `period` of the
+//! other datasets (see the store's docs for why); [`HistoryStore::load_aggregate`]
+//! restores them as text columns. In DuckDB:
+//! `read_parquet('<root>/aggregate/*/*/*.parquet', hive_partitioning = true,
+//! hive_types = {'domain': VARCHAR, 'date': VARCHAR})`.
+//!
+//! A report is ingested once: the seen index is checked and updated under
+//! the lock, so the same report from a file and from IMAP counts once. Files
+//! are written before the index; a crash in between leaves files that the
+//! retried ingest rewrites under the same names. A missing or damaged index
+//! is rebuilt from the files (`_` names are skipped by Hive and Spark readers,
+//! and do not match `*/*/*.parquet`).
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::path::{Path, PathBuf};
+
+use authwarden_aggregate::{AggregateReport, AggregateRow};
+use fs4::FileExt;
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{HistoryError, Result};
+use crate::frames::conform;
+use crate::store::{empty_frame, read_parquet_file, write_atomic, write_parquet_atomic};
+use crate::HistoryStore;
+
+/// The partition columns of the aggregate dataset: in the path, not the files.
+const AGGREGATE_PARTITIONS: [&str; 2] = ["domain", "date"];
+
+fn datetime_dtype() -> DataType {
+    DataType::Datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
+}
+
+/// The columns of [`aggregate_frame`], in order, with their types. `domain`
+/// and `date` (`YYYY-MM-DD`, UTC day of `begin`) are the partition columns.
+pub fn aggregate_schema() -> Vec<(&'static str, DataType)> {
+    use DataType::*;
+    vec![
+        ("domain", String),
+        ("date", String),
+        ("org_name", String),
+        ("report_id", String),
+        ("source", String),
+        ("begin", datetime_dtype()),
+        ("end", datetime_dtype()),
+        ("adkim", String),
+        ("aspf", String),
+        ("p", String),
+        ("sp", String),
+        ("pct", UInt32),
+        ("source_ip", String),
+        ("count", UInt64),
+        ("disposition", String),
+        ("dmarc_dkim", String),
+        ("dmarc_spf", String),
+        ("reasons", String),
+        ("header_from", String),
+        ("envelope_from", String),
+        ("envelope_to", String),
+        ("dkim_domains", String),
+        ("dkim_selectors", String),
+        ("dkim_results", String),
+        ("spf_domains", String),
+        ("spf_results", String),
+        ("dkim_aligned", Boolean),
+        ("spf_aligned", Boolean),
+        ("reporter_agrees", Boolean),
+        ("category", String),
+        ("cause", String),
+        ("provider", String),
+        ("action", String),
+    ]
+}
+
+/// The UTC day a reporting period begins, `YYYY-MM-DD`.
+pub fn aggregate_date(begin: i64) -> String {
+    chrono::DateTime::from_timestamp(begin, 0)
+        .unwrap_or_default()
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+/// One row per record, with the columns of [`aggregate_schema`]:
+/// `begin`/`end` as UTC milliseconds, multi-valued auth results joined
+/// with `;` (see [`AggregateRow`]).
+pub fn aggregate_frame(rows: &[AggregateRow]) -> PolarsResult<DataFrame> {
+    let n = rows.len();
+    let text = |name: &str, get: fn(&AggregateRow) -> &str| {
+        Column::new(name.into(), rows.iter().map(get).collect::<Vec<_>>())
+    };
+    let opt = |name: &str, get: fn(&AggregateRow) -> Option<&str>| {
+        Column::new(name.into(), rows.iter().map(get).collect::<Vec<_>>())
+    };
+    let flag = |name: &str, get: fn(&AggregateRow) -> bool| {
+        Column::new(name.into(), rows.iter().map(get).collect::<Vec<_>>())
+    };
+    let time = |name: &str, get: fn(&AggregateRow) -> i64| {
+        Int64Chunked::from_vec(
+            name.into(),
+            rows.iter()
+                .map(|r| get(r).saturating_mul(1000))
+                .collect::<Vec<_>>(),
+        )
+        .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
+        .into_column()
+    };
+    let columns = vec![
+        Column::new(
+            "domain".into(),
+            rows.iter()
+                .map(|r| partition_domain(&r.domain))
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "date".into(),
+            rows.iter()
+                .map(|r| aggregate_date(r.begin))
+                .collect::<Vec<_>>(),
+        ),
+        text("org_name", |r| &r.org_name),
+        text("report_id", |r| &r.report_id),
+        text("source", |r| &r.source),
+        time("begin", |r| r.begin),
+        time("end", |r| r.end),
+        opt("adkim", |r| r.adkim.as_deref()),
+        opt("aspf", |r| r.aspf.as_deref()),
+        opt("p", |r| r.p.as_deref()),
+        opt("sp", |r| r.sp.as_deref()),
+        Column::new(
+            "pct".into(),
+            rows.iter()
+                .map(|r| r.pct.map(u32::from))
+                .collect::<Vec<_>>(),
+        ),
+        text("source_ip", |r| &r.source_ip),
+        Column::new(
+            "count".into(),
+            rows.iter().map(|r| r.count).collect::<Vec<_>>(),
+        ),
+        opt("disposition", |r| r.disposition.as_deref()),
+        opt("dmarc_dkim", |r| r.dmarc_dkim.as_deref()),
+        opt("dmarc_spf", |r| r.dmarc_spf.as_deref()),
+        opt("reasons", |r| r.reasons.as_deref()),
+        text("header_from", |r| &r.header_from),
+        opt("envelope_from", |r| r.envelope_from.as_deref()),
+        opt("envelope_to", |r| r.envelope_to.as_deref()),
+        opt("dkim_domains", |r| r.dkim_domains.as_deref()),
+        opt("dkim_selectors", |r| r.dkim_selectors.as_deref()),
+        opt("dkim_results", |r| r.dkim_results.as_deref()),
+        opt("spf_domains", |r| r.spf_domains.as_deref()),
+        opt("spf_results", |r| r.spf_results.as_deref()),
+        flag("dkim_aligned", |r| r.dkim_aligned),
+        flag("spf_aligned", |r| r.spf_aligned),
+        flag("reporter_agrees", |r| r.reporter_agrees),
+        text("category", |r| &r.category),
+        text("cause", |r| &r.cause),
+        opt("provider", |r| r.provider.as_deref()),
+        text("action", |r| &r.action),
+    ];
+    DataFrame::new(n, columns)
+}
+
+/// What [`HistoryStore::append_aggregate`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AggregateAppend {
+    /// Reports written now: org_name, report_id and the file.
+    pub written: Vec<(String, String, PathBuf)>,
+    /// Reports skipped because the history already holds them (or an
+    /// earlier report of the same batch): org_name and report_id.
+    pub already_ingested: Vec<(String, String)>,
+    /// Rows written.
+    pub rows: usize,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct SeenIndex {
+    /// Entries sorted by (org_name, report_id).
+    reports: Vec<SeenEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SeenEntry {
+    org_name: String,
+    report_id: String,
+    /// The file, relative to the aggregate directory.
+    file: String,
+}
+
+type Seen = BTreeMap<(String, String), String>;
+
+impl HistoryStore {
+    /// The directory of the aggregate dataset.
+    pub fn aggregate_dir(&self) -> PathBuf {
+        self.root().join("aggregate")
+    }
+
+    /// Where a report's rows are kept:
+    /// `aggregate/domain=<domain>/date=<YYYY-MM-DD>/<org>-<report_id>.parquet`,
+    /// each part reduced to ASCII letters, digits, `-`, `_` and `.` (with a
+    /// hash of the original when that changed anything).
+    pub fn aggregate_path(
+        &self,
+        domain: &str,
+        begin: i64,
+        org_name: &str,
+        report_id: &str,
+    ) -> PathBuf {
+        self.aggregate_dir()
+            .join(relative_path(domain, begin, org_name, report_id))
+    }
+
+    /// Whether the report (org_name, report_id) is already in the history.
+    pub fn aggregate_contains(&self, org_name: &str, report_id: &str) -> Result<bool> {
+        let seen = self.load_seen()?;
+        Ok(seen.contains_key(&(org_name.to_string(), report_id.to_string())))
+    }
+
+    /// Appends reports with their rows (from
+    /// [`authwarden_aggregate::report_rows`]), one Parquet file per report,
+    /// skipping reports already in the history by (org_name, report_id).
+    /// Safe against a concurrent append (file and IMAP ingest): the batch
+    /// holds the dataset's lock.
+    pub fn append_aggregate<'a>(
+        &self,
+        reports: impl IntoIterator<Item = (&'a AggregateReport, &'a [AggregateRow])>,
+    ) -> Result<AggregateAppend> {
+        let dir = self.aggregate_dir();
+        fs::create_dir_all(&dir).map_err(|source| HistoryError::Write {
+            path: dir.clone(),
+            source,
+        })?;
+        let _lock = lock(&dir.join(".lock"))?;
+        let mut seen = self.load_seen()?;
+        let mut out = AggregateAppend::default();
+        for (report, rows) in reports {
+            let key = (
+                report.metadata.org_name.clone(),
+                report.metadata.report_id.clone(),
+            );
+            if seen.contains_key(&key) {
+                out.already_ingested.push(key);
+                continue;
+            }
+            let rel = relative_path(
+                &report.policy_published.domain,
+                report.metadata.date_range.begin,
+                &key.0,
+                &key.1,
+            );
+            let path = dir.join(&rel);
+            let frame = aggregate_frame(rows)?;
+            let mut frame = conform(&frame, &aggregate_schema(), &AGGREGATE_PARTITIONS, false)
+                .map_err(|reason| HistoryError::Schema {
+                    table: "aggregate",
+                    reason,
+                })?;
+            write_parquet_atomic(&path, &mut frame)?;
+            out.rows += rows.len();
+            seen.insert(key.clone(), rel);
+            out.written.push((key.0, key.1, path));
+        }
+        if !out.written.is_empty() {
+            self.save_seen(&seen)?;
+        }
+        Ok(out)
+    }
+
+    /// Every aggregate row in the history, with the columns of
+    /// [`aggregate_schema`] (`domain` and `date` from the path). Damaged
+    /// files are skipped with a warning.
+    pub fn load_aggregate(&self) -> Result<DataFrame> {
+        let mut out: Option<DataFrame> = None;
+        for (domain, date, path) in self.aggregate_files()? {
+            let df = match read_parquet_file(&path, None).and_then(|df| {
+                conform(&df, &aggregate_schema(), &AGGREGATE_PARTITIONS, true).map_err(|reason| {
+                    HistoryError::Corrupt {
+                        path: path.clone(),
+                        reason,
+                    }
+                })
+            }) {
+                Ok(df) => df,
+                Err(e) => {
+                    self.warn(format!("skipped aggregate file: {e}"));
+                    continue;
+                }
+            };
+            let mut df = df;
+            let height = df.height();
+            for (index, (name, value)) in
+                [("domain", domain), ("date", date)].into_iter().enumerate()
+            {
+                let column = Column::new_scalar(
+                    name.into(),
+                    Scalar::new(DataType::String, AnyValue::StringOwned(value.into())),
+                    height,
+                );
+                df.insert_column(index, column)?;
+            }
+            match out.as_mut() {
+                Some(acc) => {
+                    acc.vstack_mut_owned(df)?;
+                }
+                None => out = Some(df),
+            }
+        }
+        Ok(match out {
+            Some(mut df) => {
+                df.rechunk_mut();
+                df
+            }
+            None => empty_frame(&aggregate_schema()),
+        })
+    }
+
+    /// The report files: (domain, date, path), sorted.
+    fn aggregate_files(&self) -> Result<Vec<(String, String, PathBuf)>> {
+        let mut out = Vec::new();
+        for (d, ddir) in list(&self.aggregate_dir())? {
+            let Some(domain) = d.strip_prefix("domain=") else {
+                continue;
+            };
+            for (t, tdir) in list(&ddir)? {
+                let Some(date) = t.strip_prefix("date=") else {
+                    continue;
+                };
+                for (f, path) in list(&tdir)? {
+                    if f.ends_with(".parquet") && !f.starts_with('.') {
+                        out.push((domain.to_string(), date.to_string(), path));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn seen_path(&self) -> PathBuf {
+        self.aggregate_dir().join("_seen.json")
+    }
+
+    /// The seen index; rebuilt from the files when missing or damaged.
+    fn load_seen(&self) -> Result<Seen> {
+        let path = self.seen_path();
+        match fs::read(&path) {
+            Ok(bytes) => match serde_json::from_slice::<SeenIndex>(&bytes) {
+                Ok(index) => {
+                    return Ok(index
+                        .reports
+                        .into_iter()
+                        .map(|e| ((e.org_name, e.report_id), e.file))
+                        .collect())
+                }
+                Err(e) => self.warn(format!(
+                    "{} is damaged ({e}); rebuilt from the report files",
+                    path.display()
+                )),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(HistoryError::Read { path, source }),
+        }
+        let dir = self.aggregate_dir();
+        let mut seen = Seen::new();
+        for (_, _, file) in self.aggregate_files()? {
+            match read_parquet_file(&file, Some(&["org_name", "report_id"])) {
+                Ok(df) => {
+                    let get = |c: &str| {
+                        df.column(c)
+                            .ok()
+                            .and_then(|c| c.str().ok().and_then(|s| s.get(0).map(str::to_string)))
+                    };
+                    if let (Some(org), Some(id)) = (get("org_name"), get("report_id")) {
+                        let rel = file
+                            .strip_prefix(&dir)
+                            .unwrap_or(&file)
+                            .to_string_lossy()
+                            .into_owned();
+                        seen.insert((org, id), rel);
+                    }
+                }
+                Err(e) => self.warn(format!("skipped aggregate file: {e}")),
+            }
+        }
+        Ok(seen)
+    }
+
+    fn save_seen(&self, seen: &Seen) -> Result<()> {
+        let index = SeenIndex {
+            reports: seen
+                .iter()
+                .map(|((org_name, report_id), file)| SeenEntry {
+                    org_name: org_name.clone(),
+                    report_id: report_id.clone(),
+                    file: file.clone(),
+                })
+                .collect(),
+        };
+        let path = self.seen_path();
+        let json = serde_json::to_vec_pretty(&index).unwrap_or_default();
+        write_atomic(&path, |file| {
+            use std::io::Write;
+            file.write_all(&json).map_err(|source| HistoryError::Write {
+                path: path.clone(),
+                source,
+            })
+        })
+    }
+}
+
+fn lock(path: &Path) -> Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|source| HistoryError::Write {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    FileExt::lock(&file).map_err(|source| HistoryError::Write {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(file)
+}
+
+fn list(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(HistoryError::Read {
+                path: dir.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let mut out: Vec<_> = entries
+        .flatten()
+        .filter_map(|e| Some((e.file_name().to_str()?.to_string(), e.path())))
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// The partition value of a policy domain.
+fn partition_domain(domain: &str) -> String {
+    let d = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    if d.is_empty() {
+        return "_unknown".to_string();
+    }
+    safe(&d, 120)
+}
+
+fn relative_path(domain: &str, begin: i64, org_name: &str, report_id: &str) -> String {
+    let raw = format!("{org_name}\u{1f}{report_id}");
+    let mut name = format!("{}-{}", safe(org_name, 60), safe(report_id, 100));
+    if name != format!("{org_name}-{report_id}") {
+        name.push_str(&format!("-{:08x}", fnv1a(raw.as_bytes()) as u32));
+    }
+    format!(
+        "domain={}/date={}/{name}.parquet",
+        partition_domain(domain),
+        aggregate_date(begin)
+    )
+}
+
+/// `s` reduced to `[A-Za-z0-9._-]` (others become `_`, a leading `.` too),
+/// at most `max` bytes.
+fn safe(s: &str, max: usize) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(max)
+        .collect();
+    if out.is_empty() {
+        out.push('_');
+    }
+    if out.starts_with('.') {
+        out.replace_range(0..1, "_");
+    }
+    out
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_safe_and_distinct() {
+        assert_eq!(
+            relative_path("Example.COM.", 1704067200, "google.com", "123"),
+            "domain=example.com/date=2024-01-01/google.com-123.parquet"
+        );
+        let a = relative_path("example.com", 0, "Org/A", "x y");
+        let b = relative_path("example.com", 0, "Org_A", "x_y");
+        assert!(
+            a.starts_with("domain=example.com/date=1970-01-01/Org_A-x_y-"),
+            "{a}"
+        );
+        assert_ne!(a, b);
+        assert!(relative_path("", 0, "", "..").contains("domain=_unknown/"));
+        assert!(!relative_path("x", 0, ".hidden", "1").contains("/."));
+    }
+}
