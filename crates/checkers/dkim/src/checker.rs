@@ -286,7 +286,10 @@ impl Checker for Dkim {
             if matches!(probe.status, Status::Valid(..)) {
                 run.age_findings(probe, &age, config.rotation_days, today);
             }
-            if probe.status.found() || probe.expected() || probe.sources.contains(&Source::History)
+            if probe.status.found()
+                || probe.expected()
+                || probe.sources.contains(&Source::History)
+                || matches!(probe.status, Status::Failed)
             {
                 facts.push(run.facts(probe, &age, config.rotation_days));
             }
@@ -575,10 +578,24 @@ impl Run {
                 self.push(finding);
             }
             Status::Revoked(_) if probe.expected() => {
-                let why = if probe.sources.contains(&Source::Observed) {
-                    "still seen signing mail in aggregate reports"
+                let in_reports = probe.sources.contains(&Source::Observed);
+                let in_config = probe.sources.contains(&Source::Configured);
+                let why = match (in_reports, in_config) {
+                    (true, true) => {
+                        "still listed in config and seen signing mail in aggregate reports"
+                    }
+                    (true, false) => "still seen signing mail in aggregate reports",
+                    _ => "still listed in config",
+                };
+                let help = if in_reports {
+                    format!(
+                        "find the service still signing with {sel} (the aggregate reports name its source ips) \
+                         and move it to the current key"
+                    )
                 } else {
-                    "still listed in config"
+                    format!(
+                        "remove {sel} from `[domains.dkim] selectors`, or publish its current key if it is still in use"
+                    )
                 };
                 let finding = self
                     .finding(
@@ -586,10 +603,7 @@ impl Run {
                         &probe.name,
                         format!("selector {sel} is revoked (empty `p=`) but {why}"),
                     )
-                    .help(format!(
-                        "move the service still signing with {sel} to the current key, \
-                         or remove {sel} from `[domains.dkim] selectors`"
-                    ))
+                    .help(help)
                     .evidence("selector", sel)
                     .evidence("sources", sources.clone());
                 self.push(finding);
@@ -690,29 +704,35 @@ impl Run {
             return;
         };
         let sel = probe.selector.as_str();
-        let how = match (age.source, age.exact) {
-            (Some("history"), true) => format!(
-                "is {days} days old (published {})",
-                age.first_seen.map(|d| d.to_string()).unwrap_or_default()
+        let date = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
+        let (how, why) = match (age.source, age.exact) {
+            (Some("history"), true) => (
+                format!("is {days} days old"),
+                format!(" (published {})", date(age.first_seen)),
             ),
-            (Some("history"), _) => format!(
-                "is unchanged since first seen on {}, {days} days ago",
-                age.first_seen.map(|d| d.to_string()).unwrap_or_default()
+            (Some("history"), _) => (
+                format!("is unchanged for at least {days} days"),
+                format!(
+                    " (the same key since first seen on {})",
+                    date(age.first_seen)
+                ),
             ),
-            _ => format!(
-                "is at least {days} days old going by the date in the selector name ({}), no key history yet",
-                age.selector_date.map(|d| d.to_string()).unwrap_or_default()
+            _ => (
+                format!("is at least {days} days old"),
+                format!(
+                    " (going by the date {} in the selector name; no key history yet)",
+                    date(age.selector_date)
+                ),
             ),
         };
+        let past = if code == &DKIM_ROTATION_OVERDUE {
+            "past twice"
+        } else {
+            "past"
+        };
         let mut message = format!(
-            "key at selector {sel} {how}, past {} the {rotation_days}-day rotation interval",
-            if code == &DKIM_ROTATION_OVERDUE {
-                "twice"
-            } else {
-                ""
-            }
-        )
-        .replace("past  the", "past the");
+            "key at selector {sel} {how}, {past} the {rotation_days}-day rotation interval{why}"
+        );
         let mut help = String::from(
             "publish a new key under a new selector, switch signing to it, then revoke the old selector (`p=`)",
         );

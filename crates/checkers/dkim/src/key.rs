@@ -137,7 +137,13 @@ fn rsa_public_key(der: &[u8]) -> Result<u32, KeyError> {
 pub fn decode_base64(p: &str) -> Result<Vec<u8>, KeyError> {
     base64::engine::general_purpose::STANDARD
         .decode(p)
-        .map_err(|e| KeyError(format!("`p=` is not valid base64: {e}")))
+        .map_err(|e| {
+            let e = e.to_string();
+            KeyError(format!(
+                "`p=` is not valid base64: {}",
+                e.trim_end_matches('.').to_lowercase()
+            ))
+        })
 }
 
 /// Decodes `p=` for key type `k` and measures the key.
