@@ -24,6 +24,48 @@ pub struct CheckArgs {
     /// With --format csv|parquet: write the findings frame here instead of standard output
     #[arg(long, value_name = "PATH")]
     pub output: Option<std::path::PathBuf>,
+    /// Also probe this DKIM selector at every domain (repeatable; added to
+    /// `[domains.dkim] selectors`)
+    #[arg(long = "selector", value_name = "NAME")]
+    pub selectors: Vec<String>,
+}
+
+/// Adds `--selector` names to each target's `dkim.selectors` setting,
+/// after those of the config, without duplicates.
+pub fn with_selectors(mut targets: Vec<DomainTarget>, selectors: &[String]) -> Vec<DomainTarget> {
+    if selectors.is_empty() {
+        return targets;
+    }
+    for target in &mut targets {
+        if !target.settings.is_object() {
+            target.settings = serde_json::Value::Object(Default::default());
+        }
+        let dkim = target
+            .settings
+            .as_object_mut()
+            .unwrap()
+            .entry("dkim")
+            .or_insert_with(|| serde_json::json!({}));
+        if !dkim.is_object() {
+            *dkim = serde_json::json!({});
+        }
+        let list = dkim
+            .as_object_mut()
+            .unwrap()
+            .entry("selectors")
+            .or_insert_with(|| serde_json::json!([]));
+        if !list.is_array() {
+            *list = serde_json::json!([]);
+        }
+        let list = list.as_array_mut().unwrap();
+        for s in selectors {
+            let s = serde_json::Value::String(s.trim().to_ascii_lowercase());
+            if !list.contains(&s) {
+                list.push(s);
+            }
+        }
+    }
+    targets
 }
 
 /// The targets: command-line domains (with their config settings when the
@@ -95,7 +137,7 @@ pub fn planned(
 /// Runs `check`.
 pub async fn run(global: &GlobalArgs, args: &CheckArgs, registry: &Registry) -> anyhow::Result<u8> {
     let config = setup::load_config(global, registry)?;
-    let targets = targets(&config, &args.domains)?;
+    let targets = with_selectors(targets(&config, &args.domains)?, &args.selectors);
     let resolver = setup::resolver(&config)?;
     let planned = planned(registry, &config, &args.checkers)?;
     let engine = Engine::new(planned).levels(config.levels.clone());
@@ -151,7 +193,10 @@ pub fn print_text(out: &mut impl Write, outcome: &RunOutcome, queries: u64) -> s
         }
         if let Some(spf) = d.facts.get("spf") {
             if let Some(n) = spf.get("dns_lookups").and_then(|v| v.as_u64()) {
-                let voids = spf.get("void_lookups").and_then(|v| v.as_u64()).unwrap_or(0);
+                let voids = spf
+                    .get("void_lookups")
+                    .and_then(|v| v.as_u64())
+                    .unwrap_or(0);
                 writeln!(
                     out,
                     "  spf: {n}/10 DNS lookups, {voids}/2 void lookups, {}",
@@ -208,5 +253,26 @@ fn plural(n: usize) -> &'static str {
         ""
     } else {
         "s"
+    }
+}
+
+#[cfg(test)]
+mod selector_tests {
+    use super::*;
+
+    #[test]
+    fn selectors_merge_into_the_dkim_settings() {
+        let mut from_config = DomainTarget::new("example.org");
+        from_config.settings = serde_json::json!({"dkim": {"selectors": ["corp"]}, "spf": {}});
+        let targets = vec![from_config, DomainTarget::new("example.net")];
+        let out = with_selectors(targets, &["S1".into(), "corp".into()]);
+        assert_eq!(
+            out[0].settings,
+            serde_json::json!({"dkim": {"selectors": ["corp", "s1"]}, "spf": {}})
+        );
+        assert_eq!(
+            out[1].settings,
+            serde_json::json!({"dkim": {"selectors": ["s1", "corp"]}})
+        );
     }
 }

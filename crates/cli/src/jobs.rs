@@ -70,14 +70,14 @@ pub async fn run(global: &GlobalArgs, args: &RunArgs, registry: &Registry) -> an
         Format::Text => {
             let s = &result.summary;
             println!(
-                "{} {} ({}): {} domains, {} errors, {} warnings, {} notes; {} new, {} still open, {} resolved",
+                "{} {} ({}): {}, {}, {}, {}; {} new, {} still open, {} resolved",
                 args.job,
                 result.meta.period,
                 result.meta.run_id,
-                s.domains,
-                s.errors,
-                s.warnings,
-                s.notes,
+                count(s.domains, "domain"),
+                count(s.errors, "error"),
+                count(s.warnings, "warning"),
+                count(s.notes, "note"),
                 s.new,
                 s.still_open,
                 s.resolved
@@ -101,6 +101,14 @@ pub async fn run(global: &GlobalArgs, args: &RunArgs, registry: &Registry) -> an
         other => export(other, &mut result.frame, args.output.as_ref())?,
     }
     Ok(EXIT_OK)
+}
+
+fn count(n: u32, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
 
 /// Writes a findings frame in an export format.

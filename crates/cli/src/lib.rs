@@ -8,6 +8,7 @@ mod check;
 mod explain;
 mod jobs;
 pub mod pipeline;
+mod reports;
 mod scaffold;
 mod setup;
 
@@ -92,6 +93,13 @@ enum Command {
     },
     /// Create a checker crate under crates/checkers and register it (run from the workspace root)
     NewChecker(scaffold::NewCheckerArgs),
+    /// DMARC aggregate reports: analyze files without keeping them
+    Reports {
+        #[command(subcommand)]
+        command: reports::ReportsCommand,
+    },
+    /// Parse, classify and append DMARC aggregate reports to the history
+    Ingest(reports::IngestArgs),
     /// Configuration commands
     Config {
         #[command(subcommand)]
@@ -171,6 +179,8 @@ async fn dispatch(cli: Cli, registry: Registry) -> u8 {
             command: ConfigCommand::Validate,
         } => setup::validate(&cli.global, &registry),
         Command::NewChecker(args) => scaffold::run(&args, &registry),
+        Command::Reports { command } => reports::run(&cli.global, &command),
+        Command::Ingest(args) => reports::ingest(&cli.global, &args, &registry),
     };
     match result {
         Ok(status) => status,

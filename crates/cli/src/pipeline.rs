@@ -59,6 +59,17 @@ pub async fn run_job(
     let meta = RunMeta::new(Some(job), local);
     tracing::info!(job = %job, run = %meta.run_id, period = %meta.period, "run started");
 
+    // 0. the templates, first: a broken template fails the run before any
+    // DNS work and before anything is written to the history.
+    let renderer = Renderer::from_dir(&config.templates_dir)
+        .map_err(|e| anyhow!("{e}"))
+        .with_context(|| {
+            format!(
+                "cannot load the templates in {}",
+                config.templates_dir.display()
+            )
+        })?;
+
     // 1. checkers
     let ids = config.job_checkers(job, &known);
     let planned: Vec<_> = registry
@@ -183,14 +194,6 @@ pub async fn run_job(
     let ctx = ctx.sorted();
 
     // 4. render and write
-    let renderer = Renderer::from_dir(&config.templates_dir)
-        .map_err(|e| anyhow!("{e}"))
-        .with_context(|| {
-            format!(
-                "cannot load the templates in {}",
-                config.templates_dir.display()
-            )
-        })?;
     let rendered = renderer.render(&ctx).map_err(|e| anyhow!("{e}"))?;
     let report_dir = config.reports_dir.join(job.as_str()).join(&meta.period);
     std::fs::create_dir_all(&report_dir)

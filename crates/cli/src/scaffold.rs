@@ -44,6 +44,18 @@ pub fn run(args: &NewCheckerArgs, registry: &Registry) -> anyhow::Result<u8> {
     }
     let plan = plan(&args.root, &args.name, args.code_prefix.as_deref())?;
     plan.write()?;
+    // Long names make long lines: format the new sources when rustfmt is
+    // installed (best effort; the files compile either way).
+    let sources: Vec<&PathBuf> = plan
+        .create
+        .iter()
+        .map(|(p, _)| p)
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .collect();
+    let _ = std::process::Command::new("rustfmt")
+        .args(["--edition", "2021"])
+        .args(sources)
+        .status();
     println!("created checker `{}`:", args.name);
     for (path, _) in &plan.create {
         println!("  new     {}", path.display());
@@ -457,7 +469,9 @@ impl Checker for {{Pascal}} {
                         domain,
                         format!("the txt lookup of {domain} failed: {failure}"),
                     )
-                    .help(format!("run `authwarden check {domain}` again once its name servers answer"))
+                    .help(format!(
+                        "run `authwarden check {domain}` again once its name servers answer"
+                    ))
                     .evidence("error", failure.to_string()),
                 );
             }
@@ -513,7 +527,10 @@ async fn a_domain_with_txt_has_no_findings() {
 
 #[tokio::test]
 async fn a_domain_without_txt_is_reported() {
-    assert_eq!(codes(resolver(), "nothing.example.org").await, [CODES[0].code]);
+    assert_eq!(
+        codes(resolver(), "nothing.example.org").await,
+        [CODES[0].code]
+    );
 }
 
 #[tokio::test]

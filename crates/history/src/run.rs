@@ -10,7 +10,7 @@ pub const CHECK_JOB: &str = "check";
 /// Who, when and what period: the identity of one run in the history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunMeta {
-    /// Unique per job, e.g. `20261201T060000Z-monthly`; also the Parquet file name.
+    /// Unique per job, e.g. `20261201T060000000Z-monthly`; also the Parquet file name.
     pub run_id: String,
     /// `monthly`, `quarterly`, `annual` or `check`.
     pub job: String,
@@ -24,7 +24,7 @@ pub struct RunMeta {
 impl RunMeta {
     /// The identity of a run of `job` (`None` for an ad-hoc check) started at `at`.
     ///
-    /// The run id is `YYYYMMDDTHHMMSSZ-<job>` in UTC; the period is taken from
+    /// The run id is `YYYYMMDDTHHMMSSmmmZ-<job>` in UTC (to the millisecond, so two runs started in the same second stay two runs); the period is taken from
     /// `at` in its own time zone, so pass the time in the zone the schedule uses.
     pub fn new<Tz: TimeZone>(job: Option<Cadence>, at: DateTime<Tz>) -> RunMeta {
         let utc = at.with_timezone(&Utc);
@@ -33,7 +33,7 @@ impl RunMeta {
             None => (CHECK_JOB, at.date_naive().format("%Y-%m-%d").to_string()),
         };
         RunMeta {
-            run_id: format!("{}-{job_name}", utc.format("%Y%m%dT%H%M%SZ")),
+            run_id: format!("{}-{job_name}", utc.format("%Y%m%dT%H%M%S%3fZ")),
             job: job_name.to_string(),
             period,
             started_at: truncate_to_millis(utc),

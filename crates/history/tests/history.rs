@@ -103,7 +103,7 @@ fn period_is_the_one_the_run_happens_in() {
     );
 
     let m = RunMeta::new(Some(Cadence::Monthly), local);
-    assert_eq!(m.run_id, "20261231T223000Z-monthly");
+    assert_eq!(m.run_id, "20261231T223000000Z-monthly");
     assert_eq!((m.job.as_str(), m.period.as_str()), ("monthly", "2027-01"));
     let check = RunMeta::new(None, local);
     assert_eq!(
@@ -245,9 +245,9 @@ fn append_writes_hive_partitioned_parquet_without_partition_columns() {
     assert_eq!(
         relative,
         [
-            "findings/job=monthly/period=2026-11/20261101T060000Z-monthly.parquet",
-            "runs/job=monthly/period=2026-11/20261101T060000Z-monthly.parquet",
-            "summary/job=monthly/period=2026-11/20261101T060000Z-monthly.parquet",
+            "findings/job=monthly/period=2026-11/20261101T060000000Z-monthly.parquet",
+            "runs/job=monthly/period=2026-11/20261101T060000000Z-monthly.parquet",
+            "summary/job=monthly/period=2026-11/20261101T060000000Z-monthly.parquet",
         ],
         "no temporary file may be left behind"
     );
