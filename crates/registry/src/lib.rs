@@ -18,6 +18,8 @@ pub fn builtin() -> Vec<Arc<dyn Checker>> {
         Arc::new(authwarden_checker_spf::Spf),
         #[cfg(feature = "dkim")]
         Arc::new(authwarden_checker_dkim::Dkim),
+        #[cfg(feature = "parked-domain")]
+        Arc::new(authwarden_checker_parked_domain::ParkedDomain),
     ]
 }
 

@@ -1,0 +1,154 @@
+//! Fixture tests: each `tests/fixtures/*.zone` is a DNS zone the checker runs
+//! against, with the findings and facts snapshotted in `tests/snapshots`.
+//!
+//! Comment lines at the top of a fixture steer the run:
+//! `; parked` / `; not-parked` set `[domains.parked-domain] parked`,
+//! `; checker-config: domains = [...]` sets the checker's config (TOML
+//! value syntax, JSON-compatible), `; check: <domain>` names the domain to
+//! check (default: the first `$ORIGIN`), `; fail: <name> <TYPE>
+//! servfail|timeout|refused` makes a query fail.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use authwarden_api::serde_json::{self, json, Value};
+use authwarden_api::{
+    CheckContext, CheckOutput, Checker, DnsFailure, DomainTarget, RecordType, SystemClock,
+};
+use authwarden_checker_parked_domain::{ParkedDomain, CHECKER_ID};
+use authwarden_zone::ZoneResolver;
+
+struct Fixture {
+    domain: String,
+    output: CheckOutput,
+}
+
+async fn run(name: &str) -> Fixture {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(format!("{name}.zone"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut resolver =
+        ZoneResolver::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut domain = None;
+    let mut parked = None;
+    let mut config = json!({});
+    for line in text.lines() {
+        let line = line.trim();
+        if line == "; parked" {
+            parked = Some(true);
+        } else if line == "; not-parked" {
+            parked = Some(false);
+        } else if let Some(spec) = line.strip_prefix("; checker-config:") {
+            let (key, value) = spec.split_once('=').expect("key = value");
+            let value: Value = serde_json::from_str(value.trim()).unwrap();
+            config[key.trim()] = value;
+        } else if let Some(d) = line.strip_prefix("; check:") {
+            domain = Some(d.trim().to_string());
+        } else if let Some(spec) = line.strip_prefix("; fail:") {
+            let words: Vec<&str> = spec.split_whitespace().collect();
+            let [fail_name, rtype, failure] = words[..] else {
+                panic!("{name}: `; fail:` wants <name> <TYPE> <failure>, got {spec:?}")
+            };
+            let failure = match failure {
+                "servfail" => DnsFailure::ServFail,
+                "timeout" => DnsFailure::Timeout,
+                "refused" => DnsFailure::Refused,
+                other => panic!("{name}: unknown failure {other}"),
+            };
+            resolver = resolver.fail(fail_name, Some(RecordType::parse(rtype).unwrap()), failure);
+        } else if domain.is_none() {
+            if let Some(origin) = line.strip_prefix("$ORIGIN") {
+                domain = Some(origin.trim().trim_end_matches('.').to_string());
+            }
+        }
+    }
+    let domain = domain.expect("fixture names no domain");
+    let ctx = CheckContext::new(Arc::new(resolver), Arc::new(SystemClock)).with_config(config);
+    let mut target = DomainTarget::new(&domain);
+    if let Some(parked) = parked {
+        target.settings = json!({ CHECKER_ID: { "parked": parked } });
+    }
+    let output = ParkedDomain.check(&ctx, &target).await;
+    Fixture { domain, output }
+}
+
+fn snapshot_value(fixture: &Fixture) -> Value {
+    json!({
+        "domain": fixture.domain,
+        "findings": fixture.output.findings,
+        "facts": fixture.output.facts,
+    })
+}
+
+macro_rules! fixtures {
+    ($($test:ident => $file:literal,)+) => {
+        $(
+            #[tokio::test]
+            async fn $test() {
+                let fixture = run($file).await;
+                insta::assert_json_snapshot!($file, snapshot_value(&fixture));
+            }
+        )+
+        const FIXTURES: &[&str] = &[$($file),+];
+    };
+}
+
+fixtures! {
+    parked_ok => "parked-ok",
+    parked_nothing => "parked-nothing",
+    parked_weak => "parked-weak",
+    parked_mixed_mx => "parked-mixed-mx",
+    parked_two_spf => "parked-two-spf",
+    parked_by_checker_config => "parked-by-checker-config",
+    parked_subdomain_inherits => "parked-subdomain-inherits",
+    parked_servfail => "parked-servfail",
+    looks_parked => "looks-parked",
+    unmarked_in_use => "unmarked-in-use",
+    unmarked_lookup_fails => "unmarked-lookup-fails",
+    explicitly_not_parked => "explicitly-not-parked",
+}
+
+#[test]
+fn every_fixture_file_has_a_test() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let on_disk: BTreeSet<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            name.strip_suffix(".zone").map(str::to_string)
+        })
+        .collect();
+    let listed: BTreeSet<String> = FIXTURES.iter().map(|s| s.to_string()).collect();
+    assert_eq!(on_disk, listed);
+}
+
+/// The codes each fixture must produce, so that a wrong snapshot cannot be
+/// accepted by accident.
+#[tokio::test]
+async fn expected_codes() {
+    for (file, codes) in [
+        ("parked-ok", &[][..]),
+        ("parked-nothing", &["PARK001", "PARK003", "PARK002"][..]),
+        ("parked-weak", &["PARK001", "PARK003", "PARK002"]),
+        ("parked-mixed-mx", &["PARK003", "PARK002"]),
+        ("parked-two-spf", &["PARK001"]),
+        ("parked-by-checker-config", &["PARK002"]),
+        ("parked-subdomain-inherits", &[]),
+        ("parked-servfail", &["PARK004"]),
+        ("looks-parked", &["PARK005"]),
+        ("unmarked-in-use", &[]),
+        ("unmarked-lookup-fails", &[]),
+        ("explicitly-not-parked", &[]),
+    ] {
+        let fixture = run(file).await;
+        let got: Vec<&str> = fixture
+            .output
+            .findings
+            .iter()
+            .map(|f| f.code.as_str())
+            .collect();
+        assert_eq!(got, codes, "{file}");
+    }
+}
