@@ -316,8 +316,8 @@ fn maildir_order(path: &Path) -> (u64, u64, String) {
 struct Identity {
     /// Root: `Some((uid, gid))` of `nobody`/`nogroup`, which own the mail.
     mail_owner: Option<(u32, u32)>,
-    /// Not root: the current user's name, uid and gid, used for every process.
-    unprivileged: Option<(String, u32, u32)>,
+    /// Not root: the current user's name, uid, group name and gid, used for every process.
+    unprivileged: Option<(String, u32, String, u32)>,
 }
 
 impl Identity {
@@ -334,12 +334,14 @@ impl Identity {
                 unprivileged: None,
             })
         } else {
-            let name = user_name(uid).ok_or_else(|| {
+            let name = name_of("/etc/passwd", uid).ok_or_else(|| {
                 format!("uid {uid} has no name in /etc/passwd, dovecot needs one")
             })?;
+            let group = name_of("/etc/group", gid)
+                .ok_or_else(|| format!("gid {gid} has no name in /etc/group, dovecot needs one"))?;
             Ok(Identity {
                 mail_owner: None,
-                unprivileged: Some((name, uid, gid)),
+                unprivileged: Some((name, uid, group, gid)),
             })
         }
     }
@@ -354,11 +356,12 @@ fn lookup(file: &str, name: &str, field: usize) -> Option<u32> {
         .and_then(|fields| fields.get(field)?.parse().ok())
 }
 
-fn user_name(uid: u32) -> Option<String> {
-    let text = fs::read_to_string("/etc/passwd").ok()?;
+/// The name of the entry whose numeric id (third field) is `id` in a passwd-style file.
+fn name_of(file: &str, id: u32) -> Option<String> {
+    let text = fs::read_to_string(file).ok()?;
     text.lines()
         .map(|line| line.split(':').collect::<Vec<_>>())
-        .find(|fields| fields.get(2).and_then(|u| u.parse::<u32>().ok()) == Some(uid))
+        .find(|fields| fields.get(2).and_then(|u| u.parse::<u32>().ok()) == Some(id))
         .map(|fields| fields[0].to_string())
 }
 
@@ -386,9 +389,9 @@ fn config_text(
              first_valid_uid = {uid}\nfirst_valid_gid = {gid}\n\
              userdb {{\n  driver = static\n  args = uid={uid} gid={gid} home=/%u\n}}\n"
         ),
-        (None, Some((name, uid, gid))) => format!(
+        (None, Some((name, uid, group, gid))) => format!(
             "default_login_user = {name}\ndefault_internal_user = {name}\n\
-             default_internal_group = {gid}\n\
+             default_internal_group = {group}\n\
              mail_uid = {uid}\nmail_gid = {gid}\n\
              first_valid_uid = {uid}\nfirst_valid_gid = {gid}\n\
              userdb {{\n  driver = static\n  args = uid={uid} gid={gid} home={root_s}/mail/%u\n}}\n\
