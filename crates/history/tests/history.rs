@@ -245,9 +245,9 @@ fn append_writes_hive_partitioned_parquet_without_partition_columns() {
     assert_eq!(
         relative,
         [
-            "findings/job=monthly/period=2026-11/20261101T060000000Z-monthly.parquet",
-            "runs/job=monthly/period=2026-11/20261101T060000000Z-monthly.parquet",
-            "summary/job=monthly/period=2026-11/20261101T060000000Z-monthly.parquet",
+            "findings/job=monthly/period=2026-11/20261101T060000Z-monthly.parquet",
+            "runs/job=monthly/period=2026-11/20261101T060000Z-monthly.parquet",
+            "summary/job=monthly/period=2026-11/20261101T060000Z-monthly.parquet",
         ],
         "no temporary file may be left behind"
     );
