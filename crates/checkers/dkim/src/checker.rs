@@ -53,7 +53,8 @@ static INFO: CheckerInfo = CheckerInfo {
 /// delegated key belongs to), `revoked`, `testing`, `sha1_only`, `sources`,
 /// `first_seen`, `selector_date`, `key_age_days`, `age_source` (`history` or
 /// `selector-name`), `age_exact`, `next_rotation` and `rotations` (the
-/// selector's rotation events: `date`, `old_sha256`, `new_sha256`). Unknown
+/// selector's rotation events: `date`, `old_sha256`, `new_sha256`,
+/// `old_selector` when a new selector replaced a revoked or removed one). Unknown
 /// values are null.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Dkim;
@@ -253,8 +254,40 @@ impl Checker for Dkim {
                 .collect();
             match store.lock() {
                 Ok(mut locked) => {
+                    let before = locked.history.selectors_of(&domain);
                     for key in keys {
                         sightings.push(locked.history.see(key, today));
+                    }
+                    // A new selector published while a known one was revoked or
+                    // removed: a rotation by selector (one new per retired one).
+                    let history = &locked.history;
+                    let retired: Vec<String> = probes
+                        .iter()
+                        .filter(|p| {
+                            before.contains(&p.selector)
+                                && matches!(p.status, Status::Revoked(_) | Status::Missing)
+                                && history
+                                    .current(&domain, &p.selector)
+                                    .is_some_and(|k| k.last_seen < today)
+                                && !history.rotations.iter().any(|r| {
+                                    r.domain == domain
+                                        && r.old_selector.as_deref() == Some(p.selector.as_str())
+                                })
+                        })
+                        .map(|p| p.selector.clone())
+                        .collect();
+                    let mut retired = retired.into_iter();
+                    for sighting in &mut sightings {
+                        let new_selector = !before.contains(&sighting.entry.selector)
+                            && sighting.entry.first_seen == today;
+                        if !new_selector || before.is_empty() {
+                            continue;
+                        }
+                        let Some(old) = retired.next() else { break };
+                        sighting.rotation =
+                            locked
+                                .history
+                                .replace_selector(&sighting.entry, &old, today);
                     }
                     let history = locked.history.clone();
                     if let Err(e) = locked.save() {
@@ -676,20 +709,24 @@ impl Run {
     }
 
     fn rotated(&mut self, probe: &Probe, rotation: &RotationEvent) {
+        let message = match &rotation.old_selector {
+            None => format!(
+                "new key at selector {} since the previous run (rotated on {})",
+                probe.selector, rotation.date
+            ),
+            Some(old) => format!(
+                "new selector {} replaces {old}, which was revoked or removed (rotated on {})",
+                probe.selector, rotation.date
+            ),
+        };
         let finding = self
-            .finding(
-                &DKIM_KEY_ROTATED,
-                &probe.name,
-                format!(
-                    "new key at selector {} since the previous run (rotated on {})",
-                    probe.selector, rotation.date
-                ),
-            )
+            .finding(&DKIM_KEY_ROTATED, &probe.name, message)
             .help("nothing to do if the rotation was planned; otherwise find out who changed the record")
             .evidence("selector", probe.selector.as_str())
             .evidence("date", rotation.date.to_string())
             .evidence("old_sha256", rotation.old_sha256.as_str())
-            .evidence("new_sha256", rotation.new_sha256.as_str());
+            .evidence("new_sha256", rotation.new_sha256.as_str())
+            .evidence("old_selector", rotation.old_selector.clone());
         self.push(finding);
     }
 
@@ -774,6 +811,7 @@ impl Run {
                             "date": r.date.to_string(),
                             "old_sha256": r.old_sha256,
                             "new_sha256": r.new_sha256,
+                            "old_selector": r.old_selector,
                         })
                     })
                     .collect()

@@ -64,6 +64,10 @@ pub struct RotationEvent {
     pub old_sha256: String,
     /// The new key's SHA-256.
     pub new_sha256: String,
+    /// For a rotation to a new selector: the selector it replaces (revoked
+    /// or removed in the same run). `None` for a new key on the same selector.
+    #[serde(default)]
+    pub old_selector: Option<String>,
 }
 
 /// The contents of `keys.json`.
@@ -171,6 +175,7 @@ impl KeyHistory {
                 date: today,
                 old_sha256: p.key_sha256,
                 new_sha256: entry.key_sha256.clone(),
+                old_selector: None,
             });
         if let Some(r) = &rotation {
             self.rotations.push(r.clone());
@@ -180,6 +185,28 @@ impl KeyHistory {
             entry,
             rotation,
         }
+    }
+
+    /// Records a rotation to a new selector: `new` (first seen today) replaces
+    /// `old_selector`, whose key was revoked or removed. Returns the event, or
+    /// `None` when the history has no key for `old_selector`.
+    pub fn replace_selector(
+        &mut self,
+        new: &KeyEntry,
+        old_selector: &str,
+        today: NaiveDate,
+    ) -> Option<RotationEvent> {
+        let old = self.current(&new.domain, old_selector)?.key_sha256.clone();
+        let event = RotationEvent {
+            domain: new.domain.clone(),
+            selector: new.selector.clone(),
+            date: today,
+            old_sha256: old,
+            new_sha256: new.key_sha256.clone(),
+            old_selector: Some(old_selector.to_string()),
+        };
+        self.rotations.push(event.clone());
+        Some(event)
     }
 
     /// The first day the history saw any key of `domain`.

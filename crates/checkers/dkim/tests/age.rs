@@ -161,3 +161,28 @@ async fn concurrent_checks_share_the_history() {
     assert_eq!(h.keys.len(), 16);
     assert!(h.rotations.is_empty());
 }
+
+/// A rotation by selector: s2 is published with a new key in the run where
+/// s1 is revoked; the event names both, and is recorded once.
+#[tokio::test]
+async fn new_selector_replacing_a_revoked_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = Some(dir.path());
+    run_text("key-a", &zone("key-a"), day(2026, 1, 5), data).await;
+    let rotated = zone("key-b")
+        .replace("; selectors: s1", "; selectors: s2")
+        .replace("s1._domainkey", "s2._domainkey")
+        + "s1._domainkey TXT \"v=DKIM1; k=rsa; p=\"\n";
+    let r = run_text("selector-rotation", &rotated, day(2026, 3, 1), data).await;
+    assert_eq!(codes(&r), ["DKIM013"], "{:#?}", r.output.findings);
+    let s2 = selector_facts(&r, "s2");
+    assert_eq!(s2["age_exact"], true);
+    assert_eq!(s2["rotations"][0]["old_selector"], "s1");
+    assert_eq!(s2["rotations"][0]["date"], "2026-03-01");
+    assert_eq!(selector_facts(&r, "s1")["status"], "revoked");
+    insta::assert_json_snapshot!("age-selector-rotation", snapshot_value(&r));
+    // The next run sees the same state: no new event.
+    let again = run_text("selector-rotation", &rotated, day(2026, 3, 2), data).await;
+    assert!(codes(&again).is_empty(), "{:#?}", again.output.findings);
+    assert_eq!(history(dir.path()).rotations.len(), 1);
+}
