@@ -29,6 +29,18 @@ fn is_mailstore_metadata(name: &str) -> bool {
         || matches!(name, "maildirfolder" | "subscriptions" | ".DS_Store")
 }
 
+/// Files found in a folder that are documentation or data of another kind
+/// (a README, a SOURCES.txt beside a corpus, an export), never reports: a
+/// folder walk skips them. Named explicitly, they are still tried.
+fn is_not_a_report(name: &str) -> bool {
+    const OTHER: &[&str] = &[
+        "txt", "md", "rst", "html", "htm", "pdf", "csv", "json", "parquet", "toml", "yaml", "yml",
+        "log", "py", "sh",
+    ];
+    name.rsplit_once('.')
+        .is_some_and(|(_, ext)| OTHER.iter().any(|o| ext.eq_ignore_ascii_case(o)))
+}
+
 fn collect(path: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<(String, String)>) {
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
@@ -60,7 +72,10 @@ fn collect(path: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<(String, Stri
         // A symlinked folder is not followed, so a link loop cannot hang us.
         if ft.is_dir() {
             collect(&entry.path(), files, errors);
-        } else if !is_mailstore_metadata(&name) && (ft.is_file() || ft.is_symlink()) {
+        } else if !is_mailstore_metadata(&name)
+            && !is_not_a_report(&name)
+            && (ft.is_file() || ft.is_symlink())
+        {
             files.push(entry.path());
         }
     }
@@ -82,7 +97,8 @@ fn ingest_file(path: &Path, limits: &Limits) -> Outcome {
         .collect()
 }
 
-/// Ingests files and folders (recursively; a Maildir is just files). Files
+/// Ingests files and folders (recursively; a Maildir is just files; files
+/// such as `README.md` or `*.txt` inside folders are skipped). Files
 /// are parsed in parallel on the available cores; results keep the order of
 /// the (sorted) input. A broken file or member is one entry in `errors` and
 /// the batch goes on.

@@ -183,22 +183,28 @@ pub fn analyze(global: &GlobalArgs, args: &AnalyzeArgs) -> anyhow::Result<u8> {
     }
     let result = ingest_paths(&args.paths, &Limits::default());
     let a = analysis(&result, &Classifier::default());
-    let mut out = std::io::stdout().lock();
-    match global.format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &a)?;
-            writeln!(out)?;
+    if global.format == Format::Csv {
+        for e in &a.errors {
+            eprintln!("error: {}: {}", e.file, e.reason);
         }
-        Format::Csv => {
-            for e in &a.errors {
-                eprintln!("error: {}: {}", e.file, e.reason);
-            }
-            write_csv(&mut out, &a.sources)?;
-        }
-        Format::Text | Format::Parquet => write_text(&mut out, &a)?,
     }
-    out.flush()?;
-    Ok(EXIT_OK)
+    let mut out = std::io::stdout().lock();
+    let written = match global.format {
+        Format::Json => serde_json::to_writer_pretty(&mut out, &a)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out)),
+        Format::Csv => write_csv(&mut out, &a.sources),
+        Format::Text | Format::Parquet => write_text(&mut out, &a),
+    }
+    .and_then(|()| out.flush());
+    match written {
+        // `| head` is not a failure.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(EXIT_OK),
+        other => {
+            other.context("cannot write to standard output")?;
+            Ok(EXIT_OK)
+        }
+    }
 }
 
 fn csv_field(s: &str) -> String {
@@ -239,7 +245,7 @@ fn percent(part: u64, total: u64) -> f64 {
 fn write_text(out: &mut impl Write, a: &Analysis) -> std::io::Result<()> {
     writeln!(
         out,
-        "{} report{} parsed, {} duplicate{}, {} error{}",
+        "{} report{}, {} duplicate{} dropped, {} error{}",
         a.reports,
         plural(a.reports),
         a.duplicates,
