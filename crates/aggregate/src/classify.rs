@@ -214,6 +214,40 @@ pub struct Provider {
     /// The SPF mechanism the service documents, e.g. `include:sendgrid.net`.
     #[serde(default)]
     pub spf: Option<String>,
+    /// The stable kebab-case id the sender inventory refers to
+    /// (`google-workspace`); derived from the name when the file has none.
+    #[serde(default)]
+    pub id: String,
+    /// Selectors the service signs with by default (`google`, `selector1`):
+    /// hints to recognise it in `auth_results` and to probe in DNS.
+    #[serde(default)]
+    pub dkim_selectors: Vec<String>,
+}
+
+impl Provider {
+    /// The domain of the SPF `include:` the service documents
+    /// (`_spf.google.com`), if its `spf` is an include.
+    pub fn spf_include(&self) -> Option<&str> {
+        let spf = self.spf.as_deref()?.trim();
+        let target = spf
+            .strip_prefix("include:")
+            .or_else(|| spf.strip_prefix("+include:"))?;
+        Some(target.trim_end_matches('.'))
+    }
+}
+
+/// A kebab-case id from a display name: `Microsoft 365` gives `microsoft-365`,
+/// `Groups.io` gives `groups-io`.
+pub fn provider_id(name: &str) -> String {
+    let mut id = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            id.push(c.to_ascii_lowercase());
+        } else if !id.is_empty() && !id.ends_with('-') {
+            id.push('-');
+        }
+    }
+    id.trim_end_matches('-').to_string()
 }
 
 /// A provider catalog that cannot be used.
@@ -267,6 +301,18 @@ impl Catalog {
                 provider.name
             )));
         }
+        if provider.id.trim().is_empty() {
+            provider.id = provider_id(&provider.name);
+        }
+        if let Some(other) = self.providers.iter().find(|p| p.id == provider.id) {
+            return Err(CatalogError(format!(
+                "id `{}` belongs to both `{}` and `{}`",
+                provider.id, other.name, provider.name
+            )));
+        }
+        for s in &mut provider.dkim_selectors {
+            *s = s.trim().to_ascii_lowercase();
+        }
         let index = self.providers.len();
         for d in &mut provider.domains {
             *d = normalize(d).into_owned();
@@ -291,6 +337,28 @@ impl Catalog {
     /// Every provider, in catalog order.
     pub fn providers(&self) -> &[Provider] {
         &self.providers
+    }
+
+    /// The provider with this id (`google-workspace`).
+    pub fn by_id(&self, id: &str) -> Option<&Provider> {
+        let id = id.trim();
+        self.providers
+            .iter()
+            .find(|p| p.id.eq_ignore_ascii_case(id))
+    }
+
+    /// The provider with this display name (`Google Workspace`), as the
+    /// `provider` column of aggregate rows holds it.
+    pub fn by_name(&self, name: &str) -> Option<&Provider> {
+        self.providers.iter().find(|p| p.name == name)
+    }
+
+    /// The providers whose default DKIM selectors include `selector`.
+    pub fn by_selector(&self, selector: &str) -> impl Iterator<Item = &Provider> {
+        let selector = selector.trim().to_ascii_lowercase();
+        self.providers
+            .iter()
+            .filter(move |p| p.dkim_selectors.contains(&selector))
     }
 
     /// The provider `domain` belongs to: one of its domains or a subdomain
@@ -632,6 +700,32 @@ mod tests {
         );
         assert!(c.lookup("example.com").is_none());
         assert!(c.lookup("notsendgrid.net").is_none());
+    }
+
+    #[test]
+    fn ids_includes_and_selectors() {
+        let c = Catalog::builtin();
+        assert_eq!(provider_id("Microsoft 365"), "microsoft-365");
+        assert_eq!(provider_id("Groups.io"), "groups-io");
+        assert_eq!(provider_id("Mandrill (Mailchimp)"), "mandrill-mailchimp");
+        let g = c.by_id("google-workspace").unwrap();
+        assert_eq!(g.name, "Google Workspace");
+        assert_eq!(g.spf_include(), Some("_spf.google.com"));
+        assert!(c.by_selector("google").any(|p| p.id == "google-workspace"));
+        assert_eq!(c.by_name("SendGrid").unwrap().id, "sendgrid");
+        for p in c.providers() {
+            assert!(!p.id.is_empty() && p.id == provider_id(&p.id), "{}", p.id);
+            // An include's target belongs to its own provider, so that an
+            // include in a record names the provider.
+            if let Some(include) = p.spf_include() {
+                assert_eq!(c.lookup(include).map(|x| &x.id), Some(&p.id), "{include}");
+            }
+        }
+        let err = Catalog::from_toml(
+            "[[provider]]\nname='A'\nid='x'\ndomains=['a.example']\n[[provider]]\nname='B'\nid='x'\ndomains=['b.example']\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("id `x`"), "{err}");
     }
 
     #[test]

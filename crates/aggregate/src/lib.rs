@@ -13,6 +13,9 @@
 //!   [`Category`] (pass / partial / fail), a [`Cause`], the known service
 //!   from the provider [`Catalog`] (`providers.toml`) and a suggested action;
 //!   [`report_rows`] flattens a report into classified [`AggregateRow`]s.
+//! - [`AggregateSource`]: the rows of the history per domain and period, as
+//!   a service that the host adds to a run ([`AggregateSourceExt`]), so that
+//!   checkers read them without linking polars.
 //!
 //! Hostile input is expected: DOCTYPEs and custom entities are refused,
 //! and [`Limits`] caps decompressed size, nesting, record count and the
@@ -26,10 +29,12 @@ mod limited;
 mod parse;
 mod payload;
 mod rows;
+mod source;
 mod types;
 
 pub use classify::{
-    Catalog, CatalogError, Category, Cause, Classification, Classifier, Provider, ProviderKind,
+    provider_id, Catalog, CatalogError, Category, Cause, Classification, Classifier, Provider,
+    ProviderKind,
 };
 
 pub use error::ReportError;
@@ -37,6 +42,7 @@ pub use ingest::{ingest_paths, IngestResult};
 pub use parse::{parse_report, parse_report_with};
 pub use payload::{open_path, open_payload, Payload, PayloadKind};
 pub use rows::{report_rows, AggregateRow};
+pub use source::{AggregateSource, AggregateSourceExt, StaticSource};
 pub use types::*;
 
 /// Caps against hostile or broken input. The defaults suit real reports: the

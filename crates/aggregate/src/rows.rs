@@ -10,7 +10,7 @@ use crate::types::*;
 /// One record of one report, flattened, with its classification. Multi-valued
 /// `auth_results` fields are joined with `;` in document order, so that the
 /// n-th DKIM domain, selector and result belong together.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct AggregateRow {
     /// The reporting organisation.
     pub org_name: String,
