@@ -64,12 +64,13 @@ pub async fn fetch_new<F>(
     mut handle: F,
 ) -> Result<FetchReport, ImapError>
 where
-    F: FnMut(u32, &[u8]) -> Disposition,
+    F: FnMut(u32, &[u8]) -> Disposition + Send,
 {
     let mut session = connect_and_login(settings).await?;
     let result = Run {
         settings,
         session: &mut session,
+        capabilities: None,
     }
     .fetch(state, &mut handle)
     .await;
@@ -89,13 +90,15 @@ fn state_key(settings: &ImapSettings) -> String {
 struct Run<'a> {
     settings: &'a ImapSettings,
     session: &'a mut ImapSession,
+    /// (MOVE, UIDPLUS), asked once after login.
+    capabilities: Option<(bool, bool)>,
 }
 
 impl Run<'_> {
     async fn fetch(
         &mut self,
         state: &mut ImapState,
-        handle: &mut dyn FnMut(u32, &[u8]) -> Disposition,
+        handle: &mut (dyn FnMut(u32, &[u8]) -> Disposition + Send),
     ) -> Result<FetchReport, ImapError> {
         let settings = self.settings;
         let delimiter = self.delimiter().await?;
@@ -375,13 +378,18 @@ impl Run<'_> {
 
     /// (MOVE, UIDPLUS) capabilities.
     async fn capabilities(&mut self) -> Result<(bool, bool), ImapError> {
+        if let Some(known) = self.capabilities {
+            return Ok(known);
+        }
         let caps = cmd(
             self.settings.timeout,
             "CAPABILITY",
             self.session.capabilities(),
         )
         .await?;
-        Ok((caps.has_str("MOVE"), caps.has_str("UIDPLUS")))
+        let known = (caps.has_str("MOVE"), caps.has_str("UIDPLUS"));
+        self.capabilities = Some(known);
+        Ok(known)
     }
 
     async fn ensure_folder(&mut self, name: &str) -> Result<(), ImapError> {
@@ -520,6 +528,15 @@ fn uid_set(uids: &[u32]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_run_can_be_spawned_on_a_multi_threaded_runtime() {
+        fn assert_send<T: Send>(_: &T) {}
+        let settings = ImapSettings::new("h", "u", "p");
+        let mut state = ImapState::default();
+        let fut = fetch_new(&settings, &mut state, |_, _| Disposition::Keep);
+        assert_send(&fut);
+    }
 
     #[test]
     fn uid_sets_collapse_runs() {

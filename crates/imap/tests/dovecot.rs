@@ -416,3 +416,28 @@ async fn a_missing_folder_is_an_error_naming_it() {
     .to_string();
     assert!(err.contains("SELECT \"Reports/Nowhere\""), "{err}");
 }
+
+#[tokio::test]
+async fn a_folder_that_cannot_be_created_leaves_the_messages_and_names_each_one() {
+    let server = ImapServer::start(ImapOptions::default()).unwrap();
+    for message in report_mails() {
+        server.append("INBOX", &message).unwrap();
+    }
+    let mut settings = settings_for(&server, Security::None);
+    // Longer than a file name may be: Dovecot refuses to create it.
+    settings.archive_folder = format!("Archive/{}", "x".repeat(300));
+    let mut ids = BTreeSet::new();
+    let report = fetch_new(&settings, &mut ImapState::default(), ingest(&mut ids))
+        .await
+        .unwrap();
+    // The batch went on: the three reports were handed out, the broken one was filed.
+    assert_eq!((report.processed, report.invalid), (3, 1), "{report:?}");
+    assert_eq!(report.errors.len(), 3, "{:?}", report.errors);
+    for error in &report.errors {
+        let text = error.to_string();
+        assert!(text.starts_with("INBOX UID "), "{text}");
+        assert!(text.contains("not moved to Archive/xxx"), "{text}");
+    }
+    assert_eq!(server.folder_messages("INBOX").len(), 3);
+    assert_eq!(server.folder_messages("Invalid/DMARC").len(), 1);
+}
