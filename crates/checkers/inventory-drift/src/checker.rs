@@ -1,0 +1,876 @@
+//! The checker: the three views of a domain (inventory, DNS, reports) and
+//! the seven drift kinds between them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use authwarden_aggregate::{AggregateRow, AggregateSourceExt, Catalog};
+use authwarden_api::serde_json::{json, Value};
+use authwarden_api::{
+    async_trait, Cadence, CheckContext, CheckOutput, Checker, CheckerInfo, CodeInfo, DomainTarget,
+    Finding, RunPaths,
+};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::attribution::{summarize, Attributor, Origin, SeenSource};
+use crate::authorization::{dkim_key_published, SpfView};
+use crate::codes::*;
+use crate::inventory::{parse_inventory, sender_facts, Inventory};
+use crate::state::StateFile;
+
+/// The checker's id.
+pub const CHECKER_ID: &str = "inventory-drift";
+
+/// The default of `[checkers.inventory-drift] stale_days`.
+pub const DEFAULT_STALE_DAYS: u32 = 90;
+/// The default of `[checkers.inventory-drift] period_days`: the period whose
+/// reports count as "who sends now" (the monthly run's month).
+pub const DEFAULT_PERIOD_DAYS: u32 = 30;
+
+static INFO: CheckerInfo = CheckerInfo {
+    id: CHECKER_ID,
+    summary: "the sender inventory against what DNS authorizes and who actually sends",
+    cadences: &[Cadence::Monthly, Cadence::Quarterly],
+    codes: CODES,
+    facts_key: "inventory",
+};
+
+/// The drift kinds, as they appear in the facts' `drift[].kind`.
+pub mod kind {
+    /// DRIFT001.
+    pub const NEW_SENDER: &str = "new-sender";
+    /// DRIFT002.
+    pub const STALE: &str = "stale";
+    /// DRIFT003.
+    pub const MISSING_FROM_SPF: &str = "missing-from-spf";
+    /// DRIFT004.
+    pub const MISSING_DKIM: &str = "missing-dkim";
+    /// DRIFT005.
+    pub const UNEXPLAINED_INCLUDE: &str = "unexplained-include";
+    /// DRIFT006.
+    pub const SPOOFING: &str = "spoofing";
+    /// DRIFT007.
+    pub const AUTHORIZATION_DISAPPEARED: &str = "authorization-disappeared";
+    /// The kinds that need aggregate reports.
+    pub const REPORT_BASED: [&str; 5] =
+        [NEW_SENDER, STALE, MISSING_FROM_SPF, MISSING_DKIM, SPOOFING];
+}
+
+/// Compares each domain's sender inventory with DNS and with the DMARC
+/// aggregate reports of the history.
+///
+/// Its facts (key `inventory`): `declared` (the inventory), `authorized_by_spf`
+/// (the SPF includes with their owner and lookups, and the ranges),
+/// `dkim_selectors` (keys found at the inventory's provider selectors),
+/// `seen` (who sent in the period, by source), `drift` (one `{kind, source,
+/// action}` per finding of DRIFT001 to DRIFT007) and `skipped` (drift kinds
+/// that could not be checked, with the reason).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct InventoryDrift;
+
+/// `[checkers.inventory-drift]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DriftConfig {
+    /// Days without mail after which an inventory entry is stale.
+    #[serde(default = "default_stale")]
+    pub stale_days: u32,
+    /// Days of reports that count as "who sends now".
+    #[serde(default = "default_period")]
+    pub period_days: u32,
+}
+
+fn default_stale() -> u32 {
+    DEFAULT_STALE_DAYS
+}
+fn default_period() -> u32 {
+    DEFAULT_PERIOD_DAYS
+}
+
+impl Default for DriftConfig {
+    fn default() -> Self {
+        DriftConfig {
+            stale_days: DEFAULT_STALE_DAYS,
+            period_days: DEFAULT_PERIOD_DAYS,
+        }
+    }
+}
+
+impl DriftConfig {
+    /// Reads the section; unknown keys, wrong types and zero are errors.
+    pub fn from_value(value: &Value) -> Result<Self, String> {
+        let c: DriftConfig = authwarden_api::serde_json::from_value(value.clone())
+            .map_err(|e| format!("invalid `[checkers.{CHECKER_ID}]`: {e}"))?;
+        if c.stale_days == 0 || c.period_days == 0 {
+            return Err(format!(
+                "invalid `[checkers.{CHECKER_ID}]`: `stale_days` and `period_days` must be at least 1"
+            ));
+        }
+        Ok(c)
+    }
+}
+
+/// The state file's content: per domain, the third-party authorizations
+/// found by the last run that could read them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizedState {
+    /// Format version, 1.
+    #[serde(default)]
+    pub version: u32,
+    /// Per domain.
+    #[serde(default)]
+    pub domains: BTreeMap<String, DomainAuthorizations>,
+}
+
+/// One domain's authorizations at the last run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainAuthorizations {
+    /// The day of that run.
+    pub checked: Option<NaiveDate>,
+    /// The authorizations.
+    pub authorized: Vec<Authorization>,
+}
+
+/// One authorization of an inventory sender.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Authorization {
+    /// The inventory sender.
+    pub sender: String,
+    /// `include:<domain>` or `dkim:<selector>`.
+    pub mechanism: String,
+    /// The first run that saw it.
+    pub since: NaiveDate,
+}
+
+/// The file name of the state, under `<data_dir>/inventory-drift/`.
+pub const STATE_FILE: &str = "authorized.json";
+
+#[async_trait]
+impl Checker for InventoryDrift {
+    fn info(&self) -> &CheckerInfo {
+        &INFO
+    }
+
+    async fn check(&self, ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
+        Run::new(ctx, target).run().await
+    }
+}
+
+struct Run<'c> {
+    ctx: &'c CheckContext,
+    domain: String,
+    settings: &'c Value,
+    now: DateTime<Utc>,
+    catalog: &'static Catalog,
+    findings: Vec<Finding>,
+    drift: Vec<Value>,
+    skipped: Vec<Value>,
+}
+
+fn day(ts: i64) -> Value {
+    DateTime::from_timestamp(ts, 0)
+        .map(|d| Value::from(d.format("%Y-%m-%d").to_string()))
+        .unwrap_or(Value::Null)
+}
+
+fn ips_evidence(seen: &SeenSource, n: usize) -> Value {
+    seen.top_ips(n)
+        .into_iter()
+        .map(|(ip, messages)| json!({"ip": ip, "messages": messages}))
+        .collect()
+}
+
+impl<'c> Run<'c> {
+    fn new(ctx: &'c CheckContext, target: &'c DomainTarget) -> Self {
+        Run {
+            ctx,
+            domain: target.name.clone(),
+            settings: &target.settings,
+            now: ctx.clock.now(),
+            catalog: Catalog::builtin(),
+            findings: Vec::new(),
+            drift: Vec::new(),
+            skipped: Vec::new(),
+        }
+    }
+
+    fn finding(&self, code: &CodeInfo, subject: &str, message: String) -> Finding {
+        Finding::new(CHECKER_ID, code, &self.domain, message).subject(subject)
+    }
+
+    /// A drift finding and its facts entry.
+    fn drift(
+        &mut self,
+        code: &CodeInfo,
+        kind: &str,
+        source: &str,
+        message: String,
+        action: String,
+        evidence: Value,
+    ) {
+        let mut f = self.finding(code, source, message).help(action.clone());
+        if let Value::Object(m) = evidence {
+            f.evidence = m;
+        }
+        f.evidence.insert("kind".into(), kind.into());
+        self.findings.push(f);
+        self.drift
+            .push(json!({"kind": kind, "source": source, "action": action}));
+    }
+
+    fn skip(&mut self, kinds: &[&str], reason: &str) {
+        for k in kinds {
+            if !self.skipped.iter().any(|s| s["kind"] == *k) {
+                self.skipped.push(json!({"kind": k, "reason": reason}));
+            }
+        }
+    }
+
+    async fn run(mut self) -> CheckOutput {
+        let config = match DriftConfig::from_value(&self.ctx.config) {
+            Ok(c) => c,
+            Err(e) => {
+                let f = self
+                    .finding(&DRIFT_INVENTORY_INVALID, &format!("[checkers.{CHECKER_ID}]"), e)
+                    .help("fix the section; the defaults are used meanwhile (stale_days = 90, period_days = 30)");
+                self.findings.push(f);
+                DriftConfig::default()
+            }
+        };
+        let (inventory, problems) = parse_inventory(self.settings, self.catalog);
+        for p in &problems {
+            let help = match &p.suggestion {
+                Some(s) => format!("did you mean `{s}`? The entry is left out until it is fixed"),
+                None => "fix the entry in `[domains.inventory]`; it is left out until then".into(),
+            };
+            let f = self
+                .finding(
+                    &DRIFT_INVENTORY_INVALID,
+                    &format!("inventory.{}", p.path),
+                    format!("inventory of {}: {}", self.domain, p.message),
+                )
+                .help(help)
+                .evidence("path", p.path.clone())
+                .evidence("suggestion", p.suggestion.clone());
+            self.findings.push(f);
+        }
+        if !inventory.configured {
+            return CheckOutput {
+                findings: self.findings,
+                facts: Some(json!({
+                    "configured": false,
+                    "declared": [], "authorized_by_spf": [], "dkim_selectors": [],
+                    "seen": [], "drift": [],
+                    "skipped": [{"kind": "all", "reason": "the domain has no [domains.inventory]"}],
+                })),
+            };
+        }
+
+        // (2) what DNS authorizes
+        let resolver = self.ctx.resolver.clone();
+        let spf = SpfView::fetch(resolver.as_ref(), &self.domain).await;
+        if let Some(failure) = &spf.failure {
+            let f = self
+                .finding(
+                    &DRIFT_INCOMPLETE,
+                    &self.domain.clone(),
+                    format!(
+                        "spf record of {} could not be read completely: {failure}",
+                        self.domain
+                    ),
+                )
+                .help("retry the run; drift that depends on the SPF record was not checked")
+                .evidence("failure", failure.clone());
+            self.findings.push(f);
+        }
+        let spf_ok = spf.failure.is_none();
+        let (dkim_published, dkim_failed) = self.probe_dkim(&inventory).await;
+
+        // (1) x (2): includes no inventory entry explains
+        let mut authorized_by_spf = Vec::new();
+        for inc in &spf.includes {
+            let owner = inventory.by_include(&inc.target, self.catalog);
+            let provider = self.catalog.lookup(&inc.target);
+            authorized_by_spf.push(json!({
+                "mechanism": inc.term,
+                "source": owner.map(|s| s.id.clone()),
+                "provider": provider.map(|p| p.id.clone()),
+                "lookups": inc.lookups,
+                "working": inc.working,
+            }));
+            if owner.is_none() && spf_ok {
+                let without = spf.without_term(&inc.term);
+                let action = match &without {
+                    Some(r) => format!(
+                        "remove {} from SPF (saves {} DNS lookup{}): publish `{r}`; or document it in [domains.inventory]",
+                        inc.term, inc.lookups, if inc.lookups == 1 { "" } else { "s" }
+                    ),
+                    None => format!(
+                        "remove {} from the SPF record behind the redirect, or document it in [domains.inventory]",
+                        inc.term
+                    ),
+                };
+                let message = match provider {
+                    Some(p) => format!(
+                        "spf include `{}` ({}) matches no inventory entry",
+                        inc.term, p.name
+                    ),
+                    None => format!("spf include `{}` matches no inventory entry", inc.term),
+                };
+                self.drift(
+                    &DRIFT_UNEXPLAINED_INCLUDE,
+                    kind::UNEXPLAINED_INCLUDE,
+                    &inc.term,
+                    message,
+                    action,
+                    json!({
+                        "include": inc.target,
+                        "lookups": inc.lookups,
+                        "provider": provider.map(|p| p.id.clone()),
+                        "record": spf.text,
+                        "suggested_record": without,
+                    }),
+                );
+            }
+        }
+        for r in &spf.ranges {
+            authorized_by_spf.push(json!({
+                "mechanism": r.spf_term(),
+                "source": inventory.senders.iter().find(|s| s.ips.iter().any(|c| r.overlaps(c))).map(|s| s.id.clone()),
+                "provider": null,
+                "lookups": 0,
+                "working": true,
+            }));
+        }
+
+        // authorizations that disappeared since the last run
+        let current = self.authorizations(&inventory, &spf, &dkim_published);
+        self.compare_state(&inventory, &spf, current, spf_ok, &dkim_failed);
+
+        // (3) who sends
+        let source = self.ctx.extensions.get::<AggregateSourceExt>();
+        let mut seen_facts = Vec::new();
+        match source {
+            None => self.skip(
+                &kind::REPORT_BASED,
+                "no aggregate reports in this run (ingest reports with `authwarden ingest`)",
+            ),
+            Some(source) => {
+                let window = i64::from(config.stale_days.max(config.period_days)) + 31;
+                let rows = source
+                    .0
+                    .rows(&self.domain, self.now - Duration::days(window), self.now);
+                if rows.is_empty() {
+                    self.skip(
+                        &kind::REPORT_BASED,
+                        &format!(
+                            "no aggregate reports for {} in the last {window} days",
+                            self.domain
+                        ),
+                    );
+                } else {
+                    seen_facts = self.report_drift(&config, &inventory, &spf, &rows);
+                }
+            }
+        }
+
+        let facts = json!({
+            "configured": true,
+            "period_days": config.period_days,
+            "stale_days": config.stale_days,
+            "declared": inventory.senders.iter().map(sender_facts).collect::<Vec<_>>(),
+            "authorized_by_spf": authorized_by_spf,
+            "dkim_selectors": dkim_published.iter().map(|(s, sel)| json!({"selector": sel, "source": s})).collect::<Vec<_>>(),
+            "seen": seen_facts,
+            "drift": self.drift,
+            "skipped": self.skipped,
+        });
+        CheckOutput {
+            findings: self.findings,
+            facts: Some(facts),
+        }
+    }
+
+    /// Probes the default selectors of the inventory's providers: (sender,
+    /// selector) pairs with a key, and the senders whose probe failed.
+    async fn probe_dkim(
+        &mut self,
+        inventory: &Inventory,
+    ) -> (Vec<(String, String)>, BTreeSet<String>) {
+        let mut published = Vec::new();
+        let mut failed = BTreeSet::new();
+        for sender in &inventory.senders {
+            let Some(p) = &sender.provider else { continue };
+            for sel in &p.dkim_selectors {
+                match dkim_key_published(self.ctx.resolver.as_ref(), &self.domain, sel).await {
+                    Ok(true) => published.push((sender.id.clone(), sel.clone())),
+                    Ok(false) => {}
+                    Err(e) => {
+                        failed.insert(sender.id.clone());
+                        let f = self
+                            .finding(
+                                &DRIFT_INCOMPLETE,
+                                &format!("{sel}._domainkey.{}", self.domain),
+                                format!(
+                                    "dkim selector `{sel}` of {} could not be looked up: {e}",
+                                    sender.id
+                                ),
+                            )
+                            .help("retry the run; whether the key disappeared was not checked")
+                            .evidence("failure", e);
+                        self.findings.push(f);
+                    }
+                }
+            }
+        }
+        (published, failed)
+    }
+
+    /// The third-party authorizations of inventory senders found now.
+    fn authorizations(
+        &self,
+        inventory: &Inventory,
+        spf: &SpfView,
+        dkim: &[(String, String)],
+    ) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for inc in spf.includes.iter().filter(|i| i.working) {
+            if let Some(s) = inventory.by_include(&inc.target, self.catalog) {
+                if s.third_party() {
+                    out.push((s.id.clone(), format!("include:{}", inc.target)));
+                }
+            }
+        }
+        for (s, sel) in dkim {
+            out.push((s.clone(), format!("dkim:{sel}")));
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    fn compare_state(
+        &mut self,
+        inventory: &Inventory,
+        spf: &SpfView,
+        current: Vec<(String, String)>,
+        spf_ok: bool,
+        dkim_failed: &BTreeSet<String>,
+    ) {
+        let Some(paths) = self.ctx.extensions.get::<RunPaths>() else {
+            self.skip(
+                &[kind::AUTHORIZATION_DISAPPEARED],
+                "no history folder in this run to remember the last run's authorizations",
+            );
+            return;
+        };
+        let file = StateFile::new(&paths.data_dir, CHECKER_ID, STATE_FILE);
+        let today = self.now.date_naive();
+        let domain = self.domain.clone();
+        let result = file.update(|state: &mut AuthorizedState| {
+            state.version = 1;
+            let entry = state.domains.entry(domain).or_default();
+            let first_run = entry.checked.is_none();
+            let previous = std::mem::take(&mut entry.authorized);
+            let mut lost = Vec::new();
+            let mut next = Vec::new();
+            for (sender, mechanism) in &current {
+                let since = previous
+                    .iter()
+                    .find(|a| &a.sender == sender && &a.mechanism == mechanism)
+                    .map(|a| a.since)
+                    .unwrap_or(today);
+                next.push(Authorization {
+                    sender: sender.clone(),
+                    mechanism: mechanism.clone(),
+                    since,
+                });
+            }
+            for a in previous {
+                if next
+                    .iter()
+                    .any(|n| n.sender == a.sender && n.mechanism == a.mechanism)
+                {
+                    continue;
+                }
+                // Unknown now (a failed lookup): keep it, judge next run.
+                let unknown = if a.mechanism.starts_with("include:") {
+                    !spf_ok
+                } else {
+                    dkim_failed.contains(&a.sender)
+                };
+                if unknown {
+                    next.push(a);
+                } else {
+                    lost.push((a, entry.checked));
+                }
+            }
+            next.sort();
+            entry.authorized = next;
+            entry.checked = Some(today);
+            (lost, first_run)
+        });
+        match result {
+            Err(e) => {
+                let f = self
+                    .finding(
+                        &DRIFT_INCOMPLETE,
+                        &file.path().display().to_string(),
+                        format!("the state of the last run could not be used: {e}"),
+                    )
+                    .help("check the file's permissions, or move a damaged file away (the next run starts a new one)")
+                    .evidence("path", file.path().display().to_string())
+                    .evidence("failure", e);
+                self.findings.push(f);
+                self.skip(
+                    &[kind::AUTHORIZATION_DISAPPEARED],
+                    "the state file could not be used",
+                );
+            }
+            Ok((lost, _first_run)) => {
+                for (a, last_run) in lost {
+                    // Senders removed from the inventory lost it on purpose.
+                    if inventory.sender(&a.sender).is_none() {
+                        continue;
+                    }
+                    let (what, restore) = match a.mechanism.strip_prefix("dkim:") {
+                        Some(sel) => (
+                            format!("its DKIM key at selector `{sel}`"),
+                            format!(
+                                "publish the key {} gives for {sel}._domainkey.{} again",
+                                a.sender, self.domain
+                            ),
+                        ),
+                        None => (
+                            format!("`{}` in SPF", a.mechanism),
+                            format!(
+                                "restore {}: publish `{}`",
+                                a.mechanism,
+                                spf.with_term(&a.mechanism)
+                            ),
+                        ),
+                    };
+                    let message = format!("{} lost {what} since the last run", a.sender);
+                    let action = format!(
+                        "{restore}; or remove {} from the inventory if it no longer sends",
+                        a.sender
+                    );
+                    self.drift(
+                        &DRIFT_AUTHORIZATION_LOST,
+                        kind::AUTHORIZATION_DISAPPEARED,
+                        &a.sender,
+                        message,
+                        action,
+                        json!({
+                            "mechanism": a.mechanism,
+                            "authorized_since": a.since.to_string(),
+                            "last_run": last_run.map(|d| d.to_string()),
+                            "record": spf.text,
+                        }),
+                    );
+                }
+            }
+        }
+    }
+
+    /// The report-based drift kinds; returns the `seen` facts.
+    fn report_drift(
+        &mut self,
+        config: &DriftConfig,
+        inventory: &Inventory,
+        spf: &SpfView,
+        rows: &[AggregateRow],
+    ) -> Vec<Value> {
+        let attributor = Attributor::new(inventory, self.catalog, spf);
+        let period_start = (self.now - Duration::days(i64::from(config.period_days))).timestamp();
+        let stale_start = (self.now - Duration::days(i64::from(config.stale_days))).timestamp();
+        let in_period = summarize(&attributor, rows.iter().filter(|r| r.begin >= period_start));
+        let in_stale = summarize(&attributor, rows.iter().filter(|r| r.begin >= stale_start));
+        let all = summarize(&attributor, rows.iter());
+        let earliest = rows.iter().map(|r| r.begin).min().unwrap_or(i64::MAX);
+
+        let mut seen_facts = Vec::new();
+        let mut unknown_failing = SeenSource::default();
+        let mut unknown_failing_nets = 0;
+        for (origin, seen) in &in_period {
+            let entry = json!({
+                "source": origin.label(),
+                "inventory": origin.in_inventory(),
+                "provider": match origin {
+                    Origin::Provider(p) => Some(p.clone()),
+                    Origin::Inventory(id) => inventory.sender(id).and_then(|s| s.provider.as_ref()).map(|p| p.id.clone()),
+                    Origin::Unknown(_) => None,
+                },
+                "messages": seen.messages,
+                "aligned": seen.aligned,
+                "dkim_aligned": seen.dkim_aligned,
+                "spf_aligned": seen.spf_aligned,
+                "ips": seen.ips.len(),
+                "last_seen": day(seen.last_seen),
+            });
+            match origin {
+                Origin::Unknown(_) if seen.aligned == 0 => {
+                    unknown_failing_nets += 1;
+                    for (ip, n) in &seen.ips {
+                        *unknown_failing.ips.entry(ip.clone()).or_default() += n;
+                    }
+                    unknown_failing.messages += seen.messages;
+                    unknown_failing.failing += seen.failing;
+                    unknown_failing.intermediary += seen.intermediary;
+                    for (c, n) in &seen.causes {
+                        *unknown_failing.causes.entry(c.clone()).or_default() += n;
+                    }
+                    unknown_failing.last_seen = unknown_failing.last_seen.max(seen.last_seen);
+                }
+                _ => seen_facts.push(entry),
+            }
+
+            // DRIFT001: passing mail from outside the inventory
+            if !origin.in_inventory() && seen.aligned > 0 {
+                let label = origin.label();
+                let what = match origin {
+                    Origin::Provider(p) => self
+                        .catalog
+                        .by_id(p)
+                        .map(|p| p.name.clone())
+                        .unwrap_or_else(|| p.clone()),
+                    _ => format!("servers in {label}"),
+                };
+                self.drift(
+                    &DRIFT_NEW_SENDER,
+                    kind::NEW_SENDER,
+                    &label,
+                    format!(
+                        "{what} sent {} message{} passing dmarc as {} but {} not in the inventory",
+                        seen.aligned,
+                        if seen.aligned == 1 { "" } else { "s" },
+                        self.domain,
+                        if matches!(origin, Origin::Provider(_)) { "is" } else { "are" }
+                    ),
+                    format!(
+                        "add it to the inventory ([domains.inventory] senders, with an owner and a purpose) or stop it sending as {}",
+                        self.domain
+                    ),
+                    json!({
+                        "messages": seen.messages,
+                        "aligned_messages": seen.aligned,
+                        "ips": ips_evidence(seen, 10),
+                        "provider": match origin { Origin::Provider(p) => Some(p.clone()), _ => None },
+                        "first_seen": day(seen.first_seen),
+                        "last_seen": day(seen.last_seen),
+                    }),
+                );
+            }
+        }
+
+        for sender in &inventory.senders {
+            let origin = Origin::Inventory(sender.id.clone());
+            let period = in_period.get(&origin);
+
+            // DRIFT003: sending but not authorized by SPF
+            if let Some(seen) = period.filter(|s| s.messages > 0) {
+                let missing = match &sender.provider {
+                    Some(p) => {
+                        let authorized = spf
+                            .includes
+                            .iter()
+                            .any(|i| i.working && sender.owns_include(&i.target, self.catalog));
+                        (!authorized).then(|| {
+                            p.spf_include()
+                                .map(|d| format!("include:{d}"))
+                                .or_else(|| p.spf.clone())
+                        })
+                    }
+                    None => {
+                        let uncovered: Vec<String> = sender
+                            .ips
+                            .iter()
+                            .filter(|c| !spf.covers(c))
+                            .map(|c| c.spf_term())
+                            .collect();
+                        (!uncovered.is_empty()).then(|| Some(uncovered.join(" ")))
+                    }
+                };
+                if let Some(term) = missing.filter(|_| spf.failure.is_none()) {
+                    let (action, record) = match &term {
+                        Some(t) => {
+                            let r = spf.with_term(t);
+                            (
+                                format!("update the SPF record of {}: publish `{r}`", self.domain),
+                                Some(r),
+                            )
+                        }
+                        None => (
+                            format!(
+                                "authorize {} in the SPF record of {} as the service documents",
+                                sender.id, self.domain
+                            ),
+                            None,
+                        ),
+                    };
+                    self.drift(
+                        &DRIFT_MISSING_FROM_SPF,
+                        kind::MISSING_FROM_SPF,
+                        &sender.id,
+                        format!(
+                            "{} sends as {} ({} message{}) but the spf record does not authorize it",
+                            sender.id,
+                            self.domain,
+                            seen.messages,
+                            if seen.messages == 1 { "" } else { "s" }
+                        ),
+                        action,
+                        json!({
+                            "messages": seen.messages,
+                            "spf_aligned_messages": seen.spf_aligned,
+                            "mechanism": term,
+                            "record": spf.text,
+                            "suggested_record": record,
+                            "ips": ips_evidence(seen, 10),
+                        }),
+                    );
+                }
+            }
+
+            // DRIFT004: sending without aligned DKIM
+            if let Some(seen) = period {
+                let without = seen.without_dkim();
+                if without > 0 && without * 100 >= seen.messages {
+                    let at = sender
+                        .provider
+                        .as_ref()
+                        .map(|p| format!(" at {}", p.name))
+                        .unwrap_or_default();
+                    self.drift(
+                        &DRIFT_MISSING_DKIM,
+                        kind::MISSING_DKIM,
+                        &sender.id,
+                        format!(
+                            "{} sent {without} of {} message{} without an aligned dkim signature",
+                            sender.id,
+                            seen.messages,
+                            if seen.messages == 1 { "" } else { "s" }
+                        ),
+                        format!(
+                            "configure DKIM signing with d={}{at} and publish its selector records",
+                            self.domain
+                        ),
+                        json!({
+                            "messages": seen.messages,
+                            "without_dkim": without,
+                            "dkim_aligned_messages": seen.dkim_aligned,
+                            "selectors_seen": seen.selectors.iter().cloned().collect::<Vec<_>>(),
+                            "ips": ips_evidence(seen, 10),
+                        }),
+                    );
+                }
+            }
+
+            // DRIFT002: not seen for stale_days
+            let covered = earliest <= stale_start + 2 * 86_400;
+            if !covered {
+                continue;
+            }
+            if in_stale.get(&origin).is_some_and(|s| s.messages > 0) {
+                continue;
+            }
+            let last_seen = all
+                .get(&origin)
+                .map(|s| day(s.last_seen))
+                .unwrap_or(Value::Null);
+            let includes: Vec<&crate::authorization::IncludeAuth> = spf
+                .includes
+                .iter()
+                .filter(|i| sender.owns_include(&i.target, self.catalog))
+                .collect();
+            let lookups: u32 = includes.iter().map(|i| i.lookups).sum();
+            let terms: Vec<String> = includes.iter().map(|i| i.term.clone()).collect();
+            let action = match includes.first() {
+                Some(i) => {
+                    let without = spf.without_term(&i.term);
+                    match without {
+                        Some(r) => format!(
+                            "confirm with {} that it is gone, then remove {} from SPF (saves {lookups} DNS lookup{}): publish `{r}`; and remove it from the inventory",
+                            sender.owner.as_deref().unwrap_or("its owner"),
+                            i.term,
+                            if lookups == 1 { "" } else { "s" }
+                        ),
+                        None => format!(
+                            "confirm it is gone, then remove {} from SPF (saves {lookups} DNS lookups) and the entry from the inventory",
+                            i.term
+                        ),
+                    }
+                }
+                None => format!(
+                    "confirm with {} that it is gone and remove it from the inventory",
+                    sender.owner.as_deref().unwrap_or("its owner")
+                ),
+            };
+            self.drift(
+                &DRIFT_STALE,
+                kind::STALE,
+                &sender.id,
+                format!(
+                    "{} has not sent as {} for {} days",
+                    sender.id, self.domain, config.stale_days
+                ),
+                action,
+                json!({
+                    "stale_days": config.stale_days,
+                    "last_seen": last_seen,
+                    "spf_terms": terms,
+                    "lookups": lookups,
+                    "owner": sender.owner,
+                }),
+            );
+        }
+        if earliest > stale_start + 2 * 86_400 {
+            let days = (self.now.timestamp() - earliest) / 86_400;
+            self.skip(
+                &[kind::STALE],
+                &format!(
+                    "the reports cover {days} days, staleness needs {}",
+                    config.stale_days
+                ),
+            );
+        }
+
+        // DRIFT006: failing mail from unknown sources
+        let spoofed = unknown_failing.failing;
+        if spoofed > 0 {
+            let top = ips_evidence(&unknown_failing, 20);
+            self.drift(
+                &DRIFT_SPOOFING,
+                kind::SPOOFING,
+                &self.domain.clone(),
+                format!(
+                    "{spoofed} message{} from {} unknown source{} failed dmarc: likely spoofing",
+                    if spoofed == 1 { "" } else { "s" },
+                    unknown_failing.ips.len(),
+                    if unknown_failing.ips.len() == 1 { "" } else { "s" }
+                ),
+                "no SPF or DKIM change needed: these sources are not yours; keep the IPs and volumes for threat intelligence and move DMARC towards p=reject".into(),
+                json!({
+                    "messages": spoofed,
+                    "ips": unknown_failing.ips.len(),
+                    "networks": unknown_failing_nets,
+                    "sources": top,
+                }),
+            );
+        }
+        if unknown_failing.messages > 0 {
+            seen_facts.push(json!({
+                "source": "unknown",
+                "inventory": false,
+                "provider": null,
+                "messages": unknown_failing.messages,
+                "aligned": 0,
+                "dkim_aligned": 0,
+                "spf_aligned": 0,
+                "ips": unknown_failing.ips.len(),
+                "last_seen": day(unknown_failing.last_seen),
+            }));
+        }
+        seen_facts
+    }
+}

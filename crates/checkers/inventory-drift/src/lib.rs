@@ -1,0 +1,31 @@
+//! The `inventory-drift` checker of authwarden.
+//!
+//! [`InventoryDrift`] compares three views of each domain: (1) its sender
+//! inventory in config (`[domains.inventory]`: catalog providers and named
+//! sources, each with an owner and a purpose); (2) what DNS authorizes, the
+//! SPF record's includes and ranges (the `spf` checker's evaluation) and the
+//! DKIM keys at the providers' default selectors; (3) who actually sent as
+//! the domain, from the DMARC aggregate reports of the history (an
+//! [`authwarden_aggregate::AggregateSource`] the host adds to the run).
+//! Seven drift kinds between them are findings DRIFT001 to DRIFT007, each
+//! with its action; without reports, the kinds that need them are skipped
+//! and the facts say so.
+//!
+//! The inventory parser ([`inventory`]), the attribution of report rows to
+//! inventory senders ([`attribution`]) and the state file ([`state`]) are
+//! public: the `rollout-advisor` checker reads legitimate mail the same way.
+#![deny(missing_docs)]
+
+pub mod attribution;
+pub mod authorization;
+mod checker;
+pub mod codes;
+pub mod inventory;
+pub mod state;
+
+pub use checker::{
+    kind, Authorization, AuthorizedState, DomainAuthorizations, DriftConfig, InventoryDrift,
+    CHECKER_ID, DEFAULT_PERIOD_DAYS, DEFAULT_STALE_DAYS, STATE_FILE,
+};
+pub use codes::CODES;
+pub use inventory::{parse_inventory, Cidr, Inventory, InventoryProblem, Sender};

@@ -1,0 +1,110 @@
+//! Small JSON state kept across runs under the history folder
+//! (`<RunPaths.data_dir>/<checker id>/<file>.json`).
+//!
+//! Why JSON and not Parquet like the rest of the history: checker crates
+//! must not link polars (STYLE.md), and these files are tiny (a few entries
+//! per domain), read and rewritten whole by each run, and worth reading by
+//! hand when a finding surprises. An embedded database would add a heavy
+//! dependency for the same result.
+//!
+//! The engine checks several domains at once, and a manual `check` may run
+//! during a scheduled job: every update holds an exclusive lock of
+//! `<file>.lock` from read to rename, and the file is replaced atomically
+//! (temporary file, fsync, rename), so a crash never leaves half a file.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use authwarden_api::serde_json;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// One JSON state file.
+#[derive(Debug, Clone)]
+pub struct StateFile {
+    path: PathBuf,
+}
+
+impl StateFile {
+    /// The file `<data_dir>/<dir>/<name>`.
+    pub fn new(data_dir: &Path, dir: &str, name: &str) -> StateFile {
+        StateFile {
+            path: data_dir.join(dir).join(name),
+        }
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reads the state (the default when the file does not exist), lets `f`
+    /// change it, and writes it back atomically, under the lock. `f`'s
+    /// result is returned. A damaged file is an error (it is left alone, so
+    /// that nothing is lost; the caller reports it).
+    pub fn update<T, R>(&self, f: impl FnOnce(&mut T) -> R) -> Result<R, String>
+    where
+        T: Serialize + DeserializeOwned + Default,
+    {
+        let e = |what: &str, path: &Path, err: std::io::Error| {
+            format!("{what} {}: {err}", path.display())
+        };
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        fs::create_dir_all(dir).map_err(|err| e("cannot create", dir, err))?;
+        let lock_path = self.path.with_extension("lock");
+        let lock: File = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|err| e("cannot open", &lock_path, err))?;
+        fs4::FileExt::lock(&lock).map_err(|err| e("cannot lock", &lock_path, err))?;
+        let mut state: T = match fs::read(&self.path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|err| format!("{} is damaged: {err}", self.path.display()))?,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => T::default(),
+            Err(err) => return Err(e("cannot read", &self.path, err)),
+        };
+        let out = f(&mut state);
+        let json = serde_json::to_vec_pretty(&state).map_err(|err| err.to_string())?;
+        let tmp = self.path.with_extension("json.tmp");
+        let write = || -> std::io::Result<()> {
+            let mut file = File::create(&tmp)?;
+            file.write_all(&json)?;
+            file.write_all(b"\n")?;
+            file.sync_all()?;
+            fs::rename(&tmp, &self.path)
+        };
+        write().map_err(|err| e("cannot write", &self.path, err))?;
+        drop(lock);
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn round_trip_and_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = StateFile::new(dir.path(), "inventory-drift", "authorized.json");
+        let n = file
+            .update(|m: &mut BTreeMap<String, u32>| {
+                m.insert("a".into(), 1);
+                m.len()
+            })
+            .unwrap();
+        assert_eq!(n, 1);
+        let seen = file
+            .update(|m: &mut BTreeMap<String, u32>| m.get("a").copied())
+            .unwrap();
+        assert_eq!(seen, Some(1));
+        fs::write(file.path(), "{").unwrap();
+        let err = file.update(|_: &mut BTreeMap<String, u32>| ()).unwrap_err();
+        assert!(err.contains("damaged"), "{err}");
+        assert_eq!(fs::read_to_string(file.path()).unwrap(), "{");
+    }
+}
