@@ -17,6 +17,10 @@ fn all_codes(registry: &Registry) -> Vec<(String, &'static CodeInfo)> {
     for code in authwarden_engine::CODES {
         codes.push((authwarden_engine::ENGINE_ID.to_string(), code));
     }
+    // Reported under each external checker's id; documented once.
+    for code in authwarden_external::CODES {
+        codes.push(("external checkers".to_string(), code));
+    }
     codes
 }
 

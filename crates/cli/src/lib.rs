@@ -163,6 +163,18 @@ fn init_logging(verbose: u8) {
 }
 
 async fn dispatch(cli: Cli, registry: Registry) -> u8 {
+    // The config's external checkers join the registry before anything reads
+    // the config: `[levels]` may name their codes.
+    let (registry, external_problems) = match &cli.command {
+        Command::NewChecker(_) => (registry, Vec::new()),
+        _ => match setup::with_external(&cli.global, registry).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return EXIT_USAGE;
+            }
+        },
+    };
     let result = match cli.command {
         Command::Check(args) => check::run(&cli.global, &args, &registry).await,
         Command::Explain { code } => explain::explain(&registry, &code, cli.global.format),
@@ -177,7 +189,7 @@ async fn dispatch(cli: Cli, registry: Registry) -> u8 {
         Command::Checkers => explain::list_checkers(&registry, cli.global.format),
         Command::Config {
             command: ConfigCommand::Validate,
-        } => setup::validate(&cli.global, &registry),
+        } => setup::validate(&cli.global, &registry, &external_problems),
         Command::NewChecker(args) => scaffold::run(&args, &registry),
         Command::Reports { command } => reports::run(&cli.global, &command),
         Command::Ingest(args) => reports::ingest(&cli.global, &args, &registry),

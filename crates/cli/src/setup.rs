@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context as _};
-use authwarden_api::Resolver;
+use authwarden_api::{Checker as _, Resolver};
 use authwarden_config::{Config, Known, KnownChecker};
 use authwarden_registry::Registry;
 
@@ -32,12 +32,87 @@ pub fn known(registry: &Registry) -> Known {
             .map(|(_, c)| (c.code.to_string(), c.name.to_string()))
             .collect(),
     };
-    for code in authwarden_engine::CODES {
+    for code in authwarden_engine::CODES
+        .iter()
+        .chain(authwarden_external::CODES)
+    {
         known
             .codes
             .push((code.code.to_string(), code.name.to_string()));
     }
     known
+}
+
+/// Adds the config file's external checkers (`type = "external"`) to the
+/// registry. Each program is started once to describe itself, all at once;
+/// one that fails to (or declares a code another checker has) is still
+/// added, reporting EXT001 for every domain, and the returned problems say
+/// why. Without a config file the registry is returned as it is.
+pub async fn with_external(
+    global: &GlobalArgs,
+    registry: Registry,
+) -> anyhow::Result<(Registry, Vec<String>)> {
+    let path = match &global.config {
+        Some(p) => p.clone(),
+        None => PathBuf::from(DEFAULT_CONFIG),
+    };
+    // A missing or unreadable file is reported by load_config.
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok((registry, Vec::new()));
+    };
+    let specs = authwarden_config::external_checkers(&text, &path, &known(&registry));
+    let mut described = Vec::new();
+    for (id, external) in specs {
+        if registry.checker(&id).is_some() {
+            bail!(
+                "{}: the external checker `{id}` has the id of a built-in checker; give it another id",
+                path.display()
+            );
+        }
+        let spec = authwarden_external::ExternalSpec {
+            id,
+            command: external.command,
+            dir: external.dir,
+            timeout: external.timeout,
+        };
+        described.push(tokio::spawn(
+            authwarden_external::ExternalChecker::describe(spec),
+        ));
+    }
+    let mut taken: std::collections::BTreeMap<String, String> = known(&registry)
+        .codes
+        .into_iter()
+        .map(|(code, _)| (code, "the host".to_string()))
+        .collect();
+    for (info, c) in registry.codes() {
+        taken.insert(c.code.to_string(), format!("`{}`", info.id));
+    }
+    let mut registry = registry;
+    let mut problems = Vec::new();
+    for task in described {
+        let mut checker = task.await.context("describing an external checker")?;
+        let clash = checker
+            .info()
+            .codes
+            .iter()
+            .find_map(|c| taken.get(c.code).map(|by| (c.code, by.clone())));
+        if let Some((code, by)) = clash {
+            let why = format!("it declares {code}, which {by} declares already");
+            checker = authwarden_external::ExternalChecker::failed(checker.spec().clone(), why);
+        }
+        for c in checker.info().codes {
+            taken.insert(c.code.to_string(), format!("`{}`", checker.info().id));
+        }
+        if let Some(why) = checker.describe_error() {
+            problems.push(format!(
+                "external checker `{}` ({}): {why}",
+                checker.info().id,
+                checker.spec().command.join(" ")
+            ));
+        }
+        registry = registry.with(Arc::new(checker));
+    }
+    Ok((registry, problems))
 }
 
 /// Loads the config: `--config` (must exist), else `config/authwarden.toml`
@@ -110,8 +185,13 @@ pub fn resolver(config: &Config) -> anyhow::Result<Arc<dyn Resolver>> {
     authwarden_dns::build_resolver(&settings).context("cannot set up DNS")
 }
 
-/// `authwarden config validate`.
-pub fn validate(global: &GlobalArgs, registry: &Registry) -> anyhow::Result<u8> {
+/// `authwarden config validate`; `external_problems` are the external
+/// checkers that failed to describe themselves.
+pub fn validate(
+    global: &GlobalArgs,
+    registry: &Registry,
+    external_problems: &[String],
+) -> anyhow::Result<u8> {
     let path = global
         .config
         .clone()
@@ -125,6 +205,12 @@ pub fn validate(global: &GlobalArgs, registry: &Registry) -> anyhow::Result<u8> 
         ..global.clone()
     };
     match load_config(&global, registry) {
+        Ok(_) if !external_problems.is_empty() => {
+            for p in external_problems {
+                eprintln!("error: {p}");
+            }
+            Ok(EXIT_USAGE)
+        }
         Ok(config) => {
             // Zone files are part of the config: load them now so that a
             // syntax error shows up here rather than in the monthly run.

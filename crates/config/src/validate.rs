@@ -115,7 +115,7 @@ fn walk(
         }
     };
     let dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
-    let external_ids = external_ids(root.get_ref(), known);
+    let external_ids = external_ids(root.get_ref());
     let mut walker = Walker {
         text,
         sink,
@@ -128,10 +128,9 @@ fn walk(
     (Some(config), walker.sink.finish())
 }
 
-/// The ids of `[checkers.<id>]` tables with `type = "external"` that are not
-/// built-in checkers, found before the walk so that `[[domains]]` and
+/// The ids of `[checkers.<id>]` tables with `type = "external"`, found before the walk so that `[[domains]]` and
 /// `[jobs.*]` may name them wherever they are in the file.
-fn external_ids(root: &DeTable<'_>, known: &Known) -> Vec<String> {
+fn external_ids(root: &DeTable<'_>) -> Vec<String> {
     let Some(DeValue::Table(checkers)) = root.get("checkers").map(|v| v.get_ref()) else {
         return Vec::new();
     };
@@ -145,7 +144,6 @@ fn external_ids(root: &DeTable<'_>, known: &Known) -> Vec<String> {
             _ => false,
         })
         .map(|(k, _)| k.get_ref().to_string())
-        .filter(|id| known.checker(id).is_none())
         .collect()
 }
 
@@ -703,15 +701,10 @@ impl<'a> Walker<'a> {
                 DeValue::Table(t) => t.iter().find(|(k, _)| k.get_ref().as_ref() == "type"),
                 _ => None,
             };
-            if let Some((type_key, type_value)) = external_type {
-                if self.known.checker(id).is_some() {
-                    self.err_help(
-                        type_key.span(),
-                        format!("`{id}` is a built-in checker, it cannot have a `type`"),
-                        Some("give the external checker another id"),
-                    );
-                    continue;
-                }
+            // `Known` does not tell built-in checkers from external ones that
+            // the host has already described, so an id clash with a built-in
+            // checker is refused by the host, which knows its registry.
+            if let Some((_, type_value)) = external_type {
                 if matches!(type_value.get_ref(), DeValue::String(s) if s.as_ref() == "external") {
                     if let Some(t) = self.table(v, &path) {
                         if let Some(checker) = self.external_checker(id, k, t, &path) {

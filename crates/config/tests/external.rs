@@ -100,10 +100,6 @@ config = 3
 type = "external"
 command = []
 
-[checkers.dmarc-policy]
-type = "external"
-command = ["x"]
-
 [checkers.other]
 type = "plugin"
 command = ["x"]
@@ -117,7 +113,6 @@ command = ["x"]
         "missing key `command` in `[checkers.mta-sts]`",
         "invalid external checker id `Bad_Id`",
         "`checkers.Bad_Id.command` must name a program",
-        "`dmarc-policy` is a built-in checker, it cannot have a `type`",
         "unknown checker type for `checkers.other.type`",
     ] {
         assert!(e.contains(expected), "missing {expected:?} in:\n{e}");
