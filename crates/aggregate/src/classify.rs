@@ -611,8 +611,9 @@ fn normalize(name: &str) -> Cow<'_, str> {
     }
 }
 
-/// The partial cause a receiver's override reasons point to, the most
-/// specific first.
+/// The partial cause a receiver's override reasons point to; with several
+/// reasons, the first in the order of [`Cause`] (forwarded, mailing list,
+/// ARC, local policy) wins. `sampled_out` and `other` point nowhere.
 fn override_cause(reasons: &[OverrideReason]) -> Option<Cause> {
     reasons
         .iter()
