@@ -175,6 +175,8 @@ pub struct SeenSource {
     pub failing: u64,
     /// Messages per source IP.
     pub ips: BTreeMap<String, u64>,
+    /// Failing messages (see [`SeenSource::failing`]) per source IP.
+    pub failing_ips: BTreeMap<String, u64>,
     /// DKIM selectors seen.
     pub selectors: BTreeSet<String>,
     /// Start of the first reporting period, Unix seconds.
@@ -207,6 +209,7 @@ impl SeenSource {
             self.intermediary += n;
         } else if !row.dkim_aligned && !row.spf_aligned {
             self.failing += n;
+            *self.failing_ips.entry(row.source_ip.clone()).or_default() += n;
         }
         *self.ips.entry(row.source_ip.clone()).or_default() += n;
         *self.causes.entry(row.cause.clone()).or_default() += n;

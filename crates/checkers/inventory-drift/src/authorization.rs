@@ -5,7 +5,10 @@
 
 use authwarden_api::{Rdata, RecordType, Resolver};
 use authwarden_checker_spf::eval::{select_record, Fetched};
-use authwarden_checker_spf::{evaluate, Evaluation, LookupNode, NodeProblem, SpfRecord};
+use authwarden_checker_spf::{
+    evaluate, Evaluation, LookupNode, Mechanism, Modifier, NodeProblem, Qualifier, SpfRecord,
+    TermKind,
+};
 
 use crate::inventory::Cidr;
 
@@ -38,6 +41,8 @@ pub struct SpfView {
     pub includes: Vec<IncludeAuth>,
     /// Every range authorized, recursively.
     pub ranges: Vec<Cidr>,
+    /// The ranges of the record's own `ip4:`/`ip6:` terms (pass qualifier).
+    pub own_ranges: Vec<Cidr>,
     /// Why the record could not be read, when a lookup failed (the view is
     /// then unknown, not empty).
     pub failure: Option<String>,
@@ -63,6 +68,19 @@ impl SpfView {
                         .iter()
                         .chain(&evaluation.ip6)
                         .filter_map(|r| Cidr::from_spf_range(r))
+                        .collect();
+                    view.own_ranges = record
+                        .terms
+                        .iter()
+                        .filter_map(|t| match &t.kind {
+                            TermKind::Directive(Qualifier::Pass, Mechanism::Ip4(a, l)) => {
+                                Some(Cidr::new((*a).into(), l.unwrap_or(32)))
+                            }
+                            TermKind::Directive(Qualifier::Pass, Mechanism::Ip6(a, l)) => {
+                                Some(Cidr::new((*a).into(), l.unwrap_or(128)))
+                            }
+                            _ => None,
+                        })
                         .collect();
                     view.evaluation = Some(evaluation);
                     view.record = Some(record);
@@ -91,12 +109,8 @@ impl SpfView {
             .position(|t| {
                 matches!(
                     t.kind,
-                    authwarden_checker_spf::TermKind::Directive(
-                        _,
-                        authwarden_checker_spf::Mechanism::All
-                    ) | authwarden_checker_spf::TermKind::Modifier(
-                        authwarden_checker_spf::Modifier::Redirect(_)
-                    )
+                    TermKind::Directive(_, Mechanism::All)
+                        | TermKind::Modifier(Modifier::Redirect(_))
                 )
             })
             .unwrap_or(terms.len());

@@ -333,7 +333,7 @@ impl<'c> Run<'c> {
                 );
             }
         }
-        for r in &spf.ranges {
+        for r in &spf.own_ranges {
             authorized_by_spf.push(json!({
                 "mechanism": r.spf_term(),
                 "source": inventory.senders.iter().find(|s| s.ips.iter().any(|c| r.overlaps(c))).map(|s| s.id.clone()),
@@ -610,8 +610,11 @@ impl<'c> Run<'c> {
             });
             match origin {
                 Origin::Unknown(_) if seen.aligned == 0 => {
-                    unknown_failing_nets += 1;
-                    for (ip, n) in &seen.ips {
+                    if seen.failing > 0 {
+                        unknown_failing_nets += 1;
+                    }
+                    // Only the failing mail: forwarders' copies are not spoofing.
+                    for (ip, n) in &seen.failing_ips {
                         *unknown_failing.ips.entry(ip.clone()).or_default() += n;
                     }
                     unknown_failing.messages += seen.messages;
@@ -868,6 +871,8 @@ impl<'c> Run<'c> {
                 "dkim_aligned": 0,
                 "spf_aligned": 0,
                 "ips": unknown_failing.ips.len(),
+                "failing": unknown_failing.failing,
+                "intermediary": unknown_failing.intermediary,
                 "last_seen": day(unknown_failing.last_seen),
             }));
         }

@@ -1,0 +1,385 @@
+//! Every drift kind against months of synthetic report history and fixture
+//! zones: produced exactly when it should be, and not otherwise.
+
+mod common;
+
+use authwarden_aggregate::AggregateRow;
+use authwarden_api::serde_json::{json, Value};
+use authwarden_api::RecordType;
+use chrono::Duration;
+use common::*;
+
+fn zone(name: &str) -> String {
+    format!("{}\n{}", fixture(name), fixture("providers"))
+}
+
+fn full_inventory() -> Value {
+    json!({"inventory": {"senders": [
+        {"provider": "google-workspace", "owner": "it", "purpose": "internal"},
+        {"provider": "sendgrid", "owner": "dev", "purpose": "transactional"},
+        {"name": "crm", "ips": ["192.0.2.0/24"], "owner": "sales", "purpose": "marketing"},
+        {"provider": "mailgun", "owner": "dev", "purpose": "transactional"},
+        {"provider": "mailchimp", "owner": "marketing", "purpose": "marketing"},
+        {"provider": "zendesk", "owner": "support", "purpose": "transactional"},
+    ]}})
+}
+
+fn gws() -> Stream {
+    Stream::aligned("209.85.130.10", 100, "google")
+}
+
+fn crm() -> Stream {
+    Stream::aligned("192.0.2.10", 20, "crm")
+}
+
+fn sendgrid(dkim: bool) -> Stream {
+    Stream {
+        provider: Some("SendGrid"),
+        dkim,
+        cause: if dkim { "aligned" } else { "spf-only" },
+        selector: dkim.then_some("s1"),
+        dkim_domain: dkim.then_some(DOMAIN),
+        ..Stream::aligned("167.89.1.1", 50, "s1")
+    }
+}
+
+/// Four months of history: Google Workspace, SendGrid losing DKIM 20 days
+/// ago, the CRM, Mailgun (never authorized, never aligned), Mailchimp
+/// silent for 100 days, HubSpot and an unknown MTA appearing, spoofers and
+/// a forwarder.
+fn history() -> Vec<AggregateRow> {
+    let mut rows = Vec::new();
+    rows.extend(days(&gws(), 120, 0));
+    rows.extend(days(&crm(), 120, 0));
+    rows.extend(days(&sendgrid(true), 120, 21));
+    rows.extend(days(&sendgrid(false), 20, 0));
+    rows.extend(days(
+        &Stream {
+            provider: Some("Mailgun"),
+            dkim_domain: Some("mailgun.org"),
+            selector: Some("krs"),
+            ..Stream::failing("198.51.100.20", 30, "known-service-missing-dkim")
+        },
+        60,
+        0,
+    ));
+    rows.extend(days(
+        &Stream {
+            provider: Some("Mailchimp"),
+            ..Stream::aligned("205.201.130.5", 40, "k1")
+        },
+        110,
+        100,
+    ));
+    rows.extend(days(
+        &Stream {
+            provider: Some("HubSpot"),
+            ..Stream::aligned("104.16.0.5", 12, "hs1")
+        },
+        10,
+        0,
+    ));
+    rows.extend(days(&Stream::aligned("203.0.113.7", 5, "mta"), 5, 0));
+    rows.extend(days(&Stream::aligned("203.0.113.8", 5, "mta"), 5, 0));
+    for (ip, n) in [("185.220.101.1", 5), ("185.220.101.2", 3), ("45.9.20.1", 2)] {
+        rows.extend(days(&Stream::failing(ip, n, "unknown-source"), 60, 0));
+    }
+    rows.extend(days(&Stream::failing("40.92.0.5", 4, "forwarded"), 60, 0));
+    rows
+}
+
+fn kinds(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = list
+        .iter()
+        .map(|(k, s)| (k.to_string(), s.to_string()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn every_report_kind_from_months_of_history() {
+    let mut h = Harness::new(&zone("org"), full_inventory());
+    h.rows = Some(history());
+    let out = h.run().await;
+    assert_eq!(
+        drift(&out),
+        kinds(&[
+            ("missing-dkim", "mailgun"),
+            ("missing-dkim", "sendgrid"),
+            ("missing-from-spf", "mailgun"),
+            ("new-sender", "203.0.113.0/24"),
+            ("new-sender", "hubspot"),
+            ("spoofing", "example.org"),
+            ("stale", "mailchimp"),
+            ("stale", "zendesk"),
+            ("unexplained-include", "include:spf.unknown-esp.example"),
+        ])
+    );
+    assert_eq!(out.findings.len(), 9, "{:#?}", out.findings);
+    let f = |code: &str, subject: &str| {
+        out.findings
+            .iter()
+            .find(|f| f.code == code && f.subject == subject)
+            .unwrap_or_else(|| panic!("no {code} at {subject}"))
+    };
+    // The exact record with the provider's include added, the rest kept.
+    assert_eq!(
+        f("DRIFT003", "mailgun").evidence["suggested_record"],
+        "v=spf1 include:_spf.google.com include:sendgrid.net include:servers.mcsv.net include:spf.unknown-esp.example ip4:192.0.2.0/24 include:mailgun.org -all"
+    );
+    // The stale include's cost, from the spf evaluation.
+    assert_eq!(f("DRIFT002", "mailchimp").evidence["lookups"], 1);
+    assert_eq!(f("DRIFT002", "zendesk").evidence["lookups"], 0);
+    assert_eq!(
+        f("DRIFT002", "mailchimp").evidence["last_seen"],
+        "2026-07-24"
+    );
+    // include + its a: 2 lookups.
+    assert_eq!(
+        f("DRIFT005", "include:spf.unknown-esp.example").evidence["lookups"],
+        2
+    );
+    let spoof = f("DRIFT006", DOMAIN);
+    // The period is the last 30 days (the day 30 days ago began before it).
+    assert_eq!(spoof.evidence["messages"], 30 * 10);
+    assert_eq!(spoof.evidence["sources"][0]["ip"], "185.220.101.1");
+    // Sendgrid: 21 days of 50 messages without DKIM in the last 30.
+    let sg = f("DRIFT004", "sendgrid");
+    assert_eq!(sg.evidence["without_dkim"], 21 * 50);
+    let facts = out.facts.as_ref().unwrap();
+    // Only the state-based kind is skipped: this run has no history folder.
+    assert_eq!(facts["skipped"].as_array().unwrap().len(), 1);
+    assert_eq!(facts["skipped"][0]["kind"], "authorization-disappeared");
+    let seen: Vec<&str> = facts["seen"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["source"].as_str().unwrap())
+        .collect();
+    assert!(
+        seen.contains(&"google-workspace") && seen.contains(&"crm") && seen.contains(&"unknown"),
+        "{seen:?}"
+    );
+    insta::assert_json_snapshot!(snapshot(&out));
+}
+
+#[tokio::test]
+async fn without_reports_only_the_dns_kinds_run() {
+    let h = Harness::new(&zone("org"), full_inventory());
+    let out = h.run().await;
+    assert_eq!(
+        drift(&out),
+        kinds(&[("unexplained-include", "include:spf.unknown-esp.example")])
+    );
+    assert_eq!(codes(&out), ["DRIFT005"]);
+    let skipped: Vec<&str> = out.facts.as_ref().unwrap()["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            "authorization-disappeared",
+            "new-sender",
+            "stale",
+            "missing-from-spf",
+            "missing-dkim",
+            "spoofing"
+        ]
+    );
+    insta::assert_json_snapshot!(snapshot(&out));
+}
+
+#[tokio::test]
+async fn a_domain_matching_its_inventory_has_no_drift() {
+    let settings = json!({"inventory": {"senders": [
+        {"provider": "google-workspace"},
+        {"provider": "sendgrid"},
+        {"name": "crm", "ips": ["192.0.2.0/24"]},
+    ]}});
+    let mut h = Harness::new(&zone("clean"), settings);
+    let mut rows = days(&gws(), 120, 0);
+    rows.extend(days(&crm(), 120, 0));
+    rows.extend(days(&sendgrid(true), 120, 0));
+    // A forwarder's failing copies are not spoofing.
+    rows.extend(days(&Stream::failing("40.92.0.5", 4, "forwarded"), 60, 0));
+    h.rows = Some(rows);
+    let out = h.run().await;
+    assert!(out.findings.is_empty(), "{:#?}", out.findings);
+    assert_eq!(drift(&out), kinds(&[]));
+    let facts = out.facts.unwrap();
+    assert_eq!(facts["declared"].as_array().unwrap().len(), 3);
+    assert_eq!(facts["authorized_by_spf"].as_array().unwrap().len(), 3);
+    assert_eq!(facts["dkim_selectors"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn staleness_needs_reports_covering_the_stale_period() {
+    let mut h = Harness::new(&zone("clean"), full_inventory());
+    h.rows = Some(days(&gws(), 30, 0));
+    let out = h.run().await;
+    assert!(
+        !drift(&out).iter().any(|(k, _)| k == "stale"),
+        "{:?}",
+        drift(&out)
+    );
+    let skipped = out.facts.as_ref().unwrap()["skipped"].as_array().unwrap();
+    let stale = skipped.iter().find(|s| s["kind"] == "stale").unwrap();
+    assert!(
+        stale["reason"].as_str().unwrap().contains("cover 30 days"),
+        "{stale}"
+    );
+    // ...and `stale_days` shortens the period.
+    h.config = json!({"stale_days": 20});
+    let out = h.run().await;
+    let stale: Vec<_> = drift(&out)
+        .into_iter()
+        .filter(|(k, _)| k == "stale")
+        .collect();
+    assert_eq!(
+        stale,
+        kinds(&[
+            ("stale", "mailchimp"),
+            ("stale", "mailgun"),
+            ("stale", "sendgrid"),
+            ("stale", "zendesk"),
+            ("stale", "crm")
+        ])
+    );
+}
+
+#[tokio::test]
+async fn authorization_disappeared_since_the_last_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(&zone("org"), full_inventory());
+    h.data_dir = Some(dir.path().to_path_buf());
+    let first = h.run().await;
+    assert!(!codes(&first).contains(&"DRIFT007".to_string()));
+    let state: Value = authwarden_api::serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("inventory-drift/authorized.json")).unwrap(),
+    )
+    .unwrap();
+    insta::assert_json_snapshot!("state-after-first-run", state);
+
+    // A month later SendGrid's include and key are gone.
+    h.zone = zone("org-changed");
+    h.now += Duration::days(30);
+    let second = h.run().await;
+    let lost: Vec<_> = second
+        .findings
+        .iter()
+        .filter(|f| f.code == "DRIFT007")
+        .map(|f| (f.subject.clone(), f.evidence["mechanism"].clone()))
+        .collect();
+    assert_eq!(
+        lost,
+        [
+            ("sendgrid".to_string(), json!("dkim:s1")),
+            ("sendgrid".to_string(), json!("include:sendgrid.net"))
+        ]
+    );
+    let restore = &second
+        .findings
+        .iter()
+        .find(|f| f.evidence.get("mechanism") == Some(&json!("include:sendgrid.net")))
+        .unwrap()
+        .help;
+    assert!(
+        restore.contains("v=spf1 include:_spf.google.com include:servers.mcsv.net include:spf.unknown-esp.example ip4:192.0.2.0/24 include:sendgrid.net -all"),
+        "{restore}"
+    );
+
+    // Reported once: the next run compares with the changed state.
+    h.now += Duration::days(30);
+    let third = h.run().await;
+    assert!(!codes(&third).contains(&"DRIFT007".to_string()));
+
+    // A sender removed from the inventory lost it on purpose.
+    let dir2 = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(&zone("org"), full_inventory());
+    h.data_dir = Some(dir2.path().to_path_buf());
+    h.run().await;
+    h.zone = zone("org-changed");
+    let mut settings = full_inventory();
+    settings["inventory"]["senders"]
+        .as_array_mut()
+        .unwrap()
+        .remove(1);
+    h.settings = settings;
+    let out = h.run().await;
+    assert!(
+        !codes(&out).contains(&"DRIFT007".to_string()),
+        "{:#?}",
+        out.findings
+    );
+}
+
+#[tokio::test]
+async fn a_failed_lookup_keeps_the_state_and_is_incomplete() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(&zone("org"), full_inventory());
+    h.data_dir = Some(dir.path().to_path_buf());
+    h.run().await;
+    h.fail = vec![(DOMAIN.into(), RecordType::TXT)];
+    let out = h.run().await;
+    assert_eq!(codes(&out), ["DRIFT009"], "{:#?}", out.findings);
+    // The lookup works again: nothing disappeared.
+    h.fail.clear();
+    let out = h.run().await;
+    assert_eq!(codes(&out), ["DRIFT005"], "{:#?}", out.findings);
+}
+
+#[tokio::test]
+async fn invalid_inventory_and_config_are_findings_with_did_you_mean() {
+    let settings = json!({"inventory": {"senders": [
+        {"provider": "sendgrd"},
+        {"provider": "google-workspace"},
+    ]}});
+    let mut h = Harness::new(&zone("clean"), settings);
+    h.config = json!({"stale_day": 30});
+    let out = h.run().await;
+    let invalid: Vec<_> = out
+        .findings
+        .iter()
+        .filter(|f| f.code == "DRIFT008")
+        .map(|f| (f.subject.clone(), f.evidence.get("suggestion").cloned()))
+        .collect();
+    assert_eq!(
+        invalid,
+        [
+            ("[checkers.inventory-drift]".to_string(), None),
+            (
+                "inventory.senders[0].provider".to_string(),
+                Some(json!("sendgrid"))
+            ),
+        ]
+    );
+    insta::assert_json_snapshot!(snapshot(&out));
+}
+
+#[tokio::test]
+async fn a_domain_without_inventory_gets_facts_only() {
+    let mut h = Harness::new(&zone("org"), json!({}));
+    h.rows = Some(history());
+    let out = h.run().await;
+    assert!(out.findings.is_empty());
+    assert_eq!(out.facts.unwrap()["configured"], false);
+}
+
+#[test]
+fn every_code_is_documented() {
+    for code in authwarden_checker_inventory_drift::CODES {
+        let docs = code.parsed_docs();
+        assert!(
+            !docs.summary.is_empty()
+                && !docs.what.is_empty()
+                && !docs.why.is_empty()
+                && !docs.fix.is_empty(),
+            "{}",
+            code.code
+        );
+    }
+}
