@@ -12,6 +12,7 @@ use crate::eval::{
     evaluate, select_record, Evaluation, Fetched, LookupNode, NodeProblem, LOOKUP_LIMIT, MX_LIMIT,
     VOID_LIMIT,
 };
+use crate::phase::{dmarc_phase, DmarcPhase, Rollout};
 use crate::record::{is_spf_record, Mechanism, Qualifier, SpfRecord, SyntaxError, TermKind};
 
 /// The checker id.
@@ -96,6 +97,11 @@ impl Checker for Spf {
                     Ok(record) => {
                         let ev = evaluate(resolver, &domain, &record).await;
                         run.record(&record, &ev);
+                        if matches!(ev.all, Some(Qualifier::SoftFail | Qualifier::Fail)) {
+                            if let Some(phase) = dmarc_phase(resolver, &domain).await {
+                                run.phase(&record, &ev, &phase);
+                            }
+                        }
                         found_facts(&record, &ev)
                     }
                 }
@@ -560,6 +566,44 @@ impl Run {
                 .evidence("terms", voids);
             self.push(f);
         }
+    }
+
+    /// `~all` / `-all` against the DMARC phase (SPF020).
+    fn phase(&mut self, record: &SpfRecord, ev: &Evaluation, phase: &DmarcPhase) {
+        let want = phase.rollout.all();
+        let Some(have) = ev.all else { return };
+        if have == want {
+            return;
+        }
+        let (have_s, want_s) = (qualifier_name(Some(have)), qualifier_name(Some(want)));
+        let message = match phase.rollout {
+            Rollout::Monitoring => format!(
+                "the spf record ends in {have_s} while dmarc only monitors ({}): mail from senders not yet listed is rejected by receivers that act on spf alone",
+                phase.describe
+            ),
+            Rollout::Enforcing => format!(
+                "the spf record ends in {have_s} while dmarc enforces ({}): use {want_s}",
+                phase.describe
+            ),
+        };
+        let fix = if record.all().is_some() {
+            publish(&self.domain, &replace_all(record, want))
+        } else {
+            format!(
+                "the {have_s} comes through `{}`: end your own record with {want_s} (a record with `all` ignores its redirect) or ask the redirect target's owner",
+                record.redirect().map(|(t, _)| t.text.as_str()).unwrap_or("redirect")
+            )
+        };
+        let f = self
+            .finding(&SPF_ALL_PHASE, message)
+            .help(format!("{}; {fix}", phase.rollout.reason()))
+            .evidence("all", have_s)
+            .evidence("expected", want_s)
+            .evidence("dmarc_phase", phase.describe.as_str())
+            .evidence("rollout", phase.rollout.as_str())
+            .evidence("dmarc_record", phase.record.as_str())
+            .evidence("dmarc_name", phase.record_name.as_str());
+        self.push(f);
     }
 
     fn lookup_limit(&mut self, record: &SpfRecord, ev: &Evaluation) {

@@ -296,4 +296,26 @@ declare_codes! {
     /// authoritative name server of the zone answers for the name in the
     /// finding's evidence.
     pub SPF_CHECK_INCOMPLETE = ("SPF019", "spf-check-incomplete", Severity::Warning);
+
+    /// The record's `~all` / `-all` does not fit the domain's DMARC rollout phase.
+    ///
+    /// ## What it checks
+    /// Compares the effective `all` of the record (its own, or through its
+    /// `redirect` chain) with the DMARC phase of the domain, read from its
+    /// published DMARC record: `~all` is expected while DMARC monitors
+    /// (`p=none`, `t=y` or `pct=0`), `-all` once it enforces (`p=quarantine`
+    /// or `p=reject`). `+all`, `?all` and a missing `all` have their own codes.
+    ///
+    /// ## Why it matters
+    /// While DMARC monitors, its reports are still revealing senders nobody
+    /// listed: `-all` makes receivers that act on SPF alone reject their mail
+    /// before anyone has seen it in a report. Once DMARC enforces, every
+    /// legitimate sender is known, and `~all` only keeps forged mail
+    /// deliverable at receivers that ignore DMARC.
+    ///
+    /// ## How to fix
+    /// Publish the record the finding proposes: `~all` during monitoring,
+    /// `-all` once the DMARC policy is quarantine or reject. `authwarden spf
+    /// build` picks the qualifier the same way.
+    pub SPF_ALL_PHASE = ("SPF020", "spf-all-dmarc-phase-mismatch", Severity::Warning);
 }

@@ -12,11 +12,13 @@
 mod checker;
 pub mod codes;
 pub mod eval;
+pub mod phase;
 pub mod record;
 
 pub use checker::{Spf, CHECKER_ID};
 pub use codes::CODES;
 pub use eval::{evaluate, Evaluation, LookupNode, NodeProblem, LOOKUP_LIMIT, VOID_LIMIT};
+pub use phase::{dmarc_phase, DmarcPhase, Rollout};
 pub use record::{
     check_explanation, is_spf_record, parse_record, parse_record_parts, DomainSpec, DualCidr,
     Macro, Mechanism, Modifier, Qualifier, SpfRecord, SyntaxError, Term, TermKind,

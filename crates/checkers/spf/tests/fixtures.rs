@@ -155,6 +155,8 @@ fixtures! {
     duplicate_includes => "duplicate-includes",
     macros => "macros",
     nested_mx_voids => "nested-mx-voids",
+    all_phase_enforcing => "all-phase-enforcing",
+    all_phase_monitoring => "all-phase-monitoring",
 }
 
 #[test]
