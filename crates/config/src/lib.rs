@@ -22,8 +22,9 @@ use std::path::Path;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use model::{
-    default_cron, CheckerConfig, Config, DnsConfig, DomainConfig, ExternalConfig, JobConfig, Known,
-    KnownChecker, PasswordSource, Security, SmtpConfig, DEFAULT_EXTERNAL_TIMEOUT,
+    default_cron, CheckerConfig, Config, DnsConfig, DomainConfig, ExternalConfig, ImapConfig,
+    IngestConfig, JobConfig, Known, KnownChecker, PasswordSource, Security, SmtpConfig,
+    DEFAULT_EXTERNAL_TIMEOUT, DEFAULT_IMAP_POLL_CRON,
 };
 
 /// The default location of the configuration file, relative to the current directory.
@@ -71,7 +72,7 @@ pub fn external_checkers(text: &str, path: &Path, known: &Known) -> Vec<(String,
 
 /// The built-in configuration, for running without a file: UTC, the
 /// system resolver, no domains, the three default jobs, no SMTP (messages
-/// stay in the outbox).
+/// stay in the outbox), no IMAP mailbox, the default ingest caps.
 ///
 /// `base_dir` is where the config file would live (usually `config`), so
 /// the directories are the same as for a file there without those keys:
@@ -95,5 +96,7 @@ pub fn defaults(base_dir: &Path) -> Config {
             .collect(),
         smtp: None,
         templates_dir: model::resolve_path(&project_dir, Path::new("templates")),
+        imap: None,
+        ingest: IngestConfig::default(),
     }
 }

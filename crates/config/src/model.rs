@@ -90,6 +90,10 @@ pub struct Config {
     pub smtp: Option<SmtpConfig>,
     /// Where the report templates live.
     pub templates_dir: PathBuf,
+    /// The mailbox DMARC aggregate reports arrive in; `None` without `[imap]`.
+    pub imap: Option<ImapConfig>,
+    /// Caps on what one report may cost when it is ingested (`[ingest]`).
+    pub ingest: IngestConfig,
 }
 
 /// The `[dns]` section.
@@ -229,7 +233,7 @@ pub struct SmtpConfig {
     pub timeout: Duration,
 }
 
-/// How the SMTP connection is secured.
+/// How the SMTP (or IMAP) connection is secured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Security {
     /// Plain connection upgraded with STARTTLS (required); port 587 by default.
@@ -261,6 +265,14 @@ impl Security {
             Security::None => 25,
         }
     }
+
+    /// The IMAP port used when `[imap]` gives none: 993 for TLS, 143 otherwise.
+    pub fn default_imap_port(self) -> u16 {
+        match self {
+            Security::Tls => 993,
+            Security::StartTls | Security::None => 143,
+        }
+    }
 }
 
 impl fmt::Display for Security {
@@ -283,7 +295,7 @@ impl FromStr for Security {
     }
 }
 
-/// Where the SMTP password comes from. The file never holds the password itself.
+/// Where the SMTP or IMAP password comes from. The file never holds the password itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PasswordSource {
     /// No password.
@@ -293,6 +305,60 @@ pub enum PasswordSource {
     /// The content of this file without a trailing newline; the path is
     /// resolved against the config file's directory.
     File(PathBuf),
+}
+
+/// The `[imap]` section: the mailbox DMARC aggregate reports arrive in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImapConfig {
+    /// The server's host name or IP address.
+    pub host: String,
+    /// The server's port.
+    pub port: u16,
+    /// How the connection is secured (same names as `[smtp]`, IMAP ports).
+    pub security: Security,
+    /// The user name to log in with.
+    pub username: String,
+    /// Where the password comes from; never [`PasswordSource::None`].
+    pub password: PasswordSource,
+    /// An extra trusted root certificate (PEM), resolved against the config file's directory.
+    pub ca_file: Option<PathBuf>,
+    /// The folder reports arrive in.
+    pub folder: String,
+    /// Where processed messages are moved.
+    pub archive_folder: String,
+    /// Where messages without a readable report are moved.
+    pub invalid_folder: String,
+    /// The timeout of the connection and of each command.
+    pub timeout: Duration,
+    /// Messages larger than this many bytes are not downloaded (filed as invalid).
+    pub max_message_size: u64,
+    /// When the daemon polls the mailbox, as written.
+    pub poll_cron: String,
+    /// The parsed poll schedule, to be read in [`Config::timezone`].
+    pub poll_schedule: cron::Schedule,
+    /// The JSON file remembering the last UID seen.
+    pub state_file: PathBuf,
+}
+
+/// The poll schedule of `[imap]` unless `poll_cron` says otherwise: every hour.
+pub const DEFAULT_IMAP_POLL_CRON: &str = "0 0 * * * *";
+
+/// The `[ingest]` section: caps against hostile or broken reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IngestConfig {
+    /// Maximum decompressed XML bytes of one report.
+    pub max_decompressed: u64,
+    /// Maximum records of one report.
+    pub max_records: u64,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            max_decompressed: 100 * 1024 * 1024,
+            max_records: 10_000_000,
+        }
+    }
 }
 
 impl Config {

@@ -16,8 +16,9 @@ use toml::Spanned;
 
 use crate::error::Sink;
 use crate::model::{
-    resolve_path, CheckerConfig, Config, DnsConfig, DomainConfig, ExternalConfig, JobConfig, Known,
-    PasswordSource, Security, SmtpConfig, DEFAULT_EXTERNAL_TIMEOUT,
+    resolve_path, CheckerConfig, Config, DnsConfig, DomainConfig, ExternalConfig, ImapConfig,
+    IngestConfig, JobConfig, Known, PasswordSource, Security, SmtpConfig, DEFAULT_EXTERNAL_TIMEOUT,
+    DEFAULT_IMAP_POLL_CRON,
 };
 
 type Val<'i> = Spanned<DeValue<'i>>;
@@ -36,6 +37,8 @@ const ROOT_KEYS: &[&str] = &[
     "jobs",
     "smtp",
     "templates",
+    "imap",
+    "ingest",
 ];
 const DNS_KEYS: &[&str] = &["nameservers", "timeout", "retries", "zone_files"];
 const JOB_KEYS: &[&str] = &["cron", "recipients", "checkers", "enabled"];
@@ -51,6 +54,23 @@ const SMTP_KEYS: &[&str] = &[
     "timeout",
 ];
 const TEMPLATES_KEYS: &[&str] = &["dir"];
+const IMAP_KEYS: &[&str] = &[
+    "host",
+    "port",
+    "security",
+    "username",
+    "password_env",
+    "password_file",
+    "ca_file",
+    "folder",
+    "archive_folder",
+    "invalid_folder",
+    "timeout",
+    "max_message_size",
+    "poll_cron",
+    "state_file",
+];
+const INGEST_KEYS: &[&str] = &["max_decompressed", "max_records"];
 /// The keys of `[checkers.<id>]` with `type = "external"`: no pass-through
 /// keys, the checker's own settings go in `config`.
 const EXTERNAL_KEYS: &[&str] = &["type", "command", "timeout", "enabled", "jobs", "config"];
@@ -58,6 +78,7 @@ const EXTERNAL_KEYS: &[&str] = &["type", "command", "timeout", "enabled", "jobs"
 const SECURITY_ALIASES: &[(&str, &str)] = &[
     ("ssl", "tls"),
     ("smtps", "tls"),
+    ("imaps", "tls"),
     ("implicit", "tls"),
     ("plain", "none"),
     ("plaintext", "none"),
@@ -454,6 +475,7 @@ impl<'a> Walker<'a> {
         let mut config = crate::defaults(&self.dir);
         let mut reports_dir = None;
         let mut history_dir = None;
+        let mut imap = None;
         for (k, v) in t.iter() {
             match k.get_ref().as_ref() {
                 "timezone" => {
@@ -503,6 +525,16 @@ impl<'a> Walker<'a> {
                         }
                     }
                 }
+                "imap" => {
+                    if let Some(t) = self.table(v, "imap") {
+                        imap = self.imap(v, t);
+                    }
+                }
+                "ingest" => {
+                    if let Some(t) = self.table(v, "ingest") {
+                        config.ingest = self.ingest(t);
+                    }
+                }
                 _ => self.unknown_key(k, "at the top level", ROOT_KEYS),
             }
         }
@@ -513,6 +545,13 @@ impl<'a> Walker<'a> {
         if let Some(dir) = history_dir {
             config.history_dir = dir;
         }
+        // The state file defaults into the history directory, which may be
+        // set after `[imap]` in the file: resolved once the walk is done.
+        config.imap = imap.map(|(mut imap, state_file)| {
+            imap.state_file =
+                state_file.unwrap_or_else(|| config.history_dir.join("imap-state.json"));
+            imap
+        });
         config
     }
 
@@ -994,38 +1033,11 @@ impl<'a> Walker<'a> {
                         .map(|s| (s.trim().to_string(), v.span()));
                 }
                 "port" => port = self.uint(v, &path, 1, 65535).map(|p| p as u16),
-                "security" => {
-                    if let Some(s) = self.str(v, &path) {
-                        match Security::from_str(s) {
-                            Ok(sec) => security = Some((sec, v.span())),
-                            Err(e) => {
-                                let help = alias(SECURITY_ALIASES, s)
-                                    .or_else(|| suggest(s, Security::NAMES.iter().copied()))
-                                    .map(did_you_mean);
-                                self.err_help(v.span(), e, help);
-                            }
-                        }
-                    }
-                }
+                "security" => security = self.security(v, &path),
                 "username" => username = self.non_empty_str(v, &path).map(str::to_string),
-                "password" => {
-                    self.err_help(
-                        k.span(),
-                        "the config file must not hold the SMTP password",
-                        Some("set `password_env` to the name of an environment variable that holds it, or `password_file` to a file that contains it"),
-                    );
-                }
+                "password" => self.literal_password(k, "SMTP"),
                 "password_env" => {
-                    if let Some(s) = self.non_empty_str(v, &path) {
-                        if s.contains(['=', '\0']) {
-                            self.err(
-                                v.span(),
-                                format!("`{s}` is not a valid environment variable name"),
-                            );
-                        } else {
-                            password_env = Some((s.to_string(), k.span()));
-                        }
-                    }
+                    password_env = self.password_env(v, &path).map(|s| (s, k.span()));
                 }
                 "password_file" => {
                     password_file = self.path(v, &path).map(|p| (p, k.span()));
@@ -1067,19 +1079,7 @@ impl<'a> Walker<'a> {
                 "\"authwarden <authwarden@example.org>\"",
             );
         }
-        let password = match (password_env, password_file) {
-            (Some(_), Some((_, second))) => {
-                self.err_help(
-                    second,
-                    "`password_env` and `password_file` cannot both be set",
-                    Some("keep one of them"),
-                );
-                PasswordSource::None
-            }
-            (Some((var, _)), None) => PasswordSource::Env(var),
-            (None, Some((file, _))) => PasswordSource::File(file),
-            (None, None) => PasswordSource::None,
-        };
+        let password = self.password_source(password_env, password_file);
         if password != PasswordSource::None && username.is_none() {
             let span = t
                 .iter()
@@ -1091,15 +1091,7 @@ impl<'a> Walker<'a> {
                 Some("add `username`, or remove the password"),
             );
         }
-        if let (Some((sec, sec_span)), Some((host, _))) = (&security, &host) {
-            if *sec == Security::None && !is_loopback(host) {
-                self.err_help(
-                    sec_span.clone(),
-                    format!("`security = \"none\"` is only allowed for a loopback host, and `{host}` is not one"),
-                    Some("mail and any password would cross the network unencrypted; use `starttls` or `tls`"),
-                );
-            }
-        }
+        self.loopback_only(&security, &host, "mail");
         let security = security.map_or(Security::StartTls, |(s, _)| s);
         Some(SmtpConfig {
             host: host?.0,
@@ -1112,6 +1104,327 @@ impl<'a> Walker<'a> {
             timeout,
         })
     }
+}
+
+impl Walker<'_> {
+    /// `starttls`, `tls` or `none`, with a did-you-mean for `ssl` and the like.
+    fn security(&mut self, v: &Val<'_>, path: &str) -> Option<(Security, Range<usize>)> {
+        let s = self.str(v, path)?;
+        match Security::from_str(s) {
+            Ok(sec) => Some((sec, v.span())),
+            Err(e) => {
+                let help = alias(SECURITY_ALIASES, s)
+                    .or_else(|| suggest(s, Security::NAMES.iter().copied()))
+                    .map(did_you_mean);
+                self.err_help(v.span(), e, help);
+                None
+            }
+        }
+    }
+
+    /// A literal `password` key: always an error.
+    fn literal_password(&mut self, k: &Key<'_>, what: &str) {
+        self.err_help(
+            k.span(),
+            format!("the config file must not hold the {what} password"),
+            Some("set `password_env` to the name of an environment variable that holds it, or `password_file` to a file that contains it"),
+        );
+    }
+
+    /// The name of the environment variable holding a password.
+    fn password_env(&mut self, v: &Val<'_>, path: &str) -> Option<String> {
+        let s = self.non_empty_str(v, path)?;
+        if s.contains(['=', '\0']) {
+            self.err(
+                v.span(),
+                format!("`{s}` is not a valid environment variable name"),
+            );
+            return None;
+        }
+        Some(s.to_string())
+    }
+
+    /// `password_env` or `password_file`, not both.
+    fn password_source(
+        &mut self,
+        env: Option<(String, Range<usize>)>,
+        file: Option<(PathBuf, Range<usize>)>,
+    ) -> PasswordSource {
+        match (env, file) {
+            (Some(_), Some((_, second))) => {
+                self.err_help(
+                    second,
+                    "`password_env` and `password_file` cannot both be set",
+                    Some("keep one of them"),
+                );
+                PasswordSource::None
+            }
+            (Some((var, _)), None) => PasswordSource::Env(var),
+            (None, Some((file, _))) => PasswordSource::File(file),
+            (None, None) => PasswordSource::None,
+        }
+    }
+
+    /// `security = "none"` only to a loopback host.
+    fn loopback_only(
+        &mut self,
+        security: &Option<(Security, Range<usize>)>,
+        host: &Option<(String, Range<usize>)>,
+        what: &str,
+    ) {
+        if let (Some((sec, sec_span)), Some((host, _))) = (security, host) {
+            if *sec == Security::None && !is_loopback(host) {
+                self.err_help(
+                    sec_span.clone(),
+                    format!("`security = \"none\"` is only allowed for a loopback host, and `{host}` is not one"),
+                    Some(format!("{what} and any password would cross the network unencrypted; use `starttls` or `tls`")),
+                );
+            }
+        }
+    }
+
+    /// A size string: a whole number and a binary unit, `"50MiB"`.
+    fn size(&mut self, v: &Val<'_>, path: &str) -> Option<u64> {
+        const HELP: &str =
+            "write a whole number with a unit (B, KiB, MiB or GiB), e.g. `512KiB` or `50MiB`";
+        let DeValue::String(s) = v.get_ref() else {
+            self.err_help(
+                v.span(),
+                format!(
+                    "expected a size string like \"50MiB\" for `{path}`, found {}",
+                    with_article(v.get_ref().type_str())
+                ),
+                Some(HELP),
+            );
+            return None;
+        };
+        match parse_size(s) {
+            Ok(0) => {
+                self.err(v.span(), format!("`{path}` must be greater than zero"));
+                None
+            }
+            Ok(n) => Some(n),
+            Err(e) => {
+                self.err_help(
+                    v.span(),
+                    format!("invalid size `{s}` for `{path}`: {e}"),
+                    Some(HELP),
+                );
+                None
+            }
+        }
+    }
+
+    /// A folder name: not empty, no control characters.
+    fn folder(&mut self, v: &Val<'_>, path: &str) -> Option<(String, Range<usize>)> {
+        let s = self.non_empty_str(v, path)?;
+        if s.chars().any(char::is_control) {
+            self.err(
+                v.span(),
+                format!("`{path}` must not contain control characters"),
+            );
+            return None;
+        }
+        Some((s.to_string(), v.span()))
+    }
+
+    /// `[imap]`; the state file is returned apart because its default
+    /// depends on `history_dir`.
+    fn imap(&mut self, table: &Val<'_>, t: &DeTable<'_>) -> Option<(ImapConfig, Option<PathBuf>)> {
+        let mut host: Option<(String, Range<usize>)> = None;
+        let mut port = None;
+        let mut security: Option<(Security, Range<usize>)> = None;
+        let mut username = None;
+        let mut password_env: Option<(String, Range<usize>)> = None;
+        let mut password_file: Option<(PathBuf, Range<usize>)> = None;
+        let mut ca_file = None;
+        let mut folder = ("INBOX".to_string(), None);
+        let mut archive_folder = ("Archive/DMARC".to_string(), None);
+        let mut invalid_folder = ("Invalid/DMARC".to_string(), None);
+        let mut timeout = Duration::from_secs(60);
+        let mut max_message_size = 50 * 1024 * 1024;
+        let mut poll_cron = DEFAULT_IMAP_POLL_CRON.to_string();
+        let mut poll_schedule = Some(
+            cron::Schedule::from_str(DEFAULT_IMAP_POLL_CRON)
+                .expect("the built-in poll cron parses"),
+        );
+        let mut state_file = None;
+        let (mut host_seen, mut username_seen, mut password_seen) = (false, false, false);
+        for (k, v) in t.iter() {
+            let key = k.get_ref().as_ref();
+            let path = format!("imap.{key}");
+            match key {
+                "host" => {
+                    host_seen = true;
+                    host = self
+                        .non_empty_str(v, &path)
+                        .map(|s| (s.trim().to_string(), v.span()));
+                }
+                "port" => port = self.uint(v, &path, 1, 65535).map(|p| p as u16),
+                "security" => security = self.security(v, &path),
+                "username" => {
+                    username_seen = true;
+                    username = self.non_empty_str(v, &path).map(str::to_string);
+                }
+                "password" => {
+                    password_seen = true;
+                    self.literal_password(k, "IMAP");
+                }
+                "password_env" => {
+                    password_seen = true;
+                    password_env = self.password_env(v, &path).map(|s| (s, k.span()));
+                }
+                "password_file" => {
+                    password_seen = true;
+                    password_file = self.path(v, &path).map(|p| (p, k.span()));
+                }
+                "ca_file" => ca_file = self.path(v, &path),
+                "folder" => {
+                    if let Some((f, span)) = self.folder(v, &path) {
+                        folder = (f, Some(span));
+                    }
+                }
+                "archive_folder" => {
+                    if let Some((f, span)) = self.folder(v, &path) {
+                        archive_folder = (f, Some(span));
+                    }
+                }
+                "invalid_folder" => {
+                    if let Some((f, span)) = self.folder(v, &path) {
+                        invalid_folder = (f, Some(span));
+                    }
+                }
+                "timeout" => {
+                    if let Some(d) = self.duration(v, &path) {
+                        if d.is_zero() {
+                            self.err(v.span(), "`imap.timeout` must be greater than zero");
+                        } else {
+                            timeout = d;
+                        }
+                    }
+                }
+                "max_message_size" => {
+                    if let Some(n) = self.size(v, &path) {
+                        max_message_size = n;
+                    }
+                }
+                "poll_cron" => {
+                    if let Some(s) = self.str(v, &path) {
+                        poll_schedule = self.cron(s, v, &path);
+                        poll_cron = s.to_string();
+                    }
+                }
+                "state_file" => state_file = self.path(v, &path),
+                _ => self.unknown_key(k, "in `[imap]`", IMAP_KEYS),
+            }
+        }
+
+        if !host_seen {
+            self.missing_key(table, "host", "`[imap]`", "\"imap.example.org\"");
+        }
+        if !username_seen {
+            self.missing_key(table, "username", "`[imap]`", "\"dmarc-reports\"");
+        }
+        let password = self.password_source(password_env, password_file);
+        if !password_seen {
+            self.err_help(
+                table.span(),
+                "missing `password_env` or `password_file` in `[imap]`",
+                Some("add e.g. `password_env = \"AUTHWARDEN_IMAP_PASSWORD\"`: the mailbox needs a login"),
+            );
+        }
+        for (name, (value, span)) in [
+            ("archive_folder", &archive_folder),
+            ("invalid_folder", &invalid_folder),
+        ] {
+            if value == &folder.0 {
+                self.err_help(
+                    span.clone().unwrap_or(table.span()),
+                    format!("`imap.{name}` is the folder reports are read from (`{value}`)"),
+                    Some("processed and invalid messages are moved out of `folder`: give another folder"),
+                );
+            }
+        }
+        self.loopback_only(&security, &host, "the login");
+        let security = security.map_or(Security::Tls, |(s, _)| s);
+        if password == PasswordSource::None {
+            return None;
+        }
+        Some((
+            ImapConfig {
+                host: host?.0,
+                port: port.unwrap_or_else(|| security.default_imap_port()),
+                security,
+                username: username?,
+                password,
+                ca_file,
+                folder: folder.0,
+                archive_folder: archive_folder.0,
+                invalid_folder: invalid_folder.0,
+                timeout,
+                max_message_size,
+                poll_cron,
+                poll_schedule: poll_schedule?,
+                state_file: PathBuf::new(),
+            },
+            state_file,
+        ))
+    }
+
+    /// `[ingest]`.
+    fn ingest(&mut self, t: &DeTable<'_>) -> IngestConfig {
+        let mut ingest = IngestConfig::default();
+        for (k, v) in t.iter() {
+            let key = k.get_ref().as_ref();
+            let path = format!("ingest.{key}");
+            match key {
+                "max_decompressed" => {
+                    if let Some(n) = self.size(v, &path) {
+                        ingest.max_decompressed = n;
+                    }
+                }
+                "max_records" => {
+                    if let Some(n) = self.uint(v, &path, 1, 1_000_000_000) {
+                        ingest.max_records = n;
+                    }
+                }
+                _ => self.unknown_key(k, "in `[ingest]`", INGEST_KEYS),
+            }
+        }
+        ingest
+    }
+}
+
+/// Parses `"50MiB"`, `"512KiB"`, `"1GiB"` or `"1048576B"`: a whole number
+/// and a binary unit, case-insensitive, optionally separated by a space.
+pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("the size is empty".into());
+    }
+    let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    if digits == 0 {
+        return Err(format!("expected a number at `{s}`"));
+    }
+    let n: u64 = s[..digits]
+        .parse()
+        .map_err(|_| format!("`{}` is too large", &s[..digits]))?;
+    let unit = s[digits..].trim_start();
+    let factor: u64 = match unit.to_ascii_lowercase().as_str() {
+        "b" => 1,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "" => return Err(format!("missing unit after `{n}`")),
+        "kb" | "mb" | "gb" | "k" | "m" | "g" => {
+            return Err(format!(
+                "`{unit}` is ambiguous: sizes use binary units (KiB, MiB, GiB)"
+            ))
+        }
+        _ => return Err(format!("unknown unit `{unit}`")),
+    };
+    n.checked_mul(factor)
+        .ok_or_else(|| "the size is too large".to_string())
 }
 
 /// Parses `IP`, `IP:PORT`, `[IPv6]` or `[IPv6]:PORT`; the port defaults to 53.
@@ -1225,6 +1538,19 @@ mod tests {
     }
 
     #[test]
+    fn sizes() {
+        assert_eq!(parse_size("50MiB"), Ok(50 * 1024 * 1024));
+        assert_eq!(parse_size("512 KiB"), Ok(512 * 1024));
+        assert_eq!(parse_size("1gib"), Ok(1 << 30));
+        assert_eq!(parse_size("1048576B"), Ok(1_048_576));
+        assert_eq!(parse_size("50"), Err("missing unit after `50`".into()));
+        assert!(parse_size("50MB").unwrap_err().contains("binary units"));
+        assert_eq!(parse_size("5x"), Err("unknown unit `x`".into()));
+        assert_eq!(parse_size("MiB"), Err("expected a number at `MiB`".into()));
+        assert!(parse_size("99999999999GiB").is_err());
+    }
+
+    #[test]
     fn nameservers() {
         let p = |s| parse_nameserver(s).map(|a| a.to_string());
         assert_eq!(p("127.0.0.1:5353").as_deref(), Some("127.0.0.1:5353"));
@@ -1273,6 +1599,8 @@ mod tests {
             ("## `[jobs.<job>]`", JOB_KEYS),
             ("## `[smtp]`", SMTP_KEYS),
             ("## `[templates]`", TEMPLATES_KEYS),
+            ("## `[imap]`", IMAP_KEYS),
+            ("## `[ingest]`", INGEST_KEYS),
             ("## `[[domains]]`", &["name"]),
             ("## `[checkers.<id>]`", &["enabled", "jobs"]),
             ("## External checkers", EXTERNAL_KEYS),
