@@ -384,7 +384,53 @@ fn domain_facts(facts: &serde_json::Map<String, Value>) -> Vec<Fact> {
         }
     }
     for (key, value) in facts {
-        if key == "dmarc" {
+    if let Some(Value::Object(spf)) = facts.get("spf") {
+        if let Some(Value::String(r)) = spf.get("record") {
+            out.push(Fact::new("SPF record", r.clone()));
+        }
+        if let Some(n) = spf.get("dns_lookups").and_then(Value::as_u64) {
+            let voids = spf.get("void_lookups").and_then(Value::as_u64).unwrap_or(0);
+            out.push(Fact::new(
+                "SPF lookups",
+                format!("{n} of 10 DNS lookups, {voids} of 2 void lookups"),
+            ));
+        }
+    }
+    if let Some(Value::Array(selectors)) = facts.get("dkim") {
+        for sel in selectors {
+            let Some(name) = sel.get("selector").and_then(Value::as_str) else {
+                continue;
+            };
+            if sel.get("found").and_then(Value::as_bool) != Some(true) {
+                continue;
+            }
+            let mut parts = Vec::new();
+            if sel.get("revoked").and_then(Value::as_bool) == Some(true) {
+                parts.push("revoked".to_string());
+            } else {
+                let kind = sel.get("key_type").and_then(Value::as_str).unwrap_or("key");
+                match sel.get("key_bits").and_then(Value::as_u64) {
+                    Some(bits) => parts.push(format!("{kind} {bits} bits")),
+                    None => parts.push(kind.to_string()),
+                }
+            }
+            if let Some(first) = sel.get("first_seen").and_then(Value::as_str) {
+                let age = sel.get("key_age_days").and_then(Value::as_u64);
+                parts.push(match age {
+                    Some(days) => format!("first seen {first} ({days} days)"),
+                    None => format!("first seen {first}"),
+                });
+            }
+            if let Some(next) = sel.get("next_rotation").and_then(Value::as_str) {
+                parts.push(format!("next rotation {next}"));
+            }
+            if let Some(target) = sel.get("cname_target").and_then(Value::as_str) {
+                parts.push(format!("delegated to {target}"));
+            }
+            out.push(Fact::new(format!("DKIM {name}"), parts.join(" · ")));
+        }
+    }
+        if matches!(key.as_str(), "dmarc" | "spf" | "dkim") {
             continue;
         }
         if let Value::Object(map) = value {
