@@ -12,6 +12,7 @@ use crate::eval::{
     evaluate, select_record, Evaluation, Fetched, LookupNode, NodeProblem, LOOKUP_LIMIT, MX_LIMIT,
     VOID_LIMIT,
 };
+use crate::flatten::{flatten, Flattened, REFRESH_WARNING};
 use crate::phase::{dmarc_phase, DmarcPhase, Rollout};
 use crate::record::{is_spf_record, Mechanism, Qualifier, SpfRecord, SyntaxError, TermKind};
 
@@ -96,7 +97,12 @@ impl Checker for Spf {
                     }
                     Ok(record) => {
                         let ev = evaluate(resolver, &domain, &record).await;
-                        run.record(&record, &ev);
+                        let flat = if ev.dns_lookups > LOOKUP_LIMIT {
+                            flatten(resolver, &domain, &record, &ev).await
+                        } else {
+                            None
+                        };
+                        run.record(&record, &ev, flat.as_ref());
                         if matches!(ev.all, Some(Qualifier::SoftFail | Qualifier::Fail)) {
                             if let Some(phase) = dmarc_phase(resolver, &domain).await {
                                 run.phase(&record, &ev, &phase);
@@ -364,7 +370,7 @@ impl Run {
         self.push(f);
     }
 
-    fn record(&mut self, record: &SpfRecord, ev: &Evaluation) {
+    fn record(&mut self, record: &SpfRecord, ev: &Evaluation, flat: Option<&Flattened>) {
         // Strictness of the domain's own record.
         let own_all = record.all();
         match own_all {
@@ -546,7 +552,7 @@ impl Run {
             self.push(f);
         }
         if ev.dns_lookups > LOOKUP_LIMIT {
-            self.lookup_limit(record, ev);
+            self.lookup_limit(ev, flat);
         }
         if ev.void_lookups > VOID_LIMIT {
             let f = self
@@ -606,7 +612,7 @@ impl Run {
         self.push(f);
     }
 
-    fn lookup_limit(&mut self, record: &SpfRecord, ev: &Evaluation) {
+    fn lookup_limit(&mut self, ev: &Evaluation, flat: Option<&Flattened>) {
         let mut costs: Vec<&LookupNode> = ev.tree.iter().collect();
         costs.sort_by_key(|n| std::cmp::Reverse(n.dns_lookups));
         let cost_list: Vec<Value> = costs
@@ -634,13 +640,22 @@ impl Run {
                 ev.dns_lookups
             ),
         );
-        if let Some((flat, replaced)) = flatten(record, ev) {
+        if let Some(flat) = flat.filter(|f| f.within_limit()) {
+            let replaced: Vec<String> = flat
+                .replaced
+                .iter()
+                .map(|(t, n)| format!("{t} ({n})"))
+                .collect();
             help.push_str(&format!(
-                ". Flattening {} gives: {}. Today's ranges only: refresh the record whenever the provider changes them",
+                ". Flattening {} gives {} lookup(s): {}; {}",
                 replaced.join(", "),
-                publish(&self.domain, &flat)
+                flat.dns_lookups,
+                publish(&self.domain, &flat.record),
+                REFRESH_WARNING
             ));
-            f = f.evidence("flattened_record", flat);
+            f = f
+                .evidence("flattened_record", flat.record.as_str())
+                .evidence("flattened_dns_lookups", flat.dns_lookups);
         }
         let f = f
             .help(help)
@@ -649,47 +664,6 @@ impl Run {
             .evidence("costs", cost_list);
         self.push(f);
     }
-}
-
-/// Replaces the most expensive flattenable top-level includes by the ranges
-/// they resolve to today, until the record is within the limit. `None` when
-/// no flattening brings it there.
-fn flatten(record: &SpfRecord, ev: &Evaluation) -> Option<(String, Vec<String>)> {
-    let mut candidates: Vec<&LookupNode> = ev
-        .tree
-        .iter()
-        .filter(|n| n.flattenable && n.problem.is_none() && n.record.is_some())
-        .collect();
-    candidates.sort_by_key(|n| std::cmp::Reverse(n.dns_lookups));
-    let mut total = ev.dns_lookups;
-    let mut chosen: Vec<&LookupNode> = Vec::new();
-    for c in candidates {
-        if total <= LOOKUP_LIMIT {
-            break;
-        }
-        total -= c.dns_lookups;
-        chosen.push(c);
-    }
-    if total > LOOKUP_LIMIT || chosen.is_empty() {
-        return None;
-    }
-    let mut out = vec!["v=spf1".to_string()];
-    for t in &record.terms {
-        match chosen.iter().find(|c| c.term == t.text) {
-            Some(c) => {
-                for r in &c.ranges {
-                    if !out.contains(r) {
-                        out.push(r.clone());
-                    }
-                }
-            }
-            None => out.push(t.text.clone()),
-        }
-    }
-    Some((
-        out.join(" "),
-        chosen.iter().map(|c| c.term.clone()).collect(),
-    ))
 }
 
 fn publish(domain: &str, record: &str) -> String {

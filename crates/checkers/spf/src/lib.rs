@@ -12,12 +12,14 @@
 mod checker;
 pub mod codes;
 pub mod eval;
+pub mod flatten;
 pub mod phase;
 pub mod record;
 
 pub use checker::{Spf, CHECKER_ID};
 pub use codes::CODES;
 pub use eval::{evaluate, Evaluation, LookupNode, NodeProblem, LOOKUP_LIMIT, VOID_LIMIT};
+pub use flatten::{flatten, txt_strings, Flattened, REFRESH_WARNING};
 pub use phase::{dmarc_phase, DmarcPhase, Rollout};
 pub use record::{
     check_explanation, is_spf_record, parse_record, parse_record_parts, DomainSpec, DualCidr,

@@ -157,6 +157,7 @@ fixtures! {
     nested_mx_voids => "nested-mx-voids",
     all_phase_enforcing => "all-phase-enforcing",
     all_phase_monitoring => "all-phase-monitoring",
+    flatten_a_mx => "flatten-a-mx",
 }
 
 #[test]
@@ -188,6 +189,7 @@ async fn counts_are_exact() {
         ("ptr", 3, 0),
         ("loop", 2, 0),
         ("include-no-spf", 2, 1),
+        ("flatten-a-mx", 11, 0),
     ] {
         let f = run(name).await;
         let facts = f.output.facts.unwrap();
