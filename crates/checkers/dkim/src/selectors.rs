@@ -9,8 +9,8 @@ use authwarden_api::serde_json::{self, Value};
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-/// The provider catalog shipped in `config/dkim-selectors.toml`.
-pub const DEFAULT_CATALOG: &str = include_str!("../../../../config/dkim-selectors.toml");
+/// The provider catalog shipped in `config/catalog/dkim-selectors.toml`.
+pub const DEFAULT_CATALOG: &str = include_str!("../../../../config/catalog/dkim-selectors.toml");
 
 /// The default rotation interval in days: the organisation's quarterly
 /// rotation. M3AAWG's DKIM key rotation best practices ask for at most six
