@@ -145,6 +145,7 @@ pub async fn run(global: &GlobalArgs, args: &CheckArgs, registry: &Registry) -> 
     ctx.extensions.insert(Arc::new(authwarden_api::RunPaths {
         data_dir: config.history_dir.clone(),
     }));
+    crate::report_rows::insert(&mut ctx.extensions, &config.history_dir);
     let outcome = engine.run(&ctx, &targets, &|| {}).await;
     tracing::info!(queries = resolver.queries_sent(), "DNS queries sent");
     let mut out = std::io::stdout().lock();

@@ -8,6 +8,7 @@ mod check;
 mod explain;
 mod jobs;
 pub mod pipeline;
+mod report_rows;
 mod reports;
 mod scaffold;
 mod setup;

@@ -93,6 +93,7 @@ pub async fn run_job(
     ctx.extensions.insert(Arc::new(authwarden_api::RunPaths {
         data_dir: config.history_dir.clone(),
     }));
+    crate::report_rows::insert(&mut ctx.extensions, &config.history_dir);
     let engine = Engine::new(planned.clone()).levels(config.levels.clone());
     let bar = progress_bar(progress, engine.total_checks(targets.len()));
     let outcome = {

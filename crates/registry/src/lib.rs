@@ -9,6 +9,11 @@ use std::sync::Arc;
 
 use authwarden_api::{Checker, CheckerInfo, CodeInfo};
 
+/// The DKIM checker crate, for hosts that add its services to a run
+/// (`ObservedSelectorsExt`, the selectors seen in aggregate reports).
+#[cfg(feature = "dkim")]
+pub use authwarden_checker_dkim;
+
 /// The built-in checkers, in the order their findings are reported.
 pub fn builtin() -> Vec<Arc<dyn Checker>> {
     vec![
@@ -20,6 +25,10 @@ pub fn builtin() -> Vec<Arc<dyn Checker>> {
         Arc::new(authwarden_checker_dkim::Dkim),
         #[cfg(feature = "parked-domain")]
         Arc::new(authwarden_checker_parked_domain::ParkedDomain),
+        #[cfg(feature = "inventory-drift")]
+        Arc::new(authwarden_checker_inventory_drift::InventoryDrift),
+        #[cfg(feature = "rollout-advisor")]
+        Arc::new(authwarden_checker_rollout_advisor::RolloutAdvisor),
     ]
 }
 
