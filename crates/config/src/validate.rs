@@ -21,6 +21,9 @@ use crate::model::{
     DEFAULT_IMAP_POLL_CRON,
 };
 
+/// Tables under `[[domains]]` shared by several checkers.
+const SHARED_DOMAIN_TABLES: &[&str] = &["inventory"];
+
 type Val<'i> = Spanned<DeValue<'i>>;
 type Key<'i> = Spanned<DeString<'i>>;
 /// A string value with the span of its quotes.
@@ -650,6 +653,9 @@ impl<'a> Walker<'a> {
         out
     }
 
+    /// Tables under `[[domains]]` that several checkers read, besides the
+    /// per-checker ones: `inventory` (the sender inventory, read by
+    /// inventory-drift, rollout-advisor and `spf build`).
     fn domain_table<'v>(
         &mut self,
         entry: &Val<'_>,
@@ -664,7 +670,7 @@ impl<'a> Walker<'a> {
             if key == "name" {
                 name_seen = true;
                 name = self.str(v, &format!("{path}.name")).map(|s| (s, v.span()));
-            } else if self.is_checker(key) {
+            } else if self.is_checker(key) || SHARED_DOMAIN_TABLES.contains(&key) {
                 let sub = format!("{path}.{key}");
                 if let Some(t) = self.table(v, &sub) {
                     let table = self.json_table(t, &sub);
@@ -673,6 +679,7 @@ impl<'a> Walker<'a> {
             } else {
                 let ids = self.checker_ids();
                 let mut candidates = vec!["name"];
+                candidates.extend(SHARED_DOMAIN_TABLES);
                 candidates.extend(ids.iter().map(String::as_str));
                 self.unknown_key(k, "in `[[domains]]`", &candidates);
             }

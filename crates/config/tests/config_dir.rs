@@ -37,3 +37,20 @@ fn every_file_in_config_dir_is_valid() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The TOML examples of CONFIG.md are valid against the real checkers and
+/// codes, so the reference never shows a key or id that does not exist.
+#[test]
+fn examples_in_config_md_are_valid() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("CONFIG.md")).unwrap();
+    let known = real_known();
+    let mut blocks = 0;
+    for block in doc.split("```toml\n").skip(1) {
+        let text = &block[..block.find("```").unwrap()];
+        authwarden_config::parse(text, Path::new("CONFIG.md"), &known)
+            .unwrap_or_else(|e| panic!("example in CONFIG.md is invalid:\n{text}\n{e}"));
+        blocks += 1;
+    }
+    assert!(blocks >= 3, "found {blocks} examples");
+}

@@ -283,17 +283,3 @@ fn every_fixture_file_is_accepted_or_rejected_as_named() {
         }
     }
 }
-
-#[test]
-fn examples_in_config_md_are_valid() {
-    let doc =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("CONFIG.md")).unwrap();
-    let mut blocks = 0;
-    for block in doc.split("```toml\n").skip(1) {
-        let text = &block[..block.find("```").unwrap()];
-        authwarden_config::parse(text, Path::new("CONFIG.md"), &common::known())
-            .unwrap_or_else(|e| panic!("example in CONFIG.md is invalid:\n{text}\n{e}"));
-        blocks += 1;
-    }
-    assert!(blocks >= 3, "found {blocks} examples");
-}
