@@ -10,6 +10,10 @@
 //! one file per report, deduplicated by (org_name, report_id)
 //! ([`HistoryStore::append_aggregate`], [`HistoryStore::load_aggregate`]).
 //!
+//! The mail summary of a reporting period (messages by category, failing
+//! and new sources, pass-rate series) is computed from those rows by
+//! [`HistoryStore::mail_summary`] into plain structs ([`MailSummary`]).
+//!
 //! Other crates use the frames through the re-exported [`polars`] so that
 //! they need not depend on it themselves.
 #![deny(missing_docs)]
@@ -19,6 +23,7 @@ mod compare;
 mod error;
 mod export;
 mod frames;
+mod mail;
 mod run;
 mod store;
 mod trends;
@@ -29,6 +34,10 @@ pub use error::{HistoryError, Result};
 pub use export::{export, export_to_path, ExportFormat};
 pub use frames::{
     finding_key, findings_frame, findings_schema, summary_frame, summary_schema, DomainFacts,
+};
+pub use mail::{
+    Bucket, DomainMail, FailingSource, MailQuery, MailSummary, NewSource, PassRatePoint,
+    MAX_SPREAD_DAYS,
 };
 pub use run::{period_for, RunMeta, CHECK_JOB};
 pub use store::HistoryStore;
