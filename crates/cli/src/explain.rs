@@ -103,7 +103,7 @@ pub fn list_checkers(registry: &Registry, format: Format) -> anyhow::Result<u8> 
                             "code": c.code,
                             "name": c.name,
                             "default_severity": c.default_severity,
-                            "summary": c.summary(),
+                            "summary": one_line(&c.summary()),
                         })).collect::<Vec<_>>(),
                     })
                 })
@@ -120,7 +120,7 @@ pub fn list_checkers(registry: &Registry, format: Format) -> anyhow::Result<u8> 
                         c.code,
                         c.default_severity.as_str(),
                         c.name,
-                        c.summary()
+                        one_line(&c.summary())
                     );
                 }
                 println!();
@@ -128,4 +128,9 @@ pub fn list_checkers(registry: &Registry, format: Format) -> anyhow::Result<u8> 
         }
     }
     Ok(EXIT_OK)
+}
+
+/// A code's summary on one line (its first paragraph may wrap).
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -31,7 +31,12 @@ pub const EXIT_USAGE: u8 = 2;
 /// Keeps SPF, DKIM and DMARC healthy: checks domains, explains findings,
 /// runs the monthly, quarterly and annual jobs.
 #[derive(Debug, Parser)]
-#[command(name = "authwarden", version, about, long_about = None)]
+#[command(
+    name = "authwarden",
+    version,
+    about = "Keeps SPF, DKIM and DMARC healthy: checks domains, ingests DMARC aggregate reports, runs the monthly, quarterly and annual jobs and mails their reports",
+    long_about = None
+)]
 pub struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
