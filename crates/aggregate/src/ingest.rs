@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use crate::{open_path, AggregateReport, Limits};
+use crate::{open_path, AggregateReport, Limits, Payload};
 
 /// What a batch ingest produced.
 #[derive(Debug, Default, serde::Serialize)]
@@ -81,37 +81,51 @@ fn collect(path: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<(String, Stri
     }
 }
 
-type Outcome = Vec<Result<(String, AggregateReport), (String, String)>>;
+/// What [`visit_payloads`] gives for each input: the handler's result for
+/// a payload, or the source and reason of a file or folder that could not
+/// be opened at all.
+pub type Visit<T> = Result<(String, T), (String, String)>;
 
-fn ingest_file(path: &Path, limits: &Limits) -> Outcome {
+fn visit_file<T>(
+    path: &Path,
+    limits: &Limits,
+    handle: &(impl Fn(&Payload) -> T + Sync),
+) -> Vec<Visit<T>> {
     let payloads = match open_path(path, limits) {
         Ok(p) => p,
         Err(e) => return vec![Err((path.display().to_string(), e.to_string()))],
     };
     payloads
         .into_iter()
-        .map(|p| match p.parse(limits) {
-            Ok(r) => Ok((p.source().to_owned(), r)),
-            Err(e) => Err((p.source().to_owned(), e.to_string())),
-        })
+        .map(|p| Ok((p.source().to_owned(), handle(&p))))
         .collect()
 }
 
-/// Ingests files and folders (recursively; a Maildir is just files; files
-/// such as `README.md` or `*.txt` inside folders are skipped). Files
-/// are parsed in parallel on the available cores; results keep the order of
-/// the (sorted) input. A broken file or member is one entry in `errors` and
-/// the batch goes on.
-pub fn ingest_paths<P: AsRef<Path>>(
+/// Walks files and folders like [`ingest_paths`] and calls `handle` for
+/// every payload (a file, a zip member, a mail attachment), files spread
+/// over the available cores. The results keep the order of the (sorted)
+/// input. Only one file's payloads are held per core at a time, so a
+/// handler that streams ([`Payload::parse_with`]) keeps memory bounded
+/// however many and however large the reports are.
+pub fn visit_payloads<P, T, F>(
     paths: impl IntoIterator<Item = P>,
     limits: &Limits,
-) -> IngestResult {
-    let mut result = IngestResult::default();
+    handle: F,
+) -> Vec<Visit<T>>
+where
+    P: AsRef<Path>,
+    T: Send,
+    F: Fn(&Payload) -> T + Sync,
+{
+    let mut out = Vec::new();
     let mut files = Vec::new();
+    let mut errors = Vec::new();
     for p in paths {
-        collect(p.as_ref(), &mut files, &mut result.errors);
+        collect(p.as_ref(), &mut files, &mut errors);
     }
-    let outcomes: Vec<Mutex<Option<Outcome>>> = files.iter().map(|_| Mutex::new(None)).collect();
+    out.extend(errors.into_iter().map(Err));
+    let outcomes: Vec<Mutex<Option<Vec<Visit<T>>>>> =
+        files.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -122,33 +136,56 @@ pub fn ingest_paths<P: AsRef<Path>>(
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(path) = files.get(i) else { break };
-                let outcome = ingest_file(path, limits);
+                let outcome = visit_file(path, limits, &handle);
                 *outcomes[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
             });
         }
     });
-    let mut seen: HashMap<(String, String), String> = HashMap::new();
     for slot in outcomes {
-        let outcome = slot
-            .into_inner()
-            .unwrap_or_else(|e| e.into_inner())
-            .unwrap_or_default();
-        for item in outcome {
-            match item {
-                Ok((source, report)) => {
-                    let key = (
-                        report.metadata.org_name.clone(),
-                        report.metadata.report_id.clone(),
-                    );
-                    if let Some(first) = seen.get(&key) {
-                        result.duplicates.push((source, first.clone()));
-                    } else {
-                        seen.insert(key, source.clone());
-                        result.reports.push((source, report));
-                    }
+        out.extend(
+            slot.into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .unwrap_or_default(),
+        );
+    }
+    out
+}
+
+/// Ingests files and folders (recursively; a Maildir is just files; files
+/// such as `README.md` or `*.txt` inside folders are skipped). Files
+/// are parsed in parallel on the available cores; results keep the order of
+/// the (sorted) input. A broken file or member is one entry in `errors` and
+/// the batch goes on.
+///
+/// Every report is held in memory; [`visit_payloads`] with
+/// [`Payload::parse_with`] streams instead.
+pub fn ingest_paths<P: AsRef<Path>>(
+    paths: impl IntoIterator<Item = P>,
+    limits: &Limits,
+) -> IngestResult {
+    let mut result = IngestResult::default();
+    let visits = visit_payloads(paths, limits, |p| p.parse(limits));
+    let mut seen: HashMap<(String, String), String> = HashMap::new();
+    for item in visits {
+        let item = match item {
+            Ok((source, Ok(report))) => Ok((source, report)),
+            Ok((source, Err(e))) => Err((source, e.to_string())),
+            Err(e) => Err(e),
+        };
+        match item {
+            Ok((source, report)) => {
+                let key = (
+                    report.metadata.org_name.clone(),
+                    report.metadata.report_id.clone(),
+                );
+                if let Some(first) = seen.get(&key) {
+                    result.duplicates.push((source, first.clone()));
+                } else {
+                    seen.insert(key, source.clone());
+                    result.reports.push((source, report));
                 }
-                Err(e) => result.errors.push(e),
             }
+            Err(e) => result.errors.push(e),
         }
     }
     result

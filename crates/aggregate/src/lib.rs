@@ -38,7 +38,7 @@ pub use classify::{
 };
 
 pub use error::ReportError;
-pub use ingest::{ingest_paths, IngestResult};
+pub use ingest::{ingest_paths, visit_payloads, IngestResult, Visit};
 pub use parse::{parse_report, parse_report_with};
 pub use payload::{open_path, open_payload, Payload, PayloadKind};
 pub use rows::{report_rows, AggregateRow};
