@@ -21,12 +21,15 @@
 //! is rebuilt from the files (`_` names are skipped by Hive and Spark readers,
 //! and do not match `*/*/*.parquet`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
-use authwarden_aggregate::{AggregateReport, AggregateRow};
+use authwarden_aggregate::{AggregateReport, AggregateRow, ReportHeader};
 use fs4::FileExt;
+use polars::io::parquet::write::BatchedWriter;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -505,9 +508,373 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
+/// Rows buffered per report before they go to the Parquet file as a row
+/// group: bounds the memory of one report however many records it has.
+pub const AGGREGATE_ROW_GROUP: usize = 8192;
+
+/// Whether [`AggregateBatch::start`] wants a report's rows.
+pub enum ReportStart {
+    /// A report the history does not hold: push its rows, then
+    /// [`AggregateBatch::finish`] (or [`AggregateBatch::abort`]).
+    New(Box<ReportWriter>),
+    /// Already in the history (from a file, IMAP or an earlier run).
+    AlreadyIngested,
+    /// Already written (or being written) by this batch.
+    Duplicate,
+}
+
+/// An append of many reports to the aggregate dataset while they are
+/// parsed: rows stream into one Parquet file per report in row groups of
+/// [`AGGREGATE_ROW_GROUP`], so memory stays bounded however large a report
+/// is. Holds the dataset's lock from [`HistoryStore::aggregate_batch`]
+/// until dropped, so two batches (a file ingest and a mailbox poll) never
+/// write the same report; shareable between threads (`&self` methods).
+///
+/// The seen index is written by [`AggregateBatch::commit`]; a report whose
+/// file was written but not committed is rewritten under the same name by
+/// the next ingest of it, so nothing is counted twice.
+pub struct AggregateBatch<'s> {
+    store: &'s HistoryStore,
+    dir: PathBuf,
+    _lock: File,
+    inner: Mutex<BatchState>,
+}
+
+#[derive(Default)]
+struct BatchState {
+    seen: Seen,
+    /// Reports started or finished by this batch.
+    mine: HashSet<(String, String)>,
+    /// Finished since the last commit.
+    dirty: bool,
+    out: AggregateAppend,
+}
+
+/// The rows of one new report on their way to its Parquet file.
+pub struct ReportWriter {
+    key: (String, String),
+    rel: String,
+    path: PathBuf,
+    tmp: PathBuf,
+    writer: Option<BatchedWriter<File>>,
+    buf: Vec<AggregateRow>,
+    rows: usize,
+}
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn aggregate_file_schema() -> Schema {
+    aggregate_schema()
+        .into_iter()
+        .filter(|(name, _)| !AGGREGATE_PARTITIONS.contains(name))
+        .map(|(name, dtype)| Field::new(name.into(), dtype))
+        .collect()
+}
+
+impl ReportWriter {
+    /// The report's (org_name, report_id).
+    pub fn key(&self) -> &(String, String) {
+        &self.key
+    }
+
+    /// Rows pushed so far.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Adds a row; a full buffer goes to the file as a row group.
+    pub fn push(&mut self, row: AggregateRow) -> Result<()> {
+        self.buf.push(row);
+        self.rows += 1;
+        if self.buf.len() >= AGGREGATE_ROW_GROUP {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let encode = |source| HistoryError::Encode {
+            path: self.path.clone(),
+            source,
+        };
+        let frame = aggregate_frame(&self.buf).map_err(encode)?;
+        let frame = conform(&frame, &aggregate_schema(), &AGGREGATE_PARTITIONS, false).map_err(
+            |reason| HistoryError::Schema {
+                table: "aggregate",
+                reason,
+            },
+        )?;
+        self.buf.clear();
+        if let Some(w) = self.writer.as_mut() {
+            w.write_batch(&frame).map_err(encode)?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is buffered and the file's footer, syncs it and renames
+    /// it to its final name.
+    fn close(&mut self) -> Result<()> {
+        self.flush()?;
+        if let Some(w) = self.writer.take() {
+            w.finish().map_err(|source| HistoryError::Encode {
+                path: self.path.clone(),
+                source,
+            })?;
+        }
+        let write_err = |p: &Path| {
+            let p = p.to_path_buf();
+            move |source| HistoryError::Write { path: p, source }
+        };
+        File::open(&self.tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(write_err(&self.tmp))?;
+        fs::rename(&self.tmp, &self.path).map_err(write_err(&self.path))?;
+        if let Some(dir) = self.path.parent() {
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for ReportWriter {
+    fn drop(&mut self) {
+        // Never finished: leave no temporary file behind.
+        if self.writer.take().is_some() || self.tmp.exists() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+impl HistoryStore {
+    /// Starts a streaming append to the aggregate dataset (see
+    /// [`AggregateBatch`]); waits for the dataset's lock.
+    pub fn aggregate_batch(&self) -> Result<AggregateBatch<'_>> {
+        let dir = self.aggregate_dir();
+        fs::create_dir_all(&dir).map_err(|source| HistoryError::Write {
+            path: dir.clone(),
+            source,
+        })?;
+        let lock = lock(&dir.join(".lock"))?;
+        let seen = self.load_seen()?;
+        Ok(AggregateBatch {
+            store: self,
+            dir,
+            _lock: lock,
+            inner: Mutex::new(BatchState {
+                seen,
+                ..Default::default()
+            }),
+        })
+    }
+}
+
+impl AggregateBatch<'_> {
+    fn state(&self) -> std::sync::MutexGuard<'_, BatchState> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the history (or this batch) holds the report.
+    pub fn contains(&self, org_name: &str, report_id: &str) -> bool {
+        let key = (org_name.to_string(), report_id.to_string());
+        let state = self.state();
+        state.seen.contains_key(&key) || state.mine.contains(&key)
+    }
+
+    /// Decides about a report by its header: a new one gets a writer for
+    /// its rows, one the history or this batch already holds is counted
+    /// in [`AggregateAppend::already_ingested`] and skipped.
+    pub fn start(&self, header: &ReportHeader) -> Result<ReportStart> {
+        let key = (
+            header.metadata.org_name.clone(),
+            header.metadata.report_id.clone(),
+        );
+        {
+            let mut state = self.state();
+            if state.mine.contains(&key) {
+                state.out.already_ingested.push(key);
+                return Ok(ReportStart::Duplicate);
+            }
+            if state.seen.contains_key(&key) {
+                state.out.already_ingested.push(key);
+                return Ok(ReportStart::AlreadyIngested);
+            }
+            state.mine.insert(key.clone());
+        }
+        let rel = relative_path(
+            &header.policy_published.domain,
+            header.metadata.date_range.begin,
+            &key.0,
+            &key.1,
+        );
+        let path = self.dir.join(&rel);
+        let parent = path.parent().unwrap_or(&self.dir).to_path_buf();
+        let opened = (|| {
+            fs::create_dir_all(&parent).map_err(|source| HistoryError::Write {
+                path: parent.clone(),
+                source,
+            })?;
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let tmp = parent.join(format!(
+                ".{name}.tmp-{}-{}",
+                std::process::id(),
+                TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+            ));
+            let file = File::create(&tmp).map_err(|source| HistoryError::Write {
+                path: tmp.clone(),
+                source,
+            })?;
+            let writer = ParquetWriter::new(file)
+                .batched(&aggregate_file_schema())
+                .map_err(|source| HistoryError::Encode {
+                    path: path.clone(),
+                    source,
+                })?;
+            Ok((tmp, writer))
+        })();
+        match opened {
+            Ok((tmp, writer)) => Ok(ReportStart::New(Box::new(ReportWriter {
+                key,
+                rel,
+                path,
+                tmp,
+                writer: Some(writer),
+                buf: Vec::new(),
+                rows: 0,
+            }))),
+            Err(e) => {
+                self.state().mine.remove(&key);
+                Err(e)
+            }
+        }
+    }
+
+    /// Completes a report's file; it counts as written from now on (and
+    /// is in the seen index after [`AggregateBatch::commit`]).
+    pub fn finish(&self, mut writer: Box<ReportWriter>) -> Result<PathBuf> {
+        if let Err(e) = writer.close() {
+            self.state().mine.remove(&writer.key);
+            return Err(e);
+        }
+        let mut state = self.state();
+        state.seen.insert(writer.key.clone(), writer.rel.clone());
+        state.dirty = true;
+        state.out.rows += writer.rows;
+        state.out.written.push((
+            writer.key.0.clone(),
+            writer.key.1.clone(),
+            writer.path.clone(),
+        ));
+        Ok(writer.path.clone())
+    }
+
+    /// Drops a report whose parse failed: nothing of it stays.
+    pub fn abort(&self, writer: Box<ReportWriter>) {
+        self.state().mine.remove(&writer.key);
+        drop(writer);
+    }
+
+    /// Writes the seen index when reports were finished since the last
+    /// commit. Call it before acting on the reports being in the history
+    /// (e.g. moving their messages out of the mailbox).
+    pub fn commit(&self) -> Result<()> {
+        let mut state = self.state();
+        if state.dirty {
+            self.store.save_seen(&state.seen)?;
+            state.dirty = false;
+        }
+        Ok(())
+    }
+
+    /// Commits and returns what the batch did.
+    pub fn into_summary(self) -> Result<AggregateAppend> {
+        self.commit()?;
+        let state = self.inner.into_inner().unwrap_or_else(|e| e.into_inner());
+        Ok(state.out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn header(org: &str, id: &str) -> ReportHeader {
+        let mut h = ReportHeader::default();
+        h.metadata.org_name = org.into();
+        h.metadata.report_id = id.into();
+        h.metadata.date_range.begin = 1_704_067_200;
+        h.policy_published.domain = "example.com".into();
+        h
+    }
+
+    fn row(id: &str, n: usize) -> AggregateRow {
+        AggregateRow {
+            org_name: "org".into(),
+            report_id: id.into(),
+            domain: "example.com".into(),
+            begin: 1_704_067_200,
+            source_ip: format!("192.0.2.{}", n % 250),
+            count: 1,
+            category: "pass".into(),
+            cause: "aligned".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_batch_streams_row_groups_skips_what_it_holds_and_aborts_cleanly() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = HistoryStore::new(tmp.path());
+        let n = AGGREGATE_ROW_GROUP * 2 + 5;
+        {
+            let batch = store.aggregate_batch().unwrap();
+            let ReportStart::New(mut w) = batch.start(&header("org", "big")).unwrap() else {
+                panic!("a new report");
+            };
+            for i in 0..n {
+                w.push(row("big", i)).unwrap();
+            }
+            assert!(matches!(
+                batch.start(&header("org", "big")).unwrap(),
+                ReportStart::Duplicate
+            ));
+            batch.finish(w).unwrap();
+            let ReportStart::New(mut w) = batch.start(&header("org", "broken")).unwrap() else {
+                panic!("a new report");
+            };
+            w.push(row("broken", 0)).unwrap();
+            batch.abort(w);
+            let summary = batch.into_summary().unwrap();
+            assert_eq!(summary.rows, n);
+            assert_eq!(summary.written.len(), 1);
+        }
+        let frame = store.load_aggregate().unwrap();
+        assert_eq!(frame.height(), n);
+        assert!(store.aggregate_contains("org", "big").unwrap());
+        assert!(!store.aggregate_contains("org", "broken").unwrap());
+        // No temporary file is left of the aborted report.
+        let dir = store
+            .aggregate_dir()
+            .join("domain=example.com/date=2024-01-01");
+        let names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["org-big.parquet"]);
+        // A later batch finds the report in the history.
+        let batch = store.aggregate_batch().unwrap();
+        assert!(matches!(
+            batch.start(&header("org", "big")).unwrap(),
+            ReportStart::AlreadyIngested
+        ));
+    }
 
     #[test]
     fn paths_are_safe_and_distinct() {

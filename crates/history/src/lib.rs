@@ -28,7 +28,10 @@ mod run;
 mod store;
 mod trends;
 
-pub use aggregate::{aggregate_date, aggregate_frame, aggregate_schema, AggregateAppend};
+pub use aggregate::{
+    aggregate_date, aggregate_frame, aggregate_schema, AggregateAppend, AggregateBatch,
+    ReportStart, ReportWriter, AGGREGATE_ROW_GROUP,
+};
 pub use compare::{annotate, compare, Comparison, FindingStatus, Status};
 pub use error::{HistoryError, Result};
 pub use export::{export, export_to_path, ExportFormat};
