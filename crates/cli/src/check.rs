@@ -211,6 +211,20 @@ pub fn print_text(out: &mut impl Write, outcome: &RunOutcome, queries: u64) -> s
             .filter(|f| f.domain == d.domain)
             .collect();
         findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+        // The lookup tree with per-term costs, when there is an SPF finding
+        // to act on: it shows where the lookups and voids come from.
+        if findings.iter().any(|f| f.checker == "spf") {
+            if let Some(tree) = d
+                .facts
+                .get("spf")
+                .and_then(|s| s.get("tree"))
+                .and_then(|t| t.as_array())
+                .filter(|t| !t.is_empty())
+            {
+                writeln!(out, "  spf lookup tree:")?;
+                crate::spf::write_tree(out, tree, "    ")?;
+            }
+        }
         if findings.is_empty() {
             writeln!(out, "  ok: no findings")?;
         }

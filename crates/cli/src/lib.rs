@@ -12,6 +12,7 @@ mod report_rows;
 mod reports;
 mod scaffold;
 mod setup;
+mod spf;
 
 pub use setup::known;
 
@@ -106,6 +107,11 @@ enum Command {
     },
     /// Parse, classify and append DMARC aggregate reports to the history
     Ingest(reports::IngestArgs),
+    /// SPF commands: build the record from the sender inventory
+    Spf {
+        #[command(subcommand)]
+        command: spf::SpfCommand,
+    },
     /// Configuration commands
     Config {
         #[command(subcommand)]
@@ -199,6 +205,7 @@ async fn dispatch(cli: Cli, registry: Registry) -> u8 {
         Command::NewChecker(args) => scaffold::run(&args, &registry),
         Command::Reports { command } => reports::run(&cli.global, &command),
         Command::Ingest(args) => reports::ingest(&cli.global, &args, &registry),
+        Command::Spf { command } => spf::run(&cli.global, &command, &registry).await,
     };
     match result {
         Ok(status) => status,

@@ -153,8 +153,15 @@ fn found_facts(record: &SpfRecord, ev: &Evaluation) -> Value {
         "redirect_ignored": ev.redirect_ignored,
         "ip4": ev.ip4,
         "ip6": ev.ip6,
-        "tree": ev.tree.iter().map(node_json).collect::<Vec<_>>(),
+        "tree": tree_json(&ev.tree),
     })
+}
+
+/// The lookup tree as the facts' `tree` shows it: per node `term`,
+/// `dns_lookups` and `void_lookups` (the node and everything below it), and
+/// when they apply `target`, `macro`, `record`, `problem` and `children`.
+pub fn tree_json(nodes: &[LookupNode]) -> Value {
+    nodes.iter().map(node_json).collect::<Vec<_>>().into()
 }
 
 fn node_json(node: &LookupNode) -> Value {

@@ -16,7 +16,7 @@ pub mod flatten;
 pub mod phase;
 pub mod record;
 
-pub use checker::{Spf, CHECKER_ID};
+pub use checker::{tree_json, Spf, CHECKER_ID};
 pub use codes::CODES;
 pub use eval::{evaluate, Evaluation, LookupNode, NodeProblem, LOOKUP_LIMIT, VOID_LIMIT};
 pub use flatten::{flatten, txt_strings, Flattened, REFRESH_WARNING};
