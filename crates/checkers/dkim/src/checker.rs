@@ -41,7 +41,7 @@ static INFO: CheckerInfo = CheckerInfo {
 /// `<selector>._domainkey.<domain>`, CNAMEs followed.
 ///
 /// With [`RunPaths`] in the context the checker keeps the key history in
-/// `<data_dir>/dkim/keys.json` (see [`crate::store`]) and reports key ages and
+/// `<data_dir>/dkim/keys/<domain>.json` (see [`crate::store`]) and reports key ages and
 /// rotations; without it (an ad-hoc check) it writes nothing and ages come
 /// only from date-coded selector names.
 ///
@@ -175,7 +175,7 @@ impl Checker for Dkim {
         let store = ctx
             .extensions
             .get::<RunPaths>()
-            .map(|p| KeyStore::new(&p.data_dir));
+            .map(|p| KeyStore::new(&p.data_dir, &domain));
         let mut history_ok = store.is_some();
         if let Some(store) = &store {
             match store.read() {

@@ -1,8 +1,11 @@
 //! The key history: every DKIM key the checker has seen, with the dates it
 //! was first and last seen, and the rotation events between them.
 //!
-//! It lives in `<history folder>/dkim/keys.json` (the folder of
-//! [`authwarden_api::RunPaths`], `reports/data` by default).
+//! It lives in `<history folder>/dkim/keys/<domain>.json`, one file per
+//! domain (the folder of [`authwarden_api::RunPaths`], `reports/data` by
+//! default): a run over many domains reads and rewrites only each domain's
+//! own small file, so the cost grows with the number of domains, not with
+//! its square, and domains checked concurrently do not wait for each other.
 //!
 //! Why JSON and not Parquet like the rest of the history: checker crates
 //! depend on the small checker API only and must not link polars (STYLE.md),
@@ -14,7 +17,7 @@
 //!
 //! Concurrent runs (a manual `check` during a scheduled job, or the engine
 //! checking several domains at once) serialise on an exclusive lock of
-//! `keys.lock` held from read to rename; the file itself is replaced
+//! the domain's `<domain>.lock` held from read to rename; the file itself is replaced
 //! atomically (write to a temporary file, then rename), so a crash never
 //! leaves half a file.
 
@@ -70,7 +73,7 @@ pub struct RotationEvent {
     pub old_selector: Option<String>,
 }
 
-/// The contents of `keys.json`.
+/// The contents of one domain's key file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyHistory {
     /// [`FORMAT_VERSION`].
@@ -236,6 +239,7 @@ impl std::error::Error for StoreError {}
 #[derive(Debug, Clone)]
 pub struct KeyStore {
     dir: PathBuf,
+    stem: String,
 }
 
 /// The locked history, released when dropped.
@@ -248,16 +252,64 @@ pub struct LockedHistory {
 }
 
 impl KeyStore {
-    /// The store under `<data_dir>/dkim/`.
-    pub fn new(data_dir: &Path) -> Self {
+    /// The store of `domain` under `<data_dir>/dkim/keys/`.
+    pub fn new(data_dir: &Path, domain: &str) -> Self {
+        let stem: String = domain
+            .trim_end_matches('.')
+            .to_ascii_lowercase()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
         KeyStore {
-            dir: data_dir.join("dkim"),
+            dir: Self::keys_dir(data_dir),
+            stem,
         }
     }
 
-    /// The path of `keys.json`.
+    fn keys_dir(data_dir: &Path) -> PathBuf {
+        data_dir.join("dkim").join("keys")
+    }
+
+    /// The path of the domain's key file.
     pub fn path(&self) -> PathBuf {
-        self.dir.join("keys.json")
+        self.dir.join(format!("{}.json", self.stem))
+    }
+
+    /// The history of every domain, merged (for reports and tests); files
+    /// that cannot be read are errors.
+    pub fn read_all(data_dir: &Path) -> Result<KeyHistory, StoreError> {
+        let dir = Self::keys_dir(data_dir);
+        let mut all = KeyHistory::default();
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(all),
+            Err(err) => return Err(StoreError(format!("cannot read {}: {err}", dir.display()))),
+        };
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let h = KeyStore {
+                dir: dir.clone(),
+                stem,
+            }
+            .read()?;
+            all.keys.extend(h.keys);
+            all.rotations.extend(h.rotations);
+        }
+        Ok(all)
     }
 
     /// Reads the history without locking (the file is only ever replaced
@@ -288,7 +340,7 @@ impl KeyStore {
             StoreError(format!("{what} {}: {err}", path.display()))
         };
         fs::create_dir_all(&self.dir).map_err(|err| e("cannot create", &self.dir, err))?;
-        let lock_path = self.dir.join("keys.lock");
+        let lock_path = self.dir.join(format!("{}.lock", self.stem));
         let lock = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -310,10 +362,11 @@ impl LockedHistory {
     /// and releases the lock.
     pub fn save(self) -> Result<(), StoreError> {
         let path = self.store.path();
-        let tmp = self
-            .store
-            .dir
-            .join(format!("keys.json.tmp.{}", std::process::id()));
+        let tmp = self.store.dir.join(format!(
+            "{}.json.tmp.{}",
+            self.store.stem,
+            std::process::id()
+        ));
         let write = || -> std::io::Result<()> {
             let mut f = File::create(&tmp)?;
             serde_json::to_writer_pretty(&mut f, &self.history)?;
@@ -367,7 +420,7 @@ mod tests {
     #[test]
     fn file_round_trip() {
         let dir = tempfile::tempdir().unwrap();
-        let store = KeyStore::new(dir.path());
+        let store = KeyStore::new(dir.path(), "example.org");
         let mut locked = store.lock().unwrap();
         assert!(locked.history.keys.is_empty());
         locked

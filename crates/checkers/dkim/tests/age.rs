@@ -31,7 +31,7 @@ fn codes(f: &Fixture) -> Vec<&str> {
 }
 
 fn history(dir: &Path) -> KeyHistory {
-    KeyStore::new(dir).read().unwrap()
+    KeyStore::read_all(dir).unwrap()
 }
 
 #[tokio::test]
@@ -90,7 +90,7 @@ async fn first_seen_aged_rotated_aged_again() {
     assert_eq!(h.keys[1].first_seen.to_string(), "2026-05-01");
     assert_eq!(h.keys[1].last_seen.to_string(), "2026-11-17");
     assert_eq!(h.keys[1].bits, Some(2048));
-    assert!(dir.path().join("dkim/keys.json").is_file());
+    assert!(dir.path().join("dkim/keys/example.org.json").is_file());
 }
 
 /// A selector remembered by the history is probed even when nothing else
