@@ -706,7 +706,8 @@ fn parse_macro(inner: &str, at: usize, exp_text: bool) -> Result<Macro, TermErro
             at + 2 + (inner.len() - rest.len()) + bad,
             format!(
                 "`{}` in `{whole}` is not a delimiter (. - + , / _ =)",
-                &rest[bad..bad + 1]
+                // A char, not a byte: explanation text may hold any UTF-8.
+                rest[bad..].chars().next().unwrap_or_default()
             ),
         ));
     }
