@@ -23,6 +23,8 @@ use crate::setup;
 
 /// The content id of the trend chart in the HTML part.
 const CHART_CID: &str = "trend-chart@authwarden";
+/// The content id of the mail summary's pass-rate chart.
+const MAIL_CHART_CID: &str = "pass-rate-chart@authwarden";
 
 /// What a run left behind.
 #[derive(Debug)]
@@ -143,6 +145,12 @@ pub async fn run_job(
         tracing::warn!("trends unavailable: {e}");
         Vec::new()
     });
+    let mail = store
+        .mail_summary(&mail_query(job, local.date_naive()))
+        .unwrap_or_else(|e| {
+            tracing::warn!("mail summary unavailable: {e}");
+            None
+        });
 
     // 3. report context
     let mut ctx = build_context(
@@ -192,6 +200,11 @@ pub async fn run_job(
             ),
         });
     }
+    let (mail_ctx, mail_png) = match &mail {
+        Some(m) => mail_context(job, m),
+        None => (None, None),
+    };
+    ctx.mail = mail_ctx;
     let ctx = ctx.sorted();
 
     // 4. render and write
@@ -203,6 +216,9 @@ pub async fn run_job(
     write_atomic(&report_dir.join("report.txt"), rendered.text.as_bytes())?;
     if let Some(png) = &chart_png {
         write_atomic(&report_dir.join("trend.png"), png)?;
+    }
+    if let Some(png) = &mail_png {
+        write_atomic(&report_dir.join("pass-rate.png"), png)?;
     }
 
     // 5. outbox, then SMTP
@@ -226,12 +242,14 @@ pub async fn run_job(
             subject: rendered.subject.clone(),
             text: rendered.text.clone(),
             html: rendered.html.clone(),
-            inline_images: chart_png
-                .iter()
-                .map(|png| InlineImage {
-                    cid: CHART_CID.to_string(),
-                    content_type: "image/png".into(),
-                    data: png.clone(),
+            inline_images: [(CHART_CID, &chart_png), (MAIL_CHART_CID, &mail_png)]
+                .into_iter()
+                .filter_map(|(cid, png)| {
+                    Some(InlineImage {
+                        cid: cid.to_string(),
+                        content_type: "image/png".into(),
+                        data: png.as_ref()?.clone(),
+                    })
                 })
                 .collect(),
             date: started,
@@ -384,7 +402,6 @@ fn domain_facts(facts: &serde_json::Map<String, Value>) -> Vec<Fact> {
             _ => out.push(Fact::new("DMARC record", "none published")),
         }
     }
-    for (key, value) in facts {
     if let Some(Value::Object(spf)) = facts.get("spf") {
         if let Some(Value::String(r)) = spf.get("record") {
             out.push(Fact::new("SPF record", r.clone()));
@@ -431,6 +448,7 @@ fn domain_facts(facts: &serde_json::Map<String, Value>) -> Vec<Fact> {
             out.push(Fact::new(format!("DKIM {name}"), parts.join(" · ")));
         }
     }
+    for (key, value) in facts {
         if matches!(key.as_str(), "dmarc" | "spf" | "dkim") {
             continue;
         }
@@ -535,6 +553,7 @@ fn build_context(
         next_steps,
         chart: None,
         is_audit: job == Cadence::Annual,
+        mail: None,
     }
     .with_timezone_note(config)
 }
@@ -573,4 +592,136 @@ fn next_steps(outcome: &RunOutcome) -> Vec<String> {
         }
     }
     steps
+}
+
+/// The mail summary's period: the last whole month, quarter or year before
+/// the run's day (the monthly run on 1 December covers November), as the
+/// UTC days of those dates, which is how aggregate reports count; its
+/// pass-rate series runs weekly over the last 6 months, 4 quarters or 2
+/// years.
+fn mail_query(job: Cadence, today: chrono::NaiveDate) -> history::MailQuery {
+    use chrono::{Datelike, Months, NaiveDate};
+    let (months, trend) = match job {
+        Cadence::Monthly => (1, 6),
+        Cadence::Quarterly => (3, 12),
+        Cadence::Annual => (12, 24),
+    };
+    let first = |d: NaiveDate| {
+        let month = match job {
+            Cadence::Monthly => d.month(),
+            Cadence::Quarterly => (d.month() - 1) / 3 * 3 + 1,
+            Cadence::Annual => 1,
+        };
+        NaiveDate::from_ymd_opt(d.year(), month, 1).unwrap_or(d)
+    };
+    let end = first(today);
+    let start = end - Months::new(months);
+    let trend_start = end - Months::new(trend);
+    let utc = |d: NaiveDate| d.and_time(chrono::NaiveTime::MIN).and_utc();
+    let mut q = history::MailQuery::new(utc(start), utc(end));
+    q.trend_start = utc(trend_start);
+    q.bucket = history::Bucket::Week;
+    q
+}
+
+/// The report's mail section from the history's summary, and the pass-rate
+/// chart when there are points to draw.
+fn mail_context(
+    job: Cadence,
+    m: &history::MailSummary,
+) -> (Option<report::MailSummary>, Option<Vec<u8>>) {
+    let day = |t: &chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d").to_string();
+    let series: Vec<report::PassRateSeries> = m
+        .domains
+        .iter()
+        .filter(|d| !d.pass_rate.is_empty())
+        .map(|d| report::PassRateSeries {
+            domain: d.domain.clone(),
+            points: d
+                .pass_rate
+                .iter()
+                .map(|p| (p.start.format("%Y-%m-%d").to_string(), p.messages, p.pass))
+                .collect(),
+        })
+        .collect();
+    let png = if series.is_empty() {
+        None
+    } else {
+        report::pass_rate_chart_png(&series, "week starting (UTC)", 1184, 560)
+            .map_err(|e| tracing::warn!("no pass-rate chart: {e}"))
+            .ok()
+    };
+    let first_week = series
+        .iter()
+        .filter_map(|s| s.points.first().map(|p| p.0.clone()))
+        .min();
+    let more = |total: u64, shown: usize| total.saturating_sub(shown as u64);
+    let summary = report::MailSummary {
+        period: history::period_for(job, m.start),
+        first_day: day(&m.start),
+        last_day: day(&(m.end - chrono::Duration::days(1))),
+        unit: match job {
+            Cadence::Monthly => "month",
+            Cadence::Quarterly => "quarter",
+            Cadence::Annual => "year",
+        }
+        .to_string(),
+        reports: m.reports,
+        messages: m.messages,
+        pass_percent: report::percent(m.pass, m.messages),
+        pass: m.pass,
+        partial: m.partial,
+        fail: m.fail,
+        latest_report: m.latest_report.as_ref().map(day),
+        domains: m
+            .domains
+            .iter()
+            .map(|d| report::MailDomain {
+                domain: d.domain.clone(),
+                reports: d.reports,
+                messages: d.messages,
+                pass: d.pass,
+                partial: d.partial,
+                fail: d.fail,
+                pass_percent: report::percent(d.pass, d.messages),
+                failing_sources: d
+                    .failing_sources
+                    .iter()
+                    .map(|f| report::FailingSource {
+                        source_ip: f.source_ip.clone(),
+                        provider: f.provider.clone(),
+                        category: f.category.clone(),
+                        cause: f.cause.clone(),
+                        action: f.action.clone(),
+                        header_from: f.header_from.clone(),
+                        messages: f.messages,
+                    })
+                    .collect(),
+                failing_sources_more: more(d.failing_sources_total, d.failing_sources.len()),
+                new_sources: d
+                    .new_sources
+                    .iter()
+                    .map(|n| report::NewSource {
+                        source_ip: n.source_ip.clone(),
+                        provider: n.provider.clone(),
+                        messages: n.messages,
+                        pass: n.pass,
+                        partial: n.partial,
+                        fail: n.fail,
+                        first_seen: day(&n.first_seen),
+                    })
+                    .collect(),
+                new_sources_more: more(d.new_sources_total, d.new_sources.len()),
+            })
+            .collect(),
+        chart: png.as_ref().map(|_| Chart {
+            cid: MAIL_CHART_CID.to_string(),
+            alt: format!(
+                "share of messages with SPF and DKIM aligned per week and domain, from the week of {} to {}",
+                first_week.as_deref().unwrap_or("?"),
+                day(&(m.end - chrono::Duration::days(1)))
+            ),
+        }),
+    };
+    (Some(summary), png)
 }

@@ -1,5 +1,6 @@
-//! The trend chart: errors and warnings over the last runs, as a PNG for the
-//! mail's inline image.
+//! The charts: errors and warnings over the last runs ([`trend_chart_png`])
+//! and the share of messages that pass DMARC alignment over recent weeks
+//! ([`pass_rate_chart_png`]), as PNGs for the mail's inline images.
 //!
 //! Lines, markers and swatches are drawn with plotters' bitmap backend into
 //! a buffer; the text is then drawn into the same buffer with `ab_glyph` and
@@ -211,47 +212,9 @@ fn draw(
         .collect();
     entries.push(("errors".into(), Key::Errors));
     entries.push(("warnings".into(), Key::Warnings));
-    let swatch = unit(2.2);
     let line_h = unit(1.5);
-    let n = entries.len() as i32;
-    let mut layout = (
-        1,
-        w,
-        entries.iter().map(|e| e.0.clone()).collect::<Vec<_>>(),
-        0,
-    );
-    let full = |cols: i32| {
-        let space = (w - unit(1.0)) / cols - swatch - unit(2.0);
-        entries.iter().all(|e| text.width(&e.0) <= space)
-    };
-    let rows_h = |cols: i32| (n + cols - 1) / cols * line_h + unit(0.6);
-    let widest_first = (1..=n.min(4))
-        .rev()
-        .find(|&c| full(c))
-        .filter(|&c| rows_h(c) <= h * 2 / 5);
-    let tries: Vec<i32> = match widest_first {
-        Some(c) => vec![c],
-        None => (1..=n.min(4)).collect(),
-    };
-    for cols in tries {
-        let space = (w - unit(1.0)) / cols - swatch - unit(2.0);
-        let names: Vec<String> = entries.iter().map(|e| text.fit(&e.0, space)).collect();
-        let widest = names.iter().map(|l| text.width(l)).max().unwrap_or(0);
-        let legend_h = rows_h(cols);
-        layout = (
-            cols,
-            swatch + unit(0.5) + widest + unit(1.5),
-            names,
-            legend_h,
-        );
-        if legend_h <= h * 2 / 5 {
-            break;
-        }
-    }
-    let (cols, col_w, names, legend_h) = layout;
-    for (entry, name) in entries.iter_mut().zip(names) {
-        entry.0 = name;
-    }
+    let legend_layout = Legend::layout(text, &mut entries, w, h);
+    let legend_h = legend_layout.height;
     let (plot, legend) = root.split_vertically(height.saturating_sub(legend_h as u32));
 
     // The y axis: integer ticks at a round step, head-room above the top point.
@@ -373,47 +336,7 @@ fn draw(
 
     // The legend, centred under the plot.
     let (_, legend_top) = legend.get_base_pixel();
-    let x0 = (w - cols * col_w + unit(1.5)) / 2;
-    for (i, (label, key)) in entries.iter().enumerate() {
-        let (row, col) = (i as i32 / cols, i as i32 % cols);
-        let x = x0 + col * col_w;
-        let y = legend_top + unit(0.3) + row * line_h + line_h / 2;
-        let s = stroke as i32;
-        match key {
-            Key::Series(c) => root.draw(&Rectangle::new(
-                [(x, y - s - 2), (x + swatch, y + s + 2)],
-                c.filled(),
-            ))?,
-            Key::Errors => {
-                root.draw(&PathElement::new(
-                    vec![(x, y), (x + swatch, y)],
-                    TEXT.stroke_width(stroke),
-                ))?;
-                root.draw(&Circle::new((x + swatch / 2, y), marker, TEXT.filled()))?;
-            }
-            Key::Warnings => {
-                let dash = swatch / 4;
-                for (a, b) in [(x, x + dash), (x + swatch - dash, x + swatch)] {
-                    root.draw(&PathElement::new(
-                        vec![(a, y), (b, y)],
-                        TEXT.stroke_width(stroke),
-                    ))?;
-                }
-                root.draw(&Circle::new((x + swatch / 2, y), marker, WHITE.filled()))?;
-                root.draw(&Circle::new(
-                    (x + swatch / 2, y),
-                    marker,
-                    TEXT.stroke_width(2),
-                ))?;
-            }
-        }
-        labels.push(Label::new(
-            label.clone(),
-            (x + swatch + unit(0.5), y),
-            Align::Start,
-            Align::Center,
-        ));
-    }
+    legend_layout.draw(root, text, &entries, legend_top, stroke, &mut labels)?;
     Ok(labels)
 }
 
@@ -425,6 +348,426 @@ enum Key {
     Errors,
     /// The line style of warnings, in grey.
     Warnings,
+}
+
+/// Where the legend goes: below the plot, centred, in rows of `cols`.
+struct Legend {
+    cols: i32,
+    col_w: i32,
+    height: i32,
+}
+
+impl Legend {
+    /// As many columns (up to 4) as fit with no name shortened; failing
+    /// that, the fewest columns (so the least shortening) that keep the
+    /// legend within two fifths of the height. Shortens the names of
+    /// `entries` where needed.
+    fn layout(text: &Typesetter<'_>, entries: &mut [(String, Key)], w: i32, h: i32) -> Legend {
+        let unit = |f: f32| (text.size * f).round() as i32;
+        let swatch = unit(2.2);
+        let line_h = unit(1.5);
+        let n = entries.len() as i32;
+        let mut layout = (
+            1,
+            w,
+            entries.iter().map(|e| e.0.clone()).collect::<Vec<_>>(),
+            0,
+        );
+        let full = |cols: i32| {
+            let space = (w - unit(1.0)) / cols - swatch - unit(2.0);
+            entries.iter().all(|e| text.width(&e.0) <= space)
+        };
+        let rows_h = |cols: i32| (n + cols - 1) / cols * line_h + unit(0.6);
+        let widest_first = (1..=n.min(4))
+            .rev()
+            .find(|&c| full(c))
+            .filter(|&c| rows_h(c) <= h * 2 / 5);
+        let tries: Vec<i32> = match widest_first {
+            Some(c) => vec![c],
+            None => (1..=n.min(4)).collect(),
+        };
+        for cols in tries {
+            let space = (w - unit(1.0)) / cols - swatch - unit(2.0);
+            let names: Vec<String> = entries.iter().map(|e| text.fit(&e.0, space)).collect();
+            let widest = names.iter().map(|l| text.width(l)).max().unwrap_or(0);
+            let legend_h = rows_h(cols);
+            layout = (
+                cols,
+                swatch + unit(0.5) + widest + unit(1.5),
+                names,
+                legend_h,
+            );
+            if legend_h <= h * 2 / 5 {
+                break;
+            }
+        }
+        let (cols, col_w, names, height) = layout;
+        for (entry, name) in entries.iter_mut().zip(names) {
+            entry.0 = name;
+        }
+        Legend {
+            cols,
+            col_w,
+            height,
+        }
+    }
+
+    /// Draws the symbols from `legend_top` down and adds the names to `labels`.
+    fn draw(
+        &self,
+        root: &Area<'_>,
+        text: &Typesetter<'_>,
+        entries: &[(String, Key)],
+        legend_top: i32,
+        stroke: u32,
+        labels: &mut Vec<Label>,
+    ) -> DrawResult<()> {
+        let unit = |f: f32| (text.size * f).round() as i32;
+        let (swatch, line_h) = (unit(2.2), unit(1.5));
+        let marker = stroke + 2;
+        let (w, _) = root.dim_in_pixel();
+        let (cols, col_w) = (self.cols, self.col_w);
+        let x0 = (w as i32 - cols * col_w + unit(1.5)) / 2;
+        for (i, (label, key)) in entries.iter().enumerate() {
+            let (row, col) = (i as i32 / cols, i as i32 % cols);
+            let x = x0 + col * col_w;
+            let y = legend_top + unit(0.3) + row * line_h + line_h / 2;
+            let s = stroke as i32;
+            match key {
+                Key::Series(c) => root.draw(&Rectangle::new(
+                    [(x, y - s - 2), (x + swatch, y + s + 2)],
+                    c.filled(),
+                ))?,
+                Key::Errors => {
+                    root.draw(&PathElement::new(
+                        vec![(x, y), (x + swatch, y)],
+                        TEXT.stroke_width(stroke),
+                    ))?;
+                    root.draw(&Circle::new((x + swatch / 2, y), marker, TEXT.filled()))?;
+                }
+                Key::Warnings => {
+                    let dash = swatch / 4;
+                    for (a, b) in [(x, x + dash), (x + swatch - dash, x + swatch)] {
+                        root.draw(&PathElement::new(
+                            vec![(a, y), (b, y)],
+                            TEXT.stroke_width(stroke),
+                        ))?;
+                    }
+                    root.draw(&Circle::new((x + swatch / 2, y), marker, WHITE.filled()))?;
+                    root.draw(&Circle::new(
+                        (x + swatch / 2, y),
+                        marker,
+                        TEXT.stroke_width(2),
+                    ))?;
+                }
+            }
+            labels.push(Label::new(
+                label.clone(),
+                (x + swatch + unit(0.5), y),
+                Align::Start,
+                Align::Center,
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One domain's pass rate over time, for [`pass_rate_chart_png`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct PassRateSeries {
+    /// The domain.
+    pub domain: String,
+    /// `(label, messages, pass)` per day or week, e.g.
+    /// `("2026-11-02", 1200.0, 1150.0)`. Labels of all domains are put in
+    /// their text order, which for ISO dates is the order in time; a domain
+    /// without messages at a label gets a gap there.
+    pub points: Vec<(String, f64, f64)>,
+}
+
+/// Draws the share of messages that passed (SPF and DKIM aligned), in
+/// percent, per day or week as a PNG of `width` × `height` pixels, with
+/// `caption` under the time axis (e.g. `week starting`).
+///
+/// Like [`trend_chart_png`]: with up to 8 domains each gets a line; with
+/// more, the chart shows all domains together plus the 5 with the lowest
+/// pass rate over the whole window. A domain with a gap gets separate line
+/// pieces; a lone point shows as a marker. The axis starts below the lowest
+/// point (see `rate_axis`). No points at all gives a chart
+/// that says so.
+pub fn pass_rate_chart_png(
+    series: &[PassRateSeries],
+    caption: &str,
+    width: u32,
+    height: u32,
+) -> Result<Vec<u8>, RenderError> {
+    if !(240..=4000).contains(&width) || !(160..=4000).contains(&height) {
+        return Err(RenderError::Chart(format!(
+            "size {width}x{height} is outside 240x160 to 4000x4000"
+        )));
+    }
+    let font = FontRef::try_from_slice(FONT_DATA)
+        .map_err(|e| RenderError::Chart(format!("the bundled font does not load: {e}")))?;
+    let text = Typesetter {
+        font: &font,
+        size: (width as f32 / 34.0).clamp(12.0, 48.0),
+    };
+    let labels: Vec<&str> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0.as_str()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let lines = select_rate_lines(series, &labels);
+
+    let mut buf = vec![0u8; width as usize * height as usize * 3];
+    let texts = {
+        let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
+        let texts = draw_rates(&root, &text, &labels, &lines, caption)
+            .map_err(|e| RenderError::Chart(e.to_string()))?;
+        root.present()
+            .map_err(|e| RenderError::Chart(e.to_string()))?;
+        texts
+    };
+    let mut canvas = Canvas {
+        buf: &mut buf,
+        width,
+        height,
+    };
+    for label in &texts {
+        text.draw(&mut canvas, label);
+    }
+    encode_png(&buf, width, height)
+}
+
+/// `(messages, pass)` per label index; `None` where there were none.
+type Rates = Vec<Option<(f64, f64)>>;
+
+/// A pass-rate line.
+struct RateLine {
+    label: String,
+    colour: RGBColor,
+    values: Rates,
+}
+
+/// The lines to draw: every domain, or all together plus the lowest.
+fn select_rate_lines(series: &[PassRateSeries], labels: &[&str]) -> Vec<RateLine> {
+    let index: BTreeMap<&str, usize> = labels.iter().enumerate().map(|(i, l)| (*l, i)).collect();
+    let values = |s: &PassRateSeries| {
+        let mut v: Rates = vec![None; labels.len()];
+        for (label, messages, pass) in &s.points {
+            if *messages > 0.0 {
+                let slot = v[index[label.as_str()]].get_or_insert((0.0, 0.0));
+                slot.0 += messages;
+                slot.1 += pass;
+            }
+        }
+        v
+    };
+    if series.len() <= MAX_DOMAINS {
+        return series
+            .iter()
+            .zip(PALETTE.iter().cycle())
+            .map(|(s, c)| RateLine {
+                label: s.domain.clone(),
+                colour: *c,
+                values: values(s),
+            })
+            .collect();
+    }
+    let mut total: Rates = vec![None; labels.len()];
+    let mut ranked: Vec<(&PassRateSeries, Rates)> = series.iter().map(|s| (s, values(s))).collect();
+    for (_, v) in &ranked {
+        for (slot, point) in total.iter_mut().zip(v) {
+            if let Some((m, p)) = point {
+                let t = slot.get_or_insert((0.0, 0.0));
+                t.0 += m;
+                t.1 += p;
+            }
+        }
+    }
+    // Lowest pass rate over the window first.
+    let rate = |v: &[Option<(f64, f64)>]| {
+        let (m, p) = v
+            .iter()
+            .flatten()
+            .fold((0.0, 0.0), |(m, p), (vm, vp)| (m + vm, p + vp));
+        if m > 0.0 {
+            p / m
+        } else {
+            1.0
+        }
+    };
+    ranked.sort_by(|a, b| {
+        rate(&a.1)
+            .total_cmp(&rate(&b.1))
+            .then(a.0.domain.cmp(&b.0.domain))
+    });
+    let mut lines = vec![RateLine {
+        label: format!("all {} domains", series.len()),
+        colour: TOTAL_COLOUR,
+        values: total,
+    }];
+    lines.extend(
+        ranked
+            .into_iter()
+            .take(TOP_DOMAINS)
+            .zip(PALETTE)
+            .map(|((s, v), colour)| RateLine {
+                label: s.domain.clone(),
+                colour,
+                values: v,
+            }),
+    );
+    lines
+}
+
+/// The bottom of the pass-rate axis and its tick step, in percent, for the
+/// lowest rate drawn: 2 points of room below it, rounded down to 10; 0 (in
+/// steps of 25) when that would be 40 or less.
+fn rate_axis(lowest: f64) -> (u32, u32) {
+    let bottom = ((lowest - 2.0) / 10.0).floor() * 10.0;
+    match bottom.clamp(0.0, 90.0) as u32 {
+        b if b <= 40 => (0, 25),
+        b if b >= 80 => (b, 5),
+        b => (b, 10),
+    }
+}
+
+/// Draws the pass-rate chart but its text; returns the text to draw.
+fn draw_rates(
+    root: &Area<'_>,
+    text: &Typesetter<'_>,
+    periods: &[&str],
+    lines: &[RateLine],
+    caption: &str,
+) -> DrawResult<Vec<Label>> {
+    root.fill(&WHITE)?;
+    let (width, height) = root.dim_in_pixel();
+    let (w, h) = (width as i32, height as i32);
+    let mut labels = Vec::new();
+    if periods.is_empty() {
+        labels.push(Label::new(
+            "no reports yet",
+            (w / 2, h / 2),
+            Align::Center,
+            Align::Center,
+        ));
+        return Ok(labels);
+    }
+    let unit = |f: f32| (text.size * f).round() as i32;
+    let stroke = (width / 300).clamp(2, 8);
+
+    let mut entries: Vec<(String, Key)> = lines
+        .iter()
+        .map(|l| (l.label.clone(), Key::Series(l.colour)))
+        .collect();
+    let legend_layout = Legend::layout(text, &mut entries, w, h);
+    let (plot, legend) = root.split_vertically(height.saturating_sub(legend_layout.height as u32));
+
+    // Pass rates sit near the top: start the axis below the lowest point so
+    // that a drop from 98% to 90% shows, at 0% when a point is under 50%.
+    let lowest = lines
+        .iter()
+        .flat_map(|l| l.values.iter().flatten())
+        .filter(|(m, _)| *m > 0.0)
+        .map(|(m, p)| p / m * 100.0)
+        .fold(100.0f64, f64::min);
+    let (y_min, step) = rate_axis(lowest);
+    let ticks: Vec<u32> = (y_min..=100).step_by(step as usize).collect();
+    let y_area = text.width("100%") + unit(0.8);
+    let last = periods.len() as u32 - 1;
+    let mut chart = ChartBuilder::on(&plot)
+        .margin_top(unit(1.6))
+        .margin_right(unit(1.2))
+        .margin_left(unit(0.4))
+        .x_label_area_size(unit(2.9))
+        .y_label_area_size(y_area)
+        .build_cartesian_2d((0..last).into_segmented(), f64::from(y_min)..100f64)?;
+    let (x_range, y_range) = chart.plotting_area().get_pixel_range();
+    let (left, right, top, bottom) = (x_range.start, x_range.end, y_range.start, y_range.end);
+    let at = |i: u32, v: f64| chart.backend_coord(&(SegmentValue::CenterOf(i), v));
+
+    for &t in &ticks {
+        let y = at(0, f64::from(t)).1;
+        let style = if t == y_min { AXIS } else { GRID };
+        root.draw(&PathElement::new(
+            vec![(left, y), (right, y)],
+            style.stroke_width(1),
+        ))?;
+        labels.push(Label::new(
+            format!("{t}%"),
+            (left - unit(0.4), y),
+            Align::End,
+            Align::Center,
+        ));
+    }
+    root.draw(&PathElement::new(
+        vec![(left, top), (left, bottom)],
+        AXIS.stroke_width(1),
+    ))?;
+    labels.push(Label::new(
+        "messages with SPF and DKIM aligned",
+        (left - y_area + unit(0.2), top - unit(0.9)),
+        Align::Start,
+        Align::Center,
+    ));
+    let label_w = periods.iter().map(|p| text.width(p)).max().unwrap_or(1) + unit(1.0);
+    let slot = ((right - left) / periods.len() as i32).max(1);
+    let every = ((label_w + slot - 1) / slot).max(1) as usize;
+    for (i, period) in periods.iter().enumerate() {
+        let (x, y) = at(i as u32, f64::from(y_min));
+        if (periods.len() - 1 - i).is_multiple_of(every) {
+            root.draw(&PathElement::new(
+                vec![(x, y), (x, y + unit(0.3))],
+                AXIS.stroke_width(1),
+            ))?;
+            labels.push(Label::new(
+                *period,
+                (x, y + unit(0.5)),
+                Align::Center,
+                Align::Start,
+            ));
+        }
+    }
+    labels.push(Label::new(
+        caption,
+        ((left + right) / 2, bottom + unit(1.7)),
+        Align::Center,
+        Align::Start,
+    ));
+
+    // Markers only where they do not crowd the line.
+    let marker = (stroke + 2) as i32;
+    let show_markers = slot >= marker * 4;
+    for line in lines {
+        let colour = line.colour;
+        let mut pieces: Vec<Vec<(SegmentValue<u32>, f64)>> = vec![Vec::new()];
+        for (i, v) in line.values.iter().enumerate() {
+            match v {
+                Some((m, p)) if *m > 0.0 => {
+                    let rate = (p / m * 100.0).clamp(f64::from(y_min), 100.0);
+                    if let Some(piece) = pieces.last_mut() {
+                        piece.push((SegmentValue::CenterOf(i as u32), rate));
+                    }
+                }
+                _ => pieces.push(Vec::new()),
+            }
+        }
+        for piece in pieces.iter().filter(|p| !p.is_empty()) {
+            chart.draw_series(LineSeries::new(piece.clone(), colour.stroke_width(stroke)))?;
+            if show_markers || piece.len() == 1 {
+                chart.draw_series(
+                    piece
+                        .iter()
+                        .map(|p| Circle::new(p.clone(), marker, colour.filled())),
+                )?;
+            }
+        }
+    }
+
+    let (_, legend_top) = legend.get_base_pixel();
+    legend_layout.draw(root, text, &entries, legend_top, stroke, &mut labels)?;
+    Ok(labels)
 }
 
 /// The series' points for one of errors / warnings, skipping missing runs.
@@ -639,5 +982,42 @@ mod tests {
             ]
         );
         assert_eq!(series[0].values, [Some((45, 45)), Some((13, 10))]);
+    }
+
+    #[test]
+    fn the_rate_axis_starts_below_the_lowest_point() {
+        assert_eq!(rate_axis(100.0), (90, 5));
+        assert_eq!(rate_axis(91.5), (80, 5));
+        assert_eq!(rate_axis(75.0), (70, 10));
+        assert_eq!(rate_axis(52.0), (50, 10));
+        assert_eq!(rate_axis(45.0), (0, 25));
+        assert_eq!(rate_axis(0.0), (0, 25));
+    }
+
+    #[test]
+    fn many_domains_give_all_together_and_the_five_lowest_pass_rates() {
+        let series: Vec<_> = (0..10u32)
+            .map(|d| PassRateSeries {
+                domain: format!("d{d}.example"),
+                points: vec![
+                    ("2026-11-02".into(), 100.0, f64::from(90 + d)),
+                    ("2026-11-09".into(), 0.0, 0.0),
+                ],
+            })
+            .collect();
+        let lines = select_rate_lines(&series, &["2026-11-02", "2026-11-09"]);
+        let labels: Vec<_> = lines.iter().map(|l| l.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "all 10 domains",
+                "d0.example",
+                "d1.example",
+                "d2.example",
+                "d3.example",
+                "d4.example"
+            ]
+        );
+        assert_eq!(lines[0].values, [Some((1000.0, 945.0)), None]);
     }
 }

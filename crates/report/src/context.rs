@@ -38,6 +38,129 @@ pub struct ReportContext {
     pub chart: Option<Chart>,
     /// Whether this is the audit, which also lists every check that passed.
     pub is_audit: bool,
+    /// What the DMARC aggregate reports say about the mail of the period;
+    /// `None` when no report was ever ingested (the report then says how to
+    /// ingest them).
+    #[serde(default)]
+    pub mail: Option<MailSummary>,
+}
+
+/// The mail of a period, from the DMARC aggregate reports received.
+///
+/// Everything in here comes from reports that anyone can send: templates
+/// must show it escaped (never with `{{{ }}}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailSummary {
+    /// The period the figures cover, e.g. `2026-11`: for the monthly report
+    /// the month before the run, since the run's own month has just begun.
+    pub period: String,
+    /// Its first day, `YYYY-MM-DD`.
+    pub first_day: String,
+    /// Its last day, `YYYY-MM-DD`.
+    pub last_day: String,
+    /// What the period is: `month`, `quarter` or `year`.
+    pub unit: String,
+    /// Reports with records in the period.
+    pub reports: u64,
+    /// Messages in the period, all domains.
+    pub messages: u64,
+    /// The share of messages with SPF and DKIM aligned, e.g. `97.4%`.
+    pub pass_percent: String,
+    /// Messages with SPF and DKIM aligned.
+    pub pass: u64,
+    /// Messages with one of them aligned.
+    pub partial: u64,
+    /// Messages with neither aligned.
+    pub fail: u64,
+    /// The day the latest report in the history begins (of any period).
+    pub latest_report: Option<String>,
+    /// One entry per domain with mail in the period, by name; empty when no
+    /// report covers the period.
+    pub domains: Vec<MailDomain>,
+    /// The pass-rate chart, attached as a second inline image.
+    pub chart: Option<Chart>,
+}
+
+/// One domain's mail in the period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailDomain {
+    /// The domain the reports are about.
+    pub domain: String,
+    /// Reports with records for it.
+    pub reports: u64,
+    /// Messages.
+    pub messages: u64,
+    /// Messages with SPF and DKIM aligned.
+    pub pass: u64,
+    /// Messages with one of them aligned (DMARC passes; forwarding or a
+    /// missing mechanism).
+    pub partial: u64,
+    /// Messages with neither aligned (DMARC fails).
+    pub fail: u64,
+    /// `pass` as a share of `messages`, e.g. `97.4%`.
+    pub pass_percent: String,
+    /// The sources with the most partial or failing messages, most first.
+    pub failing_sources: Vec<FailingSource>,
+    /// How many more failing sources there are than listed.
+    pub failing_sources_more: u64,
+    /// Sources first seen in the period, most messages first.
+    pub new_sources: Vec<NewSource>,
+    /// How many more new sources there are than listed.
+    pub new_sources_more: u64,
+}
+
+/// Partial or failing mail from one source for one cause.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailingSource {
+    /// The sending IP address, as reported.
+    pub source_ip: String,
+    /// The known service it belongs to, when known.
+    pub provider: Option<String>,
+    /// `partial` or `fail`.
+    pub category: String,
+    /// The cause code, e.g. `known-service-missing-spf`.
+    pub cause: String,
+    /// What to do about it.
+    pub action: String,
+    /// The From domains of its messages.
+    pub header_from: Vec<String>,
+    /// Messages.
+    pub messages: u64,
+}
+
+/// A source seen for the first time in the period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewSource {
+    /// The sending IP address, as reported.
+    pub source_ip: String,
+    /// The known service it belongs to, when known.
+    pub provider: Option<String>,
+    /// Its messages in the period.
+    pub messages: u64,
+    /// Of which pass.
+    pub pass: u64,
+    /// Of which partial.
+    pub partial: u64,
+    /// Of which fail.
+    pub fail: u64,
+    /// The day of its first report, `YYYY-MM-DD`.
+    pub first_seen: String,
+}
+
+/// `part` as a percentage of `whole` with one decimal, e.g. `97.4%`; never
+/// `100.0%` unless all are, nor `0.0%` unless none are, so that a single
+/// failing message out of ten thousand still shows. `—` when `whole` is 0.
+pub fn percent(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        return "—".to_string();
+    }
+    let tenths = (part as f64 * 1000.0 / whole as f64).round() as u64;
+    let tenths = match tenths {
+        1000 if part < whole => 999,
+        0 if part > 0 => 1,
+        t => t,
+    };
+    format!("{}.{}%", tenths / 10, tenths % 10)
 }
 
 /// The counts a busy reader acts on.
@@ -349,14 +472,109 @@ impl ReportContext {
                 alt: "an example chart".into(),
             }),
             is_audit: job == Cadence::Annual,
+            mail: Some(MailSummary::sample()),
         }
     }
 }
 
-/// `1 error`, `2 errors`, `0 errors`.
+impl MailSummary {
+    /// Made-up mail that uses every field (see [`ReportContext::sample`]):
+    /// one domain with failing and new sources, one with neither.
+    pub fn sample() -> MailSummary {
+        MailSummary {
+            period: "2026-03".into(),
+            first_day: "2026-03-01".into(),
+            last_day: "2026-03-31".into(),
+            unit: "month".into(),
+            reports: 12,
+            messages: 1250,
+            pass_percent: percent(1200, 1250),
+            pass: 1200,
+            partial: 30,
+            fail: 20,
+            latest_report: Some("2026-03-31".into()),
+            domains: vec![
+                MailDomain {
+                    domain: "example.com".into(),
+                    reports: 10,
+                    messages: 1050,
+                    pass: 1000,
+                    partial: 30,
+                    fail: 20,
+                    pass_percent: percent(1000, 1050),
+                    failing_sources: vec![
+                        FailingSource {
+                            source_ip: "192.0.2.1".into(),
+                            provider: Some("Example Mailer".into()),
+                            category: "fail".into(),
+                            cause: "known-service-missing-spf".into(),
+                            action: "an example of what to do".into(),
+                            header_from: vec!["example.com".into()],
+                            messages: 20,
+                        },
+                        FailingSource {
+                            source_ip: "198.51.100.2".into(),
+                            provider: None,
+                            category: "partial".into(),
+                            cause: "forwarded".into(),
+                            action: "an example of what to do".into(),
+                            header_from: vec!["example.com".into()],
+                            messages: 30,
+                        },
+                    ],
+                    failing_sources_more: 1,
+                    new_sources: vec![
+                        NewSource {
+                            source_ip: "192.0.2.1".into(),
+                            provider: Some("Example Mailer".into()),
+                            messages: 20,
+                            pass: 0,
+                            partial: 0,
+                            fail: 20,
+                            first_seen: "2026-03-04".into(),
+                        },
+                        NewSource {
+                            source_ip: "203.0.113.3".into(),
+                            provider: None,
+                            messages: 5,
+                            pass: 5,
+                            partial: 0,
+                            fail: 0,
+                            first_seen: "2026-03-09".into(),
+                        },
+                    ],
+                    new_sources_more: 1,
+                },
+                MailDomain {
+                    domain: "example.net".into(),
+                    reports: 2,
+                    messages: 200,
+                    pass: 200,
+                    partial: 0,
+                    fail: 0,
+                    pass_percent: percent(200, 200),
+                    failing_sources: vec![],
+                    failing_sources_more: 0,
+                    new_sources: vec![],
+                    new_sources_more: 0,
+                },
+            ],
+            chart: Some(Chart {
+                cid: "pass-rate@example".into(),
+                alt: "an example pass-rate chart".into(),
+            }),
+        }
+    }
+}
+
+/// `1 error`, `2 errors`, `0 errors`, `1,874 messages`.
 pub(crate) fn plural(n: impl Into<u64>, one: &str, many: &str) -> String {
     let n = n.into();
-    format!("{n} {}", if n == 1 { one } else { many })
+    format!(
+        "{} {}",
+        crate::render::group_digits(n),
+        if n == 1 { one } else { many }
+    )
 }
 
 #[cfg(test)]
@@ -432,6 +650,17 @@ mod tests {
                 "note New A001"
             ]
         );
+    }
+
+    #[test]
+    fn percent_shows_one_decimal_and_never_rounds_away_a_failure() {
+        assert_eq!(percent(974, 1000), "97.4%");
+        assert_eq!(percent(1, 3), "33.3%");
+        assert_eq!(percent(9999, 10000), "99.9%");
+        assert_eq!(percent(10, 10), "100.0%");
+        assert_eq!(percent(1, 10000), "0.1%");
+        assert_eq!(percent(0, 10), "0.0%");
+        assert_eq!(percent(0, 0), "—");
     }
 
     #[test]

@@ -218,8 +218,8 @@ fn syntax_error(path: &Path, e: &TemplateError) -> RenderError {
 /// format. Templates see the JSON of [`ReportContext`] plus `subject` (the
 /// mail subject) and `clean_domains` (the names of the domains with no open
 /// finding). Besides handlebars' built-in helpers (`eq`, `or`, `not`, ...)
-/// they can use `upper`, `plural n "one" "many"`, `inc n`,
-/// `join list ", "` and, for text, `wrap` (joins its parameters and wraps
+/// they can use `upper`, `plural n "one" "many"` (`1,874 messages`), `inc n`,
+/// `join list ", "`, `number n` (`1,234`) and, for text, `wrap` (joins its parameters and wraps
 /// them at 72 columns; `indent=N` for the column the line starts at,
 /// `hang=N` for extra indentation of the lines after the first).
 pub struct Renderer {
@@ -333,6 +333,14 @@ const BUILTIN: &[(&str, &str)] = &[
     (
         "partials/header.txt.hbs",
         include_str!("../../../templates/partials/header.txt.hbs"),
+    ),
+    (
+        "partials/mail-summary.html.hbs",
+        include_str!("../../../templates/partials/mail-summary.html.hbs"),
+    ),
+    (
+        "partials/mail-summary.txt.hbs",
+        include_str!("../../../templates/partials/mail-summary.txt.hbs"),
     ),
     (
         "partials/next-steps.html.hbs",
@@ -545,6 +553,7 @@ fn register_helpers(hb: &mut Handlebars<'static>) {
     hb.register_helper("inc", Box::new(Inc));
     hb.register_helper("wrap", Box::new(Wrap));
     hb.register_helper("join", Box::new(Join));
+    hb.register_helper("number", Box::new(Number));
 }
 
 /// The value of a helper's parameter; in strict mode a missing field is an
@@ -628,6 +637,37 @@ impl HelperDef for Inc {
             .ok_or(RenderErrorReason::InvalidParamType("a number"))?;
         Ok(ScopedJson::Derived(Value::from(n + 1)))
     }
+}
+
+/// `{{number mail.messages}}` → `1,234,567`: digits grouped by three.
+struct Number;
+
+impl HelperDef for Number {
+    fn call_inner<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        _: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+    ) -> Result<ScopedJson<'rc>, handlebars::RenderError> {
+        let n = param(h, 0, "number")?
+            .as_u64()
+            .ok_or(RenderErrorReason::InvalidParamType("a count"))?;
+        Ok(ScopedJson::Derived(Value::String(group_digits(n))))
+    }
+}
+
+/// `1234567` → `1,234,567`.
+pub(crate) fn group_digits(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// `{{join clean_domains ", "}}` → `example.net, example.org`.
@@ -752,6 +792,14 @@ mod tests {
         assert!(lines.iter().skip(1).all(|l| l.starts_with("  ")));
         assert!(lines.iter().all(|l| l.chars().count() <= 30), "{got}");
         assert_eq!(got.replace(['\n', ' '], ""), format!("key{key}"));
+    }
+
+    #[test]
+    fn numbers_are_grouped_by_three() {
+        assert_eq!(group_digits(0), "0");
+        assert_eq!(group_digits(999), "999");
+        assert_eq!(group_digits(1000), "1,000");
+        assert_eq!(group_digits(1234567), "1,234,567");
     }
 
     #[test]

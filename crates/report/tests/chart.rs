@@ -1,6 +1,9 @@
-//! The trend chart is a PNG of the requested size for any number of runs.
+//! The charts are PNGs of the requested size for any number of runs,
+//! days or weeks.
 
-use authwarden_report::{trend_chart_png, DomainTrend, RenderError};
+use authwarden_report::{
+    pass_rate_chart_png, trend_chart_png, DomainTrend, PassRateSeries, RenderError,
+};
 
 /// Checks the signature and the IHDR chunk, then decodes the whole image;
 /// returns its RGB pixels.
@@ -68,4 +71,60 @@ fn absurd_sizes_are_refused() {
         let err = trend_chart_png(&[], w, h).unwrap_err();
         assert!(matches!(err, RenderError::Chart(_)), "{err:?}");
     }
+}
+
+/// Pixels close to a colour of the palette: the lines.
+fn coloured(pixels: &[u8], rgb: (u8, u8, u8)) -> usize {
+    pixels
+        .chunks(3)
+        .filter(|p| {
+            p[0].abs_diff(rgb.0) < 12 && p[1].abs_diff(rgb.1) < 12 && p[2].abs_diff(rgb.2) < 12
+        })
+        .count()
+}
+
+fn weeks(domain: &str, n: usize, rate: impl Fn(usize) -> Option<f64>) -> PassRateSeries {
+    PassRateSeries {
+        domain: domain.into(),
+        points: (0..n)
+            .filter_map(|i| {
+                rate(i).map(|r| {
+                    (
+                        format!("2026-{:02}-{:02}", 1 + i / 4, 1 + 7 * (i % 4)),
+                        1000.0,
+                        1000.0 * r,
+                    )
+                })
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn pass_rate_of_two_domains_over_26_weeks_with_a_gap() {
+    let series = [
+        weeks("example.com", 26, |i| Some(0.6 + 0.015 * i as f64)),
+        weeks("example.org", 26, |i| (i % 9 != 4).then_some(0.99)),
+    ];
+    let png = pass_rate_chart_png(&series, "week starting", 1184, 560).unwrap();
+    let pixels = decode(&png, 1184, 560);
+    assert!(ink(&pixels) > 5_000);
+    // Both lines are drawn, in the first two colours of the palette.
+    assert!(coloured(&pixels, (0x4e, 0x79, 0xa7)) > 1_000, "example.com");
+    assert!(coloured(&pixels, (0xf2, 0x8e, 0x2b)) > 1_000, "example.org");
+}
+
+#[test]
+fn pass_rate_of_many_domains_one_day_and_none() {
+    let many: Vec<_> = (0..12)
+        .map(|d| weeks(&format!("d{d}.example"), 1, |_| Some(d as f64 / 12.0)))
+        .collect();
+    let png = pass_rate_chart_png(&many, "day", 592, 300).unwrap();
+    assert!(ink(&decode(&png, 592, 300)) > 500);
+    let png = pass_rate_chart_png(&[], "day", 400, 200).unwrap();
+    decode(&png, 400, 200);
+    assert!(matches!(
+        pass_rate_chart_png(&[], "day", 10, 10),
+        Err(RenderError::Chart(_))
+    ));
 }

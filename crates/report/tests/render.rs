@@ -100,7 +100,8 @@ fn clean_report_says_so() {
         "[OK] Nothing open on example.com, example.org, example.net,\n     shop.example-subsidiary.co.uk"
     ));
     assert!(!r.text.contains("NEXT STEPS"));
-    assert!(!r.html.contains("cid:"));
+    // The trend chart is gone; the mail summary keeps its own.
+    assert!(!r.html.contains("cid:trend-"));
 }
 
 #[test]
@@ -135,8 +136,9 @@ fn html_is_self_contained() {
             assert!(!html.contains(banned), "{job}: {banned}");
         }
         let srcs: Vec<_> = html.match_indices("src=\"").collect();
-        assert_eq!(srcs.len(), 1, "{job}: only the chart is an image");
+        assert_eq!(srcs.len(), 2, "{job}: only the two charts are images");
         assert!(html.contains("<img src=\"cid:trend-2026-11@authwarden\""));
+        assert!(html.contains("<img src=\"cid:pass-rate-2026-11@authwarden\""));
     }
 }
 
@@ -208,6 +210,100 @@ fn hostile_values_are_escaped_in_html_and_literal_in_text() {
     assert!(r.text.contains(&format!("{script}.example [ERROR]")));
     assert!(!r.text.contains("&lt;"));
     assert!(!r.text.contains("&amp;"));
+}
+
+#[test]
+fn mail_summary_shows_categories_failing_and_new_sources() {
+    let r = renderer().render(&fixture(Cadence::Monthly)).unwrap();
+    for text in [&r.text, &r.html] {
+        for want in [
+            "2026-10-01 to 2026-10-31",
+            "48,211",
+            "96.8%",
+            "203.0.113.45",
+            "known-service-missing-spf",
+            "update SPF: add include:sendgrid.net",
+            "first seen 2026-10-12",
+        ] {
+            assert!(text.contains(want), "{want}:\n{text}");
+        }
+    }
+    assert!(r.text.contains("MAIL SENT AS YOUR DOMAINS IN 2026-10"));
+    assert!(r.text.contains("[FAIL] 203.0.113.45 (unknown sender), 212"));
+    assert!(r.html.contains(">FAIL<") && r.html.contains(">PARTIAL<"));
+    assert!(r.html.contains("New sources, first seen this month"));
+    assert!(!r.text.contains("ingest PATH"));
+}
+
+#[test]
+fn without_reports_the_mail_summary_is_one_line_with_the_ingest_hint() {
+    let mut ctx = fixture(Cadence::Monthly);
+    ctx.mail = None;
+    let r = renderer().render(&ctx).unwrap();
+    let hint = "No DMARC aggregate reports ingested yet: add them with `authwarden ingest PATH` to see who sends mail as your domains.";
+    let at = r
+        .text
+        .find("No DMARC aggregate reports ingested yet")
+        .unwrap();
+    let section: String = r.text[at..].split("\n\n").next().unwrap().into();
+    assert_eq!(section.replace('\n', " "), hint);
+    assert!(r.html.contains("No DMARC aggregate reports ingested yet"));
+    assert!(r.html.contains("authwarden ingest PATH"));
+    assert!(!r.html.contains("cid:pass-rate"));
+    assert!(!r.html.contains("Top failing sources"));
+
+    // Reports, but none for the period: one line, no table.
+    let mut ctx = fixture(Cadence::Quarterly);
+    let mail = ctx.mail.as_mut().unwrap();
+    mail.domains.clear();
+    mail.chart = None;
+    mail.latest_report = Some("2026-06-30".into());
+    let r = renderer().render(&ctx).unwrap();
+    assert!(r.text.contains(
+        "No DMARC aggregate report covers 2026-10-01 to 2026-10-31 (the latest\nbegins 2026-06-30): add newer ones with `authwarden ingest PATH`."
+    ), "{}", r.text);
+    assert!(r.html.contains("authwarden ingest PATH"));
+    assert!(!r.html.contains(">Messages<"));
+}
+
+#[test]
+fn hostile_report_values_are_escaped_in_html_and_literal_in_text() {
+    let script = "<script>alert(1)</script>";
+    let mut ctx = fixture(Cadence::Monthly);
+    let mail = ctx.mail.as_mut().unwrap();
+    mail.period = script.into();
+    let d = &mut mail.domains[0];
+    d.domain = format!("{script}.example");
+    let f = &mut d.failing_sources[0];
+    f.provider = Some(script.into());
+    f.header_from = vec![format!("{script}.example"), "\"&'".into()];
+    f.source_ip = script.into();
+    f.cause = script.into();
+    f.action = script.into();
+    let n = &mut d.new_sources[0];
+    n.provider = Some(script.into());
+    n.source_ip = script.into();
+    n.first_seen = script.into();
+
+    let r = renderer().render(&ctx).unwrap();
+    assert!(
+        !r.html.to_ascii_lowercase().contains("<script"),
+        "unescaped script tag in the HTML"
+    );
+    assert!(r
+        .html
+        .contains("&lt;script&gt;alert(1)&lt;/script&gt;.example, &quot;&amp;&#x27;"));
+    assert!(r.text.contains(&format!("[FAIL] {script} ({script}), 212")));
+    let flat = r.text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains(&format!("From: {script}.example, \"&'")),
+        "{}",
+        r.text
+    );
+    assert!(!r.text.contains("&lt;"));
+    for line in r.text.lines() {
+        assert!(line.chars().count() <= 72, "{line:?}");
+    }
 }
 
 #[test]
