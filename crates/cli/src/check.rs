@@ -142,9 +142,13 @@ pub async fn run(global: &GlobalArgs, args: &CheckArgs, registry: &Registry) -> 
     let planned = planned(registry, &config, &args.checkers)?;
     let engine = Engine::new(planned).levels(config.levels.clone());
     let mut ctx = CheckContext::new(resolver.clone(), Arc::new(SystemClock));
-    ctx.extensions.insert(Arc::new(authwarden_api::RunPaths {
-        data_dir: config.history_dir.clone(),
-    }));
+    // Checkers keep state (DKIM key first-seen dates, ...) only for a
+    // configured installation; an ad-hoc `check example.org` writes nothing.
+    if config.source.is_some() {
+        ctx.extensions.insert(Arc::new(authwarden_api::RunPaths {
+            data_dir: config.history_dir.clone(),
+        }));
+    }
     crate::report_rows::insert(&mut ctx.extensions, &config.history_dir);
     let outcome = engine.run(&ctx, &targets, &|| {}).await;
     tracing::info!(queries = resolver.queries_sent(), "DNS queries sent");

@@ -14,7 +14,7 @@ use authwarden_registry::Registry;
 use authwarden_scheduler::{run_daemon, DaemonConfig, DaemonJob, JobLock, JobRunner, StateFile};
 use clap::Args;
 
-use crate::{pipeline, setup, Format, GlobalArgs, EXIT_OK, EXIT_USAGE};
+use crate::{pipeline, reports, setup, Format, GlobalArgs, EXIT_OK, EXIT_USAGE};
 
 /// Arguments of `run`.
 #[derive(Debug, Args)]
@@ -181,9 +181,27 @@ impl JobRunner for PipelineRunner {
     }
 }
 
-/// `authwarden daemon`.
+/// `authwarden daemon`: the jobs at their slots and, with `[imap]`, the
+/// mailbox poll at its own (`poll_cron`).
+///
+/// The poll is a task of its own beside the scheduler rather than a kind of
+/// [`DaemonJob`]: a job is keyed by a report cadence, has catch-up, a lock
+/// and a completion record, none of which a poll wants (a missed poll is
+/// simply the next one, and its UID state file is its record). Both stop on
+/// the same SIGTERM/SIGINT; a poll in progress finishes first.
 pub async fn daemon(global: &GlobalArgs, registry: &Registry) -> anyhow::Result<u8> {
     let config = setup::load_config(global, registry)?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let signal = authwarden_scheduler::shutdown_signal()
+        .context("cannot install the SIGTERM/SIGINT handlers")?;
+    let shutdown = async move {
+        signal.await;
+        let _ = stop_tx.send(true);
+    };
+    let poller = config
+        .imap
+        .is_some()
+        .then(|| tokio::spawn(reports::poll_imap(Arc::new(config.clone()), stop_rx)));
     let jobs: Vec<DaemonJob> = Cadence::ALL
         .iter()
         .filter(|c| config.job(**c).enabled)
@@ -193,8 +211,15 @@ pub async fn daemon(global: &GlobalArgs, registry: &Registry) -> anyhow::Result<
         })
         .collect();
     if jobs.is_empty() {
-        eprintln!("error: every job is disabled in the config; nothing to schedule");
-        return Ok(EXIT_USAGE);
+        let Some(poller) = poller else {
+            eprintln!("error: every job is disabled in the config; nothing to schedule");
+            return Ok(EXIT_USAGE);
+        };
+        tracing::info!("daemon started: every job is disabled, only the mailbox is polled");
+        shutdown.await;
+        let _ = poller.await;
+        tracing::info!("daemon stopped");
+        return Ok(EXIT_OK);
     }
     std::fs::create_dir_all(lock_dir(&config))
         .with_context(|| format!("cannot create {}", lock_dir(&config).display()))?;
@@ -204,8 +229,6 @@ pub async fn daemon(global: &GlobalArgs, registry: &Registry) -> anyhow::Result<
         state_file(&config),
         lock_dir(&config),
     );
-    let shutdown = authwarden_scheduler::shutdown_signal()
-        .context("cannot install the SIGTERM/SIGINT handlers")?;
     tracing::info!(
         "daemon started (time zone {}); state in {}",
         config.timezone,
@@ -218,6 +241,9 @@ pub async fn daemon(global: &GlobalArgs, registry: &Registry) -> anyhow::Result<
     let summary = run_daemon(daemon_config, runner, Arc::new(SystemClock), shutdown)
         .await
         .map_err(|e| anyhow!("{e}"))?;
+    if let Some(poller) = poller {
+        let _ = poller.await;
+    }
     tracing::info!(
         runs = summary.runs.len(),
         skipped = summary.skipped.len(),

@@ -3,18 +3,30 @@
 //! record classified (pass / partial / fail with a cause), then summarised
 //! (`reports analyze`) or appended to the history (`ingest`).
 //!
+//! `ingest --imap` reads the `[imap]` mailbox the same way, message by
+//! message, and the daemon polls it on `poll_cron` ([`poll_imap`]).
+//!
+//! Reports stream: each payload is parsed record by record
+//! ([`Payload::parse_with`]), every record classified into a row as it
+//! arrives, and rows go to the history in row groups
+//! ([`AggregateBatch`]), so memory stays bounded however large a report is.
+//!
 //! A file that cannot be read is one entry in `errors` and the batch goes
 //! on; the exit status is 0 whenever the batch ran.
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
-use anyhow::{bail, Context as _};
+use anyhow::{anyhow, bail, Context as _};
 use authwarden_aggregate::{
-    ingest_paths, report_rows, AggregateRow, Category, Cause, Classifier, IngestResult, Limits,
+    open_payload, visit_payloads, AggregateRow, Category, Cause, Classifier, Limits, Payload,
+    ReportError,
 };
-use authwarden_history::HistoryStore;
+use authwarden_config::{Config, ImapConfig, PasswordSource, Security as CfgSecurity};
+use authwarden_history::{AggregateBatch, HistoryError, HistoryStore, ReportStart};
+use authwarden_imap::{fetch_new, Disposition, ImapSettings, ImapState, Security};
 use authwarden_registry::Registry;
 use clap::{Args, Subcommand};
 use serde::Serialize;
@@ -41,8 +53,12 @@ pub struct AnalyzeArgs {
 #[derive(Debug, Args)]
 pub struct IngestArgs {
     /// Report files or folders: .xml, .gz, .zip, .eml, mbox, Maildir
-    #[arg(required = true, value_name = "PATH")]
+    #[arg(required_unless_present = "imap", value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// Also read new messages of the [imap] mailbox: processed ones go to its
+    /// archive folder, ones without a readable report to its invalid folder
+    #[arg(long)]
+    pub imap: bool,
 }
 
 /// Runs a `reports` subcommand.
@@ -100,17 +116,6 @@ struct Analysis {
     sources: Vec<Source>,
 }
 
-fn errors_of(result: &IngestResult) -> Vec<FileError> {
-    result
-        .errors
-        .iter()
-        .map(|(file, reason)| FileError {
-            file: file.clone(),
-            reason: reason.clone(),
-        })
-        .collect()
-}
-
 #[derive(Default)]
 struct SourceAcc {
     count: u64,
@@ -118,29 +123,94 @@ struct SourceAcc {
     causes: HashMap<(Cause, Option<String>), u64>,
 }
 
-fn analysis(result: &IngestResult, classifier: &Classifier<'_>) -> Analysis {
-    let mut messages = 0u64;
-    let mut by_category = ByCategory::default();
-    let mut acc: HashMap<(String, String, Category), SourceAcc> = HashMap::new();
-    for (_, report) in &result.reports {
-        let policy = &report.policy_published;
-        for record in &report.records {
-            let c = classifier.classify(policy, record);
-            messages = messages.saturating_add(record.count);
-            by_category.add(c.category, record.count);
-            let header_from = match record.identifiers.header_from.trim() {
-                "" => policy.domain.trim(),
-                h => h,
+type SourceKey = (String, String, Category);
+
+/// One report summarised while it streams: only its distinct sources are
+/// kept, never its records.
+#[derive(Default)]
+struct ReportAcc {
+    messages: u64,
+    by_category: ByCategory,
+    sources: HashMap<SourceKey, SourceAcc>,
+}
+
+impl ReportAcc {
+    fn merge(&mut self, other: ReportAcc) {
+        self.messages = self.messages.saturating_add(other.messages);
+        self.by_category.pass = self.by_category.pass.saturating_add(other.by_category.pass);
+        self.by_category.partial = self
+            .by_category
+            .partial
+            .saturating_add(other.by_category.partial);
+        self.by_category.fail = self.by_category.fail.saturating_add(other.by_category.fail);
+        for (key, acc) in other.sources {
+            let entry = self.sources.entry(key).or_default();
+            entry.count = entry.count.saturating_add(acc.count);
+            for (cause, n) in acc.causes {
+                *entry.causes.entry(cause).or_default() += n;
             }
-            .trim_end_matches('.')
-            .to_ascii_lowercase();
-            let entry = acc
-                .entry((record.source_ip.clone(), header_from, c.category))
-                .or_default();
-            entry.count = entry.count.saturating_add(record.count);
-            *entry.causes.entry((c.cause, c.provider)).or_default() += record.count;
         }
     }
+}
+
+/// Parses one payload as a stream into its (org_name, report_id) and summary.
+fn analyze_payload(
+    payload: &Payload,
+    classifier: &Classifier<'_>,
+    limits: &Limits,
+) -> Result<((String, String), ReportAcc), ReportError> {
+    let mut acc = ReportAcc::default();
+    let header = payload.parse_with(limits, |header, record| {
+        let policy = &header.policy_published;
+        let c = classifier.classify(policy, &record);
+        acc.messages = acc.messages.saturating_add(record.count);
+        acc.by_category.add(c.category, record.count);
+        let header_from = match record.identifiers.header_from.trim() {
+            "" => policy.domain.trim(),
+            h => h,
+        }
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+        let entry = acc
+            .sources
+            .entry((record.source_ip, header_from, c.category))
+            .or_default();
+        entry.count = entry.count.saturating_add(record.count);
+        *entry.causes.entry((c.cause, c.provider)).or_default() += record.count;
+    })?;
+    Ok(((header.metadata.org_name, header.metadata.report_id), acc))
+}
+
+/// Every report under `paths`, streamed on all cores; duplicates by
+/// (org_name, report_id) are dropped in input order.
+fn analysis(paths: &[PathBuf], classifier: &Classifier<'_>, limits: &Limits) -> Analysis {
+    let visits = visit_payloads(paths, limits, |p| analyze_payload(p, classifier, limits));
+    let mut total = ReportAcc::default();
+    let mut seen = std::collections::HashSet::new();
+    let (mut reports, mut duplicates) = (0, 0);
+    let mut errors = Vec::new();
+    for visit in visits {
+        match visit {
+            Ok((_, Ok((key, acc)))) => {
+                if seen.insert(key) {
+                    reports += 1;
+                    total.merge(acc);
+                } else {
+                    duplicates += 1;
+                }
+            }
+            Ok((file, Err(e))) => errors.push(FileError {
+                file,
+                reason: e.to_string(),
+            }),
+            Err((file, reason)) => errors.push(FileError { file, reason }),
+        }
+    }
+    let ReportAcc {
+        messages,
+        by_category,
+        sources: acc,
+    } = total;
     let mut sources: Vec<Source> = acc
         .into_iter()
         .map(|((source_ip, header_from, category), a)| {
@@ -167,9 +237,9 @@ fn analysis(result: &IngestResult, classifier: &Classifier<'_>) -> Analysis {
             .then_with(|| a.category.cmp(&b.category))
     });
     Analysis {
-        reports: result.reports.len(),
-        duplicates: result.duplicates.len(),
-        errors: errors_of(result),
+        reports,
+        duplicates,
+        errors,
         messages,
         by_category,
         sources,
@@ -181,8 +251,7 @@ pub fn analyze(global: &GlobalArgs, args: &AnalyzeArgs) -> anyhow::Result<u8> {
     if global.format == Format::Parquet {
         bail!("reports analyze prints text, json or csv, not parquet");
     }
-    let result = ingest_paths(&args.paths, &Limits::default());
-    let a = analysis(&result, &Classifier::default());
+    let a = analysis(&args.paths, &Classifier::default(), &Limits::default());
     if global.format == Format::Csv {
         for e in &a.errors {
             eprintln!("error: {}: {}", e.file, e.reason);
@@ -315,84 +384,435 @@ fn plural(n: usize) -> &'static str {
 }
 
 /// What `ingest` did (its JSON output).
-#[derive(Debug, Serialize)]
-struct IngestSummary {
-    /// Reports parsed (after dropping duplicates within the batch).
-    reports: usize,
+#[derive(Debug, Default, Serialize)]
+pub struct IngestSummary {
+    /// Reports read, without the repeats within this batch.
+    pub reports: usize,
     /// Reports appended to the history now.
-    new: usize,
-    /// Reports the history already held.
-    already_ingested: usize,
-    /// Duplicates within this batch.
-    duplicates: usize,
+    pub new: usize,
+    /// Reports the history already held (from a file, the mailbox or an earlier run).
+    pub already_ingested: usize,
+    /// Reports read twice in this batch.
+    pub duplicates: usize,
     /// Rows (records) appended.
-    rows: usize,
+    pub rows: usize,
     /// Messages of the new reports.
-    messages: u64,
+    pub messages: u64,
+    /// Inputs without a readable report: a file, `file#member` or
+    /// `imap:<folder> UID <n>[#attachment]`, and why.
     errors: Vec<FileError>,
     /// The Parquet files written.
-    files: Vec<String>,
+    pub files: Vec<String>,
+    /// What the mailbox run did, with `--imap`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub imap: Option<ImapSummary>,
 }
 
-/// `authwarden ingest PATH...`: parse, classify and append to the history
-/// (`<history_dir>/aggregate/`), skipping reports already there.
+/// What one pass over the `[imap]` folder did.
+#[derive(Debug, Default, Serialize)]
+pub struct ImapSummary {
+    /// The folder read.
+    pub folder: String,
+    /// Messages whose reports are in the history now, moved to the archive folder.
+    pub processed: usize,
+    /// Messages without a readable report (or over the size cap), moved to the invalid folder.
+    pub invalid: usize,
+    /// Messages left in the folder.
+    pub kept: usize,
+}
+
+/// What ingesting one payload did.
+enum Outcome {
+    New { messages: u64, path: PathBuf },
+    AlreadyIngested,
+    Duplicate,
+    Unreadable(String),
+}
+
+impl IngestSummary {
+    fn add(&mut self, source: &str, outcome: Outcome) {
+        match outcome {
+            Outcome::New { messages, path } => {
+                self.reports += 1;
+                self.new += 1;
+                self.messages = self.messages.saturating_add(messages);
+                self.files.push(path.display().to_string());
+            }
+            Outcome::AlreadyIngested => {
+                self.reports += 1;
+                self.already_ingested += 1;
+            }
+            Outcome::Duplicate => self.duplicates += 1,
+            Outcome::Unreadable(reason) => self.error(source, reason),
+        }
+    }
+
+    fn error(&mut self, file: &str, reason: String) {
+        self.errors.push(FileError {
+            file: file.to_string(),
+            reason,
+        });
+    }
+}
+
+/// The caps of `[ingest]` (and a mail message up to `[imap]`'s size cap).
+pub fn limits(config: &Config) -> Limits {
+    let defaults = Limits::default();
+    Limits {
+        max_decompressed_bytes: config.ingest.max_decompressed,
+        max_records: config.ingest.max_records,
+        max_input_bytes: config.imap.as_ref().map_or(defaults.max_input_bytes, |i| {
+            i.max_message_size.max(defaults.max_input_bytes)
+        }),
+        ..defaults
+    }
+}
+
+/// Streams one payload into the batch: the header decides at the first
+/// record whether the report is new; rows are classified as they arrive.
+/// `Err` only when the history cannot be written.
+fn ingest_payload(
+    payload: &Payload,
+    batch: &AggregateBatch<'_>,
+    classifier: &Classifier<'_>,
+    limits: &Limits,
+) -> Result<Outcome, HistoryError> {
+    let mut start: Option<ReportStart> = None;
+    let mut failure: Option<HistoryError> = None;
+    let mut messages = 0u64;
+    let source = payload.source();
+    let parsed = payload.parse_with(limits, |header, record| {
+        if failure.is_some() {
+            return;
+        }
+        if start.is_none() {
+            match batch.start(header) {
+                Ok(s) => start = Some(s),
+                Err(e) => {
+                    failure = Some(e);
+                    return;
+                }
+            }
+        }
+        if let Some(ReportStart::New(writer)) = start.as_mut() {
+            let policy = &header.policy_published;
+            let class = classifier.classify(policy, &record);
+            messages = messages.saturating_add(record.count);
+            let row = AggregateRow::new(source, &header.metadata, policy, &record, class);
+            if let Err(e) = writer.push(row) {
+                failure = Some(e);
+            }
+        }
+    });
+    let abort = |start: Option<ReportStart>| {
+        if let Some(ReportStart::New(writer)) = start {
+            batch.abort(writer);
+        }
+    };
+    if let Some(e) = failure {
+        abort(start);
+        return Err(e);
+    }
+    let header = match parsed {
+        Ok(header) => header,
+        Err(e) => {
+            abort(start);
+            return Ok(Outcome::Unreadable(e.to_string()));
+        }
+    };
+    let start = match start {
+        Some(s) => s,
+        // A report without records.
+        None => batch.start(&header)?,
+    };
+    Ok(match start {
+        ReportStart::New(writer) => Outcome::New {
+            messages,
+            path: batch.finish(writer)?,
+        },
+        ReportStart::AlreadyIngested => Outcome::AlreadyIngested,
+        ReportStart::Duplicate => Outcome::Duplicate,
+    })
+}
+
+/// Files and folders into the batch, on all cores.
+fn ingest_files(
+    paths: &[PathBuf],
+    batch: &AggregateBatch<'_>,
+    limits: &Limits,
+    summary: &mut IngestSummary,
+) -> anyhow::Result<()> {
+    let classifier = Classifier::default();
+    let visits = visit_payloads(paths, limits, |p| {
+        ingest_payload(p, batch, &classifier, limits)
+    });
+    for visit in visits {
+        match visit {
+            Ok((source, outcome)) => summary.add(
+                &source,
+                outcome.with_context(|| format!("cannot append {source} to the history"))?,
+            ),
+            Err((file, reason)) => summary.error(&file, reason),
+        }
+    }
+    batch.commit()?;
+    Ok(())
+}
+
+/// The mailbox settings of `[imap]`, with the password read.
+pub fn imap_settings(imap: &ImapConfig) -> anyhow::Result<ImapSettings> {
+    let password = match &imap.password {
+        PasswordSource::None => String::new(),
+        PasswordSource::Env(var) => std::env::var(var).map_err(|_| {
+            anyhow!("[imap] password_env names `{var}`, which is not set in the environment")
+        })?,
+        PasswordSource::File(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read [imap] password_file {}", path.display()))?
+            .trim_end_matches(['\n', '\r'])
+            .to_string(),
+    };
+    let mut s = ImapSettings::new(imap.host.clone(), imap.username.clone(), password);
+    s.security = match imap.security {
+        CfgSecurity::Tls => Security::Tls,
+        CfgSecurity::StartTls => Security::StartTls,
+        CfgSecurity::None => Security::None,
+    };
+    s.port = imap.port;
+    s.folder = imap.folder.clone();
+    s.archive_folder = imap.archive_folder.clone();
+    s.invalid_folder = imap.invalid_folder.clone();
+    s.timeout = imap.timeout;
+    s.max_message_bytes = imap.max_message_size;
+    if let Some(ca) = &imap.ca_file {
+        s.ca_pem = Some(
+            std::fs::read(ca)
+                .with_context(|| format!("cannot read [imap] ca_file {}", ca.display()))?,
+        );
+    }
+    Ok(s)
+}
+
+/// One pass over the `[imap]` folder into the batch. A message is
+/// processed (archived) once its reports are in the history and the seen
+/// index is written; one with an unreadable report goes to the invalid
+/// folder with an error line. When the history cannot be written the
+/// message stays, the pass stops taking messages and the state file is not
+/// saved, so the next pass offers them again; the state is saved only
+/// after every report of the pass is in the history.
+async fn ingest_imap(
+    imap: &ImapConfig,
+    batch: &AggregateBatch<'_>,
+    limits: &Limits,
+    summary: &mut IngestSummary,
+) -> anyhow::Result<()> {
+    let settings = imap_settings(imap)?;
+    let mut state = ImapState::load(&imap.state_file)?;
+    let classifier = Classifier::default();
+    let fatal: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    let shared = Mutex::new(std::mem::take(summary));
+    let folder = imap.folder.clone();
+    let handle = |uid: u32, raw: &[u8]| -> Disposition {
+        let mut fatal = fatal.lock().unwrap_or_else(|e| e.into_inner());
+        if fatal.is_some() {
+            return Disposition::Keep;
+        }
+        let mut summary = shared.lock().unwrap_or_else(|e| e.into_inner());
+        let name = format!("imap:{folder} UID {uid}");
+        let payloads = match open_payload(raw.to_vec(), &name, limits) {
+            Ok(p) if p.is_empty() => {
+                summary.error(&name, "the message has no report attachment".into());
+                return Disposition::Invalid;
+            }
+            Ok(p) => p,
+            Err(e) => {
+                summary.error(&name, e.to_string());
+                return Disposition::Invalid;
+            }
+        };
+        let mut unreadable = false;
+        for payload in &payloads {
+            match ingest_payload(payload, batch, &classifier, limits) {
+                Ok(outcome) => {
+                    unreadable |= matches!(outcome, Outcome::Unreadable(_));
+                    summary.add(payload.source(), outcome);
+                }
+                Err(e) => {
+                    *fatal = Some(
+                        anyhow::Error::new(e)
+                            .context(format!("cannot append {} to the history", payload.source())),
+                    );
+                    return Disposition::Keep;
+                }
+            }
+        }
+        if let Err(e) = batch.commit() {
+            *fatal = Some(anyhow::Error::new(e).context("cannot write the history's seen index"));
+            return Disposition::Keep;
+        }
+        // A message with one unreadable attachment needs a look even when
+        // its other reports went in.
+        if unreadable {
+            Disposition::Invalid
+        } else {
+            Disposition::Processed
+        }
+    };
+    let fetched = fetch_new(&settings, &mut state, handle).await;
+    *summary = shared.into_inner().unwrap_or_else(|e| e.into_inner());
+    let fetched = fetched.with_context(|| {
+        format!(
+            "cannot read the mailbox {}@{}:{}",
+            settings.username, settings.host, settings.port
+        )
+    })?;
+    for e in &fetched.errors {
+        summary.error(
+            &format!("imap:{} UID {}", e.folder, e.uid),
+            e.reason.clone(),
+        );
+    }
+    summary.imap = Some(ImapSummary {
+        folder: imap.folder.clone(),
+        processed: fetched.processed,
+        invalid: fetched.invalid,
+        kept: fetched.kept,
+    });
+    if let Some(e) = fatal.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(e.context(format!(
+            "the IMAP state {} is not saved: the messages left in the folder are read again next time",
+            imap.state_file.display()
+        )));
+    }
+    state
+        .save(&imap.state_file)
+        .with_context(|| format!("cannot save the IMAP state {}", imap.state_file.display()))?;
+    Ok(())
+}
+
+/// Files, then the mailbox with `imap`, into the history under one lock.
+pub async fn ingest_all(
+    config: &Config,
+    paths: &[PathBuf],
+    imap: bool,
+) -> anyhow::Result<(IngestSummary, Vec<String>)> {
+    let imap_config = match (imap, &config.imap) {
+        (false, _) => None,
+        (true, Some(i)) => Some(i),
+        (true, None) => bail!(
+            "--imap needs an [imap] section in the config{}",
+            config
+                .source
+                .as_ref()
+                .map(|p| format!(" ({})", p.display()))
+                .unwrap_or_default()
+        ),
+    };
+    let store = HistoryStore::new(&config.history_dir);
+    let limits = limits(config);
+    let batch = store
+        .aggregate_batch()
+        .with_context(|| format!("cannot open the history in {}", store.root().display()))?;
+    let mut summary = IngestSummary::default();
+    if !paths.is_empty() {
+        ingest_files(paths, &batch, &limits, &mut summary)?;
+    }
+    if let Some(imap) = imap_config {
+        ingest_imap(imap, &batch, &limits, &mut summary).await?;
+    }
+    let appended = batch.into_summary()?;
+    summary.rows = appended.rows;
+    Ok((summary, store.warnings()))
+}
+
+/// The daemon's mailbox poll: on every slot of `poll_cron` (in the config's
+/// time zone) one `ingest --imap` pass, until `stop` turns true. A failed
+/// pass is logged and the next slot tries again. Each pass runs on a
+/// blocking thread: parsing and writing Parquet are CPU and disk work.
+pub async fn poll_imap(
+    config: std::sync::Arc<Config>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let Some(imap) = config.imap.as_ref() else {
+        return;
+    };
+    tracing::info!(cron = %imap.poll_cron, folder = %imap.folder, "mailbox polling started");
+    loop {
+        let now = chrono::Utc::now();
+        let Some(next) = authwarden_scheduler::next_fire(&imap.poll_schedule, config.timezone, now)
+        else {
+            tracing::warn!("the [imap] poll_cron has no further slot: polling stops");
+            return;
+        };
+        let wait = (next - now).to_std().unwrap_or_default();
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+        let pass_config = config.clone();
+        let handle = tokio::runtime::Handle::current();
+        let pass = tokio::task::spawn_blocking(move || {
+            handle.block_on(ingest_all(&pass_config, &[], true))
+        })
+        .await;
+        match pass {
+            Ok(Ok((s, warnings))) => {
+                for w in warnings {
+                    tracing::warn!("{w}");
+                }
+                for e in &s.errors {
+                    tracing::warn!("{}: {}", e.file, e.reason);
+                }
+                let imap = s.imap.unwrap_or_default();
+                tracing::info!(
+                    processed = imap.processed,
+                    invalid = imap.invalid,
+                    new = s.new,
+                    already_ingested = s.already_ingested,
+                    rows = s.rows,
+                    "mailbox polled"
+                );
+            }
+            Ok(Err(e)) => tracing::error!("mailbox poll failed: {e:#}"),
+            Err(e) => tracing::error!("mailbox poll ended: {e}"),
+        }
+    }
+}
+
+/// `authwarden ingest PATH... [--imap]`: parse, classify and append to the
+/// history (`<history_dir>/aggregate/`), skipping reports already there.
 pub fn ingest(global: &GlobalArgs, args: &IngestArgs, registry: &Registry) -> anyhow::Result<u8> {
     if matches!(global.format, Format::Csv | Format::Parquet) {
         bail!("ingest prints text or json");
     }
     let config = setup::load_config(global, registry)?;
-    let store = HistoryStore::new(&config.history_dir);
-    let result = ingest_paths(&args.paths, &Limits::default());
-    let classifier = Classifier::default();
-    let rows: Vec<Vec<AggregateRow>> = result
-        .reports
-        .iter()
-        .map(|(source, report)| report_rows(source, report, &classifier))
-        .collect();
-    let appended = store
-        .append_aggregate(
-            result
-                .reports
-                .iter()
-                .zip(&rows)
-                .map(|((_, report), rows)| (report, rows.as_slice())),
-        )
-        .with_context(|| format!("cannot append to the history in {}", store.root().display()))?;
-    let new_keys: std::collections::HashSet<(&str, &str)> = appended
-        .written
-        .iter()
-        .map(|(o, r, _)| (o.as_str(), r.as_str()))
-        .collect();
-    let messages = result
-        .reports
-        .iter()
-        .filter(|(_, r)| {
-            new_keys.contains(&(r.metadata.org_name.as_str(), r.metadata.report_id.as_str()))
-        })
-        .map(|(_, r)| r.message_count())
-        .sum();
-    let summary = IngestSummary {
-        reports: result.reports.len(),
-        new: appended.written.len(),
-        already_ingested: appended.already_ingested.len(),
-        duplicates: result.duplicates.len(),
-        rows: appended.rows,
-        messages,
-        errors: errors_of(&result),
-        files: appended
-            .written
-            .iter()
-            .map(|(_, _, p)| p.display().to_string())
-            .collect(),
-    };
-    for w in store.warnings() {
+    // The command runs inside the CLI's multi-threaded runtime; the IMAP
+    // pass is async while the rest of the ingest is blocking work.
+    let (summary, warnings) = tokio::task::block_in_place(|| {
+        tokio::runtime::Handle::current().block_on(ingest_all(&config, &args.paths, args.imap))
+    })?;
+    for w in warnings {
         eprintln!("warning: {w}");
     }
+    let store = HistoryStore::new(&config.history_dir);
     let mut out = std::io::stdout().lock();
     if global.format == Format::Json {
         serde_json::to_writer_pretty(&mut out, &summary)?;
         writeln!(out)?;
     } else {
+        if let Some(imap) = &summary.imap {
+            writeln!(
+                out,
+                "imap:{}: {} message{} processed, {} invalid, {} left in the folder",
+                imap.folder,
+                imap.processed,
+                plural(imap.processed),
+                imap.invalid,
+                imap.kept
+            )?;
+        }
         writeln!(
             out,
             "{} new report{} ({} rows, {} messages) appended to {}",

@@ -1,0 +1,444 @@
+//! `authwarden ingest --imap`, the real binary against a real Dovecot on
+//! loopback: report messages with zip, gzip and plain XML attachments and
+//! one broken one are appended over IMAP, ingested into the history and
+//! filed into the archive and invalid folders; a second run finds nothing
+//! new; a report ingested from a file first and then from the mailbox
+//! counts once.
+//!
+//! The attachments are built here with stored (uncompressed) deflate
+//! blocks and zip members, which every reader must accept, so the test
+//! needs no compression crate.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use authwarden_e2e::{authwarden, authwarden_bin, Run};
+use authwarden_history::HistoryStore;
+use authwarden_test_support::imap::{ImapOptions, ImapServer};
+use authwarden_test_support::util::ChildGuard;
+use serde_json::Value;
+
+const MINIMAL: &str = include_str!("../../crates/aggregate/tests/fixtures/minimal.xml");
+
+/// The fixture report (one record, 3 messages) with another report_id.
+fn report_xml(id: &str) -> Vec<u8> {
+    MINIMAL.replace("minimal-1", id).into_bytes()
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// gzip with stored deflate blocks.
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
+    let chunks: Vec<&[u8]> = bytes.chunks(65535).collect();
+    for (i, chunk) in chunks.iter().enumerate() {
+        out.push(u8::from(i + 1 == chunks.len()));
+        let len = chunk.len() as u16;
+        out.extend(len.to_le_bytes());
+        out.extend((!len).to_le_bytes());
+        out.extend_from_slice(chunk);
+    }
+    out.extend(crc32(bytes).to_le_bytes());
+    out.extend((bytes.len() as u32).to_le_bytes());
+    out
+}
+
+/// A zip archive with one stored member.
+fn zip(name: &str, bytes: &[u8]) -> Vec<u8> {
+    let (crc, size, name_len) = (crc32(bytes), bytes.len() as u32, name.len() as u16);
+    let mut out = Vec::new();
+    out.extend(0x0403_4b50u32.to_le_bytes());
+    out.extend([20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]); // version, flags, stored, time, date
+    out.extend(crc.to_le_bytes());
+    out.extend(size.to_le_bytes());
+    out.extend(size.to_le_bytes());
+    out.extend(name_len.to_le_bytes());
+    out.extend(0u16.to_le_bytes());
+    out.extend(name.as_bytes());
+    out.extend_from_slice(bytes);
+    let central = out.len() as u32;
+    out.extend(0x0201_4b50u32.to_le_bytes());
+    out.extend([20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]);
+    out.extend(crc.to_le_bytes());
+    out.extend(size.to_le_bytes());
+    out.extend(size.to_le_bytes());
+    out.extend(name_len.to_le_bytes());
+    out.extend([0u8; 12]); // extra, comment, disk, internal and external attributes
+    out.extend(0u32.to_le_bytes()); // offset of the local header
+    out.extend(name.as_bytes());
+    let central_len = out.len() as u32 - central;
+    out.extend(0x0605_4b50u32.to_le_bytes());
+    out.extend([0, 0, 0, 0, 1, 0, 1, 0]);
+    out.extend(central_len.to_le_bytes());
+    out.extend(central.to_le_bytes());
+    out.extend(0u16.to_le_bytes());
+    out
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for (i, chunk) in bytes.chunks(3).enumerate() {
+        if i > 0 && i % 19 == 0 {
+            out.push_str("\r\n");
+        }
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (j, &b)| n | (u32::from(b) << (16 - 8 * j)));
+        for k in 0..4 {
+            if k <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * k)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A report mail with one attachment.
+fn mail(subject: &str, content_type: &str, filename: &str, attachment: &[u8]) -> Vec<u8> {
+    format!(
+        "From: noreply-dmarc@reporter.example\r\n\
+         To: dmarc@example.com\r\n\
+         Subject: {subject}\r\n\
+         Date: Tue, 2 Jan 2024 00:00:00 +0000\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\r\n\
+         \r\n\
+         --b1\r\n\
+         Content-Type: text/plain\r\n\
+         \r\n\
+         This is an aggregate report.\r\n\
+         --b1\r\n\
+         Content-Type: {content_type}; name=\"{filename}\"\r\n\
+         Content-Disposition: attachment; filename=\"{filename}\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\
+         \r\n\
+         {}\r\n\
+         --b1--\r\n",
+        base64(attachment)
+    )
+    .into_bytes()
+}
+
+fn subject(message: &[u8]) -> String {
+    String::from_utf8_lossy(message)
+        .lines()
+        .find_map(|l| l.strip_prefix("Subject: ").map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn subjects(server: &ImapServer, folder: &str) -> Vec<String> {
+    let mut s: Vec<String> = server
+        .folder_messages(folder)
+        .iter()
+        .map(|m| subject(m))
+        .collect();
+    s.sort();
+    s
+}
+
+fn json(run: &Run) -> Value {
+    assert!(run.status.success(), "{}\n{}", run.command, run.stderr);
+    run.json()
+}
+
+/// report_id -> rows in the history.
+fn history_rows(data: &Path) -> BTreeMap<String, usize> {
+    let frame = HistoryStore::new(data).load_aggregate().unwrap();
+    let ids = frame.column("report_id").unwrap().str().unwrap().clone();
+    let mut out = BTreeMap::new();
+    for id in ids.iter().flatten() {
+        *out.entry(id.to_string()).or_default() += 1;
+    }
+    out
+}
+
+/// A config for the test mailbox (plain IMAP to loopback, the password in
+/// a file) with the history in `<tmp>/data`; `extra` ends the `[imap]` table.
+fn write_config(server: &ImapServer, tmp: &Path, extra: &str) -> String {
+    let password = tmp.join("imap-password");
+    fs::write(&password, format!("{}\n", server.password())).unwrap();
+    let config = tmp.join("authwarden.toml");
+    fs::write(
+        &config,
+        format!(
+            "history_dir = {:?}\n\n[imap]\nhost = {:?}\nport = {}\nsecurity = \"none\"\n\
+             username = {:?}\npassword_file = {:?}\ntimeout = \"20s\"\n{extra}",
+            tmp.join("data").display().to_string(),
+            server.host(),
+            server.port(),
+            server.user(),
+            password.display().to_string(),
+        ),
+    )
+    .unwrap();
+    config.to_str().unwrap().to_string()
+}
+
+fn start_imap() -> ImapServer {
+    ImapServer::start(ImapOptions::default())
+        .unwrap_or_else(|e| panic!("cannot start the test IMAP server: {e}"))
+}
+
+#[test]
+fn mailbox_reports_are_ingested_archived_once_and_a_broken_one_is_invalid() {
+    let server = start_imap();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let config = write_config(&server, tmp.path(), "");
+    let config = config.as_str();
+
+    // A report first ingested from a file ...
+    let file = tmp.path().join("from-file.xml");
+    fs::write(&file, report_xml("both-ways")).unwrap();
+    let first = json(&authwarden(&[
+        "--config",
+        config,
+        "ingest",
+        "--format",
+        "json",
+        file.to_str().unwrap(),
+    ]));
+    assert_eq!(
+        (first["new"].as_u64(), first["rows"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert!(first.get("imap").is_none(), "{first}");
+
+    // ... then arrives by mail too, beside zip, gzip, xml and a broken gzip.
+    let mails = [
+        mail(
+            "zip report",
+            "application/zip",
+            "r!example.com!1!2.zip",
+            &zip("r.xml", &report_xml("imap-zip")),
+        ),
+        mail(
+            "gzip report",
+            "application/gzip",
+            "r!example.com!1!2.xml.gz",
+            &gzip(&report_xml("imap-gz")),
+        ),
+        mail(
+            "xml report",
+            "text/xml",
+            "r!example.com!1!2.xml",
+            &report_xml("imap-xml"),
+        ),
+        mail(
+            "file report",
+            "text/xml",
+            "r!example.com!1!2.xml",
+            &report_xml("both-ways"),
+        ),
+        mail(
+            "broken report",
+            "application/gzip",
+            "r!example.com!1!2.xml.gz",
+            &gzip(&report_xml("imap-broken"))[..40],
+        ),
+    ];
+    let mut uids = Vec::new();
+    for m in &mails {
+        uids.push(server.append("INBOX", m).unwrap());
+    }
+    let broken_uid = uids[4];
+
+    let run = json(&authwarden(&[
+        "--config", config, "ingest", "--imap", "--format", "json",
+    ]));
+    assert_eq!(run["imap"]["processed"], 4, "{run}");
+    assert_eq!(run["imap"]["invalid"], 1, "{run}");
+    assert_eq!(run["imap"]["kept"], 0, "{run}");
+    assert_eq!(run["new"], 3, "{run}");
+    assert_eq!(run["already_ingested"], 1, "{run}");
+    assert_eq!(run["rows"], 3, "{run}");
+    assert_eq!(run["messages"], 9, "{run}");
+    let errors = run["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{run}");
+    let broken = format!("imap:INBOX UID {broken_uid}");
+    assert!(
+        errors[0]["file"].as_str().unwrap().starts_with(&broken),
+        "{run}"
+    );
+    assert!(
+        errors[0]["reason"].as_str().unwrap().contains("gzip"),
+        "{run}"
+    );
+
+    assert_eq!(
+        subjects(&server, "Archive/DMARC"),
+        ["file report", "gzip report", "xml report", "zip report"]
+    );
+    assert_eq!(subjects(&server, "Invalid/DMARC"), ["broken report"]);
+    assert!(data.join("imap-state.json").is_file());
+    let rows = history_rows(&data);
+    assert_eq!(
+        rows,
+        BTreeMap::from(
+            ["both-ways", "imap-gz", "imap-xml", "imap-zip"].map(|id| (id.to_string(), 1))
+        ),
+        "the report from the file and the mailbox is in the history once"
+    );
+
+    // A second run: nothing new, in the mailbox or the history.
+    let text = authwarden(&["--config", config, "ingest", "--imap"]);
+    assert!(text.status.success(), "{}", text.stderr);
+    assert!(
+        text.stdout.starts_with(
+            "imap:INBOX: 0 messages processed, 0 invalid, 0 left in the folder\n0 new reports"
+        ),
+        "{}",
+        text.stdout
+    );
+    assert_eq!(history_rows(&data).len(), 4);
+
+    // Files and the mailbox in one run; the file repeats a mailbox report.
+    server
+        .append(
+            "INBOX",
+            &mail(
+                "late report",
+                "application/gzip",
+                "late.xml.gz",
+                &gzip(&report_xml("imap-late")),
+            ),
+        )
+        .unwrap();
+    let again = tmp.path().join("again.xml");
+    fs::write(&again, report_xml("imap-zip")).unwrap();
+    let mixed = json(&authwarden(&[
+        "--config",
+        config,
+        "ingest",
+        "--imap",
+        "--format",
+        "json",
+        again.to_str().unwrap(),
+    ]));
+    assert_eq!(mixed["imap"]["processed"], 1, "{mixed}");
+    assert_eq!(mixed["new"], 1, "{mixed}");
+    assert_eq!(mixed["already_ingested"], 1, "{mixed}");
+    assert_eq!(history_rows(&data).len(), 5);
+    assert_eq!(subjects(&server, "Archive/DMARC").len(), 5);
+}
+
+#[test]
+fn ingest_imap_without_an_imap_section_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("authwarden.toml");
+    fs::write(&config, "").unwrap();
+    let run = authwarden(&["--config", config.to_str().unwrap(), "ingest", "--imap"]);
+    assert_eq!(run.code(), 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("--imap needs an [imap] section"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn the_daemon_polls_the_mailbox_on_its_cron_and_stops_on_sigterm() {
+    let server = start_imap();
+    let tmp = tempfile::tempdir().unwrap();
+    // Every job disabled: the daemon runs for the mailbox alone.
+    let config = write_config(
+        &server,
+        tmp.path(),
+        "poll_cron = \"* * * * * *\"\n\n[jobs.monthly]\nenabled = false\n\n\
+         [jobs.quarterly]\nenabled = false\n\n[jobs.annual]\nenabled = false\n",
+    );
+    let mut command = Command::new(authwarden_bin());
+    command
+        .args(["daemon", "-v", "--config", &config])
+        .current_dir(tmp.path())
+        .env_remove("AUTHWARDEN_CONFIG")
+        .env_remove("AUTHWARDEN_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = ChildGuard::spawn(&mut command, "authwarden daemon").unwrap();
+    let mut stderr = child.child_mut().stderr.take().unwrap();
+    let log = Arc::new(Mutex::new(String::new()));
+    let sink = Arc::clone(&log);
+    thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stderr.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    server
+        .append(
+            "INBOX",
+            &mail("polled report", "text/xml", "r.xml", &report_xml("polled")),
+        )
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while subjects(&server, "Archive/DMARC").is_empty() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "the daemon exited ({status}); log:\n{}",
+                log.lock().unwrap()
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the daemon archived nothing within 30 s; log:\n{}",
+            log.lock().unwrap()
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(history_rows(&tmp.path().join("data")).len(), 1);
+
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the daemon did not stop on SIGTERM; log:\n{}",
+            log.lock().unwrap()
+        );
+        thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}; log:\n{}", log.lock().unwrap());
+    assert!(
+        log.lock().unwrap().contains("mailbox polled"),
+        "{}",
+        log.lock().unwrap()
+    );
+}
