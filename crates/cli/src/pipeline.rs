@@ -446,6 +446,24 @@ fn domain_facts(facts: &serde_json::Map<String, Value>) -> Vec<Fact> {
                 parts.push(format!("delegated to {target}"));
             }
             out.push(Fact::new(format!("DKIM {name}"), parts.join(" · ")));
+            if let Some(Value::Array(rotations)) = sel.get("rotations") {
+                let events: Vec<String> = rotations
+                    .iter()
+                    .filter_map(|r| {
+                        let date = r.get("date").and_then(Value::as_str)?;
+                        Some(match r.get("old_selector").and_then(Value::as_str) {
+                            Some(old) => format!("{date} (replaced selector {old})"),
+                            None => format!("{date} (new key)"),
+                        })
+                    })
+                    .collect();
+                if !events.is_empty() {
+                    out.push(Fact::new(
+                        format!("DKIM {name} rotations"),
+                        events.join(", "),
+                    ));
+                }
+            }
         }
     }
     for (key, value) in facts {
