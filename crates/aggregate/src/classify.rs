@@ -28,10 +28,10 @@
 //! whether the reporter saw it the same way.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use authwarden_api::domain::organizational_domain;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::types::*;
@@ -574,14 +574,14 @@ impl<'c> Classifier<'c> {
 /// records whose auth domains equal the From domain never need it.
 struct OrgOf<'a> {
     from: &'a str,
-    org: OnceLock<String>,
+    org: OnceCell<Cow<'a, str>>,
 }
 
 impl<'a> OrgOf<'a> {
     fn new(from: &'a str) -> Self {
         OrgOf {
             from,
-            org: OnceLock::new(),
+            org: OnceCell::new(),
         }
     }
 
@@ -590,14 +590,28 @@ impl<'a> OrgOf<'a> {
         if domain == self.from {
             return true;
         }
-        let org = self.org.get_or_init(|| organizational_domain(self.from));
+        let org: &str = self.org.get_or_init(|| org_domain(self.from));
         // A cheap rejection before the public-suffix lookup: the domain must
         // be the organizational domain or end in `.<org>`.
         let candidate = domain == org
             || (domain.len() > org.len()
-                && domain.ends_with(org.as_str())
+                && domain.ends_with(org)
                 && domain.as_bytes()[domain.len() - org.len() - 1] == b'.');
-        candidate && organizational_domain(domain) == *org
+        candidate && org_domain(domain) == org
+    }
+}
+
+/// The organizational domain of `name`, exactly as
+/// [`authwarden_api::domain::organizational_domain`] computes it, but borrowed from `name` when that
+/// is already normalized (always, here): this runs for nearly every record,
+/// and two allocations per lookup cost more than the lookup itself.
+fn org_domain(name: &str) -> Cow<'_, str> {
+    match normalize(name) {
+        Cow::Borrowed(n) => Cow::Borrowed(psl::domain_str(n).unwrap_or(n)),
+        Cow::Owned(n) => match psl::domain_str(&n) {
+            Some(d) => Cow::Owned(d.to_owned()),
+            None => Cow::Owned(n),
+        },
     }
 }
 
@@ -689,6 +703,7 @@ fn action(cause: Cause, provider: Option<&Provider>, from: &str, envelope: &str)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use authwarden_api::domain::organizational_domain;
 
     #[test]
     fn builtin_catalog_loads_and_looks_up_subdomains() {
@@ -753,6 +768,29 @@ mod tests {
         }
         for cat in Category::ALL {
             assert!(Cause::ALL.iter().any(|c| c.category() == cat));
+        }
+    }
+
+    #[test]
+    fn org_domain_matches_the_api() {
+        for name in [
+            "example.com",
+            "Mail.Example.COM.",
+            " bounce.example.co.uk ",
+            "a.b.c.example.org",
+            "com",
+            "co.uk",
+            "localhost",
+            "",
+            ".",
+            " a. .",
+            "x.blogspot.com",
+            "a.x.blogspot.com",
+            "1.2.3.4",
+            "münchen.de",
+            "a.xn--mnchen-3ya.de",
+        ] {
+            assert_eq!(org_domain(name), organizational_domain(name), "{name:?}");
         }
     }
 
