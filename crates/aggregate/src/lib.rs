@@ -28,6 +28,7 @@ mod ingest;
 mod limited;
 mod parse;
 mod payload;
+mod rdns;
 mod rows;
 mod source;
 mod types;
@@ -41,6 +42,10 @@ pub use error::ReportError;
 pub use ingest::{ingest_paths, visit_payloads, IngestResult, Visit};
 pub use parse::{parse_report, parse_report_with};
 pub use payload::{open_path, open_payload, Payload, PayloadKind};
+pub use rdns::{
+    parse_source_ip, ptr_query_name, resolve_ptrs, PtrCache, PtrCacheError, PtrCounts, PtrEntry,
+    DEFAULT_PTR_CONCURRENCY, PTR_NEGATIVE_TTL, PTR_POSITIVE_TTL,
+};
 pub use rows::{report_rows, AggregateRow};
 pub use source::{AggregateSource, AggregateSourceExt, StaticSource};
 pub use types::*;
