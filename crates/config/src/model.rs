@@ -343,13 +343,17 @@ pub struct ImapConfig {
 /// The poll schedule of `[imap]` unless `poll_cron` says otherwise: every hour.
 pub const DEFAULT_IMAP_POLL_CRON: &str = "0 0 * * * *";
 
-/// The `[ingest]` section: caps against hostile or broken reports.
+/// The `[ingest]` section: caps against hostile or broken reports, and the
+/// reverse-DNS enrichment of report sources.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IngestConfig {
     /// Maximum decompressed XML bytes of one report.
     pub max_decompressed: u64,
     /// Maximum records of one report.
     pub max_records: u64,
+    /// Look up the PTR name of every distinct source IP (through `[dns]`)
+    /// so that a service is recognised by its sending hosts' names.
+    pub reverse_dns: bool,
 }
 
 impl Default for IngestConfig {
@@ -357,6 +361,7 @@ impl Default for IngestConfig {
         IngestConfig {
             max_decompressed: 100 * 1024 * 1024,
             max_records: 10_000_000,
+            reverse_dns: true,
         }
     }
 }

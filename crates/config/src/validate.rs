@@ -73,7 +73,7 @@ const IMAP_KEYS: &[&str] = &[
     "poll_cron",
     "state_file",
 ];
-const INGEST_KEYS: &[&str] = &["max_decompressed", "max_records"];
+const INGEST_KEYS: &[&str] = &["max_decompressed", "max_records", "reverse_dns"];
 /// The keys of `[checkers.<id>]` with `type = "external"`: no pass-through
 /// keys, the checker's own settings go in `config`.
 const EXTERNAL_KEYS: &[&str] = &["type", "command", "timeout", "enabled", "jobs", "config"];
@@ -1393,6 +1393,11 @@ impl Walker<'_> {
                 "max_records" => {
                     if let Some(n) = self.uint(v, &path, 1, 1_000_000_000) {
                         ingest.max_records = n;
+                    }
+                }
+                "reverse_dns" => {
+                    if let Some(b) = self.bool(v, &path) {
+                        ingest.reverse_dns = b;
                     }
                 }
                 _ => self.unknown_key(k, "in `[ingest]`", INGEST_KEYS),

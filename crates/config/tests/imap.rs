@@ -162,3 +162,19 @@ fn every_problem_at_once() {
          config/t.toml:9:8: error: `imap.port` must be between 1 and 65535, found 0"
     );
 }
+
+#[test]
+fn reverse_dns() {
+    assert!(ok("").ingest.reverse_dns);
+    assert!(!ok("[ingest]\nreverse_dns = false\n").ingest.reverse_dns);
+    assert!(ok("[ingest]\nreverse_dns = true\n").ingest.reverse_dns);
+    let e = one_error("[ingest]\nreverse_dns = \"no\"\n");
+    assert!(
+        e.starts_with("config/t.toml:2:15: error: expected a boolean for `ingest.reverse_dns`"),
+        "{e}"
+    );
+    assert_eq!(
+        one_error("[ingest]\nreverse_dn = false\n"),
+        "config/t.toml:2:1: error: unknown key `reverse_dn` in `[ingest]`\n  help: did you mean `reverse_dns`?"
+    );
+}
