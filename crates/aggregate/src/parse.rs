@@ -307,6 +307,17 @@ fn child(parent: Ctx, name: &[u8]) -> Ctx {
     }
 }
 
+/// The name after the namespace prefix, as `QName::local_name` finds it
+/// (after the first `:`), with a plain loop: element names are a few bytes
+/// long and `memchr`'s setup costs more than the scan.
+#[inline]
+fn local_name(name: &[u8]) -> &[u8] {
+    match name.iter().position(|&b| b == b':') {
+        Some(i) => &name[i + 1..],
+        None => name,
+    }
+}
+
 fn ctx_name(c: Ctx) -> &'static str {
     match c {
         Ctx::Outside => "document",
@@ -380,8 +391,7 @@ impl Parser<'_> {
 
     fn start(&mut self, e: &BytesStart<'_>) -> Result<(), ReportError> {
         let parent = self.top();
-        let local = e.local_name();
-        let ctx = child(parent, local.as_ref());
+        let ctx = child(parent, local_name(e.name().into_inner()));
         if self.stack.len() >= self.limits.max_depth {
             return Err(ReportError::TooDeep {
                 limit: self.limits.max_depth,
@@ -445,7 +455,7 @@ impl Parser<'_> {
         match ctx {
             Ctx::Field(f) => {
                 let text = std::mem::take(&mut self.text);
-                self.assign(f, text.trim())?;
+                self.assign(f, trim(&text))?;
                 self.text = text;
             }
             Ctx::Reason => {
