@@ -28,7 +28,7 @@
 //! whether the reporter saw it the same way.
 
 use std::borrow::Cow;
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -601,11 +601,58 @@ impl<'a> OrgOf<'a> {
     }
 }
 
+/// How many names [`org_domain`] remembers, per thread.
+const ORG_CACHE_SLOTS: usize = 64;
+
+thread_local! {
+    /// Recently looked-up names and where their organizational domain lies
+    /// in them (start, length). The records of a report repeat the same few
+    /// From, DKIM and envelope domains, and comparing a name with a slot is
+    /// much cheaper than normalizing it and walking the public-suffix list.
+    /// Per thread, so that a [`Classifier`] stays `Copy` and shareable.
+    static ORG_CACHE: RefCell<[(String, usize, usize); ORG_CACHE_SLOTS]> =
+        const { RefCell::new([const { (String::new(), 0, 0) }; ORG_CACHE_SLOTS]) };
+}
+
 /// The organizational domain of `name`, exactly as
-/// [`authwarden_api::domain::organizational_domain`] computes it, but borrowed from `name` when that
-/// is already normalized (always, here): this runs for nearly every record,
-/// and two allocations per lookup cost more than the lookup itself.
+/// [`authwarden_api::domain::organizational_domain`] computes it, from the
+/// per-thread cache when the name was seen recently.
 fn org_domain(name: &str) -> Cow<'_, str> {
+    // FNV-1a: names are short, and a slot is only a hint (the name is compared).
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let slot = (hash % ORG_CACHE_SLOTS as u64) as usize;
+    let hit = ORG_CACHE.with_borrow(|cache| {
+        let (cached, start, len) = &cache[slot];
+        (cached == name).then_some((*start, *len))
+    });
+    if let Some((start, len)) = hit {
+        return Cow::Borrowed(&name[start..start + len]);
+    }
+    let org = org_domain_uncached(name);
+    // Longer than any DNS name: not worth keeping (and the cache stays small).
+    if name.len() > 255 {
+        return org;
+    }
+    if let Cow::Borrowed(org) = org {
+        // A slice of `name`: remember where.
+        let start = org.as_ptr() as usize - name.as_ptr() as usize;
+        ORG_CACHE.with_borrow_mut(|cache| {
+            let entry = &mut cache[slot];
+            name.clone_into(&mut entry.0);
+            entry.1 = start;
+            entry.2 = org.len();
+        });
+    }
+    org
+}
+
+/// The organizational domain of `name`, exactly as
+/// [`authwarden_api::domain::organizational_domain`] computes it, but
+/// borrowed from `name` when that is already normalized (always, here):
+/// two allocations per lookup cost more than the lookup itself.
+fn org_domain_uncached(name: &str) -> Cow<'_, str> {
     match normalize(name) {
         Cow::Borrowed(n) => Cow::Borrowed(psl::domain_str(n).unwrap_or(n)),
         Cow::Owned(n) => match psl::domain_str(&n) {
@@ -617,7 +664,7 @@ fn org_domain(name: &str) -> Cow<'_, str> {
 
 /// Lower case, no surrounding space, no trailing dot; borrowed when already so.
 fn normalize(name: &str) -> Cow<'_, str> {
-    let t = name.trim().trim_end_matches('.');
+    let t = crate::types::trim(name).trim_end_matches('.');
     if t.bytes().any(|b| b.is_ascii_uppercase()) {
         Cow::Owned(t.to_ascii_lowercase())
     } else {
@@ -790,6 +837,13 @@ mod tests {
             "münchen.de",
             "a.xn--mnchen-3ya.de",
         ] {
+            assert_eq!(
+                org_domain_uncached(name),
+                organizational_domain(name),
+                "{name:?}"
+            );
+            // Twice: the second answer comes from the cache.
+            assert_eq!(org_domain(name), organizational_domain(name), "{name:?}");
             assert_eq!(org_domain(name), organizational_domain(name), "{name:?}");
         }
     }
