@@ -7,7 +7,13 @@
 //!
 //! ```sh
 //! cargo run --release -p authwarden-cli --example bench_posture -- 10000
+//! BENCH_DNS=knot cargo run --release -p authwarden-cli --example bench_posture -- 10000
 //! ```
+//!
+//! With `BENCH_DNS=knot` the zones are served by a real Knot DNS server on a
+//! loopback port (started and stopped by the benchmark; `scripts/test`
+//! installs `knot`) and every query goes over UDP through hickory, as in a
+//! live run; without it they answer from the zone-file overlay.
 //!
 //! Reports domains per second, the DNS queries answered below the cache
 //! (each distinct name and type once per run), the distinct names in the
@@ -25,6 +31,7 @@ use authwarden_api::{
 use authwarden_dns::{build_resolver, DnsSettings};
 use authwarden_engine::{Engine, PlannedChecker};
 use authwarden_registry::Registry;
+use authwarden_test_support::dns::{KnotOptions, KnotServer, ZoneSource};
 
 /// Provider SPF trees: (include name, its record, nested records).
 const PROVIDERS: &[(&str, &str, &[(&str, &str)])] = &[
@@ -135,6 +142,46 @@ fn zone(n: usize) -> String {
     z
 }
 
+/// The one generated zone file as one zone text per origin, for Knot: each
+/// record goes to the longest origin its owner name ends with.
+fn split_zones(text: &str) -> Vec<(String, ZoneSource)> {
+    let mut by_origin: Vec<(String, String)> = ORIGINS
+        .iter()
+        .map(|o| (format!("{o}."), format!("$ORIGIN {o}.\n")))
+        .collect();
+    let mut current = String::new();
+    for line in text.lines() {
+        if let Some(origin) = line.strip_prefix("$ORIGIN ") {
+            current = origin.trim().to_string();
+            continue;
+        }
+        let Some(owner) = line.split_whitespace().next() else {
+            continue;
+        };
+        let absolute = if owner.ends_with('.') {
+            owner.to_string()
+        } else if owner == "@" {
+            current.clone()
+        } else {
+            format!("{owner}.{current}")
+        };
+        let rest = &line[owner.len()..];
+        if let Some((_, zone)) = by_origin
+            .iter_mut()
+            .filter(|(o, _)| absolute == *o || absolute.ends_with(&format!(".{o}")))
+            .max_by_key(|(o, _)| o.len())
+        {
+            zone.push_str(&absolute);
+            zone.push_str(rest);
+            zone.push('\n');
+        }
+    }
+    by_origin
+        .into_iter()
+        .map(|(o, z)| (o, ZoneSource::text(z)))
+        .collect()
+}
+
 /// Counts what the checkers ask, and the distinct (name, type) pairs: what
 /// the run's cache lets through to the zone (or, live, to the network).
 struct Counting {
@@ -175,12 +222,26 @@ async fn main() {
     let started = Instant::now();
     std::fs::write(&path, zone(n)).unwrap();
     let zone_bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let knot = std::env::var("BENCH_DNS").is_ok_and(|v| v == "knot");
+    let server = knot.then(|| {
+        let zones = split_zones(&std::fs::read_to_string(&path).unwrap());
+        KnotServer::start(
+            &zones,
+            &KnotOptions {
+                startup_timeout: Some(Duration::from_secs(120)),
+                ..KnotOptions::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("cannot start Knot: {e}"))
+    });
     let resolver = build_resolver(&DnsSettings {
-        // Never asked: every name is inside a zone of the file.
-        nameservers: vec!["127.0.0.1:9".parse().unwrap()],
-        timeout: Duration::from_millis(200),
-        retries: 0,
-        zone_files: vec![path.clone()],
+        // With the overlay never asked: every name is inside a zone of the file.
+        nameservers: vec![server
+            .as_ref()
+            .map_or("127.0.0.1:9".parse().unwrap(), |s| s.addr())],
+        timeout: Duration::from_secs(if knot { 2 } else { 1 }),
+        retries: if knot { 2 } else { 0 },
+        zone_files: if knot { vec![] } else { vec![path.clone()] },
     })
     .expect("the generated zone loads");
     let loaded = started.elapsed();
@@ -228,6 +289,13 @@ async fn main() {
             "dev (debug assertions on)"
         } else {
             "release"
+        }
+    );
+    println!(
+        "dns: {}",
+        match &server {
+            Some(s) => format!("Knot DNS on {} (UDP, hickory)", s.addr()),
+            None => "zone-file overlay".to_string(),
         }
     );
     println!("checkers: {}", ids.join(", "));
