@@ -77,7 +77,7 @@ fn zip(name: &str, bytes: &[u8]) -> Vec<u8> {
     out.extend_from_slice(bytes);
     let central = out.len() as u32;
     out.extend(0x0201_4b50u32.to_le_bytes());
-    out.extend([20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]);
+    out.extend([20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]); // made by, needed, flags, stored, time, date
     out.extend(crc.to_le_bytes());
     out.extend(size.to_le_bytes());
     out.extend(size.to_le_bytes());
