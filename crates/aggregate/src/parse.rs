@@ -391,7 +391,14 @@ impl Parser<'_> {
 
     fn start(&mut self, e: &BytesStart<'_>) -> Result<(), ReportError> {
         let parent = self.top();
-        let ctx = child(parent, local_name(e.name().into_inner()));
+        let name = e.name().into_inner();
+        // Schema names have no `:`, so a prefixed name never matches as a
+        // whole: only then is the local name looked for (a scan per element
+        // otherwise, for the rare report with a namespace prefix).
+        let mut ctx = child(parent, name);
+        if matches!(ctx, Ctx::Skip | Ctx::Outside) && name.contains(&b':') {
+            ctx = child(parent, local_name(name));
+        }
         if self.stack.len() >= self.limits.max_depth {
             return Err(ReportError::TooDeep {
                 limit: self.limits.max_depth,
@@ -592,5 +599,31 @@ impl Parser<'_> {
             )),
             None => Err(ReportError::Empty),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixed_names_match_by_local_name() {
+        let xml = br#"<?xml version="1.0"?>
+<d:feedback xmlns:d="urn:ietf:params:xml:ns:dmarc-2.0">
+  <d:report_metadata><d:org_name>o</d:org_name><d:report_id>r1</d:report_id></d:report_metadata>
+  <d:policy_published><d:domain>example.com</d:domain><d:p>reject</d:p></d:policy_published>
+  <d:record>
+    <d:row><d:source_ip>192.0.2.1</d:source_ip><d:count>3</d:count>
+      <x:extra xmlns:x="urn:x"><d:count>9</d:count></x:extra></d:row>
+    <d:identifiers><d:header_from>example.com</d:header_from></d:identifiers>
+    <d:auth_results><d:spf><d:domain>example.com</d:domain><d:result>pass</d:result></d:spf></d:auth_results>
+  </d:record>
+</d:feedback>"#;
+        let report = parse_report(&xml[..], &Limits::default()).unwrap();
+        assert_eq!(report.metadata.report_id, "r1");
+        assert_eq!(report.policy_published.p, Some(Disposition::Reject));
+        let r = &report.records[0];
+        assert_eq!((r.source_ip.as_str(), r.count), ("192.0.2.1", 3));
+        assert_eq!(r.auth_results.spf[0].result, Some(SpfResult::Pass));
     }
 }
