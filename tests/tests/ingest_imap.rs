@@ -177,6 +177,7 @@ fn history_rows(data: &Path) -> BTreeMap<String, usize> {
 
 /// A config for the test mailbox (plain IMAP to loopback, the password in
 /// a file) with the history in `<tmp>/data`; `extra` ends the `[imap]` table.
+/// Reverse DNS is off: no [dns] here, so it would ask the system resolver.
 fn write_config(server: &ImapServer, tmp: &Path, extra: &str) -> String {
     let password = tmp.join("imap-password");
     fs::write(&password, format!("{}\n", server.password())).unwrap();
@@ -184,7 +185,7 @@ fn write_config(server: &ImapServer, tmp: &Path, extra: &str) -> String {
     fs::write(
         &config,
         format!(
-            "history_dir = {:?}\n\n[imap]\nhost = {:?}\nport = {}\nsecurity = \"none\"\n\
+            "history_dir = {:?}\n\n[ingest]\nreverse_dns = false\n\n[imap]\nhost = {:?}\nport = {}\nsecurity = \"none\"\n\
              username = {:?}\npassword_file = {:?}\ntimeout = \"20s\"\n{extra}",
             tmp.join("data").display().to_string(),
             server.host(),

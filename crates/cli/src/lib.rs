@@ -203,7 +203,7 @@ async fn dispatch(cli: Cli, registry: Registry) -> u8 {
             command: ConfigCommand::Validate,
         } => setup::validate(&cli.global, &registry, &external_problems),
         Command::NewChecker(args) => scaffold::run(&args, &registry),
-        Command::Reports { command } => reports::run(&cli.global, &command),
+        Command::Reports { command } => reports::run(&cli.global, &command, &registry),
         Command::Ingest(args) => reports::ingest(&cli.global, &args, &registry),
         Command::Spf { command } => spf::run(&cli.global, &command, &registry).await,
     };

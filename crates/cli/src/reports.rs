@@ -11,19 +11,28 @@
 //! arrives, and rows go to the history in row groups
 //! ([`AggregateBatch`]), so memory stays bounded however large a report is.
 //!
+//! Reverse DNS: before a payload's records stream, a first pass collects
+//! its distinct source IPs and their PTR names are looked up
+//! ([`resolve_ptrs`], cached across runs in `<history_dir>/aggregate/ptr-cache.json`),
+//! so that the classification recognises a service by its sending hosts'
+//! names. The name goes into the classification only: the history's rows
+//! have no column for it. A DNS failure leaves the source unenriched.
+//!
 //! A file that cannot be read is one entry in `errors` and the batch goes
 //! on; the exit status is 0 whenever the batch ran.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
+use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{anyhow, bail, Context as _};
 use authwarden_aggregate::{
-    open_payload, visit_payloads, AggregateRow, Category, Cause, Classifier, Limits, Payload,
-    ReportError,
+    open_payload, parse_source_ip, resolve_ptrs, visit_payloads, AggregateRow, Category, Cause,
+    Classifier, Limits, Payload, PtrCache, PtrCounts, ReportError, DEFAULT_PTR_CONCURRENCY,
 };
+use authwarden_api::Resolver;
 use authwarden_config::{Config, ImapConfig, PasswordSource, Security as CfgSecurity};
 use authwarden_history::{AggregateBatch, HistoryError, HistoryStore, ReportStart};
 use authwarden_imap::{fetch_new, Disposition, ImapSettings, ImapState, Security};
@@ -47,6 +56,11 @@ pub struct AnalyzeArgs {
     /// Report files or folders: .xml, .gz, .zip, .eml, mbox, Maildir
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// Look up the PTR name of each distinct source IP (through the config's
+    /// [dns], --nameserver, --zone-file), so a service is recognised by its
+    /// hosts' names
+    #[arg(long)]
+    pub reverse_dns: bool,
 }
 
 /// Arguments of `ingest`.
@@ -59,13 +73,146 @@ pub struct IngestArgs {
     /// archive folder, ones without a readable report to its invalid folder
     #[arg(long)]
     pub imap: bool,
+    /// Skip the reverse DNS of report sources for this run ([ingest]
+    /// reverse_dns = false for every run)
+    #[arg(long)]
+    pub no_reverse_dns: bool,
 }
 
 /// Runs a `reports` subcommand.
-pub fn run(global: &GlobalArgs, command: &ReportsCommand) -> anyhow::Result<u8> {
+pub fn run(
+    global: &GlobalArgs,
+    command: &ReportsCommand,
+    registry: &Registry,
+) -> anyhow::Result<u8> {
     match command {
-        ReportsCommand::Analyze(args) => analyze(global, args),
+        ReportsCommand::Analyze(args) => analyze(global, args, registry),
     }
+}
+
+/// The reverse DNS of one run: the resolver, the PTR cache that the worker
+/// threads share, and what was asked.
+struct ReverseDns {
+    resolver: Arc<dyn Resolver>,
+    runtime: tokio::runtime::Handle,
+    cache: Mutex<PtrCache>,
+    counts: Mutex<PtrCounts>,
+}
+
+impl ReverseDns {
+    /// The run's resolver from `config`'s `[dns]`, and the cache from
+    /// `cache_file` (a missing or damaged one is an empty cache). `None`,
+    /// with a warning, when DNS cannot be set up: the run goes on without.
+    fn new(
+        config: &Config,
+        cache_file: Option<&std::path::Path>,
+        warnings: &mut Vec<String>,
+    ) -> Option<ReverseDns> {
+        let resolver = match setup::resolver(config) {
+            Ok(r) => r,
+            Err(e) => {
+                warnings.push(format!("reverse DNS skipped: {e:#}"));
+                return None;
+            }
+        };
+        let runtime = match tokio::runtime::Handle::try_current() {
+            Ok(h) => h,
+            Err(e) => {
+                warnings.push(format!("reverse DNS skipped: {e}"));
+                return None;
+            }
+        };
+        let cache = match cache_file.map(PtrCache::load) {
+            None => PtrCache::new(),
+            Some(Ok(c)) => c,
+            Some(Err(e)) => {
+                warnings.push(format!("{e}; starting with an empty PTR cache"));
+                PtrCache::new()
+            }
+        };
+        Some(ReverseDns {
+            resolver,
+            runtime,
+            cache: Mutex::new(cache),
+            counts: Mutex::new(PtrCounts::default()),
+        })
+    }
+
+    /// The PTR names of `ips` that have one, looked up for those the cache
+    /// does not hold. The cache stays locked while asking, so two payloads
+    /// never ask for the same IP.
+    fn names(&self, ips: &HashSet<IpAddr>) -> HashMap<IpAddr, String> {
+        if ips.is_empty() {
+            return HashMap::new();
+        }
+        let mut guard = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let cache: &mut PtrCache = &mut guard;
+        // Callers are the parse's worker threads or the mailbox pass, which
+        // runs inside the runtime, where blocking on it panics: a thread of
+        // its own may block on it from anywhere.
+        let counts = std::thread::scope(|s| {
+            s.spawn(|| {
+                self.runtime.block_on(resolve_ptrs(
+                    &*self.resolver,
+                    ips.iter().copied(),
+                    cache,
+                    DEFAULT_PTR_CONCURRENCY,
+                ))
+            })
+            .join()
+        });
+        match counts {
+            Ok(c) => *self.counts.lock().unwrap_or_else(|e| e.into_inner()) += c,
+            Err(_) => tracing::warn!("the reverse DNS lookups ended early"),
+        }
+        ips.iter()
+            .filter_map(|ip| guard.name(*ip).map(|n| (*ip, n.to_string())))
+            .collect()
+    }
+
+    /// The first pass over a payload: its distinct source IPs, when
+    /// `wanted(org_name, report_id)`, and their names. `Err` when the report
+    /// cannot be read (the caller reports it).
+    fn payload_names(
+        &self,
+        payload: &Payload,
+        limits: &Limits,
+        wanted: impl Fn(&str, &str) -> bool,
+    ) -> Result<HashMap<IpAddr, String>, ReportError> {
+        let mut ips = HashSet::new();
+        let mut want: Option<bool> = None;
+        payload.parse_with(limits, |header, record| {
+            let m = &header.metadata;
+            if *want.get_or_insert_with(|| wanted(&m.org_name, &m.report_id)) {
+                if let Some(ip) = parse_source_ip(&record.source_ip) {
+                    ips.insert(ip);
+                }
+            }
+        })?;
+        Ok(self.names(&ips))
+    }
+
+    fn counts(&self) -> PtrCounts {
+        *self.counts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes the cache to `path`; a failure is a warning.
+    fn save(&self, path: &std::path::Path, warnings: &mut Vec<String>) {
+        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = cache.save(path) {
+            warnings.push(e.to_string());
+        }
+    }
+}
+
+/// The PTR name of a record's source, from a payload's names.
+fn ptr_of<'a>(names: &'a HashMap<IpAddr, String>, source_ip: &str) -> Option<&'a str> {
+    if names.is_empty() {
+        return None;
+    }
+    parse_source_ip(source_ip)
+        .and_then(|ip| names.get(&ip))
+        .map(String::as_str)
 }
 
 /// A file or member that could not be read.
@@ -114,6 +261,9 @@ struct Analysis {
     messages: u64,
     by_category: ByCategory,
     sources: Vec<Source>,
+    /// With `--reverse-dns`: the lookups, by distinct IP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reverse_dns: Option<PtrCounts>,
 }
 
 #[derive(Default)]
@@ -158,11 +308,16 @@ fn analyze_payload(
     payload: &Payload,
     classifier: &Classifier<'_>,
     limits: &Limits,
+    rdns: Option<&ReverseDns>,
 ) -> Result<((String, String), ReportAcc), ReportError> {
+    let names = match rdns {
+        Some(rdns) => rdns.payload_names(payload, limits, |_, _| true)?,
+        None => HashMap::new(),
+    };
     let mut acc = ReportAcc::default();
     let header = payload.parse_with(limits, |header, record| {
         let policy = &header.policy_published;
-        let c = classifier.classify(policy, &record);
+        let c = classifier.classify_with_ptr(policy, &record, ptr_of(&names, &record.source_ip));
         acc.messages = acc.messages.saturating_add(record.count);
         acc.by_category.add(c.category, record.count);
         let header_from = match record.identifiers.header_from.trim() {
@@ -183,8 +338,15 @@ fn analyze_payload(
 
 /// Every report under `paths`, streamed on all cores; duplicates by
 /// (org_name, report_id) are dropped in input order.
-fn analysis(paths: &[PathBuf], classifier: &Classifier<'_>, limits: &Limits) -> Analysis {
-    let visits = visit_payloads(paths, limits, |p| analyze_payload(p, classifier, limits));
+fn analysis(
+    paths: &[PathBuf],
+    classifier: &Classifier<'_>,
+    limits: &Limits,
+    rdns: Option<&ReverseDns>,
+) -> Analysis {
+    let visits = visit_payloads(paths, limits, |p| {
+        analyze_payload(p, classifier, limits, rdns)
+    });
     let mut total = ReportAcc::default();
     let mut seen = std::collections::HashSet::new();
     let (mut reports, mut duplicates) = (0, 0);
@@ -243,15 +405,40 @@ fn analysis(paths: &[PathBuf], classifier: &Classifier<'_>, limits: &Limits) -> 
         messages,
         by_category,
         sources,
+        reverse_dns: rdns.map(ReverseDns::counts),
     }
 }
 
 /// `authwarden reports analyze PATH...`.
-pub fn analyze(global: &GlobalArgs, args: &AnalyzeArgs) -> anyhow::Result<u8> {
+pub fn analyze(global: &GlobalArgs, args: &AnalyzeArgs, registry: &Registry) -> anyhow::Result<u8> {
     if global.format == Format::Parquet {
         bail!("reports analyze prints text, json or csv, not parquet");
     }
-    let a = analysis(&args.paths, &Classifier::default(), &Limits::default());
+    let mut warnings = Vec::new();
+    let rdns = if args.reverse_dns {
+        // The config (when there is one) only for [dns] and the PTR cache:
+        // analyze keeps nothing else.
+        let config = setup::load_config(global, registry)?;
+        let cache_file = config
+            .source
+            .is_some()
+            .then(|| PtrCache::path_in(&config.history_dir));
+        ReverseDns::new(&config, cache_file.as_deref(), &mut warnings).map(|r| (r, cache_file))
+    } else {
+        None
+    };
+    let a = analysis(
+        &args.paths,
+        &Classifier::default(),
+        &Limits::default(),
+        rdns.as_ref().map(|(r, _)| r),
+    );
+    if let Some((rdns, Some(cache_file))) = &rdns {
+        rdns.save(cache_file, &mut warnings);
+    }
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
     if global.format == Format::Csv {
         for e in &a.errors {
             eprintln!("error: {}: {}", e.file, e.reason);
@@ -406,6 +593,10 @@ pub struct IngestSummary {
     /// What the mailbox run did, with `--imap`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub imap: Option<ImapSummary>,
+    /// The reverse DNS of the sources of new reports, by distinct IP; absent
+    /// when it is off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reverse_dns: Option<PtrCounts>,
 }
 
 /// What one pass over the `[imap]` folder did.
@@ -476,7 +667,15 @@ fn ingest_payload(
     batch: &AggregateBatch<'_>,
     classifier: &Classifier<'_>,
     limits: &Limits,
+    rdns: Option<&ReverseDns>,
 ) -> Result<Outcome, HistoryError> {
+    // Reports the history holds need no names: their rows are not written.
+    let names =
+        match rdns.map(|r| r.payload_names(payload, limits, |org, id| !batch.contains(org, id))) {
+            None => HashMap::new(),
+            Some(Ok(names)) => names,
+            Some(Err(e)) => return Ok(Outcome::Unreadable(e.to_string())),
+        };
     let mut start: Option<ReportStart> = None;
     let mut failure: Option<HistoryError> = None;
     let mut messages = 0u64;
@@ -496,7 +695,8 @@ fn ingest_payload(
         }
         if let Some(ReportStart::New(writer)) = start.as_mut() {
             let policy = &header.policy_published;
-            let class = classifier.classify(policy, &record);
+            let class =
+                classifier.classify_with_ptr(policy, &record, ptr_of(&names, &record.source_ip));
             messages = messages.saturating_add(record.count);
             let row = AggregateRow::new(source, &header.metadata, policy, &record, class);
             if let Err(e) = writer.push(row) {
@@ -540,11 +740,12 @@ fn ingest_files(
     paths: &[PathBuf],
     batch: &AggregateBatch<'_>,
     limits: &Limits,
+    rdns: Option<&ReverseDns>,
     summary: &mut IngestSummary,
 ) -> anyhow::Result<()> {
     let classifier = Classifier::default();
     let visits = visit_payloads(paths, limits, |p| {
-        ingest_payload(p, batch, &classifier, limits)
+        ingest_payload(p, batch, &classifier, limits, rdns)
     });
     for visit in visits {
         match visit {
@@ -603,6 +804,7 @@ async fn ingest_imap(
     imap: &ImapConfig,
     batch: &AggregateBatch<'_>,
     limits: &Limits,
+    rdns: Option<&ReverseDns>,
     summary: &mut IngestSummary,
 ) -> anyhow::Result<()> {
     let settings = imap_settings(imap)?;
@@ -631,7 +833,7 @@ async fn ingest_imap(
         };
         let mut unreadable = false;
         for payload in &payloads {
-            match ingest_payload(payload, batch, &classifier, limits) {
+            match ingest_payload(payload, batch, &classifier, limits, rdns) {
                 Ok(outcome) => {
                     unreadable |= matches!(outcome, Outcome::Unreadable(_));
                     summary.add(payload.source(), outcome);
@@ -689,11 +891,14 @@ async fn ingest_imap(
     Ok(())
 }
 
-/// Files, then the mailbox with `imap`, into the history under one lock.
+/// Files, then the mailbox with `imap`, into the history under one lock;
+/// with `reverse_dns` and `[ingest] reverse_dns`, the sources' PTR names
+/// are looked up first.
 pub async fn ingest_all(
     config: &Config,
     paths: &[PathBuf],
     imap: bool,
+    reverse_dns: bool,
 ) -> anyhow::Result<(IngestSummary, Vec<String>)> {
     let imap_config = match (imap, &config.imap) {
         (false, _) => None,
@@ -712,16 +917,29 @@ pub async fn ingest_all(
     let batch = store
         .aggregate_batch()
         .with_context(|| format!("cannot open the history in {}", store.root().display()))?;
+    let mut warnings = Vec::new();
+    let cache_file = PtrCache::path_in(&config.history_dir);
+    let rdns = (reverse_dns && config.ingest.reverse_dns)
+        .then(|| ReverseDns::new(config, Some(&cache_file), &mut warnings))
+        .flatten();
     let mut summary = IngestSummary::default();
+    let mut ingested = Ok(());
     if !paths.is_empty() {
-        ingest_files(paths, &batch, &limits, &mut summary)?;
+        ingested = ingest_files(paths, &batch, &limits, rdns.as_ref(), &mut summary);
     }
-    if let Some(imap) = imap_config {
-        ingest_imap(imap, &batch, &limits, &mut summary).await?;
+    if let (Ok(()), Some(imap)) = (&ingested, imap_config) {
+        ingested = ingest_imap(imap, &batch, &limits, rdns.as_ref(), &mut summary).await;
     }
+    // The answers are kept even when the history could not be written.
+    if let Some(rdns) = &rdns {
+        rdns.save(&cache_file, &mut warnings);
+        summary.reverse_dns = Some(rdns.counts());
+    }
+    ingested?;
     let appended = batch.into_summary()?;
     summary.rows = appended.rows;
-    Ok((summary, store.warnings()))
+    warnings.extend(store.warnings());
+    Ok((summary, warnings))
 }
 
 /// The daemon's mailbox poll: on every slot of `poll_cron` (in the config's
@@ -754,7 +972,7 @@ pub async fn poll_imap(
         let pass_config = config.clone();
         let handle = tokio::runtime::Handle::current();
         let pass = tokio::task::spawn_blocking(move || {
-            handle.block_on(ingest_all(&pass_config, &[], true))
+            handle.block_on(ingest_all(&pass_config, &[], true, true))
         })
         .await;
         match pass {
@@ -791,7 +1009,12 @@ pub fn ingest(global: &GlobalArgs, args: &IngestArgs, registry: &Registry) -> an
     // The command runs inside the CLI's multi-threaded runtime; the IMAP
     // pass is async while the rest of the ingest is blocking work.
     let (summary, warnings) = tokio::task::block_in_place(|| {
-        tokio::runtime::Handle::current().block_on(ingest_all(&config, &args.paths, args.imap))
+        tokio::runtime::Handle::current().block_on(ingest_all(
+            &config,
+            &args.paths,
+            args.imap,
+            !args.no_reverse_dns,
+        ))
     })?;
     for w in warnings {
         eprintln!("warning: {w}");
@@ -831,6 +1054,17 @@ pub fn ingest(global: &GlobalArgs, args: &IngestArgs, registry: &Registry) -> an
             summary.errors.len(),
             plural(summary.errors.len())
         )?;
+        if let Some(r) = &summary.reverse_dns {
+            writeln!(
+                out,
+                "reverse DNS: {} source{} asked ({} named, {} failed), {} from the cache",
+                r.queried,
+                plural(r.queried),
+                r.found,
+                r.failed,
+                r.cached
+            )?;
+        }
         for e in &summary.errors {
             writeln!(out, "  error: {}: {}", e.file, e.reason)?;
         }
