@@ -107,8 +107,9 @@ where
                         b"apos" => '\'',
                         b"quot" => '"',
                         other => {
-                            let mut name = String::from_utf8_lossy(other).into_owned();
-                            name.truncate(64);
+                            // 64 characters, not bytes: a byte cut can
+                            // fall inside a character.
+                            let name = String::from_utf8_lossy(other).chars().take(64).collect();
                             return Err(ReportError::UndefinedEntity(name));
                         }
                     }
