@@ -187,6 +187,12 @@ pub struct SeenSource {
     pub causes: BTreeMap<String, u64>,
 }
 
+/// Adds message counts that come from reports, i.e. from strangers: at
+/// `u64::MAX` it stays there instead of overflowing.
+pub(crate) fn add_count(slot: &mut u64, n: u64) {
+    *slot = slot.saturating_add(n);
+}
+
 impl SeenSource {
     /// Adds a row.
     pub fn add(&mut self, row: &AggregateRow) {
@@ -195,24 +201,27 @@ impl SeenSource {
             self.first_seen = row.begin;
         }
         self.last_seen = self.last_seen.max(row.end.max(row.begin));
-        self.messages += n;
+        add_count(&mut self.messages, n);
         if row.dkim_aligned || row.spf_aligned {
-            self.aligned += n;
+            add_count(&mut self.aligned, n);
         }
         if row.dkim_aligned {
-            self.dkim_aligned += n;
+            add_count(&mut self.dkim_aligned, n);
         }
         if row.spf_aligned {
-            self.spf_aligned += n;
+            add_count(&mut self.spf_aligned, n);
         }
         if INTERMEDIARY_CAUSES.contains(&row.cause.as_str()) {
-            self.intermediary += n;
+            add_count(&mut self.intermediary, n);
         } else if !row.dkim_aligned && !row.spf_aligned {
-            self.failing += n;
-            *self.failing_ips.entry(row.source_ip.clone()).or_default() += n;
+            add_count(&mut self.failing, n);
+            add_count(
+                self.failing_ips.entry(row.source_ip.clone()).or_default(),
+                n,
+            );
         }
-        *self.ips.entry(row.source_ip.clone()).or_default() += n;
-        *self.causes.entry(row.cause.clone()).or_default() += n;
+        add_count(self.ips.entry(row.source_ip.clone()).or_default(), n);
+        add_count(self.causes.entry(row.cause.clone()).or_default(), n);
         if let Some(s) = &row.dkim_selectors {
             self.selectors.extend(
                 s.split(';')

@@ -12,7 +12,7 @@ use authwarden_api::{
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::attribution::{summarize, Attributor, Origin, SeenSource};
+use crate::attribution::{add_count, summarize, Attributor, Origin, SeenSource};
 use crate::authorization::{dkim_key_published, SpfView};
 use crate::codes::*;
 use crate::inventory::{parse_inventory, sender_facts, Inventory};
@@ -615,13 +615,13 @@ impl<'c> Run<'c> {
                     }
                     // Only the failing mail: forwarders' copies are not spoofing.
                     for (ip, n) in &seen.failing_ips {
-                        *unknown_failing.ips.entry(ip.clone()).or_default() += n;
+                        add_count(unknown_failing.ips.entry(ip.clone()).or_default(), *n);
                     }
-                    unknown_failing.messages += seen.messages;
-                    unknown_failing.failing += seen.failing;
-                    unknown_failing.intermediary += seen.intermediary;
+                    add_count(&mut unknown_failing.messages, seen.messages);
+                    add_count(&mut unknown_failing.failing, seen.failing);
+                    add_count(&mut unknown_failing.intermediary, seen.intermediary);
                     for (c, n) in &seen.causes {
-                        *unknown_failing.causes.entry(c.clone()).or_default() += n;
+                        add_count(unknown_failing.causes.entry(c.clone()).or_default(), *n);
                     }
                     unknown_failing.last_seen = unknown_failing.last_seen.max(seen.last_seen);
                 }

@@ -313,14 +313,14 @@ async fn advise(ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
     let mut failing_sources = Vec::new();
     let (messages, aligned) = if inventory.configured {
         let seen = summarize(&attributor, window.iter().copied());
-        let mut messages = 0;
-        let mut aligned = 0;
+        let mut messages = 0u64;
+        let mut aligned = 0u64;
         for (origin, s) in &seen {
             let Origin::Inventory(id) = origin else {
                 continue;
             };
-            messages += s.messages;
-            aligned += s.aligned;
+            messages = messages.saturating_add(s.messages);
+            aligned = aligned.saturating_add(s.aligned);
             if s.failing > 0 {
                 let fix = if s.dkim_aligned == 0 {
                     format!("configure DKIM signing with d={domain}")
@@ -349,12 +349,12 @@ async fn advise(ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
             ));
         }
         (
-            legit.iter().map(|r| r.count).sum::<u64>(),
+            // Counts come from reports, i.e. from strangers: saturate.
+            legit.iter().fold(0u64, |n, r| n.saturating_add(r.count)),
             legit
                 .iter()
                 .filter(|r| r.dkim_aligned || r.spf_aligned)
-                .map(|r| r.count)
-                .sum::<u64>(),
+                .fold(0u64, |n, r| n.saturating_add(r.count)),
         )
     };
     let pass_rate = (messages > 0).then(|| aligned as f64 / messages as f64);
