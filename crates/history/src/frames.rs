@@ -65,6 +65,11 @@ pub fn summary_schema() -> Vec<(&'static str, DataType)> {
         ("dmarc_policy", DataType::String),
         ("dmarc_pct", DataType::Int64),
         ("dmarc_phase", DataType::String),
+        ("dmarc_status", DataType::String),
+        ("dmarc_testing", DataType::Boolean),
+        ("rollout_phase", DataType::String),
+        ("rollout_pct", DataType::Int64),
+        ("rollout_testing", DataType::Boolean),
     ]);
     fields
 }
@@ -135,8 +140,11 @@ struct Counts {
 
 /// One row per domain, with the columns of [`summary_schema`]: the run
 /// columns, the number of `errors`, `warnings`, `notes` and their `total`,
-/// and the DMARC posture from the `dmarc` facts (`policy`, `pct`, `phase`;
-/// null when absent).
+/// the DMARC posture from the `dmarc` facts (`dmarc_policy`, `dmarc_pct`,
+/// `dmarc_phase`, `dmarc_status`, `dmarc_testing`) and the phase from the
+/// `rollout` facts of the rollout advisor (`rollout_phase`, `rollout_pct`,
+/// `rollout_testing`); null when absent. Files written before a column was
+/// added read it back as nulls.
 ///
 /// Domains appear in the order of `domains`, then any domain that has findings
 /// but no facts, in the order of its first finding.
@@ -174,6 +182,11 @@ pub fn summary_frame(
     let mut policy: Vec<Option<String>> = Vec::with_capacity(n);
     let mut pct: Vec<Option<i64>> = Vec::with_capacity(n);
     let mut phase: Vec<Option<String>> = Vec::with_capacity(n);
+    let mut status: Vec<Option<String>> = Vec::with_capacity(n);
+    let mut testing: Vec<Option<bool>> = Vec::with_capacity(n);
+    let mut rollout_phase: Vec<Option<String>> = Vec::with_capacity(n);
+    let mut rollout_pct: Vec<Option<i64>> = Vec::with_capacity(n);
+    let mut rollout_testing: Vec<Option<bool>> = Vec::with_capacity(n);
     for domain in &order {
         let c = &counts[domain];
         errors.push(c.errors);
@@ -184,6 +197,12 @@ pub fn summary_frame(
         policy.push(dmarc.and_then(|d| fact_text(d.get("policy"))));
         pct.push(dmarc.and_then(|d| fact_int(d.get("pct"))));
         phase.push(dmarc.and_then(|d| fact_text(d.get("phase"))));
+        status.push(dmarc.and_then(|d| fact_text(d.get("status"))));
+        testing.push(dmarc.and_then(|d| fact_bool(d.get("testing"))));
+        let rollout = facts.get(domain).and_then(|f| f.get("rollout"));
+        rollout_phase.push(rollout.and_then(|d| fact_text(d.get("phase"))));
+        rollout_pct.push(rollout.and_then(|d| fact_int(d.get("pct"))));
+        rollout_testing.push(rollout.and_then(|d| fact_bool(d.get("testing"))));
     }
 
     let mut columns = run_columns(meta, n);
@@ -196,6 +215,11 @@ pub fn summary_frame(
         Column::new("dmarc_policy".into(), policy),
         Column::new("dmarc_pct".into(), pct),
         Column::new("dmarc_phase".into(), phase),
+        Column::new("dmarc_status".into(), status),
+        Column::new("dmarc_testing".into(), testing),
+        Column::new("rollout_phase".into(), rollout_phase),
+        Column::new("rollout_pct".into(), rollout_pct),
+        Column::new("rollout_testing".into(), rollout_testing),
     ]);
     DataFrame::new(n, columns)
 }
@@ -205,6 +229,18 @@ fn fact_text(v: Option<&Value>) -> Option<String> {
         Value::Null => None,
         Value::String(s) => Some(s.clone()),
         other => Some(other.to_string()),
+    }
+}
+
+fn fact_bool(v: Option<&Value>) -> Option<bool> {
+    match v? {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => match s.trim() {
+            "y" | "true" => Some(true),
+            "n" | "false" => Some(false),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

@@ -4,7 +4,9 @@
 //! ([`findings_frame`], [`summary_frame`]), are appended to a
 //! [`HistoryStore`] of Hive-partitioned Parquet files, are compared with the
 //! previous run of the same job ([`compare`], [`annotate`]), are trended
-//! over recent runs ([`trends`]) and can be exported ([`export`]).
+//! over recent runs ([`trends`]) and can be exported ([`export`]). Each
+//! domain's DMARC rollout phase over time, merged from every job's runs and
+//! reduced to its changes, comes from [`rollout_history`].
 //!
 //! DMARC aggregate report rows ([`aggregate_frame`]) are kept beside them,
 //! one file per report, deduplicated by (org_name, report_id)
@@ -24,6 +26,7 @@ mod error;
 mod export;
 mod frames;
 mod mail;
+mod rollout;
 mod run;
 mod store;
 mod trends;
@@ -42,6 +45,7 @@ pub use mail::{
     Bucket, DomainMail, FailingSource, MailQuery, MailSummary, NewSource, PassRatePoint,
     MAX_SPREAD_DAYS,
 };
+pub use rollout::{rollout_history, DomainRollout, PhaseChange, PhasePolicy, RolloutPhase};
 pub use run::{period_for, RunMeta, CHECK_JOB};
 pub use store::HistoryStore;
 pub use trends::{trends, DomainTrend, TrendPoint};

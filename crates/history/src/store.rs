@@ -232,6 +232,16 @@ impl HistoryStore {
         Ok(runs)
     }
 
+    /// The jobs with a run directory in the history, by name (`annual`,
+    /// `check`, `monthly`, ...). A job listed may have no committed run yet.
+    pub fn jobs(&self) -> Result<Vec<String>> {
+        Ok(list_dir(&self.root.join(Table::Runs.dir()))?
+            .into_iter()
+            .filter_map(|(name, _)| name.strip_prefix("job=").map(str::to_string))
+            .filter(|job| validate_name("job", job).is_ok())
+            .collect())
+    }
+
     fn find_run(&self, job: &str, run_id: &str) -> Result<RunMeta> {
         self.runs(job)?
             .into_iter()
