@@ -1,6 +1,7 @@
-//! The charts: errors and warnings over the last runs ([`trend_chart_png`])
-//! and the share of messages that pass DMARC alignment over recent weeks
-//! ([`pass_rate_chart_png`]), as PNGs for the mail's inline images.
+//! The charts: errors and warnings over the last runs ([`trend_chart_png`]),
+//! the share of messages that pass DMARC alignment over recent weeks
+//! ([`pass_rate_chart_png`]) and each domain's DMARC rollout phase over time
+//! ([`phase_timeline_png`]), as PNGs for the mail's inline images.
 //!
 //! Lines, markers and swatches are drawn with plotters' bitmap backend into
 //! a buffer; the text is then drawn into the same buffer with `ab_glyph` and
@@ -12,6 +13,8 @@
 //! `2026-1 0`.
 
 use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{Datelike, NaiveDate};
 
 use ab_glyph::{point, Font, FontRef, PxScale, ScaleFont};
 use plotters::coord::Shift;
@@ -52,6 +55,13 @@ const TOTAL_COLOUR: RGBColor = RGBColor(0x22, 0x22, 0x22);
 const TEXT: RGBColor = RGBColor(0x37, 0x41, 0x51);
 const AXIS: RGBColor = RGBColor(0x9c, 0xa3, 0xaf);
 const GRID: RGBColor = RGBColor(0xe5, 0xe7, 0xeb);
+
+/// The rollout phases: blue while monitoring, orange at quarantine, red at
+/// reject (the palette's first three), grey without a record.
+const MONITOR: RGBColor = RGBColor(0x4e, 0x79, 0xa7);
+const QUARANTINE: RGBColor = RGBColor(0xf2, 0x8e, 0x2b);
+const REJECT: RGBColor = RGBColor(0xe1, 0x57, 0x59);
+const NO_RECORD: RGBColor = RGBColor(0xb8, 0xbe, 0xc6);
 
 /// Errors and warnings per period index; `None` where a domain has no run.
 type Values = Vec<Option<(u32, u32)>>;
@@ -348,6 +358,10 @@ enum Key {
     Errors,
     /// The line style of warnings, in grey.
     Warnings,
+    /// A phase swatch filled to part of its height: `pct` below 100.
+    Partial(RGBColor),
+    /// A hatched grey swatch: testing mode.
+    Hatched,
 }
 
 /// Where the legend goes: below the plot, centred, in rows of `cols`.
@@ -459,6 +473,26 @@ impl Legend {
                         marker,
                         TEXT.stroke_width(2),
                     ))?;
+                }
+                Key::Partial(c) => {
+                    let half = unit(0.5);
+                    root.draw(&Rectangle::new(
+                        [(x, y - half), (x + swatch, y + half)],
+                        tint(*c).filled(),
+                    ))?;
+                    root.draw(&Rectangle::new(
+                        [(x, y), (x + swatch, y + half)],
+                        c.filled(),
+                    ))?;
+                }
+                Key::Hatched => {
+                    let half = unit(0.5);
+                    let rect = (x, y - half, x + swatch, y + half);
+                    root.draw(&Rectangle::new(
+                        [(rect.0, rect.1), (rect.2, rect.3)],
+                        NO_RECORD.filled(),
+                    ))?;
+                    hatch(root, rect, unit(0.45).max(4))?;
                 }
             }
             labels.push(Label::new(
@@ -780,6 +814,300 @@ fn points(
         .enumerate()
         .filter_map(|(i, v)| v.map(|v| (SegmentValue::CenterOf(i as u32), pick(v))))
         .collect()
+}
+
+/// The policy of a rollout phase, for [`phase_timeline_png`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimelinePolicy {
+    /// No usable DMARC record.
+    NoRecord,
+    /// `p=none`.
+    Monitor,
+    /// `p=quarantine`.
+    Quarantine,
+    /// `p=reject`.
+    Reject,
+}
+
+/// A rollout phase: its policy, `pct` (0 to 100) and testing mode (`t=y`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TimelinePhase {
+    /// The policy.
+    pub policy: TimelinePolicy,
+    /// The share of failing mail the policy applies to; drawn only for
+    /// quarantine and reject.
+    pub pct: u8,
+    /// `t=y`: drawn hatched.
+    pub testing: bool,
+}
+
+/// One domain's row in [`phase_timeline_png`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhaseRow {
+    /// The domain.
+    pub domain: String,
+    /// `(first day, phase)`, oldest first: each phase lasts until the next
+    /// one begins or the window ends. Before the first, the row is empty
+    /// (not yet checked).
+    pub phases: Vec<(NaiveDate, TimelinePhase)>,
+}
+
+/// Draws one row per domain with its DMARC rollout phases as coloured
+/// segments over the days `from` to `until` (both included), as a PNG of
+/// `width` × `height` pixels.
+///
+/// Monitoring (`p=none`) is blue, quarantine orange, reject red, no record
+/// grey; below `pct=100` only that share of the bar's height is filled (the
+/// rest is a lighter shade) and the pct is written in the segment where it
+/// fits; testing mode (`t=y`) is hatched. Months are marked on the time axis;
+/// a legend explains the colours. No rows gives a chart that says so. The
+/// output depends only on the arguments.
+pub fn phase_timeline_png(
+    rows: &[PhaseRow],
+    from: NaiveDate,
+    until: NaiveDate,
+    width: u32,
+    height: u32,
+) -> Result<Vec<u8>, RenderError> {
+    if !(240..=4000).contains(&width) || !(160..=4000).contains(&height) {
+        return Err(RenderError::Chart(format!(
+            "size {width}x{height} is outside 240x160 to 4000x4000"
+        )));
+    }
+    if until < from {
+        return Err(RenderError::Chart(format!(
+            "the window ends ({until}) before it starts ({from})"
+        )));
+    }
+    let font = FontRef::try_from_slice(FONT_DATA)
+        .map_err(|e| RenderError::Chart(format!("the bundled font does not load: {e}")))?;
+    let text = Typesetter {
+        font: &font,
+        size: (width as f32 / 34.0).clamp(12.0, 48.0),
+    };
+    let mut buf = vec![0u8; width as usize * height as usize * 3];
+    let labels = {
+        let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
+        let labels = draw_timeline(&root, &text, rows, from, until)
+            .map_err(|e| RenderError::Chart(e.to_string()))?;
+        root.present()
+            .map_err(|e| RenderError::Chart(e.to_string()))?;
+        labels
+    };
+    let mut canvas = Canvas {
+        buf: &mut buf,
+        width,
+        height,
+    };
+    for label in &labels {
+        text.draw(&mut canvas, label);
+    }
+    encode_png(&buf, width, height)
+}
+
+/// The colour of a policy.
+fn phase_colour(policy: TimelinePolicy) -> RGBColor {
+    match policy {
+        TimelinePolicy::NoRecord => NO_RECORD,
+        TimelinePolicy::Monitor => MONITOR,
+        TimelinePolicy::Quarantine => QUARANTINE,
+        TimelinePolicy::Reject => REJECT,
+    }
+}
+
+/// `c` mixed with two thirds white: the unfilled part of a partial bar.
+fn tint(c: RGBColor) -> RGBColor {
+    let mix = |v: u8| ((u16::from(v) + 2 * 255) / 3) as u8;
+    RGBColor(mix(c.0), mix(c.1), mix(c.2))
+}
+
+/// White 45° stripes over the rectangle `(left, top, right, bottom)`,
+/// `gap` pixels apart, clipped to it.
+fn hatch(root: &Area<'_>, (x0, y0, x1, y1): (i32, i32, i32, i32), gap: i32) -> DrawResult<()> {
+    let h = y1 - y0;
+    let mut a = x0 - h;
+    while a < x1 {
+        // The stripe runs from (a, y1) up and right: (a + t, y1 - t).
+        let t0 = (x0 - a).max(0);
+        let t1 = (x1 - a).min(h);
+        if t1 > t0 {
+            root.draw(&PathElement::new(
+                vec![(a + t0, y1 - t0), (a + t1, y1 - t1)],
+                WHITE.stroke_width(2),
+            ))?;
+        }
+        a += gap.max(3);
+    }
+    Ok(())
+}
+
+/// Draws the timeline but its text; returns the text to draw.
+fn draw_timeline(
+    root: &Area<'_>,
+    text: &Typesetter<'_>,
+    rows: &[PhaseRow],
+    from: NaiveDate,
+    until: NaiveDate,
+) -> DrawResult<Vec<Label>> {
+    root.fill(&WHITE)?;
+    let (width, height) = root.dim_in_pixel();
+    let (w, h) = (width as i32, height as i32);
+    let mut labels = Vec::new();
+    if rows.is_empty() {
+        labels.push(Label::new(
+            "no rollout history yet",
+            (w / 2, h / 2),
+            Align::Center,
+            Align::Center,
+        ));
+        return Ok(labels);
+    }
+    let unit = |f: f32| (text.size * f).round() as i32;
+
+    let mut entries: Vec<(String, Key)> = vec![
+        ("monitor (p=none)".into(), Key::Series(MONITOR)),
+        ("quarantine".into(), Key::Series(QUARANTINE)),
+        ("reject".into(), Key::Series(REJECT)),
+        ("no record".into(), Key::Series(NO_RECORD)),
+        ("pct below 100".into(), Key::Partial(QUARANTINE)),
+        ("testing (t=y)".into(), Key::Hatched),
+    ];
+    let legend_layout = Legend::layout(text, &mut entries, w, h);
+    let legend_top = h - legend_layout.height;
+
+    // Domain names on the left, shortened to at most a third of the width.
+    let names: Vec<String> = rows.iter().map(|r| text.fit(&r.domain, w / 3)).collect();
+    let name_w = names.iter().map(|n| text.width(n)).max().unwrap_or(0);
+    let left = unit(0.4) + name_w + unit(0.6);
+    let right = w - unit(1.2);
+    let top = unit(0.8);
+    let bottom = (legend_top - unit(2.4)).max(top + rows.len() as i32);
+    let row_h = (bottom - top) as f64 / rows.len() as f64;
+    let band = (row_h * 0.7).max(1.0);
+
+    // Days from `from`; the last day ends at `right`.
+    let days = (until - from).num_days() + 1;
+    let x_of = |d: NaiveDate| {
+        let n = (d - from).num_days().clamp(0, days);
+        left + ((right - left) as i64 * n / days) as i32
+    };
+
+    // Month starts: a grid line each, a label where they do not collide.
+    let mut months = Vec::new();
+    let mut m = NaiveDate::from_ymd_opt(from.year(), from.month(), 1).unwrap_or(from);
+    while m <= until {
+        if m >= from {
+            months.push(m);
+        }
+        m = m
+            .checked_add_months(chrono::Months::new(1))
+            .unwrap_or(NaiveDate::MAX);
+    }
+    for &m in &months {
+        let x = x_of(m);
+        root.draw(&PathElement::new(
+            vec![(x, top), (x, bottom)],
+            GRID.stroke_width(1),
+        ))?;
+    }
+    let ticks: Vec<(NaiveDate, String)> = if months.is_empty() {
+        vec![(from, from.format("%Y-%m-%d").to_string())]
+    } else {
+        months
+            .iter()
+            .map(|m| (*m, m.format("%Y-%m").to_string()))
+            .collect()
+    };
+    let label_w = ticks.iter().map(|t| text.width(&t.1)).max().unwrap_or(1) + unit(1.0);
+    let spacing = ((right - left) as f64 * 30.4 / days as f64).max(1.0) as i32;
+    let every = ((label_w + spacing - 1) / spacing).max(1) as usize;
+    for (i, (day, label)) in ticks.iter().enumerate() {
+        if (ticks.len() - 1 - i).is_multiple_of(every) {
+            let x = x_of(*day);
+            root.draw(&PathElement::new(
+                vec![(x, bottom), (x, bottom + unit(0.3))],
+                AXIS.stroke_width(1),
+            ))?;
+            labels.push(Label::new(
+                label.clone(),
+                (x, bottom + unit(0.5)),
+                Align::Start,
+                Align::Start,
+            ));
+        }
+    }
+    root.draw(&PathElement::new(
+        vec![(left, bottom), (right, bottom)],
+        AXIS.stroke_width(1),
+    ))?;
+
+    for (r, (row, name)) in rows.iter().zip(&names).enumerate() {
+        let centre = top as f64 + row_h * (r as f64 + 0.5);
+        let (y0, y1) = (
+            (centre - band / 2.0).round() as i32,
+            (centre + band / 2.0).round() as i32,
+        );
+        labels.push(Label::new(
+            name.clone(),
+            (left - unit(0.6), centre.round() as i32),
+            Align::End,
+            Align::Center,
+        ));
+        for (i, (start, phase)) in row.phases.iter().enumerate() {
+            let end = row
+                .phases
+                .get(i + 1)
+                .map(|p| p.0)
+                .unwrap_or(until + chrono::Days::new(1));
+            let (x0, x1) = (
+                x_of((*start).max(from)),
+                x_of(end.min(until + chrono::Days::new(1))),
+            );
+            if x1 <= x0 {
+                continue;
+            }
+            let colour = phase_colour(phase.policy);
+            let enforcing = matches!(
+                phase.policy,
+                TimelinePolicy::Quarantine | TimelinePolicy::Reject
+            );
+            let pct = if enforcing { phase.pct.min(100) } else { 100 };
+            if pct < 100 {
+                root.draw(&Rectangle::new([(x0, y0), (x1, y1)], tint(colour).filled()))?;
+            }
+            let filled_top = y1 - ((y1 - y0) as f64 * f64::from(pct) / 100.0).round() as i32;
+            if filled_top < y1 {
+                root.draw(&Rectangle::new(
+                    [(x0, filled_top), (x1, y1)],
+                    colour.filled(),
+                ))?;
+            }
+            if phase.testing {
+                hatch(root, (x0, y0, x1, y1), unit(0.45).max(4))?;
+            }
+            if i > 0 && x0 > left {
+                root.draw(&PathElement::new(
+                    vec![(x0, y0), (x0, y1)],
+                    WHITE.stroke_width(2),
+                ))?;
+            }
+            let pct_label = format!("{pct}%");
+            if enforcing
+                && x1 - x0 > text.width(&pct_label) + unit(0.8)
+                && (y1 - y0) as f32 > text.size * 1.1
+            {
+                labels.push(Label::new(
+                    pct_label,
+                    (x0 + unit(0.4), centre.round() as i32),
+                    Align::Start,
+                    Align::Center,
+                ));
+            }
+        }
+    }
+
+    legend_layout.draw(root, text, &entries, legend_top, 2, &mut labels)?;
+    Ok(labels)
 }
 
 /// Where a label's anchor point is: at its start, centre or end.

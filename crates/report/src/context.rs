@@ -43,6 +43,57 @@ pub struct ReportContext {
     /// ingest them).
     #[serde(default)]
     pub mail: Option<MailSummary>,
+    /// Each domain's DMARC rollout phase over the last 12 months (monthly
+    /// report) or the year (annual audit); `None` when the job does not show
+    /// it or the history has no phase yet.
+    #[serde(default)]
+    pub rollout: Option<RolloutTimeline>,
+}
+
+/// Each domain's DMARC rollout phase over a window of time, from the run
+/// history of every job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RolloutTimeline {
+    /// The first day of the window, `YYYY-MM-DD`.
+    pub from: String,
+    /// The last day of the window, `YYYY-MM-DD`.
+    pub until: String,
+    /// One entry per domain, by name.
+    pub domains: Vec<RolloutDomain>,
+    /// The phase timeline chart, attached as an inline image.
+    pub chart: Option<Chart>,
+}
+
+/// One domain's rollout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RolloutDomain {
+    /// The domain.
+    pub domain: String,
+    /// Its phase now, e.g. `quarantine pct 25 (testing)`, `none` or
+    /// `no record`.
+    pub phase: String,
+    /// The day the current phase was first seen, `YYYY-MM-DD` (may be
+    /// before the window).
+    pub since: String,
+    /// Whole weeks in the current phase.
+    pub weeks_in_phase: u32,
+    /// The phase when the window opened, when a run before it saw the
+    /// domain.
+    pub at_start: Option<String>,
+    /// The changes within the window, oldest first.
+    pub changes: Vec<RolloutChange>,
+}
+
+/// A change of rollout phase, seen first by the run of `date`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RolloutChange {
+    /// The day of the first run that saw the new phase, `YYYY-MM-DD`.
+    pub date: String,
+    /// The phase before; `None` when that run was the first to see the
+    /// domain.
+    pub from: Option<String>,
+    /// The new phase.
+    pub to: String,
 }
 
 /// The mail of a period, from the DMARC aggregate reports received.
@@ -473,6 +524,56 @@ impl ReportContext {
             }),
             is_audit: job == Cadence::Annual,
             mail: Some(MailSummary::sample()),
+            rollout: Some(RolloutTimeline::sample()),
+        }
+    }
+}
+
+impl RolloutTimeline {
+    /// A made-up rollout that uses every field (see
+    /// [`ReportContext::sample`]): one domain that moved twice in the window,
+    /// one first seen in it.
+    pub fn sample() -> RolloutTimeline {
+        RolloutTimeline {
+            from: "2025-05-01".into(),
+            until: "2026-04-30".into(),
+            domains: vec![
+                RolloutDomain {
+                    domain: "example.com".into(),
+                    phase: "quarantine pct 25".into(),
+                    since: "2026-03-01".into(),
+                    weeks_in_phase: 8,
+                    at_start: Some("none".into()),
+                    changes: vec![
+                        RolloutChange {
+                            date: "2026-01-01".into(),
+                            from: Some("none".into()),
+                            to: "quarantine pct 10 (testing)".into(),
+                        },
+                        RolloutChange {
+                            date: "2026-03-01".into(),
+                            from: Some("quarantine pct 10 (testing)".into()),
+                            to: "quarantine pct 25".into(),
+                        },
+                    ],
+                },
+                RolloutDomain {
+                    domain: "example.net".into(),
+                    phase: "none".into(),
+                    since: "2026-02-01".into(),
+                    weeks_in_phase: 12,
+                    at_start: None,
+                    changes: vec![RolloutChange {
+                        date: "2026-02-01".into(),
+                        from: None,
+                        to: "none".into(),
+                    }],
+                },
+            ],
+            chart: Some(Chart {
+                cid: "phase-timeline@example".into(),
+                alt: "an example rollout timeline".into(),
+            }),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The reports of authwarden: the context the pipeline fills in
 //! ([`ReportContext`]), rendering it to an HTML and a text part with the
 //! handlebars templates of a folder ([`Renderer`]), and the charts attached
-//! to the mail ([`trend_chart_png`], [`pass_rate_chart_png`]).
+//! to the mail ([`trend_chart_png`], [`pass_rate_chart_png`],
+//! [`phase_timeline_png`]).
 //!
 //! This crate knows nothing of polars or mail: the pipeline converts its
 //! frames into these plain structs, and the mailer sends what comes out.
@@ -11,9 +12,13 @@ mod chart;
 mod context;
 mod render;
 
-pub use chart::{pass_rate_chart_png, trend_chart_png, DomainTrend, PassRateSeries};
+pub use chart::{
+    pass_rate_chart_png, phase_timeline_png, trend_chart_png, DomainTrend, PassRateSeries,
+    PhaseRow, TimelinePhase, TimelinePolicy,
+};
 pub use context::{
     percent, Chart, DomainSection, DomainStatus, Fact, FailingSource, FindingRow, FindingStatus,
-    MailDomain, MailSummary, NewSource, PassedCheck, ReportContext, Summary,
+    MailDomain, MailSummary, NewSource, PassedCheck, ReportContext, RolloutChange, RolloutDomain,
+    RolloutTimeline, Summary,
 };
 pub use render::{RenderError, Rendered, Renderer};

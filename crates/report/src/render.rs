@@ -359,6 +359,22 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../../templates/partials/resolved.txt.hbs"),
     ),
     (
+        "partials/rollout-table.html.hbs",
+        include_str!("../../../templates/partials/rollout-table.html.hbs"),
+    ),
+    (
+        "partials/rollout-table.txt.hbs",
+        include_str!("../../../templates/partials/rollout-table.txt.hbs"),
+    ),
+    (
+        "partials/rollout.html.hbs",
+        include_str!("../../../templates/partials/rollout.html.hbs"),
+    ),
+    (
+        "partials/rollout.txt.hbs",
+        include_str!("../../../templates/partials/rollout.txt.hbs"),
+    ),
+    (
         "partials/summary.html.hbs",
         include_str!("../../../templates/partials/summary.html.hbs"),
     ),

@@ -1,9 +1,11 @@
 //! The charts are PNGs of the requested size for any number of runs,
-//! days or weeks.
+//! days, weeks or domains.
 
 use authwarden_report::{
-    pass_rate_chart_png, trend_chart_png, DomainTrend, PassRateSeries, RenderError,
+    pass_rate_chart_png, phase_timeline_png, trend_chart_png, DomainTrend, PassRateSeries,
+    PhaseRow, RenderError, TimelinePhase, TimelinePolicy,
 };
+use chrono::NaiveDate;
 
 /// Checks the signature and the IHDR chunk, then decodes the whole image;
 /// returns its RGB pixels.
@@ -127,4 +129,100 @@ fn pass_rate_of_many_domains_one_day_and_none() {
         pass_rate_chart_png(&[], "day", 10, 10),
         Err(RenderError::Chart(_))
     ));
+}
+
+fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
+fn phase(policy: TimelinePolicy, pct: u8, testing: bool) -> TimelinePhase {
+    TimelinePhase {
+        policy,
+        pct,
+        testing,
+    }
+}
+
+/// A year of rollout: one domain walking the whole ramp, one that lost its
+/// record, one first seen late and one that never moved.
+fn rollout_rows() -> Vec<PhaseRow> {
+    use TimelinePolicy::*;
+    vec![
+        PhaseRow {
+            domain: "example.com".into(),
+            phases: vec![
+                (date(2025, 12, 1), phase(Monitor, 100, false)),
+                (date(2026, 2, 1), phase(Quarantine, 10, true)),
+                (date(2026, 4, 1), phase(Quarantine, 25, false)),
+                (date(2026, 6, 1), phase(Quarantine, 100, false)),
+                (date(2026, 8, 1), phase(Reject, 100, false)),
+            ],
+        },
+        PhaseRow {
+            domain: "example.net".into(),
+            phases: vec![
+                (date(2025, 12, 1), phase(Monitor, 100, false)),
+                (date(2026, 5, 1), phase(NoRecord, 100, false)),
+            ],
+        },
+        PhaseRow {
+            domain: "shop.example-subsidiary-with-a-long-name.co.uk".into(),
+            phases: vec![(date(2026, 9, 14), phase(Reject, 50, true))],
+        },
+        PhaseRow {
+            domain: "example.org".into(),
+            phases: vec![(date(2024, 1, 1), phase(Reject, 100, false))],
+        },
+    ]
+}
+
+#[test]
+fn phase_timeline_of_four_domains_over_a_year() {
+    let rows = rollout_rows();
+    let (from, until) = (date(2025, 12, 1), date(2026, 11, 30));
+    let png = phase_timeline_png(&rows, from, until, 1184, 520).unwrap();
+    let pixels = decode(&png, 1184, 520);
+    assert!(ink(&pixels) > 20_000);
+    // Every phase colour is drawn: monitor, quarantine, reject, no record.
+    for (name, rgb) in [
+        ("monitor", (0x4e, 0x79, 0xa7)),
+        ("quarantine", (0xf2, 0x8e, 0x2b)),
+        ("reject", (0xe1, 0x57, 0x59)),
+        ("no record", (0xb8, 0xbe, 0xc6)),
+    ] {
+        assert!(coloured(&pixels, rgb) > 2_000, "{name}");
+    }
+    // The same input gives the same bytes.
+    assert_eq!(
+        png,
+        phase_timeline_png(&rows, from, until, 1184, 520).unwrap()
+    );
+    // A phase drawn differently changes the image.
+    let mut changed = rows.clone();
+    changed[0].phases[1].1.testing = false;
+    assert_ne!(
+        png,
+        phase_timeline_png(&changed, from, until, 1184, 520).unwrap()
+    );
+}
+
+#[test]
+fn phase_timeline_small_short_empty_and_refused() {
+    let rows = rollout_rows();
+    let png = phase_timeline_png(&rows, date(2026, 11, 1), date(2026, 11, 30), 400, 240).unwrap();
+    assert!(ink(&decode(&png, 400, 240)) > 500);
+    // One day, the window of a first run.
+    let png = phase_timeline_png(&rows, date(2026, 11, 30), date(2026, 11, 30), 592, 300).unwrap();
+    decode(&png, 592, 300);
+    let png = phase_timeline_png(&[], date(2026, 1, 1), date(2026, 12, 31), 400, 200).unwrap();
+    decode(&png, 400, 200);
+    for (w, h, from, until) in [
+        (10, 10, date(2026, 1, 1), date(2026, 12, 31)),
+        (592, 300, date(2026, 12, 31), date(2026, 1, 1)),
+    ] {
+        assert!(matches!(
+            phase_timeline_png(&rows, from, until, w, h),
+            Err(RenderError::Chart(_))
+        ));
+    }
 }

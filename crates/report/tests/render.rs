@@ -136,9 +136,17 @@ fn html_is_self_contained() {
             assert!(!html.contains(banned), "{job}: {banned}");
         }
         let srcs: Vec<_> = html.match_indices("src=\"").collect();
-        assert_eq!(srcs.len(), 2, "{job}: only the two charts are images");
+        // The monthly report shows the rollout timeline as a third chart;
+        // the annual audit has the rollout as a table.
+        let charts = if job == Cadence::Monthly { 3 } else { 2 };
+        assert_eq!(srcs.len(), charts, "{job}: only the charts are images");
         assert!(html.contains("<img src=\"cid:trend-2026-11@authwarden\""));
         assert!(html.contains("<img src=\"cid:pass-rate-2026-11@authwarden\""));
+        assert_eq!(
+            html.contains("<img src=\"cid:phase-timeline-2026-11@authwarden\""),
+            job == Cadence::Monthly,
+            "{job}"
+        );
     }
 }
 
