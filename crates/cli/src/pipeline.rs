@@ -25,6 +25,8 @@ use crate::setup;
 const CHART_CID: &str = "trend-chart@authwarden";
 /// The content id of the mail summary's pass-rate chart.
 const MAIL_CHART_CID: &str = "pass-rate-chart@authwarden";
+/// The content id of the DMARC rollout timeline.
+const ROLLOUT_CHART_CID: &str = "phase-timeline@authwarden";
 
 /// What a run left behind.
 #[derive(Debug)]
@@ -205,6 +207,8 @@ pub async fn run_job(
         None => (None, None),
     };
     ctx.mail = mail_ctx;
+    let (rollout_ctx, rollout_png) = rollout_context(job, &store, &outcome, started);
+    ctx.rollout = rollout_ctx;
     let ctx = ctx.sorted();
 
     // 4. render and write
@@ -219,6 +223,9 @@ pub async fn run_job(
     }
     if let Some(png) = &mail_png {
         write_atomic(&report_dir.join("pass-rate.png"), png)?;
+    }
+    if let Some(png) = &rollout_png {
+        write_atomic(&report_dir.join("phase-timeline.png"), png)?;
     }
 
     // 5. outbox, then SMTP
@@ -242,16 +249,20 @@ pub async fn run_job(
             subject: rendered.subject.clone(),
             text: rendered.text.clone(),
             html: rendered.html.clone(),
-            inline_images: [(CHART_CID, &chart_png), (MAIL_CHART_CID, &mail_png)]
-                .into_iter()
-                .filter_map(|(cid, png)| {
-                    Some(InlineImage {
-                        cid: cid.to_string(),
-                        content_type: "image/png".into(),
-                        data: png.as_ref()?.clone(),
-                    })
+            inline_images: [
+                (CHART_CID, &chart_png),
+                (MAIL_CHART_CID, &mail_png),
+                (ROLLOUT_CHART_CID, &rollout_png),
+            ]
+            .into_iter()
+            .filter_map(|(cid, png)| {
+                Some(InlineImage {
+                    cid: cid.to_string(),
+                    content_type: "image/png".into(),
+                    data: png.as_ref()?.clone(),
                 })
-                .collect(),
+            })
+            .collect(),
             date: started,
         };
         let path = outbox.enqueue(&message)?;
@@ -572,6 +583,7 @@ fn build_context(
         chart: None,
         is_audit: job == Cadence::Annual,
         mail: None,
+        rollout: None,
     }
     .with_timezone_note(config)
 }
@@ -640,6 +652,146 @@ fn mail_query(job: Cadence, today: chrono::NaiveDate) -> history::MailQuery {
     q.trend_start = utc(trend_start);
     q.bucket = history::Bucket::Week;
     q
+}
+
+/// The window of the DMARC rollout section, in UTC: the last 12 whole months
+/// and the run's own days for the monthly report, the last whole year and
+/// the days since for the annual audit (the audit on 1 January covers the
+/// year just ended); `None` for the quarterly report, which does not show it.
+fn rollout_window(
+    job: Cadence,
+    started: chrono::DateTime<chrono::Utc>,
+) -> Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> {
+    use chrono::{Datelike, Months, NaiveDate};
+    let today = started.date_naive();
+    let first = match job {
+        Cadence::Monthly => NaiveDate::from_ymd_opt(today.year(), today.month(), 1),
+        Cadence::Annual => NaiveDate::from_ymd_opt(today.year(), 1, 1),
+        Cadence::Quarterly => return None,
+    }
+    .unwrap_or(today);
+    let from = first - Months::new(12);
+    Some((from.and_time(chrono::NaiveTime::MIN).and_utc(), started))
+}
+
+/// The report's DMARC rollout section from the phases in the history (runs
+/// of every job), for the domains of this run, and the timeline chart.
+fn rollout_context(
+    job: Cadence,
+    store: &HistoryStore,
+    outcome: &RunOutcome,
+    started: chrono::DateTime<chrono::Utc>,
+) -> (Option<report::RolloutTimeline>, Option<Vec<u8>>) {
+    let Some((from, until)) = rollout_window(job, started) else {
+        return (None, None);
+    };
+    let history = match history::rollout_history(store, from, until) {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!("rollout history unavailable: {e}");
+            return (None, None);
+        }
+    };
+    let checked: std::collections::BTreeSet<&str> =
+        outcome.domains.iter().map(|d| d.domain.as_str()).collect();
+    let history: Vec<_> = history
+        .into_iter()
+        .filter(|d| checked.contains(d.domain.as_str()))
+        .collect();
+    if history.is_empty() {
+        return (None, None);
+    }
+    let day = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d").to_string();
+    let domains: Vec<report::RolloutDomain> = history
+        .iter()
+        .map(|d| report::RolloutDomain {
+            domain: d.domain.clone(),
+            phase: d.current.describe(),
+            since: day(d.since),
+            weeks_in_phase: u32::try_from((until - d.since).num_weeks().max(0)).unwrap_or(0),
+            at_start: d.at_start.map(|p| p.describe()),
+            changes: d
+                .changes
+                .iter()
+                .map(|c| report::RolloutChange {
+                    date: day(c.at),
+                    from: c.from.map(|p| p.describe()),
+                    to: c.to.describe(),
+                })
+                .collect(),
+        })
+        .collect();
+    let timeline_phase = |p: &history::RolloutPhase| report::TimelinePhase {
+        policy: match p.policy {
+            history::PhasePolicy::NoRecord => report::TimelinePolicy::NoRecord,
+            history::PhasePolicy::None => report::TimelinePolicy::Monitor,
+            history::PhasePolicy::Quarantine => report::TimelinePolicy::Quarantine,
+            history::PhasePolicy::Reject => report::TimelinePolicy::Reject,
+        },
+        pct: p.pct,
+        testing: p.testing,
+    };
+    let rows: Vec<report::PhaseRow> = history
+        .iter()
+        .map(|d| report::PhaseRow {
+            domain: d.domain.clone(),
+            phases: d
+                .at_start
+                .iter()
+                .map(|p| (from.date_naive(), timeline_phase(p)))
+                .chain(
+                    d.changes
+                        .iter()
+                        .map(|c| (c.at.date_naive(), timeline_phase(&c.to))),
+                )
+                .collect(),
+        })
+        .collect();
+    // A timeline needs time: while every phase was first seen on the run's
+    // own day (the first run of a history), the section lists the phases
+    // without a chart of one-day slivers.
+    let first_day = rows
+        .iter()
+        .filter_map(|r| r.phases.first().map(|p| p.0))
+        .min()
+        .unwrap_or(until.date_naive());
+    let height = (260 + 64 * rows.len() as u32).clamp(360, 4000);
+    let png = if first_day >= until.date_naive() {
+        None
+    } else {
+        match report::phase_timeline_png(&rows, from.date_naive(), until.date_naive(), 1184, height)
+        {
+            Ok(png) => Some(png),
+            Err(e) => {
+                tracing::warn!("no rollout chart: {e}");
+                None
+            }
+        }
+    };
+    const NAMED: usize = 8;
+    let mut alt: Vec<String> = domains
+        .iter()
+        .take(NAMED)
+        .map(|d| format!("{} {} since {}", d.domain, d.phase, d.since))
+        .collect();
+    if domains.len() > NAMED {
+        alt.push(format!("and {} more", domains.len() - NAMED));
+    }
+    let timeline = report::RolloutTimeline {
+        from: day(from),
+        until: day(until),
+        chart: png.as_ref().map(|_| Chart {
+            cid: ROLLOUT_CHART_CID.to_string(),
+            alt: format!(
+                "DMARC phase per domain from {} to {}: {}",
+                day(from),
+                day(until),
+                alt.join(", ")
+            ),
+        }),
+        domains,
+    };
+    (Some(timeline), png)
 }
 
 /// The report's mail section from the history's summary, and the pass-rate
@@ -742,4 +894,135 @@ fn mail_context(
         }),
     };
     (Some(summary), png)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use authwarden_engine::DomainReport;
+    use chrono::{TimeZone as _, Utc};
+    use serde_json::json;
+
+    fn at(y: i32, m: u32, d: u32) -> chrono::DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, 6, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn the_rollout_window_is_twelve_months_or_the_year_just_ended() {
+        let day = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%d").to_string();
+        let (from, until) = rollout_window(Cadence::Monthly, at(2026, 12, 1)).unwrap();
+        assert_eq!((day(from), until), ("2025-12-01".into(), at(2026, 12, 1)));
+        let (from, _) = rollout_window(Cadence::Monthly, at(2026, 12, 17)).unwrap();
+        assert_eq!(day(from), "2025-12-01");
+        let (from, _) = rollout_window(Cadence::Annual, at(2027, 1, 1)).unwrap();
+        assert_eq!(day(from), "2026-01-01");
+        assert_eq!(rollout_window(Cadence::Quarterly, at(2026, 10, 1)), None);
+    }
+
+    /// Appends a run whose only domains have these `dmarc` facts.
+    fn run(
+        store: &HistoryStore,
+        job: Cadence,
+        started: chrono::DateTime<Utc>,
+        facts: &[(&str, Value)],
+    ) {
+        let meta = RunMeta::new(Some(job), started);
+        let domains: Vec<history::DomainFacts> = facts
+            .iter()
+            .map(|(domain, dmarc)| history::DomainFacts {
+                domain: domain.to_string(),
+                facts: serde_json::Map::from_iter([("dmarc".to_string(), dmarc.clone())]),
+            })
+            .collect();
+        let findings = history::findings_frame(&meta, &[]).unwrap();
+        let summary = history::summary_frame(&meta, &[], &domains).unwrap();
+        store.append(&meta, &findings, &summary).unwrap();
+    }
+
+    fn outcome(domains: &[&str]) -> RunOutcome {
+        RunOutcome {
+            findings: Vec::new(),
+            domains: domains
+                .iter()
+                .map(|d| DomainReport {
+                    domain: d.to_string(),
+                    facts: serde_json::Map::new(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_rollout_section_lists_this_runs_domains_with_a_chart_once_there_is_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = HistoryStore::new(dir.path());
+        let none = json!({"status": "found", "policy": "none", "pct": 100, "testing": false});
+        let quarantine =
+            json!({"status": "found", "policy": "quarantine", "pct": 25, "testing": true});
+        run(
+            &store,
+            Cadence::Monthly,
+            at(2026, 11, 1),
+            &[("a.example", none.clone()), ("gone.example", none.clone())],
+        );
+
+        // The first run of a history: phases, no chart.
+        let (ctx, png) = rollout_context(
+            Cadence::Monthly,
+            &store,
+            &outcome(&["a.example"]),
+            at(2026, 11, 1),
+        );
+        let ctx = ctx.unwrap();
+        assert!(png.is_none() && ctx.chart.is_none());
+        assert_eq!(ctx.domains.len(), 1, "only the domains of this run");
+
+        run(
+            &store,
+            Cadence::Monthly,
+            at(2026, 12, 1),
+            &[("a.example", quarantine)],
+        );
+        let (ctx, png) = rollout_context(
+            Cadence::Monthly,
+            &store,
+            &outcome(&["a.example"]),
+            at(2026, 12, 1),
+        );
+        let ctx = ctx.unwrap();
+        assert!(png.unwrap().starts_with(b"\x89PNG"));
+        assert_eq!(ctx.chart.unwrap().cid, ROLLOUT_CHART_CID);
+        assert_eq!(
+            (ctx.from.as_str(), ctx.until.as_str()),
+            ("2025-12-01", "2026-12-01")
+        );
+        let a = &ctx.domains[0];
+        assert_eq!(
+            (a.phase.as_str(), a.since.as_str(), a.weeks_in_phase),
+            ("quarantine pct 25 (testing)", "2026-12-01", 0)
+        );
+        let changes: Vec<_> = a
+            .changes
+            .iter()
+            .map(|c| (c.date.as_str(), c.from.as_deref(), c.to.as_str()))
+            .collect();
+        assert_eq!(
+            changes,
+            [
+                ("2026-11-01", None, "none"),
+                ("2026-12-01", Some("none"), "quarantine pct 25 (testing)")
+            ]
+        );
+
+        // The quarterly report has no rollout section.
+        assert_eq!(
+            rollout_context(
+                Cadence::Quarterly,
+                &store,
+                &outcome(&["a.example"]),
+                at(2027, 1, 1)
+            ),
+            (None, None)
+        );
+    }
 }
