@@ -99,8 +99,13 @@ fn ingest(config: &str, report: &Path, extra: &[&str]) -> Value {
     run.json()
 }
 
-/// (report_id, source_ip) -> the (cause, provider) of its rows.
-fn history(data: &Path) -> BTreeMap<(String, String), Vec<(String, Option<String>)>> {
+/// The (cause, provider) of a row.
+type Class = (String, Option<String>);
+
+/// (report_id, source_ip) -> the classes of its rows.
+type Rows = BTreeMap<(String, String), Vec<Class>>;
+
+fn history(data: &Path) -> Rows {
     let frame = HistoryStore::new(data).load_aggregate().unwrap();
     let text = |name: &str| {
         frame
@@ -127,24 +132,20 @@ fn history(data: &Path) -> BTreeMap<(String, String), Vec<(String, Option<String
     out
 }
 
-fn classes(
-    rows: &BTreeMap<(String, String), Vec<(String, Option<String>)>>,
-    id: &str,
-    ip: &str,
-) -> Vec<(String, Option<String>)> {
+fn classes(rows: &Rows, id: &str, ip: &str) -> Vec<Class> {
     rows.get(&(id.to_string(), ip.to_string()))
         .unwrap_or_else(|| panic!("no row of {ip} in {id}: {rows:?}"))
         .clone()
 }
 
-fn known(provider: &str) -> (String, Option<String>) {
+fn known(provider: &str) -> Class {
     (
         "known-service-missing-spf".to_string(),
         Some(provider.to_string()),
     )
 }
 
-fn unknown() -> (String, Option<String>) {
+fn unknown() -> Class {
     ("unknown-source".to_string(), None)
 }
 
