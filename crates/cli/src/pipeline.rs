@@ -755,7 +755,8 @@ fn rollout_context(
         .filter_map(|r| r.phases.first().map(|p| p.0))
         .min()
         .unwrap_or(until.date_naive());
-    let height = (260 + 64 * rows.len() as u32).clamp(360, 4000);
+    // Room for the legend in two columns and a row per domain.
+    let height = (260 + 64 * rows.len() as u32).clamp(450, 4000);
     let png = if first_day >= until.date_naive() {
         None
     } else {

@@ -1010,12 +1010,15 @@ fn draw_timeline(
             GRID.stroke_width(1),
         ))?;
     }
+    // Labels start at their month; one too close to the right edge to fit
+    // is left out rather than pushed onto its neighbour.
     let ticks: Vec<(NaiveDate, String)> = if months.is_empty() {
         vec![(from, from.format("%Y-%m-%d").to_string())]
     } else {
         months
             .iter()
             .map(|m| (*m, m.format("%Y-%m").to_string()))
+            .filter(|(m, label)| x_of(*m) + text.width(label) <= w)
             .collect()
     };
     let label_w = ticks.iter().map(|t| text.width(&t.1)).max().unwrap_or(1) + unit(1.0);
