@@ -33,8 +33,15 @@ use authwarden_engine::{Engine, PlannedChecker};
 use authwarden_registry::Registry;
 use authwarden_test_support::dns::{KnotOptions, KnotServer, ZoneSource};
 
-/// Provider SPF trees: (include name, its record, nested records).
-const PROVIDERS: &[(&str, &str, &[(&str, &str)])] = &[
+/// A provider's SPF tree: (include name, its record, nested (name, record)s).
+type Provider = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+/// Provider SPF trees.
+const PROVIDERS: &[Provider] = &[
     (
         "_spf.mail.bench-google.test",
         "v=spf1 include:_nb1.mail.bench-google.test include:_nb2.mail.bench-google.test include:_nb3.mail.bench-google.test ~all",

@@ -517,7 +517,8 @@ impl Report<'_> {
                 for t in &self.removed {
                     writeln!(out, "  - {t}")?;
                 }
-                if !self.unchanged.is_empty() && !(self.added.is_empty() && self.removed.is_empty())
+                if !self.unchanged.is_empty()
+                    && (!self.added.is_empty() || !self.removed.is_empty())
                 {
                     writeln!(out, "  = {} term(s) unchanged", self.unchanged.len())?;
                 }
