@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use authwarden_e2e::authwarden;
 use authwarden_history::HistoryStore;
 use authwarden_test_support::dns::{zones_in_dir, KnotOptions, KnotServer};
+use authwarden_test_support::imap::{ImapOptions, ImapServer};
 use serde_json::{json, Value};
 
 /// Configured without a zone file: Knot answers SERVFAIL for every name.
@@ -291,5 +292,84 @@ fn reports_analyze_with_reverse_dns() {
     assert_eq!(
         source(&enriched, "192.0.2.30"),
         ("unknown-source".to_string(), Value::Null)
+    );
+}
+
+/// The mailbox pass takes the same path: a report arriving over IMAP is
+/// enriched too (the lookups run while the mailbox session is open).
+#[test]
+fn ingest_imap_with_reverse_dns() {
+    let dns = start_dns();
+    let server = ImapServer::start(ImapOptions::default())
+        .unwrap_or_else(|e| panic!("cannot start the test IMAP server: {e}"));
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let report = write_report(tmp.path(), "rdns-imap", FIRST);
+    let xml = fs::read_to_string(&report).unwrap();
+    let message = format!(
+        "From: noreply-dmarc@rdns.example\r\n\
+         To: dmarc@example.com\r\n\
+         Subject: Report Domain: example.com Submitter: rdns.example\r\n\
+         Date: Tue, 2 Jan 2024 00:00:00 +0000\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\r\n\
+         \r\n\
+         --b1\r\n\
+         Content-Type: text/plain\r\n\
+         \r\n\
+         This is an aggregate report.\r\n\
+         --b1\r\n\
+         Content-Type: text/xml; name=\"rdns.example!example.com!1!2.xml\"\r\n\
+         Content-Disposition: attachment; filename=\"rdns.example!example.com!1!2.xml\"\r\n\
+         Content-Transfer-Encoding: 7bit\r\n\
+         \r\n\
+         {}\r\n\
+         --b1--\r\n",
+        xml.trim_end().replace('\n', "\r\n")
+    );
+    server.append("INBOX", message.as_bytes()).unwrap();
+    let password = tmp.path().join("imap-password");
+    fs::write(&password, format!("{}\n", server.password())).unwrap();
+    let config = tmp.path().join("authwarden.toml");
+    fs::write(
+        &config,
+        format!(
+            "history_dir = {:?}\n[dns]\nnameservers = [\"{}\"]\ntimeout = \"5s\"\n\
+             [imap]\nhost = {:?}\nport = {}\nsecurity = \"none\"\n\
+             username = {:?}\npassword_file = {:?}\ntimeout = \"20s\"\n",
+            data.display().to_string(),
+            dns.addr(),
+            server.host(),
+            server.port(),
+            server.user(),
+            password.display().to_string(),
+        ),
+    )
+    .unwrap();
+    let run = authwarden(&[
+        "--config",
+        config.to_str().unwrap(),
+        "ingest",
+        "--imap",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(run.code(), 0, "{run}");
+    let out = run.json();
+    assert_eq!(out["imap"]["processed"], 1, "{out}");
+    assert_eq!(out["new"], 1, "{out}");
+    assert_eq!(
+        out["reverse_dns"],
+        json!({"cached": 0, "queried": 4, "found": 2, "failed": 1}),
+        "{out}"
+    );
+    let rows = history(&data);
+    assert_eq!(
+        classes(&rows, "rdns-imap", "192.0.2.10"),
+        [known("SendGrid"), known("SendGrid")]
+    );
+    assert_eq!(
+        classes(&rows, "rdns-imap", "2001:db8::25"),
+        [known("Mailgun")]
     );
 }
