@@ -206,6 +206,32 @@ fn ptr_names_classify_sources_and_are_cached_across_ingests() {
     assert_eq!(run["reverse_dns"]["cached"], 0, "{run}");
 }
 
+/// Reports of one run share the lookups: an IP in both is asked once, and
+/// so is the one that fails.
+#[test]
+fn one_run_asks_each_ip_once_across_reports() {
+    let dns = start_dns();
+    let tmp = tempfile::tempdir().unwrap();
+    let config = write_config(tmp.path(), &dns);
+    let reports = tmp.path().join("reports");
+    fs::create_dir(&reports).unwrap();
+    write_report(&reports, "rdns-1", FIRST);
+    write_report(&reports, "rdns-2", SECOND);
+    let run = ingest(&config, &reports, &[]);
+    assert_eq!(run["new"], 2, "{run}");
+    assert_eq!(
+        run["reverse_dns"],
+        json!({"cached": 3, "queried": 4, "found": 2, "failed": 1}),
+        "{run}"
+    );
+    let rows = history(&tmp.path().join("data"));
+    for id in ["rdns-1", "rdns-2"] {
+        assert!(classes(&rows, id, "192.0.2.10")
+            .iter()
+            .all(|c| *c == known("SendGrid")));
+    }
+}
+
 #[test]
 fn without_reverse_dns_the_source_stays_unknown() {
     let dns = start_dns();

@@ -7,9 +7,10 @@
 //! `auth_results` name only the customer's domains.
 //!
 //! Lookups never fail the caller: a SERVFAIL or timeout leaves the source
-//! without a name and is not cached, so the next run asks again. "No name"
-//! (NXDOMAIN, no PTR record) is an answer and is cached, for a shorter time
-//! than a name.
+//! without a name and is not saved, so the next run asks again (within a
+//! run it is not asked twice: a dead reverse zone costs its timeout once).
+//! "No name" (NXDOMAIN, no PTR record) is an answer and is cached, for a
+//! shorter time than a name.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
@@ -127,10 +128,12 @@ pub enum PtrCacheError {
 }
 
 /// PTR answers by IP, with the time each was fetched. `now` is the run's
-/// time: freshness is judged and new answers are stamped with it.
+/// time: freshness is judged and new answers are stamped with it. IPs whose
+/// lookup failed are remembered for the life of the value, never saved.
 #[derive(Debug, Clone)]
 pub struct PtrCache {
     entries: BTreeMap<IpAddr, PtrEntry>,
+    failed: HashSet<IpAddr>,
     now: DateTime<Utc>,
 }
 
@@ -145,6 +148,7 @@ impl PtrCache {
     pub fn new() -> PtrCache {
         PtrCache {
             entries: BTreeMap::new(),
+            failed: HashSet::new(),
             now: Utc::now(),
         }
     }
@@ -249,8 +253,20 @@ impl PtrCache {
         self.get(ip).and_then(|e| e.name.as_deref())
     }
 
+    /// Whether the lookup of `ip` failed while this value lived.
+    pub fn failed(&self, ip: IpAddr) -> bool {
+        self.failed.contains(&ip.to_canonical())
+    }
+
+    /// Records that the lookup of `ip` failed: not asked again while this
+    /// value lives, not saved.
+    pub fn insert_failure(&mut self, ip: IpAddr) {
+        self.failed.insert(ip.to_canonical());
+    }
+
     /// Records an answer fetched now: a name, or `None` for "no name".
     pub fn insert(&mut self, ip: IpAddr, name: Option<String>) {
+        self.failed.remove(&ip.to_canonical());
         self.entries.insert(
             ip.to_canonical(),
             PtrEntry {
@@ -274,7 +290,8 @@ impl PtrCache {
 /// What [`resolve_ptrs`] did, by distinct IP.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct PtrCounts {
-    /// Answered from the cache (a name or "no name").
+    /// Not asked: the cache held a name or "no name", or the lookup had
+    /// failed earlier in the same run.
     pub cached: usize,
     /// Asked of the resolver.
     pub queried: usize,
@@ -333,7 +350,7 @@ pub async fn resolve_ptrs(
         if !seen.insert(ip) {
             continue;
         }
-        if cache.get(ip).is_some() {
+        if cache.get(ip).is_some() || cache.failed(ip) {
             counts.cached += 1;
         } else {
             todo.push(ip);
@@ -352,7 +369,10 @@ pub async fn resolve_ptrs(
                 counts.found += usize::from(name.is_some());
                 cache.insert(ip, name);
             }
-            Err(()) => counts.failed += 1,
+            Err(()) => {
+                counts.failed += 1;
+                cache.insert_failure(ip);
+            }
         }
     }
     counts
@@ -524,6 +544,17 @@ mod tests {
         );
         assert!(cache.get(ip("192.0.2.11")).is_none());
         assert_eq!(cache.len(), 3);
+        // Within the run the failure is not asked again; a new run asks.
+        let counts = run(&r, &["192.0.2.11", "192.0.2.10"], &mut cache, 2);
+        assert_eq!((counts.cached, counts.queried), (2, 0));
+        assert_eq!(r.asked().len(), 4);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ptr-cache.json");
+        cache.save(&path).unwrap();
+        let mut next = PtrCache::load(&path).unwrap().at(t0());
+        assert!(!next.failed(ip("192.0.2.11")));
+        let counts = run(&r, &["192.0.2.11", "192.0.2.10"], &mut next, 2);
+        assert_eq!((counts.cached, counts.queried, counts.failed), (1, 1, 1));
     }
 
     #[test]

@@ -30,7 +30,8 @@ use std::sync::{Arc, Mutex};
 use anyhow::{anyhow, bail, Context as _};
 use authwarden_aggregate::{
     open_payload, parse_source_ip, resolve_ptrs, visit_payloads, AggregateRow, Category, Cause,
-    Classifier, Limits, Payload, PtrCache, PtrCounts, ReportError, DEFAULT_PTR_CONCURRENCY,
+    Classifier, Limits, Payload, PtrCache, PtrCounts, ReportError, ReportHeader,
+    DEFAULT_PTR_CONCURRENCY,
 };
 use authwarden_api::Resolver;
 use authwarden_config::{Config, ImapConfig, PasswordSource, Security as CfgSecurity};
@@ -170,26 +171,31 @@ impl ReverseDns {
             .collect()
     }
 
-    /// The first pass over a payload: its distinct source IPs, when
-    /// `wanted(org_name, report_id)`, and their names. `Err` when the report
-    /// cannot be read (the caller reports it).
+    /// The first pass over a payload: its distinct source IPs and their
+    /// names, unless `held(org_name, report_id)` says that the report's rows
+    /// are not needed. `Err` when the report cannot be read (the caller
+    /// reports it).
     fn payload_names(
         &self,
         payload: &Payload,
         limits: &Limits,
-        wanted: impl Fn(&str, &str) -> bool,
-    ) -> Result<HashMap<IpAddr, String>, ReportError> {
+        held: impl Fn(&str, &str) -> bool,
+    ) -> Result<Prepass, ReportError> {
         let mut ips = HashSet::new();
-        let mut want: Option<bool> = None;
-        payload.parse_with(limits, |header, record| {
+        let mut is_held: Option<bool> = None;
+        let header = payload.parse_with(limits, |header, record| {
             let m = &header.metadata;
-            if *want.get_or_insert_with(|| wanted(&m.org_name, &m.report_id)) {
+            if !*is_held.get_or_insert_with(|| held(&m.org_name, &m.report_id)) {
                 if let Some(ip) = parse_source_ip(&record.source_ip) {
                     ips.insert(ip);
                 }
             }
         })?;
-        Ok(self.names(&ips))
+        Ok(Prepass {
+            header,
+            names: self.names(&ips),
+            held: is_held == Some(true),
+        })
     }
 
     fn counts(&self) -> PtrCounts {
@@ -203,6 +209,15 @@ impl ReverseDns {
             warnings.push(e.to_string());
         }
     }
+}
+
+/// What the first pass over a payload found.
+struct Prepass {
+    header: ReportHeader,
+    /// PTR names by source IP.
+    names: HashMap<IpAddr, String>,
+    /// The report's rows are not needed: no name was looked up.
+    held: bool,
 }
 
 /// The PTR name of a record's source, from a payload's names.
@@ -311,7 +326,7 @@ fn analyze_payload(
     rdns: Option<&ReverseDns>,
 ) -> Result<((String, String), ReportAcc), ReportError> {
     let names = match rdns {
-        Some(rdns) => rdns.payload_names(payload, limits, |_, _| true)?,
+        Some(rdns) => rdns.payload_names(payload, limits, |_, _| false)?.names,
         None => HashMap::new(),
     };
     let mut acc = ReportAcc::default();
@@ -669,13 +684,28 @@ fn ingest_payload(
     limits: &Limits,
     rdns: Option<&ReverseDns>,
 ) -> Result<Outcome, HistoryError> {
-    // Reports the history holds need no names: their rows are not written.
-    let names =
-        match rdns.map(|r| r.payload_names(payload, limits, |org, id| !batch.contains(org, id))) {
-            None => HashMap::new(),
-            Some(Ok(names)) => names,
-            Some(Err(e)) => return Ok(Outcome::Unreadable(e.to_string())),
-        };
+    // Reports the history holds need no names, and no second pass.
+    let prepass = rdns.map(|r| r.payload_names(payload, limits, |o, i| batch.contains(o, i)));
+    let names = match prepass {
+        None => HashMap::new(),
+        Some(Err(e)) => return Ok(Outcome::Unreadable(e.to_string())),
+        Some(Ok(Prepass {
+            header,
+            names,
+            held,
+        })) => {
+            if held {
+                match batch.start(&header)? {
+                    ReportStart::AlreadyIngested => return Ok(Outcome::AlreadyIngested),
+                    ReportStart::Duplicate => return Ok(Outcome::Duplicate),
+                    // No longer held (a writer of this batch failed): the
+                    // streaming pass writes it, without names.
+                    ReportStart::New(writer) => batch.abort(writer),
+                }
+            }
+            names
+        }
+    };
     let mut start: Option<ReportStart> = None;
     let mut failure: Option<HistoryError> = None;
     let mut messages = 0u64;
