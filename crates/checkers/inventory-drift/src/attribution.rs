@@ -171,6 +171,10 @@ pub struct SeenSource {
     pub spf_aligned: u64,
     /// Messages re-sent by intermediaries (see [`INTERMEDIARY_CAUSES`]).
     pub intermediary: u64,
+    /// Those of them that still passed DMARC (a list that kept the
+    /// original DKIM signature intact): the original sender's mail, not
+    /// the intermediary's own.
+    pub intermediary_aligned: u64,
     /// Messages with nothing aligned and no intermediary: DMARC fails.
     pub failing: u64,
     /// Messages per source IP.
@@ -213,6 +217,9 @@ impl SeenSource {
         }
         if INTERMEDIARY_CAUSES.contains(&row.cause.as_str()) {
             add_count(&mut self.intermediary, n);
+            if row.dkim_aligned || row.spf_aligned {
+                add_count(&mut self.intermediary_aligned, n);
+            }
         } else if !row.dkim_aligned && !row.spf_aligned {
             add_count(&mut self.failing, n);
             add_count(

@@ -628,8 +628,10 @@ impl<'c> Run<'c> {
                 _ => seen_facts.push(entry),
             }
 
-            // DRIFT001: passing mail from outside the inventory
-            if !origin.in_inventory() && seen.aligned > 0 {
+            // DRIFT001: passing mail from outside the inventory; a
+            // forwarder or list relaying others' signed mail is not a sender.
+            let own_aligned = seen.aligned.saturating_sub(seen.intermediary_aligned);
+            if !origin.in_inventory() && own_aligned > 0 {
                 let label = origin.label();
                 let what = match origin {
                     Origin::Provider(p) => self
@@ -645,8 +647,8 @@ impl<'c> Run<'c> {
                     &label,
                     format!(
                         "{what} sent {} message{} passing dmarc as {} but {} not in the inventory",
-                        seen.aligned,
-                        if seen.aligned == 1 { "" } else { "s" },
+                        own_aligned,
+                        if own_aligned == 1 { "" } else { "s" },
                         self.domain,
                         if matches!(origin, Origin::Provider(_)) { "is" } else { "are" }
                     ),
@@ -656,7 +658,7 @@ impl<'c> Run<'c> {
                     ),
                     json!({
                         "messages": seen.messages,
-                        "aligned_messages": seen.aligned,
+                        "aligned_messages": own_aligned,
                         "ips": ips_evidence(seen, 10),
                         "provider": match origin { Origin::Provider(p) => Some(p.clone()), _ => None },
                         "first_seen": day(seen.first_seen),

@@ -206,6 +206,16 @@ async fn a_domain_matching_its_inventory_has_no_drift() {
     rows.extend(days(&sendgrid(true), 120, 0));
     // A forwarder's failing copies are not spoofing.
     rows.extend(days(&Stream::failing("40.92.0.5", 4, "forwarded"), 60, 0));
+    // A mailing list relaying members' mail with the original DKIM
+    // signature intact passes DMARC, but is not a new sender.
+    let list = Stream {
+        dkim: true,
+        cause: "mailing-list",
+        selector: Some("members"),
+        dkim_domain: Some(common::DOMAIN),
+        ..Stream::failing("203.0.113.25", 3, "mailing-list")
+    };
+    rows.extend(days(&list, 60, 0));
     h.rows = Some(rows);
     let out = h.run().await;
     assert!(out.findings.is_empty(), "{:#?}", out.findings);
