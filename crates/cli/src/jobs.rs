@@ -82,6 +82,18 @@ pub async fn run(global: &GlobalArgs, args: &RunArgs, registry: &Registry) -> an
                 s.still_open,
                 s.resolved
             );
+            if let Some(i) = &result.ingested {
+                println!(
+                    "reports: {} new DMARC aggregate report{} ingested, {} already in the history, {} unreadable",
+                    i.new,
+                    if i.new == 1 { "" } else { "s" },
+                    i.already_ingested,
+                    i.errors.len()
+                );
+                for e in &i.errors {
+                    println!("        not ingested: {}: {}", e.file, e.reason);
+                }
+            }
             println!(
                 "report: {}",
                 result.report_dir.join("report.html").display()

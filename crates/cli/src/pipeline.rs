@@ -47,6 +47,9 @@ pub struct JobResult {
     pub unsent: Vec<(PathBuf, String)>,
     /// The findings frame of this run (for exports).
     pub frame: history::polars::prelude::DataFrame,
+    /// What ingesting `[ingest] folders` and `[imap]` before the checks did
+    /// (`None` when neither is configured or the ingest could not run).
+    pub ingested: Option<crate::reports::IngestSummary>,
 }
 
 /// Runs `job` once now.
@@ -73,6 +76,10 @@ pub async fn run_job(
                 config.templates_dir.display()
             )
         })?;
+
+    // 0b. new aggregate reports: the `[ingest] folders` and the `[imap]`
+    // mailbox, so the checks and the mail section see this period's reports.
+    let ingested = ingest_new_reports(config).await;
 
     // 1. checkers
     let ids = config.job_checkers(job, &known);
@@ -276,6 +283,7 @@ pub async fn run_job(
         }
     }
     Ok(JobResult {
+        ingested,
         meta,
         outcome,
         report_dir,
@@ -622,6 +630,70 @@ fn next_steps(outcome: &RunOutcome) -> Vec<String> {
         }
     }
     steps
+}
+
+/// Ingests the reports of `[ingest] folders` and, with `[imap]`, the
+/// mailbox, before a job's checks. Nothing here fails the run: a broken
+/// report is logged with its file and reason, an unreachable mailbox or an
+/// unwritable history with the error, and the job goes on with the history
+/// as it is.
+async fn ingest_new_reports(config: &Config) -> Option<crate::reports::IngestSummary> {
+    let folders: Vec<_> = config
+        .ingest
+        .folders
+        .iter()
+        .filter(|f| {
+            let exists = f.exists();
+            if !exists {
+                tracing::warn!("[ingest] folder {} does not exist", f.display());
+            }
+            exists
+        })
+        .cloned()
+        .collect();
+    let imap = config.imap.is_some();
+    if folders.is_empty() && !imap {
+        return None;
+    }
+    // On a blocking thread: parsing and writing Parquet are CPU and disk
+    // work, and this works on any runtime flavour.
+    let config = config.clone();
+    let handle = tokio::runtime::Handle::current();
+    let result = tokio::task::spawn_blocking(move || {
+        handle.block_on(crate::reports::ingest_all(
+            &config,
+            &folders,
+            imap,
+            config.ingest.reverse_dns,
+        ))
+    })
+    .await;
+    match result {
+        Err(e) => {
+            tracing::warn!("aggregate reports not ingested: {e}");
+            None
+        }
+        Ok(Err(e)) => {
+            tracing::warn!("aggregate reports not ingested: {e:#}");
+            None
+        }
+        Ok(Ok((summary, warnings))) => {
+            for w in warnings {
+                tracing::warn!("{w}");
+            }
+            for e in &summary.errors {
+                tracing::warn!("report not ingested: {}: {}", e.file, e.reason);
+            }
+            tracing::info!(
+                new = summary.new,
+                already_ingested = summary.already_ingested,
+                rows = summary.rows,
+                errors = summary.errors.len(),
+                "aggregate reports ingested"
+            );
+            Some(summary)
+        }
+    }
 }
 
 /// The mail summary's period: the last whole month, quarter or year before

@@ -232,9 +232,11 @@ fn ptr_of<'a>(names: &'a HashMap<IpAddr, String>, source_ip: &str) -> Option<&'a
 
 /// A file or member that could not be read.
 #[derive(Debug, Serialize)]
-struct FileError {
-    file: String,
-    reason: String,
+pub struct FileError {
+    /// The file, `file#member` or `imap:<folder> UID <n>`.
+    pub file: String,
+    /// Why it could not be read.
+    pub reason: String,
 }
 
 /// Messages per category.
@@ -602,7 +604,7 @@ pub struct IngestSummary {
     pub messages: u64,
     /// Inputs without a readable report: a file, `file#member` or
     /// `imap:<folder> UID <n>[#attachment]`, and why.
-    errors: Vec<FileError>,
+    pub errors: Vec<FileError>,
     /// The Parquet files written.
     pub files: Vec<String>,
     /// What the mailbox run did, with `--imap`.

@@ -343,10 +343,15 @@ pub struct ImapConfig {
 /// The poll schedule of `[imap]` unless `poll_cron` says otherwise: every hour.
 pub const DEFAULT_IMAP_POLL_CRON: &str = "0 0 * * * *";
 
-/// The `[ingest]` section: caps against hostile or broken reports, and the
-/// reverse-DNS enrichment of report sources.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The `[ingest]` section: report folders the jobs read, caps against
+/// hostile or broken reports, and the reverse-DNS enrichment of report
+/// sources.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IngestConfig {
+    /// Folders (or files) of aggregate reports that every job run ingests
+    /// before its checks: a drop folder, a Maildir or an mbox a mail filter
+    /// delivers reports to. Resolved against the config file's directory.
+    pub folders: Vec<PathBuf>,
     /// Maximum decompressed XML bytes of one report.
     pub max_decompressed: u64,
     /// Maximum records of one report.
@@ -359,6 +364,7 @@ pub struct IngestConfig {
 impl Default for IngestConfig {
     fn default() -> Self {
         IngestConfig {
+            folders: Vec::new(),
             max_decompressed: 100 * 1024 * 1024,
             max_records: 10_000_000,
             reverse_dns: true,

@@ -73,7 +73,7 @@ const IMAP_KEYS: &[&str] = &[
     "poll_cron",
     "state_file",
 ];
-const INGEST_KEYS: &[&str] = &["max_decompressed", "max_records", "reverse_dns"];
+const INGEST_KEYS: &[&str] = &["folders", "max_decompressed", "max_records", "reverse_dns"];
 /// The keys of `[checkers.<id>]` with `type = "external"`: no pass-through
 /// keys, the checker's own settings go in `config`.
 const EXTERNAL_KEYS: &[&str] = &["type", "command", "timeout", "enabled", "jobs", "config"];
@@ -1385,6 +1385,7 @@ impl Walker<'_> {
             let key = k.get_ref().as_ref();
             let path = format!("ingest.{key}");
             match key {
+                "folders" => ingest.folders = self.paths(v, "ingest.folders"),
                 "max_decompressed" => {
                     if let Some(n) = self.size(v, &path) {
                         ingest.max_decompressed = n;
