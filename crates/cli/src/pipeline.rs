@@ -485,8 +485,55 @@ fn domain_facts(facts: &serde_json::Map<String, Value>) -> Vec<Fact> {
             }
         }
     }
+    if let Some(Value::Object(inv)) = facts.get("inventory") {
+        if inv.get("configured").and_then(Value::as_bool) == Some(true) {
+            let len = |k: &str| inv.get(k).and_then(Value::as_array).map_or(0, Vec::len);
+            out.push(Fact::new(
+                "Sender inventory",
+                format!(
+                    "{} declared, {} authorized by SPF, {} seen in reports, {} drift",
+                    len("declared"),
+                    len("authorized_by_spf"),
+                    len("seen"),
+                    len("drift")
+                ),
+            ));
+        }
+    }
+    if let Some(Value::Object(r)) = facts.get("rollout") {
+        let action = r.get("action").and_then(Value::as_str);
+        let weeks = r.get("weeks_in_phase").and_then(Value::as_u64);
+        let messages = r.get("messages").and_then(Value::as_u64).unwrap_or(0);
+        let rate = r.get("pass_rate").and_then(Value::as_f64);
+        if let Some(action) = action {
+            let mut text = action.to_string();
+            if let Some(rate) = rate {
+                text.push_str(&format!(
+                    " · {:.1}% of {messages} legitimate messages aligned",
+                    rate * 100.0
+                ));
+            }
+            if let Some(w) = weeks {
+                text.push_str(&format!(" · {w} weeks in this phase"));
+            }
+            out.push(Fact::new("DMARC rollout", text));
+        }
+        if let Some(next) = r.get("next_record").and_then(Value::as_str) {
+            out.push(Fact::new("Next DMARC record", next));
+        }
+    }
+    if let Some(Value::Object(p)) = facts.get("parked") {
+        if p.get("parked").and_then(Value::as_bool) == Some(true) {
+            out.push(Fact::new("Parked", "yes: sends no mail"));
+        } else if p.get("looks_parked").and_then(Value::as_bool) == Some(true) {
+            out.push(Fact::new("Parked", "looks parked (no MX), not marked"));
+        }
+    }
     for (key, value) in facts {
-        if matches!(key.as_str(), "dmarc" | "spf" | "dkim") {
+        if matches!(
+            key.as_str(),
+            "dmarc" | "spf" | "dkim" | "inventory" | "rollout" | "parked"
+        ) {
             continue;
         }
         if let Value::Object(map) = value {
