@@ -12,7 +12,10 @@
 //!
 //! printing records/s, MB/s and the peak RSS (VmHWM) after each step.
 //!
-//! `cargo run --release -p authwarden-aggregate --example bench_parse [RECORDS]`
+//! `cargo run --release -p authwarden-aggregate --example bench_parse [RECORDS] [KEEP.xml]`
+//!
+//! With `KEEP.xml` the generated report is also copied there and kept, e.g.
+//! to measure `authwarden ingest KEEP.xml` on the same bytes.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
@@ -138,6 +141,10 @@ fn main() {
         bytes as f64 / 1e6,
         xml.display()
     );
+    if let Some(keep) = std::env::args().nth(2) {
+        std::fs::copy(&xml, &keep).unwrap();
+        println!("kept a copy at {keep}");
+    }
     println!("peak RSS after generating: {:.1} MiB", vm_hwm_mib());
     let limits = Limits::default();
 
