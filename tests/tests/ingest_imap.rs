@@ -5,9 +5,9 @@
 //! new; a report ingested from a file first and then from the mailbox
 //! counts once.
 //!
-//! The attachments are built here with stored (uncompressed) deflate
-//! blocks and zip members, which every reader must accept, so the test
-//! needs no compression crate.
+//! The attachments are gzip and zip with stored (uncompressed) data,
+//! built by `authwarden_test_support::mail`, so the test needs no
+//! compression crate.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use authwarden_e2e::{authwarden, authwarden_bin, Run};
 use authwarden_history::HistoryStore;
 use authwarden_test_support::imap::{ImapOptions, ImapServer};
+use authwarden_test_support::mail::{gzip, mail, zip};
 use authwarden_test_support::util::ChildGuard;
 use serde_json::Value;
 
@@ -29,117 +30,6 @@ const MINIMAL: &str = include_str!("../../crates/aggregate/tests/fixtures/minima
 /// The fixture report (one record, 3 messages) with another report_id.
 fn report_xml(id: &str) -> Vec<u8> {
     MINIMAL.replace("minimal-1", id).into_bytes()
-}
-
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xedb8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-/// gzip with stored deflate blocks.
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
-    let chunks: Vec<&[u8]> = bytes.chunks(65535).collect();
-    for (i, chunk) in chunks.iter().enumerate() {
-        out.push(u8::from(i + 1 == chunks.len()));
-        let len = chunk.len() as u16;
-        out.extend(len.to_le_bytes());
-        out.extend((!len).to_le_bytes());
-        out.extend_from_slice(chunk);
-    }
-    out.extend(crc32(bytes).to_le_bytes());
-    out.extend((bytes.len() as u32).to_le_bytes());
-    out
-}
-
-/// A zip archive with one stored member.
-fn zip(name: &str, bytes: &[u8]) -> Vec<u8> {
-    let (crc, size, name_len) = (crc32(bytes), bytes.len() as u32, name.len() as u16);
-    let mut out = Vec::new();
-    out.extend(0x0403_4b50u32.to_le_bytes());
-    out.extend([20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]); // version, flags, stored, time, date
-    out.extend(crc.to_le_bytes());
-    out.extend(size.to_le_bytes());
-    out.extend(size.to_le_bytes());
-    out.extend(name_len.to_le_bytes());
-    out.extend(0u16.to_le_bytes());
-    out.extend(name.as_bytes());
-    out.extend_from_slice(bytes);
-    let central = out.len() as u32;
-    out.extend(0x0201_4b50u32.to_le_bytes());
-    out.extend([20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]); // made by, needed, flags, stored, time, date
-    out.extend(crc.to_le_bytes());
-    out.extend(size.to_le_bytes());
-    out.extend(size.to_le_bytes());
-    out.extend(name_len.to_le_bytes());
-    out.extend([0u8; 12]); // extra, comment, disk, internal and external attributes
-    out.extend(0u32.to_le_bytes()); // offset of the local header
-    out.extend(name.as_bytes());
-    let central_len = out.len() as u32 - central;
-    out.extend(0x0605_4b50u32.to_le_bytes());
-    out.extend([0, 0, 0, 0, 1, 0, 1, 0]);
-    out.extend(central_len.to_le_bytes());
-    out.extend(central.to_le_bytes());
-    out.extend(0u16.to_le_bytes());
-    out
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for (i, chunk) in bytes.chunks(3).enumerate() {
-        if i > 0 && i % 19 == 0 {
-            out.push_str("\r\n");
-        }
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (j, &b)| n | (u32::from(b) << (16 - 8 * j)));
-        for k in 0..4 {
-            if k <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * k)) as usize & 63] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// A report mail with one attachment.
-fn mail(subject: &str, content_type: &str, filename: &str, attachment: &[u8]) -> Vec<u8> {
-    format!(
-        "From: noreply-dmarc@reporter.example\r\n\
-         To: dmarc@example.com\r\n\
-         Subject: {subject}\r\n\
-         Date: Tue, 2 Jan 2024 00:00:00 +0000\r\n\
-         MIME-Version: 1.0\r\n\
-         Content-Type: multipart/mixed; boundary=\"b1\"\r\n\
-         \r\n\
-         --b1\r\n\
-         Content-Type: text/plain\r\n\
-         \r\n\
-         This is an aggregate report.\r\n\
-         --b1\r\n\
-         Content-Type: {content_type}; name=\"{filename}\"\r\n\
-         Content-Disposition: attachment; filename=\"{filename}\"\r\n\
-         Content-Transfer-Encoding: base64\r\n\
-         \r\n\
-         {}\r\n\
-         --b1--\r\n",
-        base64(attachment)
-    )
-    .into_bytes()
 }
 
 fn subject(message: &[u8]) -> String {

@@ -13,6 +13,7 @@ use authwarden_e2e::authwarden;
 use authwarden_history::HistoryStore;
 use authwarden_test_support::dns::{zones_in_dir, KnotOptions, KnotServer};
 use authwarden_test_support::imap::{ImapOptions, ImapServer};
+use authwarden_test_support::mail::mail_7bit;
 use serde_json::{json, Value};
 
 /// Configured without a zone file: Knot answers SERVFAIL for every name.
@@ -331,29 +332,13 @@ fn ingest_imap_with_reverse_dns() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let report = write_report(tmp.path(), "rdns-imap", FIRST);
-    let xml = fs::read_to_string(&report).unwrap();
-    let message = format!(
-        "From: noreply-dmarc@rdns.example\r\n\
-         To: dmarc@example.com\r\n\
-         Subject: Report Domain: example.com Submitter: rdns.example\r\n\
-         Date: Tue, 2 Jan 2024 00:00:00 +0000\r\n\
-         MIME-Version: 1.0\r\n\
-         Content-Type: multipart/mixed; boundary=\"b1\"\r\n\
-         \r\n\
-         --b1\r\n\
-         Content-Type: text/plain\r\n\
-         \r\n\
-         This is an aggregate report.\r\n\
-         --b1\r\n\
-         Content-Type: text/xml; name=\"rdns.example!example.com!1!2.xml\"\r\n\
-         Content-Disposition: attachment; filename=\"rdns.example!example.com!1!2.xml\"\r\n\
-         Content-Transfer-Encoding: 7bit\r\n\
-         \r\n\
-         {}\r\n\
-         --b1--\r\n",
-        xml.trim_end().replace('\n', "\r\n")
+    let message = mail_7bit(
+        "Report Domain: example.com Submitter: rdns.example",
+        "text/xml",
+        "rdns.example!example.com!1!2.xml",
+        &fs::read_to_string(&report).unwrap(),
     );
-    server.append("INBOX", message.as_bytes()).unwrap();
+    server.append("INBOX", &message).unwrap();
     let password = tmp.path().join("imap-password");
     fs::write(&password, format!("{}\n", server.password())).unwrap();
     let config = tmp.path().join("authwarden.toml");

@@ -12,6 +12,7 @@ use std::time::Duration;
 use authwarden_aggregate::{open_payload, Limits};
 use authwarden_imap::{fetch_new, Disposition, ImapError, ImapSettings, ImapState, Security};
 use authwarden_test_support::imap::{ImapOptions, ImapServer};
+use authwarden_test_support::mail::mail;
 
 const MINIMAL: &str = include_str!("../../aggregate/tests/fixtures/minimal.xml");
 
@@ -32,54 +33,6 @@ fn zip(name: &str, bytes: &[u8]) -> Vec<u8> {
         .unwrap();
     zip.write_all(bytes).unwrap();
     zip.finish().unwrap().into_inner()
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for (i, chunk) in bytes.chunks(3).enumerate() {
-        if i > 0 && i % 19 == 0 {
-            out.push_str("\r\n");
-        }
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (j, &b)| n | (u32::from(b) << (16 - 8 * j)));
-        for k in 0..4 {
-            if k <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * k)) as usize & 63] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// A report mail with one attachment.
-fn mail(subject: &str, content_type: &str, filename: &str, attachment: &[u8]) -> Vec<u8> {
-    format!(
-        "From: noreply-dmarc@reporter.example\r\n\
-         To: dmarc@example.com\r\n\
-         Subject: {subject}\r\n\
-         Date: Tue, 2 Jan 2024 00:00:00 +0000\r\n\
-         MIME-Version: 1.0\r\n\
-         Content-Type: multipart/mixed; boundary=\"b1\"\r\n\
-         \r\n\
-         --b1\r\n\
-         Content-Type: text/plain\r\n\
-         \r\n\
-         This is an aggregate report.\r\n\
-         --b1\r\n\
-         Content-Type: {content_type}; name=\"{filename}\"\r\n\
-         Content-Disposition: attachment; filename=\"{filename}\"\r\n\
-         Content-Transfer-Encoding: base64\r\n\
-         \r\n\
-         {}\r\n\
-         --b1--\r\n",
-        base64(attachment)
-    )
-    .into_bytes()
 }
 
 /// Three good reports (zip, gzip, xml) and one whose gzip attachment is broken.

@@ -1,9 +1,11 @@
 //! Test support: real servers on loopback for integration and end-to-end tests.
 //!
 //! Each server is started by a guard value and stopped when the guard drops,
-//! whatever the test's outcome.
+//! whatever the test's outcome. [`mail`] builds the report mails those
+//! servers are fed.
 
 pub mod dns;
 pub mod imap;
+pub mod mail;
 pub mod smtp;
 pub mod util;
