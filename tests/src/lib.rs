@@ -73,11 +73,25 @@ pub fn zones_dir() -> PathBuf {
 
 /// Starts Knot DNS serving every zone of [`zones_dir`], plus [`SERVFAIL_ZONE`].
 pub fn start_dns() -> KnotServer {
-    let zones = zones_in_dir(&zones_dir()).expect("tests/zones is readable");
+    start_dns_in(&zones_dir(), &[SERVFAIL_ZONE])
+}
+
+/// `tests/fixtures/<name>`: the zones, reports and configs of one test file.
+pub fn fixtures_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+/// Starts Knot DNS serving every zone file of `dir` (see [`zones_in_dir`]),
+/// plus `servfail_zones`, configured without a file so that every query in
+/// them is answered with SERVFAIL.
+pub fn start_dns_in(dir: &Path, servfail_zones: &[&str]) -> KnotServer {
+    let zones = zones_in_dir(dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
     KnotServer::start(
         &zones,
         &KnotOptions {
-            servfail_zones: &[SERVFAIL_ZONE],
+            servfail_zones,
             ..KnotOptions::default()
         },
     )

@@ -8,27 +8,19 @@
 //! history folder.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use authwarden_e2e::{authwarden, domain_report, findings_for, names_for};
-use authwarden_test_support::dns::{zones_in_dir, KnotOptions, KnotServer};
+use authwarden_e2e::{
+    authwarden, domain_report, findings_for, fixtures_dir, names_for, start_dns_in,
+};
+use authwarden_test_support::dns::KnotServer;
 use serde_json::{json, Value};
 
 /// Configured without a zone file: Knot answers SERVFAIL for every name.
 const DOWN_ZONE: &str = "down.dkim.test.";
 
 fn start_dns() -> KnotServer {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/dkim");
-    let zones = zones_in_dir(&dir).expect("tests/fixtures/dkim is readable");
-    KnotServer::start(
-        &zones,
-        &KnotOptions {
-            servfail_zones: &[DOWN_ZONE],
-            ..KnotOptions::default()
-        },
-    )
-    .unwrap_or_else(|e| panic!("cannot start the test DNS server: {e}"))
+    start_dns_in(&fixtures_dir("dkim"), &[DOWN_ZONE])
 }
 
 /// `check DOMAIN --selector S... --checker dkim --format json` against `server`.

@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use authwarden_e2e::authwarden;
+use authwarden_e2e::{authwarden, fixtures_dir, start_dns_in};
 use authwarden_history::HistoryStore;
-use authwarden_test_support::dns::{zones_in_dir, KnotOptions, KnotServer};
+use authwarden_test_support::dns::KnotServer;
 use authwarden_test_support::imap::{ImapOptions, ImapServer};
 use authwarden_test_support::mail::mail_7bit;
 use serde_json::{json, Value};
@@ -20,16 +20,7 @@ use serde_json::{json, Value};
 const SERVFAIL_ZONE: &str = "100.51.198.in-addr.arpa.";
 
 fn start_dns() -> KnotServer {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/rdns");
-    let zones = zones_in_dir(&dir).expect("tests/fixtures/rdns is readable");
-    KnotServer::start(
-        &zones,
-        &KnotOptions {
-            servfail_zones: &[SERVFAIL_ZONE],
-            ..KnotOptions::default()
-        },
-    )
-    .unwrap_or_else(|e| panic!("cannot start the test DNS server: {e}"))
+    start_dns_in(&fixtures_dir("rdns"), &[SERVFAIL_ZONE])
 }
 
 /// One record of example.com mail that fails SPF for example.com and has

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use authwarden_e2e::{authwarden, authwarden_bin, Run};
+use authwarden_e2e::{authwarden, authwarden_bin, fixtures_dir, Run};
 use authwarden_history::polars::prelude::DataFrame;
 use authwarden_history::HistoryStore;
 use authwarden_scheduler::JobLock;
@@ -50,7 +50,7 @@ const DAEMON_REPORT_WAIT: Duration = Duration::from_secs(20);
 const DAEMON_EXIT_WAIT: Duration = Duration::from_secs(30);
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/pipeline")
+    fixtures_dir("pipeline")
 }
 
 fn templates_dir() -> PathBuf {

@@ -5,26 +5,16 @@
 //! include (check incomplete).
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
-use authwarden_e2e::{authwarden, domain_report, names_for};
-use authwarden_test_support::dns::{zones_in_dir, KnotOptions, KnotServer};
+use authwarden_e2e::{authwarden, domain_report, fixtures_dir, names_for, start_dns_in};
+use authwarden_test_support::dns::KnotServer;
 use serde_json::Value;
 
 /// Configured without a zone file: Knot answers SERVFAIL for every name.
 const DOWN_ZONE: &str = "down.spf.test.";
 
 fn start_dns() -> KnotServer {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/spf");
-    let zones = zones_in_dir(&dir).expect("tests/fixtures/spf is readable");
-    KnotServer::start(
-        &zones,
-        &KnotOptions {
-            servfail_zones: &[DOWN_ZONE],
-            ..KnotOptions::default()
-        },
-    )
-    .unwrap_or_else(|e| panic!("cannot start the test DNS server: {e}"))
+    start_dns_in(&fixtures_dir("spf"), &[DOWN_ZONE])
 }
 
 /// `check DOMAINS --checker spf --format json` against `server`.
