@@ -13,10 +13,13 @@
 //! `2026-1 0`.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
 
 use chrono::{Datelike, NaiveDate};
 
 use ab_glyph::{point, Font, FontRef, PxScale, ScaleFont};
+use plotters::coord::ranged1d::{AsRangedCoord, SegmentedCoord};
+use plotters::coord::types::RangedCoordu32;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -87,11 +90,37 @@ pub fn trend_chart_png(
     width: u32,
     height: u32,
 ) -> Result<Vec<u8>, RenderError> {
+    check_size(width, height)?;
+    let periods: Vec<&str> = trends
+        .iter()
+        .flat_map(|t| t.points.iter().map(|p| p.0.as_str()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let series = select_series(trends, &periods);
+    render_png(width, height, |root, text| {
+        draw(root, text, &periods, &series)
+    })
+}
+
+/// Refuses sizes too small to draw in or absurdly large.
+fn check_size(width: u32, height: u32) -> Result<(), RenderError> {
     if !(240..=4000).contains(&width) || !(160..=4000).contains(&height) {
         return Err(RenderError::Chart(format!(
             "size {width}x{height} is outside 240x160 to 4000x4000"
         )));
     }
+    Ok(())
+}
+
+/// The steps every chart shares: a white canvas of `width` × `height`
+/// pixels, `draw` for everything but the text, then the text it returns
+/// drawn with the bundled font, then the PNG encoding.
+fn render_png(
+    width: u32,
+    height: u32,
+    draw: impl FnOnce(&Area<'_>, &Typesetter<'_>) -> DrawResult<Vec<Label>>,
+) -> Result<Vec<u8>, RenderError> {
     let font = FontRef::try_from_slice(FONT_DATA)
         .map_err(|e| RenderError::Chart(format!("the bundled font does not load: {e}")))?;
     let text = Typesetter {
@@ -100,19 +129,14 @@ pub fn trend_chart_png(
         // half its width.
         size: (width as f32 / 34.0).clamp(12.0, 48.0),
     };
-    let periods: Vec<&str> = trends
-        .iter()
-        .flat_map(|t| t.points.iter().map(|p| p.0.as_str()))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let series = select_series(trends, &periods);
-
     let mut buf = vec![0u8; width as usize * height as usize * 3];
     let labels = {
         let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
-        let labels =
-            draw(&root, &text, &periods, &series).map_err(|e| RenderError::Chart(e.to_string()))?;
+        let drawn = root
+            .fill(&WHITE)
+            .map_err(Into::into)
+            .and_then(|()| draw(&root, &text));
+        let labels = drawn.map_err(|e| RenderError::Chart(e.to_string()))?;
         root.present()
             .map_err(|e| RenderError::Chart(e.to_string()))?;
         labels
@@ -196,36 +220,19 @@ fn draw(
     periods: &[&str],
     series: &[Series],
 ) -> DrawResult<Vec<Label>> {
-    root.fill(&WHITE)?;
-    let (width, height) = root.dim_in_pixel();
-    let (w, h) = (width as i32, height as i32);
-    let mut labels = Vec::new();
     if periods.is_empty() {
-        labels.push(Label::new(
-            "no runs yet",
-            (w / 2, h / 2),
-            Align::Center,
-            Align::Center,
-        ));
-        return Ok(labels);
+        return Ok(vec![note(root, "no runs yet")]);
     }
-    let px = text.size;
-    let unit = |f: f32| (px * f).round() as i32;
-    let stroke = (width / 300).clamp(2, 8);
+    let h = root.dim_in_pixel().1 as i32;
+    let stroke = stroke_width(root);
 
-    // Legend below the plot: as many columns (up to 4) as fit with no name
-    // shortened; failing that, the fewest columns (so the least shortening)
-    // that keep it within two fifths of the height.
     let mut entries: Vec<(String, Key)> = series
         .iter()
         .map(|s| (s.label.clone(), Key::Series(s.colour)))
         .collect();
     entries.push(("errors".into(), Key::Errors));
     entries.push(("warnings".into(), Key::Warnings));
-    let line_h = unit(1.5);
-    let legend_layout = Legend::layout(text, &mut entries, w, h);
-    let legend_h = legend_layout.height;
-    let (plot, legend) = root.split_vertically(height.saturating_sub(legend_h as u32));
+    let (legend_layout, plot, legend_top) = split_legend(root, text, &mut entries);
 
     // The y axis: integer ticks at a round step, head-room above the top point.
     let y_max = series
@@ -235,84 +242,25 @@ fn draw(
         .max()
         .unwrap_or(0);
     // As many ticks as fit the plot's height, at most 6.
-    let plot_h = h - legend_h - unit(1.6) - unit(2.9);
-    let max_ticks = (plot_h / line_h).clamp(2, 6) as u32;
+    let plot_h = h - legend_layout.height - text.unit(1.6) - text.unit(2.9);
+    let max_ticks = (plot_h / text.unit(1.5)).clamp(2, 6) as u32;
     let step = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
         .into_iter()
         .find(|s| y_max / s + 2 <= max_ticks)
         .unwrap_or_else(|| y_max.div_ceil(max_ticks - 1).max(1));
     let y_top = (y_max / step + 1) * step;
-    let ticks: Vec<u32> = (0..=y_top / step).map(|i| i * step).collect();
-    let y_area = ticks
-        .iter()
-        .map(|t| text.width(&t.to_string()))
-        .max()
-        .unwrap_or(0)
-        + unit(0.8);
+    let ticks: Vec<(u32, String)> = (0..=y_top / step)
+        .map(|i| (i * step, (i * step).to_string()))
+        .collect();
 
-    let last = periods.len() as u32 - 1;
-    let mut chart = ChartBuilder::on(&plot)
-        .margin_top(unit(1.6))
-        .margin_right(unit(1.2))
-        .margin_left(unit(0.4))
-        .x_label_area_size(unit(2.9))
-        .y_label_area_size(y_area)
-        // plotters' integer ranges include their end.
-        .build_cartesian_2d((0..last).into_segmented(), 0..y_top)?;
-    let (x_range, y_range) = chart.plotting_area().get_pixel_range();
-    let (left, right, top, bottom) = (x_range.start, x_range.end, y_range.start, y_range.end);
-    let at = |i: u32, v: u32| chart.backend_coord(&(SegmentValue::CenterOf(i), v));
-
-    // Grid, axes and their text.
-    for &t in &ticks {
-        let y = at(0, t).1;
-        let style = if t == 0 { AXIS } else { GRID };
-        root.draw(&PathElement::new(
-            vec![(left, y), (right, y)],
-            style.stroke_width(1),
-        ))?;
-        labels.push(Label::new(
-            t.to_string(),
-            (left - unit(0.4), y),
-            Align::End,
-            Align::Center,
-        ));
-    }
-    root.draw(&PathElement::new(
-        vec![(left, top), (left, bottom)],
-        AXIS.stroke_width(1),
-    ))?;
-    labels.push(Label::new(
-        "findings",
-        (left - y_area + unit(0.2), top - unit(0.9)),
-        Align::Start,
-        Align::Center,
-    ));
-    // Label every k-th run so labels do not collide, always the latest one.
-    let label_w = periods.iter().map(|p| text.width(p)).max().unwrap_or(1) + unit(1.0);
-    let slot = (right - left) / periods.len() as i32;
-    let every = (label_w + slot - 1) / slot.max(1);
-    for (i, period) in periods.iter().enumerate() {
-        let (x, y) = at(i as u32, 0);
-        if (periods.len() - 1 - i).is_multiple_of(every.max(1) as usize) {
-            root.draw(&PathElement::new(
-                vec![(x, y), (x, y + unit(0.3))],
-                AXIS.stroke_width(1),
-            ))?;
-            labels.push(Label::new(
-                *period,
-                (x, y + unit(0.5)),
-                Align::Center,
-                Align::Start,
-            ));
-        }
-    }
-    labels.push(Label::new(
-        "run",
-        ((left + right) / 2, bottom + unit(1.7)),
-        Align::Center,
-        Align::Start,
-    ));
+    let mut labels = Vec::new();
+    let frame = Frame {
+        periods,
+        ticks: &ticks,
+        title: "findings",
+        caption: "run",
+    };
+    let (mut chart, _) = frame.draw(root, &plot, text, &mut labels)?;
 
     // The series: warnings first, so that errors are drawn on top.
     let marker = stroke + 2;
@@ -344,10 +292,141 @@ fn draw(
         )?;
     }
 
-    // The legend, centred under the plot.
-    let (_, legend_top) = legend.get_base_pixel();
     legend_layout.draw(root, text, &entries, legend_top, stroke, &mut labels)?;
     Ok(labels)
+}
+
+/// A short text in the middle of an empty chart.
+fn note(root: &Area<'_>, message: &str) -> Label {
+    let (w, h) = root.dim_in_pixel();
+    Label::new(
+        message,
+        (w as i32 / 2, h as i32 / 2),
+        Align::Center,
+        Align::Center,
+    )
+}
+
+/// The width of lines, growing with the image.
+fn stroke_width(root: &Area<'_>) -> u32 {
+    (root.dim_in_pixel().0 / 300).clamp(2, 8)
+}
+
+/// Lays out the legend for `entries` (shortening their names where needed)
+/// and splits its room off the bottom of `root`; returns the layout, the
+/// area left for the plot and the legend's top.
+fn split_legend<'a>(
+    root: &Area<'a>,
+    text: &Typesetter<'_>,
+    entries: &mut [(String, Key)],
+) -> (Legend, Area<'a>, i32) {
+    let (width, height) = root.dim_in_pixel();
+    let layout = Legend::layout(text, entries, width as i32, height as i32);
+    let (plot, legend) = root.split_vertically(height.saturating_sub(layout.height as u32));
+    let top = legend.get_base_pixel().1;
+    (layout, plot, top)
+}
+
+/// A chart over periods (the trend and pass-rate charts): its periods along
+/// x, its y ticks (value and label, lowest first) and the text at the axes.
+struct Frame<'a, V> {
+    periods: &'a [&'a str],
+    ticks: &'a [(V, String)],
+    /// Above the y axis.
+    title: &'a str,
+    /// Under the period labels.
+    caption: &'a str,
+}
+
+type PeriodChart<'a, 'b, Y> =
+    ChartContext<'a, BitMapBackend<'b>, Cartesian2d<SegmentedCoord<RangedCoordu32>, Y>>;
+
+impl<V: Copy> Frame<'_, V> {
+    /// Sets up the plot in `plot`, from the lowest tick to the highest, and
+    /// draws its frame: a grid line at each tick (the lowest is the x axis)
+    /// with its label, the y axis with the title, the period labels (every
+    /// k-th so that they do not collide, always the latest) and the caption.
+    /// Returns the chart for the data and the width of one period in pixels.
+    fn draw<'a, 'b>(
+        &self,
+        root: &Area<'b>,
+        plot: &'a Area<'b>,
+        text: &Typesetter<'_>,
+        labels: &mut Vec<Label>,
+    ) -> DrawResult<(
+        PeriodChart<'a, 'b, <Range<V> as AsRangedCoord>::CoordDescType>,
+        i32,
+    )>
+    where
+        Range<V>: AsRangedCoord<Value = V>,
+    {
+        let unit = |f: f32| text.unit(f);
+        let (periods, ticks) = (self.periods, self.ticks);
+        let (lowest, highest) = (ticks[0].0, ticks[ticks.len() - 1].0);
+        let y_area = ticks.iter().map(|t| text.width(&t.1)).max().unwrap_or(0) + unit(0.8);
+        let last = periods.len() as u32 - 1;
+        let chart = ChartBuilder::on(plot)
+            .margin_top(unit(1.6))
+            .margin_right(unit(1.2))
+            .margin_left(unit(0.4))
+            .x_label_area_size(unit(2.9))
+            .y_label_area_size(y_area)
+            // plotters' integer ranges include their end.
+            .build_cartesian_2d((0..last).into_segmented(), lowest..highest)?;
+        let (x_range, y_range) = chart.plotting_area().get_pixel_range();
+        let (left, right, top, bottom) = (x_range.start, x_range.end, y_range.start, y_range.end);
+        let at = |i: u32, v: V| chart.backend_coord(&(SegmentValue::CenterOf(i), v));
+
+        for (i, (t, label)) in ticks.iter().enumerate() {
+            let y = at(0, *t).1;
+            let style = if i == 0 { AXIS } else { GRID };
+            root.draw(&PathElement::new(
+                vec![(left, y), (right, y)],
+                style.stroke_width(1),
+            ))?;
+            labels.push(Label::new(
+                label.clone(),
+                (left - unit(0.4), y),
+                Align::End,
+                Align::Center,
+            ));
+        }
+        root.draw(&PathElement::new(
+            vec![(left, top), (left, bottom)],
+            AXIS.stroke_width(1),
+        ))?;
+        labels.push(Label::new(
+            self.title,
+            (left - y_area + unit(0.2), top - unit(0.9)),
+            Align::Start,
+            Align::Center,
+        ));
+        let label_w = periods.iter().map(|p| text.width(p)).max().unwrap_or(1) + unit(1.0);
+        let slot = ((right - left) / periods.len() as i32).max(1);
+        let every = ((label_w + slot - 1) / slot).max(1) as usize;
+        for (i, period) in periods.iter().enumerate() {
+            let (x, y) = at(i as u32, lowest);
+            if (periods.len() - 1 - i).is_multiple_of(every) {
+                root.draw(&PathElement::new(
+                    vec![(x, y), (x, y + unit(0.3))],
+                    AXIS.stroke_width(1),
+                ))?;
+                labels.push(Label::new(
+                    *period,
+                    (x, y + unit(0.5)),
+                    Align::Center,
+                    Align::Start,
+                ));
+            }
+        }
+        labels.push(Label::new(
+            self.caption,
+            ((left + right) / 2, bottom + unit(1.7)),
+            Align::Center,
+            Align::Start,
+        ));
+        Ok((chart, slot))
+    }
 }
 
 /// One legend entry's symbol.
@@ -377,7 +456,7 @@ impl Legend {
     /// legend within two fifths of the height. Shortens the names of
     /// `entries` where needed.
     fn layout(text: &Typesetter<'_>, entries: &mut [(String, Key)], w: i32, h: i32) -> Legend {
-        let unit = |f: f32| (text.size * f).round() as i32;
+        let unit = |f: f32| text.unit(f);
         let swatch = unit(2.2);
         let line_h = unit(1.5);
         let n = entries.len() as i32;
@@ -436,7 +515,7 @@ impl Legend {
         stroke: u32,
         labels: &mut Vec<Label>,
     ) -> DrawResult<()> {
-        let unit = |f: f32| (text.size * f).round() as i32;
+        let unit = |f: f32| text.unit(f);
         let (swatch, line_h) = (unit(2.2), unit(1.5));
         let marker = stroke + 2;
         let (w, _) = root.dim_in_pixel();
@@ -534,17 +613,7 @@ pub fn pass_rate_chart_png(
     width: u32,
     height: u32,
 ) -> Result<Vec<u8>, RenderError> {
-    if !(240..=4000).contains(&width) || !(160..=4000).contains(&height) {
-        return Err(RenderError::Chart(format!(
-            "size {width}x{height} is outside 240x160 to 4000x4000"
-        )));
-    }
-    let font = FontRef::try_from_slice(FONT_DATA)
-        .map_err(|e| RenderError::Chart(format!("the bundled font does not load: {e}")))?;
-    let text = Typesetter {
-        font: &font,
-        size: (width as f32 / 34.0).clamp(12.0, 48.0),
-    };
+    check_size(width, height)?;
     let labels: Vec<&str> = series
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.0.as_str()))
@@ -552,25 +621,9 @@ pub fn pass_rate_chart_png(
         .into_iter()
         .collect();
     let lines = select_rate_lines(series, &labels);
-
-    let mut buf = vec![0u8; width as usize * height as usize * 3];
-    let texts = {
-        let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
-        let texts = draw_rates(&root, &text, &labels, &lines, caption)
-            .map_err(|e| RenderError::Chart(e.to_string()))?;
-        root.present()
-            .map_err(|e| RenderError::Chart(e.to_string()))?;
-        texts
-    };
-    let mut canvas = Canvas {
-        buf: &mut buf,
-        width,
-        height,
-    };
-    for label in &texts {
-        text.draw(&mut canvas, label);
-    }
-    encode_png(&buf, width, height)
+    render_png(width, height, |root, text| {
+        draw_rates(root, text, &labels, &lines, caption)
+    })
 }
 
 /// `(messages, pass)` per label index; `None` where there were none.
@@ -675,28 +728,15 @@ fn draw_rates(
     lines: &[RateLine],
     caption: &str,
 ) -> DrawResult<Vec<Label>> {
-    root.fill(&WHITE)?;
-    let (width, height) = root.dim_in_pixel();
-    let (w, h) = (width as i32, height as i32);
-    let mut labels = Vec::new();
     if periods.is_empty() {
-        labels.push(Label::new(
-            "no reports yet",
-            (w / 2, h / 2),
-            Align::Center,
-            Align::Center,
-        ));
-        return Ok(labels);
+        return Ok(vec![note(root, "no reports yet")]);
     }
-    let unit = |f: f32| (text.size * f).round() as i32;
-    let stroke = (width / 300).clamp(2, 8);
-
+    let stroke = stroke_width(root);
     let mut entries: Vec<(String, Key)> = lines
         .iter()
         .map(|l| (l.label.clone(), Key::Series(l.colour)))
         .collect();
-    let legend_layout = Legend::layout(text, &mut entries, w, h);
-    let (plot, legend) = root.split_vertically(height.saturating_sub(legend_layout.height as u32));
+    let (legend_layout, plot, legend_top) = split_legend(root, text, &mut entries);
 
     // Pass rates sit near the top: start the axis below the lowest point so
     // that a drop from 98% to 90% shows, at 0% when a point is under 50%.
@@ -707,68 +747,19 @@ fn draw_rates(
         .map(|(m, p)| p / m * 100.0)
         .fold(100.0f64, f64::min);
     let (y_min, step) = rate_axis(lowest);
-    let ticks: Vec<u32> = (y_min..=100).step_by(step as usize).collect();
-    let y_area = text.width("100%") + unit(0.8);
-    let last = periods.len() as u32 - 1;
-    let mut chart = ChartBuilder::on(&plot)
-        .margin_top(unit(1.6))
-        .margin_right(unit(1.2))
-        .margin_left(unit(0.4))
-        .x_label_area_size(unit(2.9))
-        .y_label_area_size(y_area)
-        .build_cartesian_2d((0..last).into_segmented(), f64::from(y_min)..100f64)?;
-    let (x_range, y_range) = chart.plotting_area().get_pixel_range();
-    let (left, right, top, bottom) = (x_range.start, x_range.end, y_range.start, y_range.end);
-    let at = |i: u32, v: f64| chart.backend_coord(&(SegmentValue::CenterOf(i), v));
+    let ticks: Vec<(f64, String)> = (y_min..=100)
+        .step_by(step as usize)
+        .map(|t| (f64::from(t), format!("{t}%")))
+        .collect();
 
-    for &t in &ticks {
-        let y = at(0, f64::from(t)).1;
-        let style = if t == y_min { AXIS } else { GRID };
-        root.draw(&PathElement::new(
-            vec![(left, y), (right, y)],
-            style.stroke_width(1),
-        ))?;
-        labels.push(Label::new(
-            format!("{t}%"),
-            (left - unit(0.4), y),
-            Align::End,
-            Align::Center,
-        ));
-    }
-    root.draw(&PathElement::new(
-        vec![(left, top), (left, bottom)],
-        AXIS.stroke_width(1),
-    ))?;
-    labels.push(Label::new(
-        "messages with SPF and DKIM aligned",
-        (left - y_area + unit(0.2), top - unit(0.9)),
-        Align::Start,
-        Align::Center,
-    ));
-    let label_w = periods.iter().map(|p| text.width(p)).max().unwrap_or(1) + unit(1.0);
-    let slot = ((right - left) / periods.len() as i32).max(1);
-    let every = ((label_w + slot - 1) / slot).max(1) as usize;
-    for (i, period) in periods.iter().enumerate() {
-        let (x, y) = at(i as u32, f64::from(y_min));
-        if (periods.len() - 1 - i).is_multiple_of(every) {
-            root.draw(&PathElement::new(
-                vec![(x, y), (x, y + unit(0.3))],
-                AXIS.stroke_width(1),
-            ))?;
-            labels.push(Label::new(
-                *period,
-                (x, y + unit(0.5)),
-                Align::Center,
-                Align::Start,
-            ));
-        }
-    }
-    labels.push(Label::new(
+    let mut labels = Vec::new();
+    let frame = Frame {
+        periods,
+        ticks: &ticks,
+        title: "messages with SPF and DKIM aligned",
         caption,
-        ((left + right) / 2, bottom + unit(1.7)),
-        Align::Center,
-        Align::Start,
-    ));
+    };
+    let (mut chart, slot) = frame.draw(root, &plot, text, &mut labels)?;
 
     // Markers only where they do not crowd the line.
     let marker = (stroke + 2) as i32;
@@ -799,7 +790,6 @@ fn draw_rates(
         }
     }
 
-    let (_, legend_top) = legend.get_base_pixel();
     legend_layout.draw(root, text, &entries, legend_top, stroke, &mut labels)?;
     Ok(labels)
 }
@@ -869,40 +859,15 @@ pub fn phase_timeline_png(
     width: u32,
     height: u32,
 ) -> Result<Vec<u8>, RenderError> {
-    if !(240..=4000).contains(&width) || !(160..=4000).contains(&height) {
-        return Err(RenderError::Chart(format!(
-            "size {width}x{height} is outside 240x160 to 4000x4000"
-        )));
-    }
+    check_size(width, height)?;
     if until < from {
         return Err(RenderError::Chart(format!(
             "the window ends ({until}) before it starts ({from})"
         )));
     }
-    let font = FontRef::try_from_slice(FONT_DATA)
-        .map_err(|e| RenderError::Chart(format!("the bundled font does not load: {e}")))?;
-    let text = Typesetter {
-        font: &font,
-        size: (width as f32 / 34.0).clamp(12.0, 48.0),
-    };
-    let mut buf = vec![0u8; width as usize * height as usize * 3];
-    let labels = {
-        let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
-        let labels = draw_timeline(&root, &text, rows, from, until)
-            .map_err(|e| RenderError::Chart(e.to_string()))?;
-        root.present()
-            .map_err(|e| RenderError::Chart(e.to_string()))?;
-        labels
-    };
-    let mut canvas = Canvas {
-        buf: &mut buf,
-        width,
-        height,
-    };
-    for label in &labels {
-        text.draw(&mut canvas, label);
-    }
-    encode_png(&buf, width, height)
+    render_png(width, height, |root, text| {
+        draw_timeline(root, text, rows, from, until)
+    })
 }
 
 /// The colour of a policy.
@@ -949,20 +914,13 @@ fn draw_timeline(
     from: NaiveDate,
     until: NaiveDate,
 ) -> DrawResult<Vec<Label>> {
-    root.fill(&WHITE)?;
+    if rows.is_empty() {
+        return Ok(vec![note(root, "no rollout history yet")]);
+    }
     let (width, height) = root.dim_in_pixel();
     let (w, h) = (width as i32, height as i32);
     let mut labels = Vec::new();
-    if rows.is_empty() {
-        labels.push(Label::new(
-            "no rollout history yet",
-            (w / 2, h / 2),
-            Align::Center,
-            Align::Center,
-        ));
-        return Ok(labels);
-    }
-    let unit = |f: f32| (text.size * f).round() as i32;
+    let unit = |f: f32| text.unit(f);
 
     let mut entries: Vec<(String, Key)> = vec![
         ("monitor (p=none)".into(), Key::Series(MONITOR)),
@@ -1170,6 +1128,11 @@ struct Typesetter<'f> {
 }
 
 impl Typesetter<'_> {
+    /// `f` times the text size, in whole pixels: the unit of the layout.
+    fn unit(&self, f: f32) -> i32 {
+        (self.size * f).round() as i32
+    }
+
     fn scaled(&self) -> ab_glyph::PxScaleFont<&FontRef<'_>> {
         self.font.as_scaled(PxScale::from(self.size))
     }
