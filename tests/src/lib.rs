@@ -29,14 +29,17 @@
 //! server answers SERVFAIL for every name in it.
 
 use std::collections::BTreeSet;
+use std::fs;
 use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use authwarden_test_support::dns::{zones_in_dir, KnotOptions, KnotServer};
+use authwarden_test_support::imap::ImapServer;
 use authwarden_test_support::util::{free_port, ChildGuard};
 use serde_json::Value;
 
@@ -46,6 +49,9 @@ pub const SERVFAIL_ZONE: &str = "down.test.";
 
 /// How long one run of the binary may take before the test fails.
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long the daemon may take to exit after SIGTERM.
+const DAEMON_EXIT_WAIT: Duration = Duration::from_secs(30);
 
 /// The `authwarden` binary of this build; panics with instructions when it
 /// has not been built.
@@ -219,6 +225,130 @@ pub fn authwarden(args: &[&str]) -> Run {
         stdout: stdout.join().expect("stdout reader"),
         stderr: stderr.join().expect("stderr reader"),
         elapsed,
+    }
+}
+
+/// `authwarden daemon -v --config CONFIG` in `cwd`, in the background, its
+/// log (standard error) collected; killed with its process group when
+/// dropped.
+#[derive(Debug)]
+pub struct Daemon {
+    child: ChildGuard,
+    log: Arc<Mutex<String>>,
+}
+
+impl Daemon {
+    /// Starts the daemon with no `AUTHWARDEN_*` variables.
+    pub fn start(config: &Path, cwd: &Path) -> Daemon {
+        let mut command = Command::new(authwarden_bin());
+        command
+            .args(["daemon", "-v", "--config"])
+            .arg(config)
+            .current_dir(cwd)
+            .env_remove("AUTHWARDEN_CONFIG")
+            .env_remove("AUTHWARDEN_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = ChildGuard::spawn(&mut command, "authwarden daemon").unwrap();
+        let mut stderr = child.child_mut().stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&log);
+        thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Daemon { child, log }
+    }
+
+    /// The log so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Polls `done` every 50 ms until it holds; panics with the log after
+    /// `wait` or when the daemon exits first.
+    pub fn wait_for(&mut self, what: &str, wait: Duration, done: impl Fn(&Daemon) -> bool) {
+        let deadline = Instant::now() + wait;
+        while !done(self) {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!(
+                    "the daemon exited ({status}) before {what}; log:\n{}",
+                    self.log()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {what} within {wait:?}; log:\n{}",
+                self.log()
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Sends SIGTERM to the daemon (not its group) and waits for it to exit.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        let kill = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(kill.success(), "kill -TERM {pid}");
+        let deadline = Instant::now() + DAEMON_EXIT_WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // Let the reader thread take the last lines.
+                thread::sleep(Duration::from_millis(50));
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the daemon did not exit within {DAEMON_EXIT_WAIT:?} of SIGTERM; log:\n{}",
+                self.log()
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Writes `toml` to `dir/authwarden.toml`; its path, for `--config`.
+pub fn write_config(dir: &Path, toml: &str) -> String {
+    let config = dir.join("authwarden.toml");
+    fs::write(&config, toml).unwrap_or_else(|e| panic!("cannot write {}: {e}", config.display()));
+    config.to_str().expect("a UTF-8 path").to_string()
+}
+
+/// The `[imap]` table for `server` (plain IMAP to loopback, a 20-second
+/// timeout), its password written to `dir/imap-password`; the table is left
+/// open for more keys.
+pub fn imap_table(server: &ImapServer, dir: &Path) -> String {
+    let password = dir.join("imap-password");
+    fs::write(&password, format!("{}\n", server.password())).unwrap();
+    format!(
+        "[imap]\nhost = {:?}\nport = {}\nsecurity = \"none\"\n\
+         username = {:?}\npassword_file = {:?}\ntimeout = \"20s\"\n",
+        server.host(),
+        server.port(),
+        server.user(),
+        password.display().to_string(),
+    )
+}
+
+/// Copies the folder `from` with everything in it to `to`, creating `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), &target).unwrap();
+        }
     }
 }
 

@@ -3,11 +3,11 @@
 //! status, and how DNS failures (SERVFAIL, timeouts) become findings.
 
 use std::collections::BTreeSet;
-use std::fs;
 use std::time::Duration;
 
 use authwarden_e2e::{
-    authwarden, domain_report, findings_for, names_for, start_dns, SilentDns, SERVFAIL_ZONE,
+    authwarden, domain_report, findings_for, names_for, start_dns, write_config, SilentDns,
+    SERVFAIL_ZONE,
 };
 use serde_json::Value;
 
@@ -281,13 +281,11 @@ fn exit_status_is_1_with_an_error_finding() {
 #[test]
 fn exit_status_is_2_for_a_broken_config_with_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("authwarden.toml");
-    fs::write(
-        &config,
+    let config = write_config(
+        dir.path(),
         "# broken on purpose\n[dns]\ntimeout = \"300ms\"\nretries = \"two\"\ntimout = \"1s\"\n",
-    )
-    .unwrap();
-    let config = config.to_str().unwrap();
+    );
+    let config = config.as_str();
     let run = authwarden(&[
         "check",
         "healthy.test",
@@ -325,11 +323,10 @@ fn exit_status_is_2_for_a_usage_error() {
 fn a_dns_timeout_is_an_incomplete_finding_and_the_run_ends_normally() {
     let silent = SilentDns::start();
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("authwarden.toml");
-    fs::write(&config, "[dns]\ntimeout = \"300ms\"\nretries = 0\n").unwrap();
+    let config = write_config(dir.path(), "[dns]\ntimeout = \"300ms\"\nretries = 0\n");
     let ns = silent.addr().to_string();
     let mut args = check_args(&ns, &["healthy.test", "monitor.test"]);
-    args.extend_from_slice(&["--config", config.to_str().unwrap()]);
+    args.extend_from_slice(&["--config", &config]);
     let run = authwarden(&args);
     assert_eq!(run.code(), 0, "a warning only: {run}");
     let out = run.json();

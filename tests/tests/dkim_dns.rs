@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use authwarden_e2e::{
-    authwarden, domain_report, findings_for, fixtures_dir, names_for, start_dns_in,
+    authwarden, domain_report, findings_for, fixtures_dir, names_for, start_dns_in, write_config,
 };
 use authwarden_test_support::dns::KnotServer;
 use serde_json::{json, Value};
@@ -265,10 +265,9 @@ fn config_selectors_and_key_history_over_two_runs() {
     let dns = start_dns();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let config = dir.path().join("authwarden.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let config = write_config(
+        dir.path(),
+        &format!(
             "history_dir = \"{data}\"\n\
              [dns]\nnameservers = [\"{ns}\"]\n\
              [checkers.dkim]\nprobe_catalog = false\n\
@@ -277,9 +276,8 @@ fn config_selectors_and_key_history_over_two_runs() {
             data = data.display(),
             ns = dns.addr(),
         ),
-    )
-    .unwrap();
-    let config = config.to_str().unwrap();
+    );
+    let config = config.as_str();
     let run = || {
         let run = authwarden(&[
             "check",

@@ -8,7 +8,7 @@ use std::fs;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use authwarden_e2e::{authwarden, domain_report};
+use authwarden_e2e::{authwarden, domain_report, write_config};
 use authwarden_test_support::dns::{KnotOptions, KnotServer, ZoneSource};
 use serde_json::Value;
 
@@ -172,13 +172,12 @@ fn ingested_reports_drive_drift_and_rollout_advice() {
         / DAY
         * DAY;
     write_reports(&reports, today);
-    let config = dir.path().join("authwarden.toml");
     // The inventory is read from [domains.inventory]; the config accepts
     // domain tables named after checkers only, so it is written under the
     // drift checker's id, which both checkers read too.
-    fs::write(
-        &config,
-        format!(
+    let config = write_config(
+        dir.path(),
+        &format!(
             "history_dir = \"{data}\"\n\
              [dns]\nnameservers = [\"{ns}\"]\n\
              [[domains]]\nname = \"drift.test\"\n\
@@ -192,9 +191,8 @@ fn ingested_reports_drive_drift_and_rollout_advice() {
             data = dir.path().join("data").display(),
             ns = dns.addr(),
         ),
-    )
-    .unwrap();
-    let config = config.to_str().unwrap();
+    );
+    let config = config.as_str();
 
     let ingest = authwarden(&[
         "ingest",
@@ -326,21 +324,19 @@ fn without_ingested_reports_the_report_based_kinds_are_skipped() {
     let dns = KnotServer::start(&zones(), &KnotOptions::default())
         .unwrap_or_else(|e| panic!("cannot start the test DNS server: {e}"));
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("authwarden.toml");
-    fs::write(
-        &config,
-        format!(
+    let config = write_config(
+        dir.path(),
+        &format!(
             "history_dir = \"{}\"\n[[domains]]\nname = \"drift.test\"\n\
              [domains.inventory-drift]\nsenders = [{{ provider = \"google-workspace\" }}]\n",
             dir.path().join("data").display()
         ),
-    )
-    .unwrap();
+    );
     let ns = dns.addr().to_string();
     let run = authwarden(&[
         "check",
         "--config",
-        config.to_str().unwrap(),
+        &config,
         "--nameserver",
         &ns,
         "--format",

@@ -11,7 +11,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use authwarden_e2e::authwarden;
+use authwarden_e2e::{authwarden, copy_dir};
 use authwarden_history::HistoryStore;
 use tempfile::TempDir;
 
@@ -20,19 +20,6 @@ const EXAMPLE_REPORTS: usize = 528;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 /// The example's config/ and templates/ in a fresh directory.

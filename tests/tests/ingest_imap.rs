@@ -11,18 +11,13 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use authwarden_e2e::{authwarden, authwarden_bin, Run};
+use authwarden_e2e::{authwarden, imap_table, write_config, Daemon, Run};
 use authwarden_history::HistoryStore;
 use authwarden_test_support::imap::{ImapOptions, ImapServer};
 use authwarden_test_support::mail::{gzip, mail, zip};
-use authwarden_test_support::util::ChildGuard;
 use serde_json::Value;
 
 const MINIMAL: &str = include_str!("../../crates/aggregate/tests/fixtures/minimal.xml");
@@ -68,24 +63,13 @@ fn history_rows(data: &Path) -> BTreeMap<String, usize> {
 /// A config for the test mailbox (plain IMAP to loopback, the password in
 /// a file) with the history in `<tmp>/data`; `extra` ends the `[imap]` table.
 /// Reverse DNS is off: no [dns] here, so it would ask the system resolver.
-fn write_config(server: &ImapServer, tmp: &Path, extra: &str) -> String {
-    let password = tmp.join("imap-password");
-    fs::write(&password, format!("{}\n", server.password())).unwrap();
-    let config = tmp.join("authwarden.toml");
-    fs::write(
-        &config,
-        format!(
-            "history_dir = {:?}\n\n[ingest]\nreverse_dns = false\n\n[imap]\nhost = {:?}\nport = {}\nsecurity = \"none\"\n\
-             username = {:?}\npassword_file = {:?}\ntimeout = \"20s\"\n{extra}",
-            tmp.join("data").display().to_string(),
-            server.host(),
-            server.port(),
-            server.user(),
-            password.display().to_string(),
-        ),
+fn mailbox_config(server: &ImapServer, tmp: &Path, extra: &str) -> String {
+    let history = tmp.join("data").display().to_string();
+    let imap = imap_table(server, tmp);
+    write_config(
+        tmp,
+        &format!("history_dir = {history:?}\n\n[ingest]\nreverse_dns = false\n\n{imap}{extra}"),
     )
-    .unwrap();
-    config.to_str().unwrap().to_string()
 }
 
 fn start_imap() -> ImapServer {
@@ -98,7 +82,7 @@ fn mailbox_reports_are_ingested_archived_once_and_a_broken_one_is_invalid() {
     let server = start_imap();
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let config = write_config(&server, tmp.path(), "");
+    let config = mailbox_config(&server, tmp.path(), "");
     let config = config.as_str();
 
     // A report first ingested from a file ...
@@ -239,9 +223,8 @@ fn mailbox_reports_are_ingested_archived_once_and_a_broken_one_is_invalid() {
 #[test]
 fn ingest_imap_without_an_imap_section_is_an_error() {
     let tmp = tempfile::tempdir().unwrap();
-    let config = tmp.path().join("authwarden.toml");
-    fs::write(&config, "").unwrap();
-    let run = authwarden(&["--config", config.to_str().unwrap(), "ingest", "--imap"]);
+    let config = write_config(tmp.path(), "");
+    let run = authwarden(&["--config", &config, "ingest", "--imap"]);
     assert_eq!(run.code(), 2, "{}", run.stderr);
     assert!(
         run.stderr.contains("--imap needs an [imap] section"),
@@ -255,81 +238,26 @@ fn the_daemon_polls_the_mailbox_on_its_cron_and_stops_on_sigterm() {
     let server = start_imap();
     let tmp = tempfile::tempdir().unwrap();
     // Every job disabled: the daemon runs for the mailbox alone.
-    let config = write_config(
+    let config = mailbox_config(
         &server,
         tmp.path(),
         "poll_cron = \"* * * * * *\"\n\n[jobs.monthly]\nenabled = false\n\n\
          [jobs.quarterly]\nenabled = false\n\n[jobs.annual]\nenabled = false\n",
     );
-    let mut command = Command::new(authwarden_bin());
-    command
-        .args(["daemon", "-v", "--config", &config])
-        .current_dir(tmp.path())
-        .env_remove("AUTHWARDEN_CONFIG")
-        .env_remove("AUTHWARDEN_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = ChildGuard::spawn(&mut command, "authwarden daemon").unwrap();
-    let mut stderr = child.child_mut().stderr.take().unwrap();
-    let log = Arc::new(Mutex::new(String::new()));
-    let sink = Arc::clone(&log);
-    thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = stderr.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            sink.lock()
-                .unwrap()
-                .push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    });
+    let mut daemon = Daemon::start(Path::new(&config), tmp.path());
     server
         .append(
             "INBOX",
             &mail("polled report", "text/xml", "r.xml", &report_xml("polled")),
         )
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while subjects(&server, "Archive/DMARC").is_empty() {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!(
-                "the daemon exited ({status}); log:\n{}",
-                log.lock().unwrap()
-            );
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the daemon archived nothing within 30 s; log:\n{}",
-            log.lock().unwrap()
-        );
-        thread::sleep(Duration::from_millis(100));
-    }
+    daemon.wait_for("archived report", Duration::from_secs(30), |_| {
+        !subjects(&server, "Archive/DMARC").is_empty()
+    });
     assert_eq!(history_rows(&tmp.path().join("data")).len(), 1);
 
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the daemon did not stop on SIGTERM; log:\n{}",
-            log.lock().unwrap()
-        );
-        thread::sleep(Duration::from_millis(50));
-    };
-    assert!(status.success(), "{status}; log:\n{}", log.lock().unwrap());
-    assert!(
-        log.lock().unwrap().contains("mailbox polled"),
-        "{}",
-        log.lock().unwrap()
-    );
+    let status = daemon.terminate();
+    let log = daemon.log();
+    assert!(status.success(), "{status}; log:\n{log}");
+    assert!(log.contains("mailbox polled"), "{log}");
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use authwarden_e2e::{authwarden, fixtures_dir, start_dns_in};
+use authwarden_e2e::{authwarden, fixtures_dir, imap_table, start_dns_in, write_config};
 use authwarden_history::HistoryStore;
 use authwarden_test_support::dns::KnotServer;
 use authwarden_test_support::imap::{ImapOptions, ImapServer};
@@ -69,18 +69,13 @@ const FIRST: &[(&str, u32)] = &[
 /// The second report: the same hosts again.
 const SECOND: &[(&str, u32)] = &[("192.0.2.10", 7), ("192.0.2.30", 1), ("198.51.100.7", 1)];
 
-fn write_config(dir: &Path, dns: &KnotServer) -> String {
-    let config = dir.join("authwarden.toml");
-    fs::write(
-        &config,
-        format!(
-            "history_dir = {:?}\n[dns]\nnameservers = [\"{}\"]\ntimeout = \"5s\"\n",
-            dir.join("data").display().to_string(),
-            dns.addr()
-        ),
+/// The history in `dir/data`, reverse DNS from `dns`.
+fn base_config(dir: &Path, dns: &KnotServer) -> String {
+    format!(
+        "history_dir = {:?}\n[dns]\nnameservers = [\"{}\"]\ntimeout = \"5s\"\n",
+        dir.join("data").display().to_string(),
+        dns.addr()
     )
-    .unwrap();
-    config.to_str().unwrap().to_string()
 }
 
 fn ingest(config: &str, report: &Path, extra: &[&str]) -> Value {
@@ -146,7 +141,7 @@ fn unknown() -> Class {
 fn ptr_names_classify_sources_and_are_cached_across_ingests() {
     let dns = start_dns();
     let tmp = tempfile::tempdir().unwrap();
-    let config = write_config(tmp.path(), &dns);
+    let config = write_config(tmp.path(), &base_config(tmp.path(), &dns));
     let data = tmp.path().join("data");
     let first = write_report(tmp.path(), "rdns-1", FIRST);
     let second = write_report(tmp.path(), "rdns-2", SECOND);
@@ -204,7 +199,7 @@ fn ptr_names_classify_sources_and_are_cached_across_ingests() {
 fn one_run_asks_each_ip_once_across_reports() {
     let dns = start_dns();
     let tmp = tempfile::tempdir().unwrap();
-    let config = write_config(tmp.path(), &dns);
+    let config = write_config(tmp.path(), &base_config(tmp.path(), &dns));
     let reports = tmp.path().join("reports");
     fs::create_dir(&reports).unwrap();
     write_report(&reports, "rdns-1", FIRST);
@@ -228,7 +223,7 @@ fn one_run_asks_each_ip_once_across_reports() {
 fn without_reverse_dns_the_source_stays_unknown() {
     let dns = start_dns();
     let tmp = tempfile::tempdir().unwrap();
-    let config = write_config(tmp.path(), &dns);
+    let config = write_config(tmp.path(), &base_config(tmp.path(), &dns));
     let data = tmp.path().join("data");
     let first = write_report(tmp.path(), "rdns-1", FIRST);
 
@@ -330,32 +325,11 @@ fn ingest_imap_with_reverse_dns() {
         &fs::read_to_string(&report).unwrap(),
     );
     server.append("INBOX", &message).unwrap();
-    let password = tmp.path().join("imap-password");
-    fs::write(&password, format!("{}\n", server.password())).unwrap();
-    let config = tmp.path().join("authwarden.toml");
-    fs::write(
-        &config,
-        format!(
-            "history_dir = {:?}\n[dns]\nnameservers = [\"{}\"]\ntimeout = \"5s\"\n\
-             [imap]\nhost = {:?}\nport = {}\nsecurity = \"none\"\n\
-             username = {:?}\npassword_file = {:?}\ntimeout = \"20s\"\n",
-            data.display().to_string(),
-            dns.addr(),
-            server.host(),
-            server.port(),
-            server.user(),
-            password.display().to_string(),
-        ),
-    )
-    .unwrap();
-    let run = authwarden(&[
-        "--config",
-        config.to_str().unwrap(),
-        "ingest",
-        "--imap",
-        "--format",
-        "json",
-    ]);
+    let config = write_config(
+        tmp.path(),
+        &(base_config(tmp.path(), &dns) + &imap_table(&server, tmp.path())),
+    );
+    let run = authwarden(&["--config", &config, "ingest", "--imap", "--format", "json"]);
     assert_eq!(run.code(), 0, "{run}");
     let out = run.json();
     assert_eq!(out["imap"]["processed"], 1, "{out}");

@@ -12,21 +12,18 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use authwarden_e2e::{authwarden, authwarden_bin, fixtures_dir, Run};
+use authwarden_e2e::{authwarden, copy_dir, fixtures_dir, Daemon, Run};
 use authwarden_history::polars::prelude::DataFrame;
 use authwarden_history::HistoryStore;
 use authwarden_scheduler::JobLock;
 use authwarden_test_support::dns::{zones_in_dir, KnotOptions, KnotServer};
 use authwarden_test_support::smtp::{SmtpOptions, SmtpServer};
-use authwarden_test_support::util::{free_port, ChildGuard};
+use authwarden_test_support::util::free_port;
 use mail_parser::{MessageParser, MessagePart, MimeHeaders, PartType};
 use tempfile::TempDir;
 
@@ -45,9 +42,8 @@ const FIRST_RUN: [(&str, &str, &str, &str); 4] = [
 /// What `hostile.test` publishes in its DMARC record's unknown tag.
 const HOSTILE: &str = "<script>alert(1)</script>";
 
-/// How long the daemon may take to produce a report, and to exit after SIGTERM.
+/// How long the daemon may take to produce a report.
 const DAEMON_REPORT_WAIT: Duration = Duration::from_secs(20);
-const DAEMON_EXIT_WAIT: Duration = Duration::from_secs(30);
 
 fn fixtures() -> PathBuf {
     fixtures_dir("pipeline")
@@ -631,87 +627,6 @@ fn the_job_lock_refuses_a_second_runner_and_names_the_holder() {
     assert_eq!(setup.history().runs("monthly").unwrap().len(), 1);
 }
 
-/// `authwarden daemon -v` in the background, its log collected.
-struct Daemon {
-    child: ChildGuard,
-    log: Arc<Mutex<String>>,
-}
-
-impl Daemon {
-    fn start(setup: &Setup) -> Daemon {
-        let mut command = Command::new(authwarden_bin());
-        command
-            .args(["daemon", "-v", "--config"])
-            .arg(setup.config())
-            .current_dir(setup.dir.path())
-            .env_remove("AUTHWARDEN_CONFIG")
-            .env_remove("AUTHWARDEN_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = ChildGuard::spawn(&mut command, "authwarden daemon").unwrap();
-        let mut stderr = child.child_mut().stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let sink = Arc::clone(&log);
-        thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stderr.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        Daemon { child, log }
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-
-    /// Polls `done` every 50 ms until it holds; panics with the log after `wait`.
-    fn wait_for(&mut self, what: &str, wait: Duration, done: impl Fn(&Daemon) -> bool) {
-        let deadline = Instant::now() + wait;
-        while !done(self) {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!(
-                    "the daemon exited ({status}) before {what}; log:\n{}",
-                    self.log()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no {what} within {wait:?}; log:\n{}",
-                self.log()
-            );
-            thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Sends SIGTERM to the daemon (not its group) and waits for it to exit.
-    fn terminate(&mut self) -> ExitStatus {
-        let pid = self.child.id().to_string();
-        let kill = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(kill.success(), "kill -TERM {pid}");
-        let deadline = Instant::now() + DAEMON_EXIT_WAIT;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                // Let the reader thread take the last lines.
-                thread::sleep(Duration::from_millis(50));
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the daemon did not exit within {DAEMON_EXIT_WAIT:?} of SIGTERM; log:\n{}",
-                self.log()
-            );
-            thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
 #[test]
 fn the_daemon_fires_the_job_on_its_cron_and_stops_on_sigterm() {
     let dns = start_dns(false);
@@ -720,7 +635,7 @@ fn the_daemon_fires_the_job_on_its_cron_and_stops_on_sigterm() {
     config.tail = "[jobs.quarterly]\nenabled = false\n\n[jobs.annual]\nenabled = false\n";
     let setup = Setup::new(&config);
 
-    let mut daemon = Daemon::start(&setup);
+    let mut daemon = Daemon::start(&setup.config(), setup.dir.path());
     let monthly = setup.path("monthly");
     daemon.wait_for("monthly report", DAEMON_REPORT_WAIT, |_| {
         entries(&monthly)
@@ -759,7 +674,7 @@ fn the_daemon_catches_up_a_missed_run_exactly_once() {
     )
     .unwrap();
 
-    let mut daemon = Daemon::start(&setup);
+    let mut daemon = Daemon::start(&setup.config(), setup.dir.path());
     // After the catch-up the daemon plans its next slots: it is idle, so a
     // second catch-up run would have started by now.
     daemon.wait_for("idle plan after the catch-up", DAEMON_REPORT_WAIT, |d| {
@@ -795,23 +710,6 @@ fn the_daemon_catches_up_a_missed_run_exactly_once() {
     );
 }
 
-/// Copies the repository's templates (one level of subfolders) to `to`.
-fn copy_templates(to: &Path) {
-    fn copy_dir(from: &Path, to: &Path) {
-        fs::create_dir_all(to).unwrap();
-        for entry in fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            let target = to.join(entry.file_name());
-            if entry.file_type().unwrap().is_dir() {
-                copy_dir(&entry.path(), &target);
-            } else {
-                fs::copy(entry.path(), target).unwrap();
-            }
-        }
-    }
-    copy_dir(&templates_dir(), to);
-}
-
 /// Whether `text` names `file` with a line number: `FILE:LINE:`.
 fn names_file_and_line(text: &str, file: &Path) -> bool {
     let prefix = format!("{}:", file.display());
@@ -826,7 +724,7 @@ fn names_file_and_line(text: &str, file: &Path) -> bool {
 /// ends in an unclosed block; returns the folder and the broken file.
 fn broken_templates(dir: &Path) -> (PathBuf, PathBuf) {
     let folder = dir.join("broken-templates");
-    copy_templates(&folder);
+    copy_dir(&templates_dir(), &folder);
     let file = folder.join("monthly.html.hbs");
     let mut source = fs::read_to_string(&file).unwrap();
     source.push_str("{{#if summary}}\n");

@@ -6,7 +6,9 @@
 
 use std::collections::BTreeSet;
 
-use authwarden_e2e::{authwarden, domain_report, fixtures_dir, names_for, start_dns_in};
+use authwarden_e2e::{
+    authwarden, domain_report, fixtures_dir, names_for, start_dns_in, write_config,
+};
 use authwarden_test_support::dns::KnotServer;
 use serde_json::Value;
 
@@ -157,15 +159,13 @@ fn spf_build_from_the_inventory() {
     let dns = start_dns();
     let addr = dns.addr().to_string();
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("authwarden.toml");
-    std::fs::write(
-        &config,
+    let config = write_config(
+        dir.path(),
         "[[domains]]\nname = \"build.spf.test\"\n\n[domains.inventory]\nsenders = [\n  \
          { name = \"office\", ips = [\"192.0.2.0/24\"] },\n  \
          { name = \"crm\", includes = [\"crm.build.spf.test\"] },\n]\n",
-    )
-    .unwrap();
-    let config = config.to_str().unwrap();
+    );
+    let config = config.as_str();
     let run = authwarden(&[
         "spf",
         "build",
