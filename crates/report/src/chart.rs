@@ -66,15 +66,17 @@ const QUARANTINE: RGBColor = RGBColor(0xf2, 0x8e, 0x2b);
 const REJECT: RGBColor = RGBColor(0xe1, 0x57, 0x59);
 const NO_RECORD: RGBColor = RGBColor(0xb8, 0xbe, 0xc6);
 
-/// Errors and warnings per period index; `None` where a domain has no run.
-type Values = Vec<Option<(u32, u32)>>;
-
-/// One line pair (errors solid, warnings dashed) in the chart.
-struct Series {
+/// One line of a chart over periods: a domain, or all domains together.
+struct Line<V> {
     label: String,
     colour: RGBColor,
-    values: Values,
+    /// Per period index; `None` where there is nothing to draw.
+    values: Vec<Option<V>>,
 }
+
+/// One line pair of the trend chart (errors solid, warnings dashed): errors
+/// and warnings per run.
+type Series = Line<(u32, u32)>;
 
 /// Draws errors (solid lines, filled markers) and warnings (dashed lines,
 /// hollow markers) per run as a PNG of `width` × `height` pixels.
@@ -155,58 +157,69 @@ fn render_png(
 /// The lines to draw: every domain, or the total plus the worst domains.
 fn select_series(trends: &[DomainTrend], periods: &[&str]) -> Vec<Series> {
     let index: BTreeMap<&str, usize> = periods.iter().enumerate().map(|(i, p)| (*p, i)).collect();
-    let values = |t: &DomainTrend| {
+    let domains = trends.iter().map(|t| {
         let mut v = vec![None; periods.len()];
         for (period, e, w) in &t.points {
             v[index[period.as_str()]] = Some((*e, *w));
         }
-        v
-    };
-    if trends.len() <= MAX_DOMAINS {
-        return trends
-            .iter()
-            .zip(PALETTE.iter().cycle())
-            .map(|(t, c)| Series {
-                label: t.domain.clone(),
-                colour: *c,
-                values: values(t),
-            })
-            .collect();
-    }
-    let mut total = vec![None; periods.len()];
-    for t in trends {
-        for (slot, v) in total.iter_mut().zip(values(t)) {
-            if let Some((e, w)) = v {
-                let (te, tw) = slot.unwrap_or((0, 0));
-                *slot = Some((te + e, tw + w));
-            }
-        }
-    }
-    let mut ranked: Vec<(&DomainTrend, Values)> = trends.iter().map(|t| (t, values(t))).collect();
+        (t.domain.as_str(), v)
+    });
     // Worst first: the latest run's errors, then its warnings, then all runs'.
     let key = |v: &[Option<(u32, u32)>]| {
         let latest = v.iter().rev().flatten().next().copied().unwrap_or((0, 0));
         let all: u64 = v.iter().flatten().map(|(e, w)| u64::from(*e + *w)).sum();
         (latest.0, latest.1, all)
     };
-    ranked.sort_by(|a, b| key(&b.1).cmp(&key(&a.1)).then(a.0.domain.cmp(&b.0.domain)));
-    let mut series = vec![Series {
-        label: format!("all {} domains", trends.len()),
+    select_lines(
+        domains.collect(),
+        |(te, tw), (e, w)| (te + e, tw + w),
+        |a, b| key(b).cmp(&key(a)),
+    )
+}
+
+/// The lines for `domains` (name and values per period): up to
+/// [`MAX_DOMAINS`], each domain in a colour of its own; above, all domains
+/// together (their values summed with `add`) plus the [`TOP_DOMAINS`] that
+/// `worse` puts first.
+fn select_lines<V: Copy + Default>(
+    mut domains: Vec<(&str, Vec<Option<V>>)>,
+    add: impl Fn(V, V) -> V,
+    worse: impl Fn(&[Option<V>], &[Option<V>]) -> std::cmp::Ordering,
+) -> Vec<Line<V>> {
+    if domains.len() <= MAX_DOMAINS {
+        return domains
+            .into_iter()
+            .zip(PALETTE.iter().cycle())
+            .map(|((domain, values), c)| Line {
+                label: domain.to_string(),
+                colour: *c,
+                values,
+            })
+            .collect();
+    }
+    let mut total = vec![None; domains[0].1.len()];
+    for (_, values) in &domains {
+        for (slot, v) in total.iter_mut().zip(values) {
+            if let Some(v) = v {
+                *slot = Some(add(slot.unwrap_or_default(), *v));
+            }
+        }
+    }
+    let all = format!("all {} domains", domains.len());
+    domains.sort_by(|a, b| worse(&a.1, &b.1).then(a.0.cmp(b.0)));
+    let mut lines = vec![Line {
+        label: all,
         colour: TOTAL_COLOUR,
         values: total,
     }];
-    series.extend(
-        ranked
-            .into_iter()
-            .take(TOP_DOMAINS)
-            .zip(PALETTE)
-            .map(|((t, v), colour)| Series {
-                label: t.domain.clone(),
-                colour,
-                values: v,
-            }),
-    );
-    series
+    lines.extend(domains.into_iter().take(TOP_DOMAINS).zip(PALETTE).map(
+        |((domain, values), colour)| Line {
+            label: domain.to_string(),
+            colour,
+            values,
+        },
+    ));
+    lines
 }
 
 type DrawResult<T> = Result<T, Box<dyn std::error::Error>>;
@@ -626,52 +639,24 @@ pub fn pass_rate_chart_png(
     })
 }
 
-/// `(messages, pass)` per label index; `None` where there were none.
-type Rates = Vec<Option<(f64, f64)>>;
-
-/// A pass-rate line.
-struct RateLine {
-    label: String,
-    colour: RGBColor,
-    values: Rates,
-}
+/// A pass-rate line: `(messages, pass)` per label index, `None` where there
+/// were no messages.
+type RateLine = Line<(f64, f64)>;
 
 /// The lines to draw: every domain, or all together plus the lowest.
 fn select_rate_lines(series: &[PassRateSeries], labels: &[&str]) -> Vec<RateLine> {
     let index: BTreeMap<&str, usize> = labels.iter().enumerate().map(|(i, l)| (*l, i)).collect();
-    let values = |s: &PassRateSeries| {
-        let mut v: Rates = vec![None; labels.len()];
+    let domains = series.iter().map(|s| {
+        let mut v = vec![None; labels.len()];
         for (label, messages, pass) in &s.points {
             if *messages > 0.0 {
-                let slot = v[index[label.as_str()]].get_or_insert((0.0, 0.0));
+                let slot: &mut (f64, f64) = v[index[label.as_str()]].get_or_insert((0.0, 0.0));
                 slot.0 += messages;
                 slot.1 += pass;
             }
         }
-        v
-    };
-    if series.len() <= MAX_DOMAINS {
-        return series
-            .iter()
-            .zip(PALETTE.iter().cycle())
-            .map(|(s, c)| RateLine {
-                label: s.domain.clone(),
-                colour: *c,
-                values: values(s),
-            })
-            .collect();
-    }
-    let mut total: Rates = vec![None; labels.len()];
-    let mut ranked: Vec<(&PassRateSeries, Rates)> = series.iter().map(|s| (s, values(s))).collect();
-    for (_, v) in &ranked {
-        for (slot, point) in total.iter_mut().zip(v) {
-            if let Some((m, p)) = point {
-                let t = slot.get_or_insert((0.0, 0.0));
-                t.0 += m;
-                t.1 += p;
-            }
-        }
-    }
+        (s.domain.as_str(), v)
+    });
     // Lowest pass rate over the window first.
     let rate = |v: &[Option<(f64, f64)>]| {
         let (m, p) = v
@@ -684,28 +669,11 @@ fn select_rate_lines(series: &[PassRateSeries], labels: &[&str]) -> Vec<RateLine
             1.0
         }
     };
-    ranked.sort_by(|a, b| {
-        rate(&a.1)
-            .total_cmp(&rate(&b.1))
-            .then(a.0.domain.cmp(&b.0.domain))
-    });
-    let mut lines = vec![RateLine {
-        label: format!("all {} domains", series.len()),
-        colour: TOTAL_COLOUR,
-        values: total,
-    }];
-    lines.extend(
-        ranked
-            .into_iter()
-            .take(TOP_DOMAINS)
-            .zip(PALETTE)
-            .map(|((s, v), colour)| RateLine {
-                label: s.domain.clone(),
-                colour,
-                values: v,
-            }),
-    );
-    lines
+    select_lines(
+        domains.collect(),
+        |(tm, tp), (m, p)| (tm + m, tp + p),
+        |a, b| rate(a).total_cmp(&rate(b)),
+    )
 }
 
 /// The bottom of the pass-rate axis and its tick step, in percent, for the
