@@ -165,20 +165,23 @@ fn spf_build_from_the_inventory() {
          { name = \"office\", ips = [\"192.0.2.0/24\"] },\n  \
          { name = \"crm\", includes = [\"crm.build.spf.test\"] },\n]\n",
     );
-    let config = config.as_str();
-    let run = authwarden(&[
-        "spf",
-        "build",
-        "build.spf.test",
-        "--config",
-        config,
-        "--nameserver",
-        &addr,
-        "--format",
-        "json",
-    ]);
-    assert_eq!(run.code(), 0, "{run}");
-    let out = run.json();
+    // `spf build build.spf.test` with the config and the test server; EXTRA last.
+    let build = |extra: &[&str]| {
+        let mut args = vec![
+            "spf",
+            "build",
+            "build.spf.test",
+            "--config",
+            &config,
+            "--nameserver",
+            &addr,
+        ];
+        args.extend_from_slice(extra);
+        let run = authwarden(&args);
+        assert_eq!(run.code(), 0, "{run}");
+        run
+    };
+    let out = build(&["--format", "json"]).json();
     assert_eq!(
         out["record"], "v=spf1 ip4:192.0.2.0/24 include:crm.build.spf.test -all",
         "{out:#}"
@@ -204,18 +207,7 @@ fn spf_build_from_the_inventory() {
     assert_eq!(out["flattened"], Value::Null);
 
     // Overriding the phase gives ~all; the text names the reason.
-    let run = authwarden(&[
-        "spf",
-        "build",
-        "build.spf.test",
-        "--config",
-        config,
-        "--nameserver",
-        &addr,
-        "--phase",
-        "monitoring",
-    ]);
-    assert_eq!(run.code(), 0, "{run}");
+    let run = build(&["--phase", "monitoring"]);
     assert!(
         run.stdout.contains(
             "build.spf.test. TXT \"v=spf1 ip4:192.0.2.0/24 include:crm.build.spf.test ~all\""

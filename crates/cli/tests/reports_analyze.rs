@@ -226,17 +226,21 @@ fn ingest_twice_appends_once() {
     )
     .unwrap();
     let config = config.to_str().unwrap();
-    let first = json(&run(
-        &[
-            "--config",
-            config,
-            "ingest",
-            "--no-reverse-dns",
-            "--format",
-            "json",
-        ],
-        &[&fixtures()],
-    ));
+    // `ingest --format json` over the fixtures, run twice below.
+    let ingest = || {
+        json(&run(
+            &[
+                "--config",
+                config,
+                "ingest",
+                "--no-reverse-dns",
+                "--format",
+                "json",
+            ],
+            &[&fixtures()],
+        ))
+    };
+    let first = ingest();
     assert_eq!(first["reports"], 13);
     assert_eq!(first["new"], 13);
     assert_eq!(first["already_ingested"], 0);
@@ -261,17 +265,7 @@ fn ingest_twice_appends_once() {
         );
     }
 
-    let second = json(&run(
-        &[
-            "--config",
-            config,
-            "ingest",
-            "--no-reverse-dns",
-            "--format",
-            "json",
-        ],
-        &[&fixtures()],
-    ));
+    let second = ingest();
     assert_eq!(second["new"], 0);
     assert_eq!(second["already_ingested"], 13);
     assert_eq!(second["rows"], 0);
