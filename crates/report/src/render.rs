@@ -564,12 +564,36 @@ fn build(dir: &Path, sources: Vec<Source>, errors: &mut Vec<RenderError>) -> Opt
 }
 
 fn register_helpers(hb: &mut Handlebars<'static>) {
-    hb.register_helper("upper", Box::new(Upper));
-    hb.register_helper("plural", Box::new(Plural));
-    hb.register_helper("inc", Box::new(Inc));
-    hb.register_helper("wrap", Box::new(Wrap));
-    hb.register_helper("join", Box::new(Join));
-    hb.register_helper("number", Box::new(Number));
+    let helpers: [(&str, HelperFn); 6] = [
+        ("upper", upper_helper),
+        ("plural", plural_helper),
+        ("inc", inc_helper),
+        ("wrap", wrap_helper),
+        ("join", join_helper),
+        ("number", number_helper),
+    ];
+    for (name, f) in helpers {
+        hb.register_helper(name, Box::new(ValueHelper(f)));
+    }
+}
+
+/// A helper that computes a value from its parameters.
+type HelperFn = fn(&Helper<'_>) -> Result<Value, RenderErrorReason>;
+
+/// Makes a [`HelperFn`] a handlebars helper: all of ours compute a value
+/// from their parameters alone.
+struct ValueHelper(HelperFn);
+
+impl HelperDef for ValueHelper {
+    fn call_inner<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        _: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+    ) -> Result<ScopedJson<'rc>, handlebars::RenderError> {
+        Ok(ScopedJson::Derived((self.0)(h)?))
+    }
 }
 
 /// The value of a helper's parameter; in strict mode a missing field is an
@@ -590,6 +614,19 @@ fn param<'a>(
     Ok(p.value())
 }
 
+/// A helper's parameter that must be a whole number; `what` names it in the
+/// error.
+fn count_param(
+    h: &Helper<'_>,
+    i: usize,
+    helper: &'static str,
+    what: &'static str,
+) -> Result<u64, RenderErrorReason> {
+    param(h, i, helper)?
+        .as_u64()
+        .ok_or(RenderErrorReason::InvalidParamType(what))
+}
+
 /// A JSON value as text: strings as they are, `null` as nothing.
 fn as_text(v: &Value) -> String {
     match v {
@@ -600,77 +637,29 @@ fn as_text(v: &Value) -> String {
 }
 
 /// `{{upper severity}}` → `ERROR`.
-struct Upper;
-
-impl HelperDef for Upper {
-    fn call_inner<'reg: 'rc, 'rc>(
-        &self,
-        h: &Helper<'rc>,
-        _: &'reg Handlebars<'reg>,
-        _: &'rc Context,
-        _: &mut RenderContext<'reg, 'rc>,
-    ) -> Result<ScopedJson<'rc>, handlebars::RenderError> {
-        let v = param(h, 0, "upper")?;
-        Ok(ScopedJson::Derived(Value::String(
-            as_text(v).to_uppercase(),
-        )))
-    }
+fn upper_helper(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
+    let v = param(h, 0, "upper")?;
+    Ok(Value::String(as_text(v).to_uppercase()))
 }
 
 /// `{{plural summary.errors "error" "errors"}}` → `1 error`, `3 errors`.
-struct Plural;
-
-impl HelperDef for Plural {
-    fn call_inner<'reg: 'rc, 'rc>(
-        &self,
-        h: &Helper<'rc>,
-        _: &'reg Handlebars<'reg>,
-        _: &'rc Context,
-        _: &mut RenderContext<'reg, 'rc>,
-    ) -> Result<ScopedJson<'rc>, handlebars::RenderError> {
-        let n = param(h, 0, "plural")?
-            .as_u64()
-            .ok_or(RenderErrorReason::InvalidParamType("a count"))?;
-        let one = as_text(param(h, 1, "plural")?);
-        let many = as_text(param(h, 2, "plural")?);
-        Ok(ScopedJson::Derived(Value::String(plural(n, &one, &many))))
-    }
+fn plural_helper(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
+    let n = count_param(h, 0, "plural", "a count")?;
+    let one = as_text(param(h, 1, "plural")?);
+    let many = as_text(param(h, 2, "plural")?);
+    Ok(Value::String(plural(n, &one, &many)))
 }
 
 /// `{{inc @index}}` → the 1-based position.
-struct Inc;
-
-impl HelperDef for Inc {
-    fn call_inner<'reg: 'rc, 'rc>(
-        &self,
-        h: &Helper<'rc>,
-        _: &'reg Handlebars<'reg>,
-        _: &'rc Context,
-        _: &mut RenderContext<'reg, 'rc>,
-    ) -> Result<ScopedJson<'rc>, handlebars::RenderError> {
-        let n = param(h, 0, "inc")?
-            .as_u64()
-            .ok_or(RenderErrorReason::InvalidParamType("a number"))?;
-        Ok(ScopedJson::Derived(Value::from(n + 1)))
-    }
+fn inc_helper(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
+    let n = count_param(h, 0, "inc", "a number")?;
+    Ok(Value::from(n + 1))
 }
 
 /// `{{number mail.messages}}` → `1,234,567`: digits grouped by three.
-struct Number;
-
-impl HelperDef for Number {
-    fn call_inner<'reg: 'rc, 'rc>(
-        &self,
-        h: &Helper<'rc>,
-        _: &'reg Handlebars<'reg>,
-        _: &'rc Context,
-        _: &mut RenderContext<'reg, 'rc>,
-    ) -> Result<ScopedJson<'rc>, handlebars::RenderError> {
-        let n = param(h, 0, "number")?
-            .as_u64()
-            .ok_or(RenderErrorReason::InvalidParamType("a count"))?;
-        Ok(ScopedJson::Derived(Value::String(group_digits(n))))
-    }
+fn number_helper(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
+    let n = count_param(h, 0, "number", "a count")?;
+    Ok(Value::String(group_digits(n)))
 }
 
 /// `1234567` → `1,234,567`.
@@ -687,23 +676,13 @@ pub(crate) fn group_digits(n: u64) -> String {
 }
 
 /// `{{join clean_domains ", "}}` → `example.net, example.org`.
-struct Join;
-
-impl HelperDef for Join {
-    fn call_inner<'reg: 'rc, 'rc>(
-        &self,
-        h: &Helper<'rc>,
-        _: &'reg Handlebars<'reg>,
-        _: &'rc Context,
-        _: &mut RenderContext<'reg, 'rc>,
-    ) -> Result<ScopedJson<'rc>, handlebars::RenderError> {
-        let list = param(h, 0, "join")?
-            .as_array()
-            .ok_or(RenderErrorReason::InvalidParamType("a list"))?;
-        let sep = as_text(param(h, 1, "join")?);
-        let items: Vec<String> = list.iter().map(as_text).collect();
-        Ok(ScopedJson::Derived(Value::String(items.join(&sep))))
-    }
+fn join_helper(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
+    let list = param(h, 0, "join")?
+        .as_array()
+        .ok_or(RenderErrorReason::InvalidParamType("a list"))?;
+    let sep = as_text(param(h, 1, "join")?);
+    let items: Vec<String> = list.iter().map(as_text).collect();
+    Ok(Value::String(items.join(&sep)))
 }
 
 /// `{{wrap "What to do: " help indent=4}}`: joins its parameters and wraps
@@ -711,38 +690,28 @@ impl HelperDef for Join {
 /// to start at column `indent` (the template writes that indentation); the
 /// following lines are indented by `indent` + `hang` spaces (`hang` is 0
 /// unless given, e.g. 5 to align under the text after `PASS `).
-struct Wrap;
-
-impl HelperDef for Wrap {
-    fn call_inner<'reg: 'rc, 'rc>(
-        &self,
-        h: &Helper<'rc>,
-        _: &'reg Handlebars<'reg>,
-        _: &'rc Context,
-        _: &mut RenderContext<'reg, 'rc>,
-    ) -> Result<ScopedJson<'rc>, handlebars::RenderError> {
-        let mut text = String::new();
-        for i in 0..h.params().len() {
-            text.push_str(&as_text(param(h, i, "wrap")?));
-        }
-        let number = |key: &str, default: usize| {
-            h.hash_get(key)
-                .and_then(|v| v.value().as_u64())
-                .map_or(default, |n| usize::try_from(n).unwrap_or(default))
-        };
-        let indent = number("indent", 0);
-        let wrapped = wrap(
-            &text,
-            number("width", 72),
-            indent,
-            indent + number("hang", 0),
-        );
-        Ok(ScopedJson::Derived(Value::String(wrapped)))
+fn wrap_helper(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
+    let mut text = String::new();
+    for i in 0..h.params().len() {
+        text.push_str(&as_text(param(h, i, "wrap")?));
     }
+    let number = |key: &str, default: usize| {
+        h.hash_get(key)
+            .and_then(|v| v.value().as_u64())
+            .map_or(default, |n| usize::try_from(n).unwrap_or(default))
+    };
+    let indent = number("indent", 0);
+    let wrapped = wrap(
+        &text,
+        number("width", 72),
+        indent,
+        indent + number("hang", 0),
+    );
+    Ok(Value::String(wrapped))
 }
 
 /// Wraps `text` at `width` columns, the first line starting at column
-/// `first`, the others indented by `indent` spaces; see [`Wrap`]. Words
+/// `first`, the others indented by `indent` spaces; see [`wrap_helper`]. Words
 /// longer than a line (DKIM keys, long records) are broken.
 pub(crate) fn wrap(text: &str, width: usize, first: usize, indent: usize) -> String {
     // Never fewer than 20 columns for text, whatever the indentation.
