@@ -14,7 +14,9 @@ use authwarden_api::{Cadence, SystemClock};
 fn zone_and_config(dir: &Path, n: usize) -> std::path::PathBuf {
     let mut zone = String::from("$TTL 3600\n");
     let mut config = String::from(
-        "timezone = \"UTC\"\nreports_dir = \"reports\"\n\n[dns]\nzone_files = [\"bench.zone\"]\n\n",
+        // Every name is answered by the zone file; the name server is never
+        // asked (nothing leaves the machine).
+        "timezone = \"UTC\"\nreports_dir = \"reports\"\n\n[dns]\nzone_files = [\"bench.zone\"]\nnameservers = [\"127.0.0.1:9\"]\n\n",
     );
     for i in 0..n {
         let d = format!("d{i:05}.bench.example");
@@ -37,6 +39,8 @@ fn zone_and_config(dir: &Path, n: usize) -> std::path::PathBuf {
         let _ = writeln!(config, "[[domains]]\nname = \"{d}\"\n");
     }
     zone.push_str("$ORIGIN elsewhere.example.\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 3600\n");
+    // The parent of every domain: DMARC discovery falls back to it.
+    zone.push_str("$ORIGIN bench.example.\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 3600\n");
     let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../templates");
     let _ = writeln!(
         config,

@@ -60,6 +60,22 @@ pub fn build_eml(
 }
 
 /// Renders with the given local part of the Message-ID.
+/// `text` with CRLF line endings, in one pass. lettre converts bare LFs
+/// itself, but by inserting each CR in place, which is quadratic in the size
+/// of the body: a 1,000-domain report took seconds.
+fn crlf(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 32);
+    let mut previous = '\0';
+    for c in text.chars() {
+        if c == '\n' && previous != '\r' {
+            out.push('\r');
+        }
+        out.push(c);
+        previous = c;
+    }
+    out
+}
+
 pub(crate) fn render(message: &Message, id: &str, domain: &str) -> Result<Rendered, MailError> {
     if domain.is_empty()
         || !domain
@@ -86,12 +102,12 @@ pub(crate) fn render(message: &Message, id: &str, domain: &str) -> Result<Render
         builder = builder.to(to);
     }
 
-    let mut related = MultiPart::related().singlepart(SinglePart::html(message.html.clone()));
+    let mut related = MultiPart::related().singlepart(SinglePart::html(crlf(&message.html)));
     for image in &message.inline_images {
         related = related.singlepart(inline_part(image)?);
     }
     let body = MultiPart::alternative()
-        .singlepart(SinglePart::plain(message.text.clone()))
+        .singlepart(SinglePart::plain(crlf(&message.text)))
         .multipart(related);
     let email = builder.multipart(body)?;
 
@@ -143,6 +159,13 @@ fn inline_part(image: &InlineImage) -> Result<SinglePart, MailError> {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn crlf_converts_bare_line_feeds_only() {
+        assert_eq!(crlf("a\nb\r\nc\n\nd"), "a\r\nb\r\nc\r\n\r\nd");
+        assert_eq!(crlf("\nä\n"), "\r\nä\r\n");
+        assert_eq!(crlf(""), "");
+    }
 
     fn message() -> Message {
         Message {
