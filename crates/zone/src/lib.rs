@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 
 mod error;
+pub mod fixture;
 mod lexer;
 mod name;
 mod parser;

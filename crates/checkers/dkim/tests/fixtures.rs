@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use authwarden_checker_dkim::CODES;
+use authwarden_zone::fixture::{assert_every_code_seen, assert_finding_conventions, fixture_names};
 use common::{run, selector_facts, snapshot_value};
 
 macro_rules! fixtures {
@@ -52,15 +53,8 @@ fixtures! {
 #[test]
 fn every_fixture_file_has_a_test() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let on_disk: BTreeSet<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| {
-            let name = e.unwrap().file_name().into_string().unwrap();
-            name.strip_suffix(".zone").map(str::to_string)
-        })
-        .collect();
     let listed: BTreeSet<String> = FIXTURES.iter().map(|s| s.to_string()).collect();
-    assert_eq!(on_disk, listed);
+    assert_eq!(fixture_names(&dir), listed);
 }
 
 /// Key sizes come from the key, exactly (the snapshots show them too).
@@ -133,22 +127,15 @@ async fn conventions_hold_and_every_code_is_exercised() {
     let mut seen = BTreeSet::new();
     for name in FIXTURES {
         let fixture = run(name).await;
-        for f in &fixture.output.findings {
-            seen.insert(f.code.clone());
-            let first = f.message.chars().next().unwrap();
-            assert!(!first.is_uppercase(), "{name}: {}", f.message);
-            assert!(!f.message.ends_with('.'), "{name}: {}", f.message);
-            assert!(!f.help.is_empty(), "{name}: {} has no help", f.code);
-            assert!(!f.evidence.is_empty(), "{name}: {} has no evidence", f.code);
-            assert_eq!(f.checker, "dkim");
-            assert_eq!(f.domain, fixture.domain);
-            let code = CODES.iter().find(|c| c.code == f.code).unwrap();
-            assert_eq!(f.name, code.name);
-            assert_eq!(f.severity, code.default_severity, "{name}: {}", f.code);
-        }
+        assert_finding_conventions(
+            name,
+            "dkim",
+            &fixture.domain,
+            CODES,
+            &fixture.output.findings,
+            &mut seen,
+        );
     }
     seen.insert("DKIM013".into());
-    let declared: BTreeSet<String> = CODES.iter().map(|c| c.code.to_string()).collect();
-    let missing: Vec<_> = declared.difference(&seen).collect();
-    assert!(missing.is_empty(), "codes no fixture shows: {missing:?}");
+    assert_every_code_seen(CODES, &seen);
 }

@@ -7,15 +7,15 @@
 //! fail.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use authwarden_api::serde_json::{json, Value};
-use authwarden_api::{
-    CheckContext, CheckOutput, Checker, DnsFailure, DomainTarget, FixedClock, RecordType,
-};
+use authwarden_api::{CheckContext, CheckOutput, Checker, DomainTarget, FixedClock};
 use authwarden_checker_dmarc_policy::{DmarcPolicy, CODES};
-use authwarden_zone::ZoneResolver;
+use authwarden_zone::fixture::{
+    assert_every_code_seen, assert_finding_conventions, fixture_names, Fixture as Zone,
+};
 use chrono::{TimeZone, Utc};
 
 struct Fixture {
@@ -23,40 +23,21 @@ struct Fixture {
     output: CheckOutput,
 }
 
+fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
 async fn run(name: &str) -> Fixture {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(format!("{name}.zone"));
-    let text = std::fs::read_to_string(&path).unwrap();
-    let mut resolver =
-        ZoneResolver::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut domain = None;
-    for line in text.lines() {
-        if let Some(d) = line.strip_prefix("; check:") {
-            domain = Some(d.trim().to_string());
-        } else if let Some(spec) = line.strip_prefix("; fail:") {
-            let words: Vec<&str> = spec.split_whitespace().collect();
-            let [name, rtype, failure] = words[..] else {
-                panic!("{name}: `; fail:` wants <name> <TYPE> <failure>, got {spec:?}")
-            };
-            let failure = match failure {
-                "servfail" => DnsFailure::ServFail,
-                "timeout" => DnsFailure::Timeout,
-                "refused" => DnsFailure::Refused,
-                other => panic!("{name}: unknown failure {other}"),
-            };
-            resolver = resolver.fail(name, Some(RecordType::parse(rtype).unwrap()), failure);
-        } else if domain.is_none() {
-            if let Some(origin) = line.strip_prefix("$ORIGIN") {
-                domain = Some(origin.trim().trim_end_matches('.').to_string());
-            }
-        }
-    }
-    let domain = domain.expect("fixture names no domain");
+    let zone = Zone::load(&fixtures_dir(), name);
     let clock = FixedClock(Utc.with_ymd_and_hms(2026, 11, 1, 6, 0, 0).unwrap());
-    let ctx = CheckContext::new(Arc::new(resolver), Arc::new(clock));
-    let output = DmarcPolicy.check(&ctx, &DomainTarget::new(&domain)).await;
-    Fixture { domain, output }
+    let ctx = CheckContext::new(Arc::new(zone.resolver), Arc::new(clock));
+    let output = DmarcPolicy
+        .check(&ctx, &DomainTarget::new(&zone.domain))
+        .await;
+    Fixture {
+        domain: zone.domain,
+        output,
+    }
 }
 
 fn snapshot_value(fixture: &Fixture) -> Value {
@@ -109,16 +90,8 @@ fixtures! {
 
 #[test]
 fn every_fixture_file_has_a_test() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let on_disk: BTreeSet<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| {
-            let name = e.unwrap().file_name().into_string().unwrap();
-            name.strip_suffix(".zone").map(str::to_string)
-        })
-        .collect();
     let listed: BTreeSet<String> = FIXTURES.iter().map(|s| s.to_string()).collect();
-    assert_eq!(on_disk, listed);
+    assert_eq!(fixture_names(&fixtures_dir()), listed);
 }
 
 /// Meta-test over every fixture's findings: the conventions of STYLE.md,
@@ -149,24 +122,19 @@ async fn conventions_hold_and_every_code_is_exercised() {
         ] {
             assert!(facts.get(key).is_some(), "{name}: facts lack {key}");
         }
+        assert_finding_conventions(
+            name,
+            "dmarc-policy",
+            &fixture.domain,
+            CODES,
+            &fixture.output.findings,
+            &mut seen,
+        );
         for f in &fixture.output.findings {
-            seen.insert(f.code.clone());
-            let first = f.message.chars().next().unwrap();
-            assert!(!first.is_uppercase(), "{name}: {}", f.message);
-            assert!(!f.message.ends_with('.'), "{name}: {}", f.message);
-            assert!(!f.help.is_empty(), "{name}: {} has no help", f.code);
-            assert!(!f.evidence.is_empty(), "{name}: {} has no evidence", f.code);
-            assert_eq!(f.checker, "dmarc-policy");
-            assert_eq!(f.domain, fixture.domain);
-            let code = CODES.iter().find(|c| c.code == f.code).unwrap();
-            assert_eq!(f.name, code.name);
-            assert_eq!(f.severity, code.default_severity, "{name}: {}", f.code);
             if f.code != "DMARC016" {
                 assert!(f.help.contains("publish TXT"), "{name}: {}", f.help);
             }
         }
     }
-    let declared: BTreeSet<String> = CODES.iter().map(|c| c.code.to_string()).collect();
-    let missing: Vec<_> = declared.difference(&seen).collect();
-    assert!(missing.is_empty(), "codes no fixture shows: {missing:?}");
+    assert_every_code_seen(CODES, &seen);
 }

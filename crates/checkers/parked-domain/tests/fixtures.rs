@@ -9,32 +9,28 @@
 //! servfail|timeout|refused` makes a query fail.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use authwarden_api::serde_json::{self, json, Value};
-use authwarden_api::{
-    CheckContext, CheckOutput, Checker, DnsFailure, DomainTarget, RecordType, SystemClock,
-};
+use authwarden_api::{CheckContext, CheckOutput, Checker, DomainTarget, SystemClock};
 use authwarden_checker_parked_domain::{ParkedDomain, CHECKER_ID};
-use authwarden_zone::ZoneResolver;
+use authwarden_zone::fixture::{fixture_names, Fixture as Zone};
 
 struct Fixture {
     domain: String,
     output: CheckOutput,
 }
 
+fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
 async fn run(name: &str) -> Fixture {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(format!("{name}.zone"));
-    let text = std::fs::read_to_string(&path).unwrap();
-    let mut resolver =
-        ZoneResolver::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut domain = None;
+    let zone = Zone::load(&fixtures_dir(), name);
     let mut parked = None;
     let mut config = json!({});
-    for line in text.lines() {
+    for line in zone.text.lines() {
         let line = line.trim();
         if line == "; parked" {
             parked = Some(true);
@@ -44,27 +40,9 @@ async fn run(name: &str) -> Fixture {
             let (key, value) = spec.split_once('=').expect("key = value");
             let value: Value = serde_json::from_str(value.trim()).unwrap();
             config[key.trim()] = value;
-        } else if let Some(d) = line.strip_prefix("; check:") {
-            domain = Some(d.trim().to_string());
-        } else if let Some(spec) = line.strip_prefix("; fail:") {
-            let words: Vec<&str> = spec.split_whitespace().collect();
-            let [fail_name, rtype, failure] = words[..] else {
-                panic!("{name}: `; fail:` wants <name> <TYPE> <failure>, got {spec:?}")
-            };
-            let failure = match failure {
-                "servfail" => DnsFailure::ServFail,
-                "timeout" => DnsFailure::Timeout,
-                "refused" => DnsFailure::Refused,
-                other => panic!("{name}: unknown failure {other}"),
-            };
-            resolver = resolver.fail(fail_name, Some(RecordType::parse(rtype).unwrap()), failure);
-        } else if domain.is_none() {
-            if let Some(origin) = line.strip_prefix("$ORIGIN") {
-                domain = Some(origin.trim().trim_end_matches('.').to_string());
-            }
         }
     }
-    let domain = domain.expect("fixture names no domain");
+    let (domain, resolver) = (zone.domain, zone.resolver);
     let ctx = CheckContext::new(Arc::new(resolver), Arc::new(SystemClock)).with_config(config);
     let mut target = DomainTarget::new(&domain);
     if let Some(parked) = parked {
@@ -112,16 +90,8 @@ fixtures! {
 
 #[test]
 fn every_fixture_file_has_a_test() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let on_disk: BTreeSet<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| {
-            let name = e.unwrap().file_name().into_string().unwrap();
-            name.strip_suffix(".zone").map(str::to_string)
-        })
-        .collect();
     let listed: BTreeSet<String> = FIXTURES.iter().map(|s| s.to_string()).collect();
-    assert_eq!(on_disk, listed);
+    assert_eq!(fixture_names(&fixtures_dir()), listed);
 }
 
 /// The codes each fixture must produce, so that a wrong snapshot cannot be

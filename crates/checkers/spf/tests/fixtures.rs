@@ -7,16 +7,18 @@
 //! fail.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use authwarden_api::serde_json::{json, Value};
 use authwarden_api::{
-    async_trait, CheckContext, CheckOutput, Checker, DnsAnswer, DnsFailure, DnsOutcome,
-    DomainTarget, FixedClock, Rdata, RecordType, Resolver,
+    async_trait, CheckContext, CheckOutput, Checker, DnsAnswer, DnsOutcome, DomainTarget,
+    FixedClock, Rdata, RecordType, Resolver,
 };
 use authwarden_checker_spf::{Spf, CODES};
-use authwarden_zone::ZoneResolver;
+use authwarden_zone::fixture::{
+    assert_every_code_seen, assert_finding_conventions, fixture_names, Fixture as Zone,
+};
 use chrono::{TimeZone, Utc};
 
 struct Fixture {
@@ -30,39 +32,18 @@ fn clock() -> Arc<FixedClock> {
     ))
 }
 
+fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
 async fn run(name: &str) -> Fixture {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(format!("{name}.zone"));
-    let text = std::fs::read_to_string(&path).unwrap();
-    let mut resolver =
-        ZoneResolver::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut domain = None;
-    for line in text.lines() {
-        if let Some(d) = line.strip_prefix("; check:") {
-            domain = Some(d.trim().to_string());
-        } else if let Some(spec) = line.strip_prefix("; fail:") {
-            let words: Vec<&str> = spec.split_whitespace().collect();
-            let [name, rtype, failure] = words[..] else {
-                panic!("{name}: `; fail:` wants <name> <TYPE> <failure>, got {spec:?}")
-            };
-            let failure = match failure {
-                "servfail" => DnsFailure::ServFail,
-                "timeout" => DnsFailure::Timeout,
-                "refused" => DnsFailure::Refused,
-                other => panic!("{name}: unknown failure {other}"),
-            };
-            resolver = resolver.fail(name, Some(RecordType::parse(rtype).unwrap()), failure);
-        } else if domain.is_none() {
-            if let Some(origin) = line.strip_prefix("$ORIGIN") {
-                domain = Some(origin.trim().trim_end_matches('.').to_string());
-            }
-        }
+    let zone = Zone::load(&fixtures_dir(), name);
+    let ctx = CheckContext::new(Arc::new(zone.resolver), clock());
+    let output = Spf.check(&ctx, &DomainTarget::new(&zone.domain)).await;
+    Fixture {
+        domain: zone.domain,
+        output,
     }
-    let domain = domain.expect("fixture names no domain");
-    let ctx = CheckContext::new(Arc::new(resolver), clock());
-    let output = Spf.check(&ctx, &DomainTarget::new(&domain)).await;
-    Fixture { domain, output }
 }
 
 fn snapshot_value(fixture: &Fixture) -> Value {
@@ -162,16 +143,8 @@ fixtures! {
 
 #[test]
 fn every_fixture_file_has_a_test() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let on_disk: BTreeSet<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| {
-            let name = e.unwrap().file_name().into_string().unwrap();
-            name.strip_suffix(".zone").map(str::to_string)
-        })
-        .collect();
     let listed: BTreeSet<String> = FIXTURES.iter().map(|s| s.to_string()).collect();
-    assert_eq!(on_disk, listed);
+    assert_eq!(fixture_names(&fixtures_dir()), listed);
 }
 
 /// The counting rules, asserted directly (the snapshots show the trees).
@@ -222,21 +195,14 @@ async fn conventions_hold_and_every_code_is_exercised() {
         ] {
             assert!(facts.get(key).is_some(), "{name}: facts lack {key}");
         }
-        for f in &fixture.output.findings {
-            seen.insert(f.code.clone());
-            let first = f.message.chars().next().unwrap();
-            assert!(!first.is_uppercase(), "{name}: {}", f.message);
-            assert!(!f.message.ends_with('.'), "{name}: {}", f.message);
-            assert!(!f.help.is_empty(), "{name}: {} has no help", f.code);
-            assert!(!f.evidence.is_empty(), "{name}: {} has no evidence", f.code);
-            assert_eq!(f.checker, "spf");
-            assert_eq!(f.domain, fixture.domain);
-            let code = CODES.iter().find(|c| c.code == f.code).unwrap();
-            assert_eq!(f.name, code.name);
-            assert_eq!(f.severity, code.default_severity, "{name}: {}", f.code);
-        }
+        assert_finding_conventions(
+            name,
+            "spf",
+            &fixture.domain,
+            CODES,
+            &fixture.output.findings,
+            &mut seen,
+        );
     }
-    let declared: BTreeSet<String> = CODES.iter().map(|c| c.code.to_string()).collect();
-    let missing: Vec<_> = declared.difference(&seen).collect();
-    assert!(missing.is_empty(), "codes no fixture shows: {missing:?}");
+    assert_every_code_seen(CODES, &seen);
 }

@@ -20,11 +20,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use authwarden_api::serde_json::{json, Value};
-use authwarden_api::{
-    CheckContext, CheckOutput, Checker, DnsFailure, DomainTarget, FixedClock, RecordType, RunPaths,
-};
+use authwarden_api::{CheckContext, CheckOutput, Checker, DomainTarget, FixedClock, RunPaths};
 use authwarden_checker_dkim::{Dkim, ObservedSelectors, ObservedSelectorsExt};
-use authwarden_zone::ZoneResolver;
+use authwarden_zone::fixture::Fixture as Zone;
 use chrono::{DateTime, TimeZone, Utc};
 
 pub struct Fixture {
@@ -51,40 +49,21 @@ pub async fn run_text(
     now: DateTime<Utc>,
     data_dir: Option<&Path>,
 ) -> Fixture {
-    let mut resolver = ZoneResolver::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let mut domain = None;
+    let zone = Zone::from_text(name, text);
     let mut settings = json!({});
     let mut config = json!({});
     let mut observed = None;
     let words = |s: &str| -> Vec<String> { s.split_whitespace().map(str::to_string).collect() };
     for line in text.lines() {
-        if let Some(d) = line.strip_prefix("; check:") {
-            domain = Some(d.trim().to_string());
-        } else if let Some(s) = line.strip_prefix("; selectors:") {
+        if let Some(s) = line.strip_prefix("; selectors:") {
             settings = json!({"dkim": {"selectors": words(s)}});
         } else if let Some(s) = line.strip_prefix("; observed:") {
             observed = Some(words(s));
         } else if let Some(s) = line.strip_prefix("; config:") {
             config = authwarden_api::serde_json::from_str(s.trim()).unwrap();
-        } else if let Some(spec) = line.strip_prefix("; fail:") {
-            let w: Vec<&str> = spec.split_whitespace().collect();
-            let [n, rtype, failure] = w[..] else {
-                panic!("{name}: `; fail:` wants <name> <TYPE> <failure>")
-            };
-            let failure = match failure {
-                "servfail" => DnsFailure::ServFail,
-                "timeout" => DnsFailure::Timeout,
-                "refused" => DnsFailure::Refused,
-                other => panic!("{name}: unknown failure {other}"),
-            };
-            resolver = resolver.fail(n, Some(RecordType::parse(rtype).unwrap()), failure);
-        } else if domain.is_none() {
-            if let Some(origin) = line.strip_prefix("$ORIGIN") {
-                domain = Some(origin.trim().trim_end_matches('.').to_string());
-            }
         }
     }
-    let domain = domain.expect("fixture names no domain");
+    let (domain, resolver) = (zone.domain, zone.resolver);
     let mut ctx =
         CheckContext::new(Arc::new(resolver), Arc::new(FixedClock(now))).with_config(config);
     if let Some(list) = observed {
