@@ -29,12 +29,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
-};
 use tempfile::TempDir;
 
+use crate::tls::{make_certificates, write};
 use crate::util::{find_binary, free_port, ChildGuard};
 
 /// The address every server of this module listens on.
@@ -545,39 +542,6 @@ impl RawImap {
 /// An IMAP quoted string.
 fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
-/// A CA certificate (PEM) and a server certificate and key (PEM) for localhost and 127.0.0.1.
-// The same as the SMTP harness's; kept apart so that each module stands alone.
-fn make_certificates() -> Result<(String, String, String), String> {
-    let err = |e: rcgen::Error| format!("cannot make the test certificates: {e}");
-    let ca_key = KeyPair::generate().map_err(err)?;
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "authwarden test CA");
-    ca_params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca_cert = ca_params.self_signed(&ca_key).map_err(err)?;
-    let issuer = Issuer::new(ca_params, ca_key);
-
-    let key = KeyPair::generate().map_err(err)?;
-    let mut params =
-        CertificateParams::new(vec!["localhost".to_string(), HOST.to_string()]).map_err(err)?;
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "localhost");
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    let cert = params.signed_by(&key, &issuer).map_err(err)?;
-    Ok((ca_cert.pem(), cert.pem(), key.serialize_pem()))
-}
-
-fn write(path: &Path, data: &[u8]) -> Result<(), String> {
-    fs::write(path, data).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 fn read_lossy(path: &Path) -> String {

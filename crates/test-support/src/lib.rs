@@ -8,4 +8,5 @@ pub mod dns;
 pub mod imap;
 pub mod mail;
 pub mod smtp;
+mod tls;
 pub mod util;
