@@ -128,6 +128,39 @@ pub fn assert_every_code_seen(codes: &[CodeInfo], seen: &BTreeSet<String>) {
     assert!(missing.is_empty(), "codes no fixture shows: {missing:?}");
 }
 
+/// Asserts the invariants of a checker's declared codes: numbered in order
+/// from `<code_prefix>001`, names unique, kebab-case and starting with
+/// `<name_prefix>`, and documentation with a summary and the sections
+/// What it checks, Why it matters and How to fix.
+pub fn assert_codes_documented(code_prefix: &str, name_prefix: &str, codes: &[CodeInfo]) {
+    let mut names = BTreeSet::new();
+    for (i, code) in codes.iter().enumerate() {
+        assert_eq!(
+            code.code,
+            format!("{code_prefix}{:03}", i + 1),
+            "codes are numbered in order"
+        );
+        assert!(names.insert(code.name), "duplicate name {}", code.name);
+        assert!(code.name.starts_with(name_prefix), "{}", code.name);
+        assert!(
+            code.name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '-' || c.is_ascii_digit()),
+            "{} is not kebab-case",
+            code.name
+        );
+        let docs = code.parsed_docs();
+        assert!(!docs.summary.is_empty(), "{} has no summary", code.code);
+        assert!(
+            !docs.what.is_empty(),
+            "{} lacks `What it checks`",
+            code.code
+        );
+        assert!(!docs.why.is_empty(), "{} lacks `Why it matters`", code.code);
+        assert!(!docs.fix.is_empty(), "{} lacks `How to fix`", code.code);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

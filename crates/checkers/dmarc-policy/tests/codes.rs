@@ -1,40 +1,12 @@
 //! Invariants of the declared codes and the checker info.
 
-use std::collections::BTreeSet;
-
 use authwarden_api::{Cadence, Checker};
 use authwarden_checker_dmarc_policy::{DmarcPolicy, CODES};
+use authwarden_zone::fixture::assert_codes_documented;
 
 #[test]
 fn codes_are_unique_numbered_and_documented() {
-    let mut codes = BTreeSet::new();
-    let mut names = BTreeSet::new();
-    for (i, code) in CODES.iter().enumerate() {
-        assert_eq!(
-            code.code,
-            format!("DMARC{:03}", i + 1),
-            "codes are numbered in order"
-        );
-        assert!(codes.insert(code.code), "duplicate code {}", code.code);
-        assert!(names.insert(code.name), "duplicate name {}", code.name);
-        assert!(code.name.starts_with("dmarc-"), "{}", code.name);
-        assert!(
-            code.name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c == '-' || c.is_ascii_digit()),
-            "{} is not kebab-case",
-            code.name
-        );
-        let docs = code.parsed_docs();
-        assert!(!docs.summary.is_empty(), "{} has no summary", code.code);
-        assert!(
-            !docs.what.is_empty(),
-            "{} lacks `What it checks`",
-            code.code
-        );
-        assert!(!docs.why.is_empty(), "{} lacks `Why it matters`", code.code);
-        assert!(!docs.fix.is_empty(), "{} lacks `How to fix`", code.code);
-    }
+    assert_codes_documented("DMARC", "dmarc-", CODES);
 }
 
 #[test]

@@ -1,31 +1,12 @@
 //! Invariants of the declared codes and the checker info.
 
-use std::collections::BTreeSet;
-
 use authwarden_api::{Cadence, Checker};
 use authwarden_checker_spf::{Spf, CODES};
+use authwarden_zone::fixture::assert_codes_documented;
 
 #[test]
 fn codes_are_unique_numbered_and_documented() {
-    let mut names = BTreeSet::new();
-    for (i, code) in CODES.iter().enumerate() {
-        assert_eq!(
-            code.code,
-            format!("SPF{:03}", i + 1),
-            "codes are numbered in order"
-        );
-        assert!(names.insert(code.name), "duplicate name {}", code.name);
-        assert!(code.name.starts_with("spf-"), "{}", code.name);
-        let docs = code.parsed_docs();
-        assert!(!docs.summary.is_empty(), "{} has no summary", code.code);
-        assert!(
-            !docs.what.is_empty(),
-            "{} lacks `What it checks`",
-            code.code
-        );
-        assert!(!docs.why.is_empty(), "{} lacks `Why it matters`", code.code);
-        assert!(!docs.fix.is_empty(), "{} lacks `How to fix`", code.code);
-    }
+    assert_codes_documented("SPF", "spf-", CODES);
 }
 
 #[test]
