@@ -1,13 +1,10 @@
 //! `authwarden check`: run every enabled checker on the given domains now.
 
-use std::collections::BTreeSet;
 use std::io::Write;
 use std::sync::Arc;
 
-use anyhow::bail;
-use authwarden_api::{domain, CheckContext, DomainTarget, Severity, SystemClock};
-use authwarden_config::Config;
-use authwarden_engine::{Engine, PlannedChecker, RunOutcome};
+use authwarden_api::{Severity, SystemClock};
+use authwarden_engine::{Engine, RunOutcome};
 use authwarden_registry::Registry;
 use clap::Args;
 
@@ -30,109 +27,7 @@ pub struct CheckArgs {
     pub selectors: Vec<String>,
 }
 
-/// Adds `--selector` names to each target's `dkim.selectors` setting,
-/// after those of the config, without duplicates.
-pub fn with_selectors(mut targets: Vec<DomainTarget>, selectors: &[String]) -> Vec<DomainTarget> {
-    if selectors.is_empty() {
-        return targets;
-    }
-    for target in &mut targets {
-        if !target.settings.is_object() {
-            target.settings = serde_json::Value::Object(Default::default());
-        }
-        let dkim = target
-            .settings
-            .as_object_mut()
-            .unwrap()
-            .entry("dkim")
-            .or_insert_with(|| serde_json::json!({}));
-        if !dkim.is_object() {
-            *dkim = serde_json::json!({});
-        }
-        let list = dkim
-            .as_object_mut()
-            .unwrap()
-            .entry("selectors")
-            .or_insert_with(|| serde_json::json!([]));
-        if !list.is_array() {
-            *list = serde_json::json!([]);
-        }
-        let list = list.as_array_mut().unwrap();
-        for s in selectors {
-            let s = serde_json::Value::String(s.trim().to_ascii_lowercase());
-            if !list.contains(&s) {
-                list.push(s);
-            }
-        }
-    }
-    targets
-}
-
-/// The targets: command-line domains (with their config settings when the
-/// config lists them too) or every domain of the config.
-pub fn targets(config: &Config, cli_domains: &[String]) -> anyhow::Result<Vec<DomainTarget>> {
-    let mut targets = Vec::new();
-    if cli_domains.is_empty() {
-        for d in &config.domains {
-            targets.push(DomainTarget {
-                name: d.name.clone(),
-                settings: d.settings.clone(),
-            });
-        }
-        if targets.is_empty() {
-            bail!("no domains to check: give domains on the command line or list them in the config file under [[domains]]");
-        }
-        return Ok(targets);
-    }
-    let mut seen = BTreeSet::new();
-    for raw in cli_domains {
-        let name = domain::normalize_name(raw);
-        if let Err(e) = domain::validate_domain(&name) {
-            bail!("invalid domain `{raw}`: {e}");
-        }
-        if !seen.insert(name.clone()) {
-            continue;
-        }
-        let settings = config
-            .domains
-            .iter()
-            .find(|d| d.name == name)
-            .map(|d| d.settings.clone())
-            .unwrap_or_else(|| serde_json::Value::Object(Default::default()));
-        targets.push(DomainTarget { name, settings });
-    }
-    Ok(targets)
-}
-
-/// The checkers to run: enabled in config, optionally narrowed by `--checker`.
-pub fn planned(
-    registry: &Registry,
-    config: &Config,
-    only: &[String],
-) -> anyhow::Result<Vec<PlannedChecker>> {
-    for id in only {
-        if registry.checker(id).is_none() {
-            let ids: Vec<&str> = registry.checkers().iter().map(|c| c.info().id).collect();
-            bail!("unknown checker `{id}`; known checkers: {}", ids.join(", "));
-        }
-    }
-    Ok(registry
-        .checkers()
-        .iter()
-        .filter(|c| {
-            let id = c.info().id;
-            if only.is_empty() {
-                config.checker_enabled(id)
-            } else {
-                only.iter().any(|o| o == id)
-            }
-        })
-        .map(|c| PlannedChecker {
-            checker: c.clone(),
-            settings: config.checker_settings(c.info().id),
-        })
-        .collect())
-}
+pub use authwarden_pipeline::setup::{planned, targets, with_selectors};
 
 /// Runs `check`.
 pub async fn run(global: &GlobalArgs, args: &CheckArgs, registry: &Registry) -> anyhow::Result<u8> {
@@ -141,15 +36,12 @@ pub async fn run(global: &GlobalArgs, args: &CheckArgs, registry: &Registry) -> 
     let resolver = setup::resolver(&config)?;
     let planned = planned(registry, &config, &args.checkers)?;
     let engine = Engine::new(planned).levels(config.levels.clone());
-    let mut ctx = CheckContext::new(resolver.clone(), Arc::new(SystemClock));
-    // Checkers keep state (DKIM key first-seen dates, ...) only for a
-    // configured installation; an ad-hoc `check example.org` writes nothing.
-    if config.source.is_some() {
-        ctx.extensions.insert(Arc::new(authwarden_api::RunPaths {
-            data_dir: config.history_dir.clone(),
-        }));
-    }
-    crate::report_rows::insert(&mut ctx.extensions, &config.history_dir);
+    let ctx = authwarden_pipeline::run_context(
+        &config,
+        resolver.clone(),
+        Arc::new(SystemClock),
+        authwarden_pipeline::RunKind::Check,
+    );
     let outcome = engine.run(&ctx, &targets, &|| {}).await;
     tracing::info!(queries = resolver.queries_sent(), "DNS queries sent");
     let mut out = std::io::stdout().lock();
@@ -272,26 +164,5 @@ fn plural(n: usize) -> &'static str {
         ""
     } else {
         "s"
-    }
-}
-
-#[cfg(test)]
-mod selector_tests {
-    use super::*;
-
-    #[test]
-    fn selectors_merge_into_the_dkim_settings() {
-        let mut from_config = DomainTarget::new("example.org");
-        from_config.settings = serde_json::json!({"dkim": {"selectors": ["corp"]}, "spf": {}});
-        let targets = vec![from_config, DomainTarget::new("example.net")];
-        let out = with_selectors(targets, &["S1".into(), "corp".into()]);
-        assert_eq!(
-            out[0].settings,
-            serde_json::json!({"dkim": {"selectors": ["corp", "s1"]}, "spf": {}})
-        );
-        assert_eq!(
-            out[1].settings,
-            serde_json::json!({"dkim": {"selectors": ["s1", "corp"]}})
-        );
     }
 }

@@ -14,7 +14,9 @@ use authwarden_registry::Registry;
 use authwarden_scheduler::{run_daemon, DaemonConfig, DaemonJob, JobLock, JobRunner, StateFile};
 use clap::Args;
 
-use crate::{pipeline, reports, setup, Format, GlobalArgs, EXIT_OK, EXIT_USAGE};
+use authwarden_pipeline as pipeline;
+
+use crate::{setup, Format, GlobalArgs, EXIT_OK, EXIT_USAGE};
 
 /// Arguments of `run`.
 #[derive(Debug, Args)]
@@ -60,7 +62,7 @@ pub async fn run(global: &GlobalArgs, args: &RunArgs, registry: &Registry) -> an
         registry,
         args.job,
         clock.clone(),
-        global.format == Format::Text,
+        &crate::progress::Bar::new(global.format == Format::Text),
     )
     .await?;
     if let Err(e) = state_file(&config).record_completed(args.job, clock.now()) {
@@ -171,7 +173,7 @@ impl JobRunner for PipelineRunner {
             &self.registry,
             job,
             Arc::new(SystemClock),
-            false,
+            &pipeline::NoProgress,
         )
         .await
         {
@@ -210,10 +212,12 @@ pub async fn daemon(global: &GlobalArgs, registry: &Registry) -> anyhow::Result<
         signal.await;
         let _ = stop_tx.send(true);
     };
-    let poller = config
-        .imap
-        .is_some()
-        .then(|| tokio::spawn(reports::poll_imap(Arc::new(config.clone()), stop_rx)));
+    let poller = config.imap.is_some().then(|| {
+        tokio::spawn(pipeline::intake::poll_imap(
+            Arc::new(config.clone()),
+            stop_rx,
+        ))
+    });
     let jobs: Vec<DaemonJob> = Cadence::ALL
         .iter()
         .filter(|c| config.job(**c).enabled)

@@ -7,8 +7,7 @@
 mod check;
 mod explain;
 mod jobs;
-pub mod pipeline;
-mod report_rows;
+mod progress;
 mod reports;
 mod scaffold;
 mod setup;

@@ -1,13 +1,14 @@
-//! From the command line and config file to a ready run: config loading
-//! (with command-line overrides) and the resolver.
+//! From the command line and config file to a loaded config (with
+//! command-line overrides) and the registry with the config's external
+//! checkers; `config validate`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context as _};
-use authwarden_api::{Checker as _, Resolver};
-use authwarden_config::{Config, Known, KnownChecker};
+use authwarden_api::Checker as _;
+use authwarden_config::Config;
 use authwarden_registry::Registry;
 
 use crate::{GlobalArgs, EXIT_OK, EXIT_USAGE};
@@ -15,33 +16,7 @@ use crate::{GlobalArgs, EXIT_OK, EXIT_USAGE};
 /// The default config path, relative to the current directory.
 pub const DEFAULT_CONFIG: &str = "config/authwarden.toml";
 
-/// What the config crate needs to know about checkers and codes.
-pub fn known(registry: &Registry) -> Known {
-    let mut known = Known {
-        checkers: registry
-            .checkers()
-            .iter()
-            .map(|c| KnownChecker {
-                id: c.info().id.to_string(),
-                cadences: c.info().cadences.to_vec(),
-            })
-            .collect(),
-        codes: registry
-            .codes()
-            .iter()
-            .map(|(_, c)| (c.code.to_string(), c.name.to_string()))
-            .collect(),
-    };
-    for code in authwarden_engine::CODES
-        .iter()
-        .chain(authwarden_external::CODES)
-    {
-        known
-            .codes
-            .push((code.code.to_string(), code.name.to_string()));
-    }
-    known
-}
+pub use authwarden_pipeline::setup::{known, resolver};
 
 /// Adds the config file's external checkers (`type = "external"`) to the
 /// registry. Each program is started once to describe itself, all at once;
@@ -172,17 +147,6 @@ pub fn parse_nameserver(s: &str) -> anyhow::Result<SocketAddr> {
     Err(anyhow!(
         "invalid nameserver `{s}`: expected IP or IP:PORT, e.g. 127.0.0.1:5353 or [::1]:53"
     ))
-}
-
-/// Builds the run's resolver (cache, zone-file overlay, network).
-pub fn resolver(config: &Config) -> anyhow::Result<Arc<dyn Resolver>> {
-    let settings = authwarden_dns::DnsSettings {
-        nameservers: config.dns.nameservers.clone(),
-        timeout: config.dns.timeout,
-        retries: config.dns.retries,
-        zone_files: config.dns.zone_files.clone(),
-    };
-    authwarden_dns::build_resolver(&settings).context("cannot set up DNS")
 }
 
 /// `authwarden config validate`; `external_problems` are the external

@@ -2,7 +2,7 @@
 //! generated zone file (no network), checked, kept as history, rendered and
 //! written to the outbox. Prints wall time per run and the peak memory.
 //!
-//! cargo run --release -p authwarden-cli --example bench_monthly -- [DOMAINS]
+//! cargo run --release -p authwarden-pipeline --example bench_monthly -- [DOMAINS]
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -72,7 +72,7 @@ fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let config_path = zone_and_config(dir.path(), n);
     let registry = authwarden_registry::Registry::builtin();
-    let known = authwarden_cli::known(&registry);
+    let known = authwarden_pipeline::known(&registry);
     let config =
         authwarden_config::load(&config_path, &known).map_err(|e| anyhow::anyhow!("{e}"))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -80,12 +80,12 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     for run in 1..=2 {
         let t = Instant::now();
-        let result = rt.block_on(authwarden_cli::pipeline::run_job(
+        let result = rt.block_on(authwarden_pipeline::run_job(
             &config,
             &registry,
             Cadence::Monthly,
             Arc::new(SystemClock),
-            false,
+            &authwarden_pipeline::NoProgress,
         ))?;
         let elapsed = t.elapsed();
         println!(

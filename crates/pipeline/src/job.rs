@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context as _};
-use authwarden_api::{Cadence, CheckContext, Clock, Finding, Severity};
-use authwarden_config::{Config, PasswordSource, Security as CfgSecurity};
+use authwarden_api::{Cadence, Clock, Finding, Severity};
+use authwarden_config::Config;
 use authwarden_engine::{Engine, RunOutcome};
 use authwarden_history::{self as history, HistoryStore, RunMeta};
-use authwarden_mail::{InlineImage, Message, Outbox, Security, SmtpSettings};
+use authwarden_mail::{InlineImage, Message, Outbox};
 use authwarden_registry::Registry;
 use authwarden_report::{
     self as report, Chart, DomainSection, DomainStatus, Fact, FindingRow, FindingStatus,
@@ -19,7 +19,9 @@ use authwarden_report::{
 };
 use serde_json::Value;
 
-use crate::setup;
+use crate::delivery::flush_outbox;
+use crate::setup::{self, RunKind};
+use crate::Progress;
 
 /// The content id of the trend chart in the HTML part.
 const CHART_CID: &str = "trend-chart@authwarden";
@@ -49,7 +51,7 @@ pub struct JobResult {
     pub frame: history::polars::prelude::DataFrame,
     /// What ingesting `[ingest] folders` and `[imap]` before the checks did
     /// (`None` when neither is configured or the ingest could not run).
-    pub ingested: Option<crate::reports::IngestSummary>,
+    pub ingested: Option<crate::intake::IngestSummary>,
 }
 
 /// Runs `job` once now.
@@ -58,9 +60,8 @@ pub async fn run_job(
     registry: &Registry,
     job: Cadence,
     clock: Arc<dyn Clock>,
-    progress: bool,
+    progress: &dyn Progress,
 ) -> anyhow::Result<JobResult> {
-    let known = setup::known(registry);
     let started = clock.now();
     let local = started.with_timezone(&config.timezone);
     let meta = RunMeta::new(Some(job), local);
@@ -82,16 +83,7 @@ pub async fn run_job(
     let ingested = ingest_new_reports(config).await;
 
     // 1. checkers
-    let ids = config.job_checkers(job, &known);
-    let planned: Vec<_> = registry
-        .checkers()
-        .iter()
-        .filter(|c| ids.iter().any(|id| id == c.info().id))
-        .map(|c| authwarden_engine::PlannedChecker {
-            checker: c.clone(),
-            settings: config.checker_settings(c.info().id),
-        })
-        .collect();
+    let planned = setup::job_planned(registry, config, job);
     let targets = config.domain_targets();
     if targets.is_empty() {
         return Err(anyhow!(
@@ -99,27 +91,11 @@ pub async fn run_job(
         ));
     }
     let resolver = setup::resolver(config)?;
-    let mut ctx = CheckContext::new(resolver.clone(), clock.clone());
-    ctx.job = Some(job);
-    ctx.extensions.insert(Arc::new(authwarden_api::RunPaths {
-        data_dir: config.history_dir.clone(),
-    }));
-    crate::report_rows::insert(&mut ctx.extensions, &config.history_dir);
+    let ctx = setup::run_context(config, resolver.clone(), clock.clone(), RunKind::Job(job));
     let engine = Engine::new(planned.clone()).levels(config.levels.clone());
-    let bar = progress_bar(progress, engine.total_checks(targets.len()));
-    let outcome = {
-        let bar2 = bar.clone();
-        engine
-            .run(&ctx, &targets, &move || {
-                if let Some(b) = &bar2 {
-                    b.inc(1);
-                }
-            })
-            .await
-    };
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
+    progress.checks_started(engine.total_checks(targets.len()));
+    let outcome = engine.run(&ctx, &targets, &|| progress.check_done()).await;
+    progress.checks_finished();
     tracing::info!(
         findings = outcome.findings.len(),
         dns_queries = resolver.queries_sent(),
@@ -293,84 +269,6 @@ pub async fn run_job(
         unsent,
         frame: findings_df,
     })
-}
-
-/// Sends what waits in the outbox when SMTP is configured. Returns the
-/// number sent and what is still waiting (with why).
-pub async fn flush_outbox(
-    config: &Config,
-    outbox: &Outbox,
-) -> anyhow::Result<(usize, Vec<(PathBuf, String)>)> {
-    let Some(settings) = smtp_settings(config)? else {
-        let pending = outbox.pending()?;
-        if !pending.is_empty() {
-            tracing::info!(
-                "no [smtp] configured: {} message(s) wait in {}",
-                pending.len(),
-                outbox.outbox_dir().display()
-            );
-        }
-        return Ok((0, Vec::new()));
-    };
-    let report = outbox.flush(&settings).await?;
-    for p in &report.sent {
-        tracing::info!("sent {}", p.display());
-    }
-    for (p, why) in &report.failed {
-        tracing::warn!(
-            "not sent, left in the outbox for the next run or `authwarden outbox flush`: {}: {why}",
-            p.display()
-        );
-    }
-    Ok((report.sent.len(), report.failed))
-}
-
-/// The SMTP settings from config, with the password read from its source.
-pub fn smtp_settings(config: &Config) -> anyhow::Result<Option<SmtpSettings>> {
-    let Some(smtp) = &config.smtp else {
-        return Ok(None);
-    };
-    let security = match smtp.security {
-        CfgSecurity::StartTls => Security::StartTls,
-        CfgSecurity::Tls => Security::Tls,
-        CfgSecurity::None => Security::None,
-    };
-    let mut s = SmtpSettings::new(smtp.host.clone(), smtp.port, security);
-    s.username = smtp.username.clone();
-    s.timeout = smtp.timeout;
-    s.password = match &smtp.password {
-        PasswordSource::None => None,
-        PasswordSource::Env(var) => Some(std::env::var(var).map_err(|_| {
-            anyhow!("[smtp] password_env names `{var}`, which is not set in the environment")
-        })?),
-        PasswordSource::File(path) => Some(
-            std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read [smtp] password_file {}", path.display()))?
-                .trim_end_matches(['\n', '\r'])
-                .to_string(),
-        ),
-    };
-    if let Some(ca) = &smtp.ca_file {
-        s.ca_pem = Some(
-            std::fs::read(ca)
-                .with_context(|| format!("cannot read [smtp] ca_file {}", ca.display()))?,
-        );
-    }
-    Ok(Some(s))
-}
-
-fn progress_bar(enabled: bool, total: usize) -> Option<indicatif::ProgressBar> {
-    use std::io::IsTerminal;
-    if !enabled || !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(total as u64);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{spinner} checking [{bar:30}] {pos}/{len} {elapsed}",
-    ) {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    Some(bar)
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
@@ -684,7 +582,7 @@ fn next_steps(outcome: &RunOutcome) -> Vec<String> {
 /// report is logged with its file and reason, an unreachable mailbox or an
 /// unwritable history with the error, and the job goes on with the history
 /// as it is.
-async fn ingest_new_reports(config: &Config) -> Option<crate::reports::IngestSummary> {
+async fn ingest_new_reports(config: &Config) -> Option<crate::intake::IngestSummary> {
     let folders: Vec<_> = config
         .ingest
         .folders
@@ -707,7 +605,7 @@ async fn ingest_new_reports(config: &Config) -> Option<crate::reports::IngestSum
     let config = config.clone();
     let handle = tokio::runtime::Handle::current();
     let result = tokio::task::spawn_blocking(move || {
-        handle.block_on(crate::reports::ingest_all(
+        handle.block_on(crate::intake::ingest_all(
             &config,
             &folders,
             imap,

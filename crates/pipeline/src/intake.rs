@@ -1,0 +1,821 @@
+//! Report intake: DMARC aggregate reports from files and folders (`.xml`,
+//! `.gz`, `.zip`, `.eml`, mbox, Maildir) and the `[imap]` mailbox, parsed,
+//! every record classified (pass / partial / fail with a cause), then
+//! summarised ([`analyze_reports`]) or appended to the history
+//! ([`ingest_all`]); the daemon polls the mailbox on `poll_cron`
+//! ([`poll_imap`]).
+//!
+//! Reports stream: each payload is parsed record by record
+//! ([`Payload::parse_with`]), every record classified into a row as it
+//! arrives, and rows go to the history in row groups
+//! ([`AggregateBatch`]), so memory stays bounded however large a report is.
+//!
+//! Reverse DNS: before a payload's records stream, a first pass collects
+//! its distinct source IPs and their PTR names are looked up
+//! ([`resolve_ptrs`], cached across runs in `<history_dir>/aggregate/ptr-cache.json`),
+//! so that the classification recognises a service by its sending hosts'
+//! names. The name goes into the classification only: the history's rows
+//! have no column for it. A DNS failure leaves the source unenriched.
+//!
+//! A file that cannot be read is one entry in `errors` and the batch goes
+//! on.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{bail, Context as _};
+use authwarden_aggregate::{
+    open_payload, parse_source_ip, resolve_ptrs, visit_payloads, AggregateRow, Category, Cause,
+    Classifier, Limits, Payload, PtrCache, PtrCounts, ReportError, ReportHeader,
+    DEFAULT_PTR_CONCURRENCY,
+};
+use authwarden_api::Resolver;
+use authwarden_config::{Config, ImapConfig, Security as CfgSecurity};
+use authwarden_history::{AggregateBatch, HistoryError, HistoryStore, ReportStart};
+use authwarden_imap::{fetch_new, Disposition, ImapSettings, ImapState, Security};
+use serde::Serialize;
+
+use crate::setup;
+
+/// The reverse DNS of one run: the resolver, the PTR cache that the worker
+/// threads share, and what was asked.
+pub struct ReverseDns {
+    resolver: Arc<dyn Resolver>,
+    runtime: tokio::runtime::Handle,
+    cache: Mutex<PtrCache>,
+    counts: Mutex<PtrCounts>,
+}
+
+impl ReverseDns {
+    /// The run's resolver from `config`'s `[dns]`, and the cache from
+    /// `cache_file` (a missing or damaged one is an empty cache). `None`,
+    /// with a warning, when DNS cannot be set up: the run goes on without.
+    pub fn new(
+        config: &Config,
+        cache_file: Option<&std::path::Path>,
+        warnings: &mut Vec<String>,
+    ) -> Option<ReverseDns> {
+        let resolver = match setup::resolver(config) {
+            Ok(r) => r,
+            Err(e) => {
+                warnings.push(format!("reverse DNS skipped: {e:#}"));
+                return None;
+            }
+        };
+        let runtime = match tokio::runtime::Handle::try_current() {
+            Ok(h) => h,
+            Err(e) => {
+                warnings.push(format!("reverse DNS skipped: {e}"));
+                return None;
+            }
+        };
+        let cache = match cache_file.map(PtrCache::load) {
+            None => PtrCache::new(),
+            Some(Ok(c)) => c,
+            Some(Err(e)) => {
+                warnings.push(format!("{e}; starting with an empty PTR cache"));
+                PtrCache::new()
+            }
+        };
+        Some(ReverseDns {
+            resolver,
+            runtime,
+            cache: Mutex::new(cache),
+            counts: Mutex::new(PtrCounts::default()),
+        })
+    }
+
+    /// The PTR names of `ips` that have one, looked up for those the cache
+    /// does not hold. The cache stays locked while asking, so two payloads
+    /// never ask for the same IP.
+    fn names(&self, ips: &HashSet<IpAddr>) -> HashMap<IpAddr, String> {
+        if ips.is_empty() {
+            return HashMap::new();
+        }
+        let mut guard = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let cache: &mut PtrCache = &mut guard;
+        // Callers are the parse's worker threads or the mailbox pass, which
+        // runs inside the runtime, where blocking on it panics: a thread of
+        // its own may block on it from anywhere.
+        let counts = std::thread::scope(|s| {
+            s.spawn(|| {
+                self.runtime.block_on(resolve_ptrs(
+                    &*self.resolver,
+                    ips.iter().copied(),
+                    cache,
+                    DEFAULT_PTR_CONCURRENCY,
+                ))
+            })
+            .join()
+        });
+        match counts {
+            Ok(c) => *self.counts.lock().unwrap_or_else(|e| e.into_inner()) += c,
+            Err(_) => tracing::warn!("the reverse DNS lookups ended early"),
+        }
+        ips.iter()
+            .filter_map(|ip| guard.name(*ip).map(|n| (*ip, n.to_string())))
+            .collect()
+    }
+
+    /// The first pass over a payload: its distinct source IPs and their
+    /// names, unless `held(org_name, report_id)` says that the report's rows
+    /// are not needed. `Err` when the report cannot be read (the caller
+    /// reports it).
+    fn payload_names(
+        &self,
+        payload: &Payload,
+        limits: &Limits,
+        held: impl Fn(&str, &str) -> bool,
+    ) -> Result<Prepass, ReportError> {
+        let mut ips = HashSet::new();
+        let mut is_held: Option<bool> = None;
+        let header = payload.parse_with(limits, |header, record| {
+            let m = &header.metadata;
+            if !*is_held.get_or_insert_with(|| held(&m.org_name, &m.report_id)) {
+                if let Some(ip) = parse_source_ip(&record.source_ip) {
+                    ips.insert(ip);
+                }
+            }
+        })?;
+        Ok(Prepass {
+            header,
+            names: self.names(&ips),
+            held: is_held == Some(true),
+        })
+    }
+
+    /// What was asked so far, by distinct IP.
+    pub fn counts(&self) -> PtrCounts {
+        *self.counts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes the cache to `path`; a failure is a warning.
+    pub fn save(&self, path: &std::path::Path, warnings: &mut Vec<String>) {
+        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = cache.save(path) {
+            warnings.push(e.to_string());
+        }
+    }
+}
+
+/// What the first pass over a payload found.
+struct Prepass {
+    header: ReportHeader,
+    /// PTR names by source IP.
+    names: HashMap<IpAddr, String>,
+    /// The report's rows are not needed: no name was looked up.
+    held: bool,
+}
+
+/// The PTR name of a record's source, from a payload's names.
+fn ptr_of<'a>(names: &'a HashMap<IpAddr, String>, source_ip: &str) -> Option<&'a str> {
+    if names.is_empty() {
+        return None;
+    }
+    parse_source_ip(source_ip)
+        .and_then(|ip| names.get(&ip))
+        .map(String::as_str)
+}
+
+/// A file or member that could not be read.
+#[derive(Debug, Serialize)]
+pub struct FileError {
+    /// The file, `file#member` or `imap:<folder> UID <n>`.
+    pub file: String,
+    /// Why it could not be read.
+    pub reason: String,
+}
+
+/// Messages per category.
+#[derive(Debug, Default, Serialize)]
+pub struct ByCategory {
+    /// Aligned, DMARC pass.
+    pub pass: u64,
+    /// Forwarded, mailing list, override, one identifier only.
+    pub partial: u64,
+    /// A known service missing SPF or DKIM, or spoofing.
+    pub fail: u64,
+}
+
+impl ByCategory {
+    fn add(&mut self, category: Category, count: u64) {
+        let slot = match category {
+            Category::Pass => &mut self.pass,
+            Category::Partial => &mut self.partial,
+            Category::Fail => &mut self.fail,
+        };
+        *slot = slot.saturating_add(count);
+    }
+}
+
+/// One distinct (source_ip, header_from, category).
+#[derive(Debug, Serialize)]
+pub struct Source {
+    /// The sending IP, as the report gives it.
+    pub source_ip: String,
+    /// Messages.
+    pub count: u64,
+    /// pass / partial / fail.
+    pub category: Category,
+    /// Why, for the largest share of the messages.
+    pub cause: Cause,
+    /// The known service, when recognised.
+    pub provider: Option<String>,
+    /// The `From` domain.
+    pub header_from: String,
+}
+
+/// The JSON contract of `reports analyze` (public: keep it stable).
+#[derive(Debug, Serialize)]
+pub struct Analysis {
+    /// Distinct reports read.
+    pub reports: usize,
+    /// Reports read more than once.
+    pub duplicates: usize,
+    /// Inputs without a readable report.
+    pub errors: Vec<FileError>,
+    /// Messages of all reports.
+    pub messages: u64,
+    /// Messages per category.
+    pub by_category: ByCategory,
+    /// Every distinct (source_ip, header_from, category), most messages first.
+    pub sources: Vec<Source>,
+    /// With `--reverse-dns`: the lookups, by distinct IP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reverse_dns: Option<PtrCounts>,
+}
+
+#[derive(Default)]
+struct SourceAcc {
+    count: u64,
+    /// Messages per (cause, provider): the largest names the source.
+    causes: HashMap<(Cause, Option<String>), u64>,
+}
+
+type SourceKey = (String, String, Category);
+
+/// One report summarised while it streams: only its distinct sources are
+/// kept, never its records.
+#[derive(Default)]
+struct ReportAcc {
+    messages: u64,
+    by_category: ByCategory,
+    sources: HashMap<SourceKey, SourceAcc>,
+}
+
+impl ReportAcc {
+    fn merge(&mut self, other: ReportAcc) {
+        self.messages = self.messages.saturating_add(other.messages);
+        self.by_category.pass = self.by_category.pass.saturating_add(other.by_category.pass);
+        self.by_category.partial = self
+            .by_category
+            .partial
+            .saturating_add(other.by_category.partial);
+        self.by_category.fail = self.by_category.fail.saturating_add(other.by_category.fail);
+        for (key, acc) in other.sources {
+            let entry = self.sources.entry(key).or_default();
+            entry.count = entry.count.saturating_add(acc.count);
+            for (cause, n) in acc.causes {
+                *entry.causes.entry(cause).or_default() += n;
+            }
+        }
+    }
+}
+
+/// Parses one payload as a stream into its (org_name, report_id) and summary.
+fn analyze_payload(
+    payload: &Payload,
+    classifier: &Classifier<'_>,
+    limits: &Limits,
+    rdns: Option<&ReverseDns>,
+) -> Result<((String, String), ReportAcc), ReportError> {
+    let names = match rdns {
+        Some(rdns) => rdns.payload_names(payload, limits, |_, _| false)?.names,
+        None => HashMap::new(),
+    };
+    let mut acc = ReportAcc::default();
+    let header = payload.parse_with(limits, |header, record| {
+        let policy = &header.policy_published;
+        let c = classifier.classify_with_ptr(policy, &record, ptr_of(&names, &record.source_ip));
+        acc.messages = acc.messages.saturating_add(record.count);
+        acc.by_category.add(c.category, record.count);
+        let header_from = match record.identifiers.header_from.trim() {
+            "" => policy.domain.trim(),
+            h => h,
+        }
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+        let entry = acc
+            .sources
+            .entry((record.source_ip, header_from, c.category))
+            .or_default();
+        entry.count = entry.count.saturating_add(record.count);
+        *entry.causes.entry((c.cause, c.provider)).or_default() += record.count;
+    })?;
+    Ok(((header.metadata.org_name, header.metadata.report_id), acc))
+}
+
+/// Every report under `paths`, streamed on all cores; duplicates by
+/// (org_name, report_id) are dropped in input order. Nothing is kept.
+pub fn analyze_reports(
+    paths: &[PathBuf],
+    classifier: &Classifier<'_>,
+    limits: &Limits,
+    rdns: Option<&ReverseDns>,
+) -> Analysis {
+    let visits = visit_payloads(paths, limits, |p| {
+        analyze_payload(p, classifier, limits, rdns)
+    });
+    let mut total = ReportAcc::default();
+    let mut seen = std::collections::HashSet::new();
+    let (mut reports, mut duplicates) = (0, 0);
+    let mut errors = Vec::new();
+    for visit in visits {
+        match visit {
+            Ok((_, Ok((key, acc)))) => {
+                if seen.insert(key) {
+                    reports += 1;
+                    total.merge(acc);
+                } else {
+                    duplicates += 1;
+                }
+            }
+            Ok((file, Err(e))) => errors.push(FileError {
+                file,
+                reason: e.to_string(),
+            }),
+            Err((file, reason)) => errors.push(FileError { file, reason }),
+        }
+    }
+    let ReportAcc {
+        messages,
+        by_category,
+        sources: acc,
+    } = total;
+    let mut sources: Vec<Source> = acc
+        .into_iter()
+        .map(|((source_ip, header_from, category), a)| {
+            let ((cause, provider), _) = a
+                .causes
+                .into_iter()
+                .max_by(|(ka, na), (kb, nb)| na.cmp(nb).then_with(|| kb.cmp(ka)))
+                .unwrap_or(((Cause::UnknownSource, None), 0));
+            Source {
+                source_ip,
+                count: a.count,
+                category,
+                cause,
+                provider,
+                header_from,
+            }
+        })
+        .collect();
+    sources.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| a.source_ip.cmp(&b.source_ip))
+            .then_with(|| a.header_from.cmp(&b.header_from))
+            .then_with(|| a.category.cmp(&b.category))
+    });
+    Analysis {
+        reports,
+        duplicates,
+        errors,
+        messages,
+        by_category,
+        sources,
+        reverse_dns: rdns.map(ReverseDns::counts),
+    }
+}
+
+/// What `ingest` did (its JSON output).
+#[derive(Debug, Default, Serialize)]
+pub struct IngestSummary {
+    /// Reports read, without the repeats within this batch.
+    pub reports: usize,
+    /// Reports appended to the history now.
+    pub new: usize,
+    /// Reports the history already held (from a file, the mailbox or an earlier run).
+    pub already_ingested: usize,
+    /// Reports read twice in this batch.
+    pub duplicates: usize,
+    /// Rows (records) appended.
+    pub rows: usize,
+    /// Messages of the new reports.
+    pub messages: u64,
+    /// Inputs without a readable report: a file, `file#member` or
+    /// `imap:<folder> UID <n>[#attachment]`, and why.
+    pub errors: Vec<FileError>,
+    /// The Parquet files written.
+    pub files: Vec<String>,
+    /// What the mailbox run did, with `--imap`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub imap: Option<ImapSummary>,
+    /// The reverse DNS of the sources of new reports, by distinct IP; absent
+    /// when it is off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reverse_dns: Option<PtrCounts>,
+}
+
+/// What one pass over the `[imap]` folder did.
+#[derive(Debug, Default, Serialize)]
+pub struct ImapSummary {
+    /// The folder read.
+    pub folder: String,
+    /// Messages whose reports are in the history now, moved to the archive folder.
+    pub processed: usize,
+    /// Messages without a readable report (or over the size cap), moved to the invalid folder.
+    pub invalid: usize,
+    /// Messages left in the folder.
+    pub kept: usize,
+}
+
+/// What ingesting one payload did.
+enum Outcome {
+    New { messages: u64, path: PathBuf },
+    AlreadyIngested,
+    Duplicate,
+    Unreadable(String),
+}
+
+impl IngestSummary {
+    fn add(&mut self, source: &str, outcome: Outcome) {
+        match outcome {
+            Outcome::New { messages, path } => {
+                self.reports += 1;
+                self.new += 1;
+                self.messages = self.messages.saturating_add(messages);
+                self.files.push(path.display().to_string());
+            }
+            Outcome::AlreadyIngested => {
+                self.reports += 1;
+                self.already_ingested += 1;
+            }
+            Outcome::Duplicate => self.duplicates += 1,
+            Outcome::Unreadable(reason) => self.error(source, reason),
+        }
+    }
+
+    fn error(&mut self, file: &str, reason: String) {
+        self.errors.push(FileError {
+            file: file.to_string(),
+            reason,
+        });
+    }
+}
+
+/// The caps of `[ingest]` (and a mail message up to `[imap]`'s size cap).
+pub fn limits(config: &Config) -> Limits {
+    let defaults = Limits::default();
+    Limits {
+        max_decompressed_bytes: config.ingest.max_decompressed,
+        max_records: config.ingest.max_records,
+        max_input_bytes: config.imap.as_ref().map_or(defaults.max_input_bytes, |i| {
+            i.max_message_size.max(defaults.max_input_bytes)
+        }),
+        ..defaults
+    }
+}
+
+/// Streams one payload into the batch: the header decides at the first
+/// record whether the report is new; rows are classified as they arrive.
+/// `Err` only when the history cannot be written.
+fn ingest_payload(
+    payload: &Payload,
+    batch: &AggregateBatch<'_>,
+    classifier: &Classifier<'_>,
+    limits: &Limits,
+    rdns: Option<&ReverseDns>,
+) -> Result<Outcome, HistoryError> {
+    // Reports the history holds need no names, and no second pass.
+    let prepass = rdns.map(|r| r.payload_names(payload, limits, |o, i| batch.contains(o, i)));
+    let names = match prepass {
+        None => HashMap::new(),
+        Some(Err(e)) => return Ok(Outcome::Unreadable(e.to_string())),
+        Some(Ok(Prepass {
+            header,
+            names,
+            held,
+        })) => {
+            if held {
+                match batch.start(&header)? {
+                    ReportStart::AlreadyIngested => return Ok(Outcome::AlreadyIngested),
+                    ReportStart::Duplicate => return Ok(Outcome::Duplicate),
+                    // No longer held (a writer of this batch failed): the
+                    // streaming pass writes it, without names.
+                    ReportStart::New(writer) => batch.abort(writer),
+                }
+            }
+            names
+        }
+    };
+    let mut start: Option<ReportStart> = None;
+    let mut failure: Option<HistoryError> = None;
+    let mut messages = 0u64;
+    let source = payload.source();
+    let parsed = payload.parse_with(limits, |header, record| {
+        if failure.is_some() {
+            return;
+        }
+        if start.is_none() {
+            match batch.start(header) {
+                Ok(s) => start = Some(s),
+                Err(e) => {
+                    failure = Some(e);
+                    return;
+                }
+            }
+        }
+        if let Some(ReportStart::New(writer)) = start.as_mut() {
+            let policy = &header.policy_published;
+            let class =
+                classifier.classify_with_ptr(policy, &record, ptr_of(&names, &record.source_ip));
+            messages = messages.saturating_add(record.count);
+            let row = AggregateRow::new(source, &header.metadata, policy, &record, class);
+            if let Err(e) = writer.push(row) {
+                failure = Some(e);
+            }
+        }
+    });
+    let abort = |start: Option<ReportStart>| {
+        if let Some(ReportStart::New(writer)) = start {
+            batch.abort(writer);
+        }
+    };
+    if let Some(e) = failure {
+        abort(start);
+        return Err(e);
+    }
+    let header = match parsed {
+        Ok(header) => header,
+        Err(e) => {
+            abort(start);
+            return Ok(Outcome::Unreadable(e.to_string()));
+        }
+    };
+    let start = match start {
+        Some(s) => s,
+        // A report without records.
+        None => batch.start(&header)?,
+    };
+    Ok(match start {
+        ReportStart::New(writer) => Outcome::New {
+            messages,
+            path: batch.finish(writer)?,
+        },
+        ReportStart::AlreadyIngested => Outcome::AlreadyIngested,
+        ReportStart::Duplicate => Outcome::Duplicate,
+    })
+}
+
+/// Files and folders into the batch, on all cores.
+fn ingest_files(
+    paths: &[PathBuf],
+    batch: &AggregateBatch<'_>,
+    limits: &Limits,
+    rdns: Option<&ReverseDns>,
+    summary: &mut IngestSummary,
+) -> anyhow::Result<()> {
+    let classifier = Classifier::default();
+    let visits = visit_payloads(paths, limits, |p| {
+        ingest_payload(p, batch, &classifier, limits, rdns)
+    });
+    for visit in visits {
+        match visit {
+            Ok((source, outcome)) => summary.add(
+                &source,
+                outcome.with_context(|| format!("cannot append {source} to the history"))?,
+            ),
+            Err((file, reason)) => summary.error(&file, reason),
+        }
+    }
+    batch.commit()?;
+    Ok(())
+}
+
+/// The mailbox settings of `[imap]`, with the password read.
+pub fn imap_settings(imap: &ImapConfig) -> anyhow::Result<ImapSettings> {
+    let password = setup::read_password(&imap.password, "imap")?.unwrap_or_default();
+    let mut s = ImapSettings::new(imap.host.clone(), imap.username.clone(), password);
+    s.security = match imap.security {
+        CfgSecurity::Tls => Security::Tls,
+        CfgSecurity::StartTls => Security::StartTls,
+        CfgSecurity::None => Security::None,
+    };
+    s.port = imap.port;
+    s.folder = imap.folder.clone();
+    s.archive_folder = imap.archive_folder.clone();
+    s.invalid_folder = imap.invalid_folder.clone();
+    s.timeout = imap.timeout;
+    s.max_message_bytes = imap.max_message_size;
+    s.ca_pem = setup::read_ca(imap.ca_file.as_deref(), "imap")?;
+    Ok(s)
+}
+
+/// One pass over the `[imap]` folder into the batch. A message is
+/// processed (archived) once its reports are in the history and the seen
+/// index is written; one with an unreadable report goes to the invalid
+/// folder with an error line. When the history cannot be written the
+/// message stays, the pass stops taking messages and the state file is not
+/// saved, so the next pass offers them again; the state is saved only
+/// after every report of the pass is in the history.
+async fn ingest_imap(
+    imap: &ImapConfig,
+    batch: &AggregateBatch<'_>,
+    limits: &Limits,
+    rdns: Option<&ReverseDns>,
+    summary: &mut IngestSummary,
+) -> anyhow::Result<()> {
+    let settings = imap_settings(imap)?;
+    let mut state = ImapState::load(&imap.state_file)?;
+    let classifier = Classifier::default();
+    let fatal: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    let shared = Mutex::new(std::mem::take(summary));
+    let folder = imap.folder.clone();
+    let handle = |uid: u32, raw: &[u8]| -> Disposition {
+        let mut fatal = fatal.lock().unwrap_or_else(|e| e.into_inner());
+        if fatal.is_some() {
+            return Disposition::Keep;
+        }
+        let mut summary = shared.lock().unwrap_or_else(|e| e.into_inner());
+        let name = format!("imap:{folder} UID {uid}");
+        let payloads = match open_payload(raw.to_vec(), &name, limits) {
+            Ok(p) if p.is_empty() => {
+                summary.error(&name, "the message has no report attachment".into());
+                return Disposition::Invalid;
+            }
+            Ok(p) => p,
+            Err(e) => {
+                summary.error(&name, e.to_string());
+                return Disposition::Invalid;
+            }
+        };
+        let mut unreadable = false;
+        for payload in &payloads {
+            match ingest_payload(payload, batch, &classifier, limits, rdns) {
+                Ok(outcome) => {
+                    unreadable |= matches!(outcome, Outcome::Unreadable(_));
+                    summary.add(payload.source(), outcome);
+                }
+                Err(e) => {
+                    *fatal = Some(
+                        anyhow::Error::new(e)
+                            .context(format!("cannot append {} to the history", payload.source())),
+                    );
+                    return Disposition::Keep;
+                }
+            }
+        }
+        if let Err(e) = batch.commit() {
+            *fatal = Some(anyhow::Error::new(e).context("cannot write the history's seen index"));
+            return Disposition::Keep;
+        }
+        // A message with one unreadable attachment needs a look even when
+        // its other reports went in.
+        if unreadable {
+            Disposition::Invalid
+        } else {
+            Disposition::Processed
+        }
+    };
+    let fetched = fetch_new(&settings, &mut state, handle).await;
+    *summary = shared.into_inner().unwrap_or_else(|e| e.into_inner());
+    let fetched = fetched.with_context(|| {
+        format!(
+            "cannot read the mailbox {}@{}:{}",
+            settings.username, settings.host, settings.port
+        )
+    })?;
+    for e in &fetched.errors {
+        summary.error(
+            &format!("imap:{} UID {}", e.folder, e.uid),
+            e.reason.clone(),
+        );
+    }
+    summary.imap = Some(ImapSummary {
+        folder: imap.folder.clone(),
+        processed: fetched.processed,
+        invalid: fetched.invalid,
+        kept: fetched.kept,
+    });
+    if let Some(e) = fatal.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(e.context(format!(
+            "the IMAP state {} is not saved: the messages left in the folder are read again next time",
+            imap.state_file.display()
+        )));
+    }
+    state
+        .save(&imap.state_file)
+        .with_context(|| format!("cannot save the IMAP state {}", imap.state_file.display()))?;
+    Ok(())
+}
+
+/// Files, then the mailbox with `imap`, into the history under one lock;
+/// with `reverse_dns` and `[ingest] reverse_dns`, the sources' PTR names
+/// are looked up first.
+pub async fn ingest_all(
+    config: &Config,
+    paths: &[PathBuf],
+    imap: bool,
+    reverse_dns: bool,
+) -> anyhow::Result<(IngestSummary, Vec<String>)> {
+    let imap_config = match (imap, &config.imap) {
+        (false, _) => None,
+        (true, Some(i)) => Some(i),
+        (true, None) => bail!(
+            "--imap needs an [imap] section in the config{}",
+            config
+                .source
+                .as_ref()
+                .map(|p| format!(" ({})", p.display()))
+                .unwrap_or_default()
+        ),
+    };
+    let store = HistoryStore::new(&config.history_dir);
+    let limits = limits(config);
+    let batch = store
+        .aggregate_batch()
+        .with_context(|| format!("cannot open the history in {}", store.root().display()))?;
+    let mut warnings = Vec::new();
+    let cache_file = PtrCache::path_in(&config.history_dir);
+    let rdns = (reverse_dns && config.ingest.reverse_dns)
+        .then(|| ReverseDns::new(config, Some(&cache_file), &mut warnings))
+        .flatten();
+    let mut summary = IngestSummary::default();
+    let mut ingested = Ok(());
+    if !paths.is_empty() {
+        ingested = ingest_files(paths, &batch, &limits, rdns.as_ref(), &mut summary);
+    }
+    if let (Ok(()), Some(imap)) = (&ingested, imap_config) {
+        ingested = ingest_imap(imap, &batch, &limits, rdns.as_ref(), &mut summary).await;
+    }
+    // The answers are kept even when the history could not be written.
+    if let Some(rdns) = &rdns {
+        rdns.save(&cache_file, &mut warnings);
+        summary.reverse_dns = Some(rdns.counts());
+    }
+    ingested?;
+    let appended = batch.into_summary()?;
+    summary.rows = appended.rows;
+    warnings.extend(store.warnings());
+    Ok((summary, warnings))
+}
+
+/// The daemon's mailbox poll: on every slot of `poll_cron` (in the config's
+/// time zone) one `ingest --imap` pass, until `stop` turns true. A failed
+/// pass is logged and the next slot tries again. Each pass runs on a
+/// blocking thread: parsing and writing Parquet are CPU and disk work.
+pub async fn poll_imap(
+    config: std::sync::Arc<Config>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let Some(imap) = config.imap.as_ref() else {
+        return;
+    };
+    tracing::info!(cron = %imap.poll_cron, folder = %imap.folder, "mailbox polling started");
+    loop {
+        let now = chrono::Utc::now();
+        let Some(next) = authwarden_scheduler::next_fire(&imap.poll_schedule, config.timezone, now)
+        else {
+            tracing::warn!("the [imap] poll_cron has no further slot: polling stops");
+            return;
+        };
+        let wait = (next - now).to_std().unwrap_or_default();
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+        let pass_config = config.clone();
+        let handle = tokio::runtime::Handle::current();
+        let pass = tokio::task::spawn_blocking(move || {
+            handle.block_on(ingest_all(&pass_config, &[], true, true))
+        })
+        .await;
+        match pass {
+            Ok(Ok((s, warnings))) => {
+                for w in warnings {
+                    tracing::warn!("{w}");
+                }
+                for e in &s.errors {
+                    tracing::warn!("{}: {}", e.file, e.reason);
+                }
+                let imap = s.imap.unwrap_or_default();
+                tracing::info!(
+                    processed = imap.processed,
+                    invalid = imap.invalid,
+                    new = s.new,
+                    already_ingested = s.already_ingested,
+                    rows = s.rows,
+                    "mailbox polled"
+                );
+            }
+            Ok(Err(e)) => tracing::error!("mailbox poll failed: {e:#}"),
+            Err(e) => tracing::error!("mailbox poll ended: {e}"),
+        }
+    }
+}
