@@ -184,10 +184,16 @@ impl std::fmt::Display for Run {
 /// `config/authwarden.toml` is picked up), with no `AUTHWARDEN_*` variables,
 /// and kills it after 60 seconds.
 pub fn authwarden(args: &[&str]) -> Run {
+    authwarden_with_env(args, &[])
+}
+
+/// [`authwarden`] with extra environment variables.
+pub fn authwarden_with_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     let cwd = tempfile::tempdir().expect("a temporary directory");
     let mut command = Command::new(authwarden_bin());
     command
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(cwd.path())
         .env_remove("AUTHWARDEN_CONFIG")
         .env_remove("AUTHWARDEN_LOG")

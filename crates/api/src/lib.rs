@@ -12,6 +12,8 @@ mod clock;
 mod codes;
 pub mod dns;
 pub mod domain;
+pub mod fsutil;
+pub mod text;
 mod finding;
 
 pub use checker::{

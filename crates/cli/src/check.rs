@@ -56,19 +56,23 @@ pub async fn run(global: &GlobalArgs, args: &CheckArgs, registry: &Registry) -> 
             let meta = authwarden_history::RunMeta::new(None, chrono::Utc::now());
             let mut frame = authwarden_history::findings_frame(&meta, &outcome.findings)?;
             crate::jobs::export(other, &mut frame, args.output.as_ref())?;
-            return Ok(if outcome.has_errors() {
-                EXIT_FINDINGS
-            } else {
-                EXIT_OK
-            });
+            return Ok(check_status(&outcome));
         }
     }
     out.flush()?;
-    Ok(if outcome.has_errors() {
+    Ok(check_status(&outcome))
+}
+
+/// Checks that could not complete first (the result is not the whole
+/// picture), then error-level findings.
+fn check_status(outcome: &RunOutcome) -> u8 {
+    if authwarden_pipeline::job::incomplete_checks(outcome) > 0 {
+        crate::EXIT_INCOMPLETE
+    } else if outcome.has_errors() {
         EXIT_FINDINGS
     } else {
         EXIT_OK
-    })
+    }
 }
 
 fn label(s: Severity) -> &'static str {

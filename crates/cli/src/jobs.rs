@@ -54,8 +54,7 @@ pub async fn run(global: &GlobalArgs, args: &RunArgs, registry: &Registry) -> an
     }
     std::fs::create_dir_all(lock_dir(&config))
         .with_context(|| format!("cannot create {}", lock_dir(&config).display()))?;
-    let _lock =
-        JobLock::acquire(&lock_dir(&config), args.job.as_str()).map_err(|e| anyhow!("{e}"))?;
+    let _lock = JobLock::acquire(&lock_dir(&config), args.job.as_str())?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mut result = pipeline::run_job(
         &config,
@@ -114,7 +113,19 @@ pub async fn run(global: &GlobalArgs, args: &RunArgs, registry: &Registry) -> an
         }
         other => export(other, &mut result.frame, args.output.as_ref())?,
     }
-    Ok(EXIT_OK)
+    Ok(run_status(&config, &result))
+}
+
+/// The exit status of a job that ran: mail not delivered first (what an
+/// operator must act on), then checks that could not complete.
+fn run_status(config: &Config, result: &pipeline::JobResult) -> u8 {
+    if config.smtp.is_some() && !result.unsent.is_empty() {
+        return crate::EXIT_MAIL_DEFERRED;
+    }
+    if pipeline::job::incomplete_checks(&result.outcome) > 0 {
+        return crate::EXIT_INCOMPLETE;
+    }
+    EXIT_OK
 }
 
 fn count(n: u32, word: &str) -> String {

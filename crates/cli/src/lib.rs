@@ -21,12 +21,53 @@ use std::process::ExitCode;
 use authwarden_registry::Registry;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// Exit status: no finding at error level.
+/// Exit status: done; no finding at error level (`check`); the job ran, its
+/// report is written and its email delivered, or queued when no `[smtp]` is
+/// configured (`run`).
 pub const EXIT_OK: u8 = 0;
-/// Exit status: at least one finding at error level.
+/// Exit status: at least one finding at error level (`check`); messages
+/// still wait in the outbox (`outbox flush`).
 pub const EXIT_FINDINGS: u8 = 1;
-/// Exit status: usage or configuration error.
+/// Exit status: usage or configuration error (bad arguments, a config
+/// problem, a file the config names is missing).
 pub const EXIT_USAGE: u8 = 2;
+/// Exit status: some checks could not complete (a DNS timeout or failure,
+/// a checker that crashed or ran out of time): the findings are printed and
+/// the report is written, but they are not the whole picture.
+pub const EXIT_INCOMPLETE: u8 = 3;
+/// Exit status: `run` wrote its report, but the email could not be
+/// delivered now (server unreachable, temporary failure): it waits in the
+/// outbox and the next run or `outbox flush` sends it.
+pub const EXIT_MAIL_DEFERRED: u8 = 4;
+/// Exit status: the SMTP server refused a message for good (a 5xx reply):
+/// it was moved out of the outbox (to `outbox/rejected/`) and is not retried.
+pub const EXIT_MAIL_REJECTED: u8 = 5;
+/// Exit status: another run of the same job holds its lock.
+pub const EXIT_LOCKED: u8 = 6;
+/// Exit status: a file could not be read or written (disk full,
+/// permissions): the history, the report or the outbox.
+pub const EXIT_IO: u8 = 7;
+
+/// The exit status for an error that ended a command: a held job lock, an
+/// I/O failure anywhere in its causes, else a usage or configuration error.
+pub fn exit_status_of(e: &anyhow::Error) -> u8 {
+    for cause in e.chain() {
+        if let Some(authwarden_scheduler::SchedulerError::Locked { .. }) = cause.downcast_ref() {
+            return EXIT_LOCKED;
+        }
+    }
+    for cause in e.chain() {
+        if cause.downcast_ref::<std::io::Error>().is_some()
+            || matches!(
+                cause.downcast_ref::<authwarden_history::HistoryError>(),
+                Some(authwarden_history::HistoryError::Write { .. })
+            )
+        {
+            return EXIT_IO;
+        }
+    }
+    EXIT_USAGE
+}
 
 /// Keeps SPF, DKIM and DMARC healthy: checks domains, explains findings,
 /// runs the monthly, quarterly and annual jobs.
@@ -166,8 +207,11 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("AUTHWARDEN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // Colours only on a terminal: a log file or a pipe gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .with_target(false)
         .try_init();
@@ -210,7 +254,7 @@ async fn dispatch(cli: Cli, registry: Registry) -> u8 {
         Ok(status) => status,
         Err(e) => {
             eprintln!("error: {e:#}");
-            EXIT_USAGE
+            exit_status_of(&e)
         }
     }
 }

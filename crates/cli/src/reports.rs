@@ -27,7 +27,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
-use authwarden_aggregate::{Classifier, Limits, PtrCache};
+use authwarden_aggregate::{Classifier, PtrCache};
 use authwarden_history::HistoryStore;
 use authwarden_pipeline::intake::{analyze_reports, ingest_all, Analysis, ReverseDns, Source};
 use authwarden_registry::Registry;
@@ -89,10 +89,10 @@ pub fn analyze(global: &GlobalArgs, args: &AnalyzeArgs, registry: &Registry) -> 
         bail!("reports analyze prints text, json or csv, not parquet");
     }
     let mut warnings = Vec::new();
+    // The config (when there is one) for the [ingest] caps, and with
+    // --reverse-dns for [dns] and the PTR cache: analyze keeps nothing else.
+    let config = setup::load_config(global, registry)?;
     let rdns = if args.reverse_dns {
-        // The config (when there is one) only for [dns] and the PTR cache:
-        // analyze keeps nothing else.
-        let config = setup::load_config(global, registry)?;
         let cache_file = config
             .source
             .is_some()
@@ -104,7 +104,7 @@ pub fn analyze(global: &GlobalArgs, args: &AnalyzeArgs, registry: &Registry) -> 
     let a = analyze_reports(
         &args.paths,
         &Classifier::default(),
-        &Limits::default(),
+        &authwarden_pipeline::intake::limits(&config),
         rdns.as_ref().map(|(r, _)| r),
     );
     if let Some((rdns, Some(cache_file))) = &rdns {

@@ -145,8 +145,9 @@ fn parse_severity(s: &str) -> Severity {
 
 /// Compares the findings of the run `meta` (a frame from
 /// [`findings_frame`](crate::findings_frame)) with the previous run of the
-/// same job: the latest committed run that started before it, other than
-/// itself, so it works before or after the current run is appended.
+/// same job: the latest committed and delivered run that started before it,
+/// other than itself, so it works before or after the current run is
+/// appended.
 ///
 /// `runs_open` counts back through the job's earlier runs while they have the
 /// finding. A damaged history file is skipped with a warning: a damaged
@@ -157,7 +158,11 @@ pub fn compare(store: &HistoryStore, meta: &RunMeta, current: &DataFrame) -> Res
         .runs(&meta.job)?
         .into_iter()
         .filter(|r| {
-            r.run_id != meta.run_id && (r.started_at, &r.run_id) < (meta.started_at, &meta.run_id)
+            r.run_id != meta.run_id
+                && (r.started_at, &r.run_id) < (meta.started_at, &meta.run_id)
+                // A run killed before its report and mail existed told
+                // nobody: it is no baseline (see HistoryStore::begin_run).
+                && !store.is_interrupted(r)
         })
         .collect();
 

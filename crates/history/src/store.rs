@@ -181,6 +181,66 @@ impl HistoryStore {
         Ok(())
     }
 
+    fn pending_path(&self, meta: &RunMeta) -> PathBuf {
+        self.root
+            .join("pending")
+            .join(format!("job={}", meta.job))
+            .join(&meta.run_id)
+    }
+
+    /// Marks the run `meta` as started but not yet delivered: call it before
+    /// [`append`](Self::append), and [`finish_run`](Self::finish_run) once
+    /// the run's report and its outbox message are durably written. A run
+    /// still marked (the process was killed, the disk filled up) is never the
+    /// baseline of [`compare`](crate::compare): the next run reports its
+    /// findings as new again instead of "still open", so recipients hear of
+    /// them. The marker is a small file under `<root>/pending/`, outside the
+    /// Hive tables.
+    pub fn begin_run(&self, meta: &RunMeta) -> Result<()> {
+        validate_name("job", &meta.job)?;
+        validate_name("run id", &meta.run_id)?;
+        write_atomic(&self.pending_path(meta), |f| {
+            use std::io::Write as _;
+            f.write_all(meta.started_at.to_rfc3339().as_bytes())
+                .map_err(|source| HistoryError::Write {
+                    path: self.pending_path(meta),
+                    source,
+                })
+        })
+    }
+
+    /// Marks the run `meta` as delivered (its report and outbox message
+    /// exist): removes the marker of [`begin_run`](Self::begin_run), durably.
+    pub fn finish_run(&self, meta: &RunMeta) -> Result<()> {
+        let path = self.pending_path(meta);
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => return Err(HistoryError::Write { path, source }),
+        }
+        if let Some(dir) = path.parent() {
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the run `meta` was interrupted before its report and outbox
+    /// message were written (see [`begin_run`](Self::begin_run)).
+    pub fn is_interrupted(&self, meta: &RunMeta) -> bool {
+        self.pending_path(meta).exists()
+    }
+
+    /// The runs of `job` that were interrupted before delivery, oldest first.
+    pub fn interrupted_runs(&self, job: &str) -> Result<Vec<RunMeta>> {
+        Ok(self
+            .runs(job)?
+            .into_iter()
+            .filter(|r| self.is_interrupted(r))
+            .collect())
+    }
+
     /// Removes `<run_id>.parquet` from the job's other period directories,
     /// left there when a run was re-written under another period.
     fn remove_in_other_periods(&self, table: Table, meta: &RunMeta) -> Result<()> {

@@ -120,9 +120,17 @@ pub async fn run_job(
             store.root().display()
         )
     })?;
+    // The run is in the history from here on, marked as not delivered until
+    // its report and outbox message exist (see the end of this function):
+    // a run killed in between is no baseline for the next one, which then
+    // reports these findings as new instead of "still open".
+    store
+        .begin_run(&meta)
+        .with_context(|| format!("cannot write the history in {}", store.root().display()))?;
     store
         .append(&meta, &findings_df, &summary_df)
         .with_context(|| format!("cannot write the history in {}", store.root().display()))?;
+    fault_point("history");
     for w in store.warnings() {
         tracing::warn!("{w}");
     }
@@ -210,6 +218,7 @@ pub async fn run_job(
     if let Some(png) = &rollout_png {
         write_atomic(&report_dir.join("phase-timeline.png"), png)?;
     }
+    fault_point("report");
 
     // 5. outbox, then SMTP
     let job_cfg = config.job(job);
@@ -252,6 +261,12 @@ pub async fn run_job(
         tracing::info!("message written to {}", path.display());
         eml = Some(path);
     }
+    fault_point("outbox");
+    // The report and its message are on disk: the run counts as delivered
+    // (or queued) now, and only now.
+    store
+        .finish_run(&meta)
+        .with_context(|| format!("cannot write the history in {}", store.root().display()))?;
     let (sent, unsent) = flush_outbox(config, &outbox).await?;
     if let Some(path) = &eml {
         if !path.exists() {
@@ -271,11 +286,22 @@ pub async fn run_job(
     })
 }
 
+/// Writes `bytes` to `path` through a synced temporary file and a rename,
+/// so a reader never sees half a report.
 fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    authwarden_api::fsutil::write_atomic(path, bytes)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// A test hook: with `AUTHWARDEN_FAULT_AFTER=<step>` in the environment
+/// (`history`, `report` or `outbox`), the process aborts right after that
+/// step of a job run, as a `kill -9` or a power cut would stop it there.
+/// The end-to-end tests use it to prove that no step order loses a report.
+fn fault_point(step: &str) {
+    if std::env::var_os("AUTHWARDEN_FAULT_AFTER").is_some_and(|v| v == step) {
+        eprintln!("AUTHWARDEN_FAULT_AFTER={step}: aborting the run here");
+        std::process::abort();
+    }
 }
 
 fn row(f: &Finding, status: FindingStatus, runs_open: u32, since: Option<String>) -> FindingRow {
@@ -555,6 +581,19 @@ impl TzNote for ReportContext {
         }
         self
     }
+}
+
+/// How many (domain, checker) pairs of a run could not complete: a
+/// "check incomplete" finding (a DNS timeout or failure) or a checker that
+/// crashed or ran out of time.
+pub fn incomplete_checks(outcome: &RunOutcome) -> usize {
+    outcome
+        .findings
+        .iter()
+        .filter(|f| f.name.ends_with("-incomplete") || f.name == "check-crashed")
+        .map(|f| (f.domain.as_str(), f.checker.as_str()))
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
 }
 
 /// The most important things to do, errors first, one line each.
