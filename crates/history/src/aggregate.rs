@@ -33,13 +33,17 @@ use polars::io::parquet::write::BatchedWriter;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::damage::{parquet_frame_problem, Dataset, ForgottenReport, QuarantinedFile};
 use crate::error::{HistoryError, Result};
 use crate::frames::conform;
-use crate::store::{empty_frame, read_parquet_file, write_atomic, write_parquet_atomic};
+use crate::store::{
+    empty_frame, encode_error, read_parquet_file, write_atomic, write_parquet_atomic, IoErrorKept,
+    KeptError,
+};
 use crate::HistoryStore;
 
 /// The partition columns of the aggregate dataset: in the path, not the files.
-const AGGREGATE_PARTITIONS: [&str; 2] = ["domain", "date"];
+pub(crate) const AGGREGATE_PARTITIONS: [&str; 2] = ["domain", "date"];
 
 fn datetime_dtype() -> DataType {
     DataType::Datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
@@ -223,10 +227,91 @@ impl HistoryStore {
             .join(relative_path(domain, begin, org_name, report_id))
     }
 
-    /// Whether the report (org_name, report_id) is already in the history.
+    /// Whether the report (org_name, report_id) is in the history: in the
+    /// seen index, with its file present and whole (see
+    /// [`parquet_frame_problem`]). A report whose file is missing or damaged
+    /// is not, so that ingesting it again writes it again.
     pub fn aggregate_contains(&self, org_name: &str, report_id: &str) -> Result<bool> {
         let seen = self.load_seen()?;
-        Ok(seen.contains_key(&(org_name.to_string(), report_id.to_string())))
+        Ok(seen
+            .get(&(org_name.to_string(), report_id.to_string()))
+            .is_some_and(|rel| self.seen_file_intact(rel)))
+    }
+
+    /// Whether the file of a seen report is there and looks whole. Cheap: the
+    /// first and last bytes only.
+    fn seen_file_intact(&self, rel: &str) -> bool {
+        parquet_frame_problem(&self.aggregate_dir().join(rel)).is_none()
+    }
+
+    /// For a report in the seen index whose file is missing or damaged:
+    /// moves a damaged file aside (recording it) and drops the key, so that
+    /// the report is written again. Called under the dataset's lock.
+    /// Returns whether the report must be written again.
+    fn reclaim_lost(&self, seen: &mut Seen, key: &(String, String)) -> Result<bool> {
+        let Some(rel) = seen.get(key) else {
+            return Ok(false);
+        };
+        let path = self.aggregate_dir().join(rel);
+        let Some(problem) = parquet_frame_problem(&path) else {
+            return Ok(false);
+        };
+        if path.exists() {
+            self.record_damage(&path, problem.clone());
+            self.quarantine(&path)?;
+        }
+        self.warn(format!(
+            "report {} of {} was in the history but its file {} is not usable ({problem}): writing it again",
+            key.1,
+            key.0,
+            path.display()
+        ));
+        seen.remove(key);
+        Ok(true)
+    }
+
+    /// Drops from the seen index the reports whose file is missing or
+    /// damaged (moving a damaged one aside). Called by
+    /// [`HistoryStore::repair`] under the lock, after the quarantine.
+    pub(crate) fn forget_lost_reports(
+        &self,
+        quarantined: &[QuarantinedFile],
+    ) -> Result<Vec<ForgottenReport>> {
+        let dir = self.aggregate_dir();
+        let moved: HashSet<&Path> = quarantined
+            .iter()
+            .filter(|q| q.file.table == Dataset::Aggregate)
+            .map(|q| q.file.path.as_path())
+            .collect();
+        let mut seen = self.load_seen()?;
+        let mut forgotten = Vec::new();
+        let keys: Vec<_> = seen.keys().cloned().collect();
+        for key in keys {
+            let rel = seen[&key].clone();
+            let path = dir.join(&rel);
+            let why = if moved.contains(path.as_path()) {
+                "damaged"
+            } else if !path.exists() {
+                "missing"
+            } else if let Some(problem) = parquet_frame_problem(&path) {
+                self.record_damage(&path, problem);
+                self.quarantine(&path)?;
+                "damaged"
+            } else {
+                continue;
+            };
+            seen.remove(&key);
+            forgotten.push(ForgottenReport {
+                org_name: key.0,
+                report_id: key.1,
+                file: rel,
+                why,
+            });
+        }
+        if !forgotten.is_empty() {
+            self.save_seen(&seen)?;
+        }
+        Ok(forgotten)
     }
 
     /// Appends reports with their rows (from
@@ -244,16 +329,22 @@ impl HistoryStore {
             source,
         })?;
         let _lock = lock(&dir.join(".lock"))?;
+        self.remove_stale_temporary(Dataset::Aggregate)?;
         let mut seen = self.load_seen()?;
         let mut out = AggregateAppend::default();
+        let mut reclaimed = false;
         for (report, rows) in reports {
             let key = (
                 report.metadata.org_name.clone(),
                 report.metadata.report_id.clone(),
             );
             if seen.contains_key(&key) {
-                out.already_ingested.push(key);
-                continue;
+                if self.reclaim_lost(&mut seen, &key)? {
+                    reclaimed = true;
+                } else {
+                    out.already_ingested.push(key);
+                    continue;
+                }
             }
             let rel = relative_path(
                 &report.policy_published.domain,
@@ -273,7 +364,7 @@ impl HistoryStore {
             seen.insert(key.clone(), rel);
             out.written.push((key.0, key.1, path));
         }
-        if !out.written.is_empty() {
+        if !out.written.is_empty() || reclaimed {
             self.save_seen(&seen)?;
         }
         Ok(out)
@@ -281,7 +372,13 @@ impl HistoryStore {
 
     /// Every aggregate row in the history, with the columns of
     /// [`aggregate_schema`] (`domain` and `date` from the path). Damaged
-    /// files are skipped with a warning.
+    /// files are skipped with a warning and listed in
+    /// [`HistoryStore::damaged`].
+    ///
+    /// Its memory grows with the whole history: for tests, exports and
+    /// one-off analyses. A job reads windows instead
+    /// ([`HistoryStore::mail_summary`], [`HistoryStore::aggregate_rows`],
+    /// [`HistoryStore::observed_dkim_selectors`]).
     pub fn load_aggregate(&self) -> Result<DataFrame> {
         let mut out: Option<DataFrame> = None;
         for (domain, date, path) in self.aggregate_files()? {
@@ -295,7 +392,7 @@ impl HistoryStore {
             }) {
                 Ok(df) => df,
                 Err(e) => {
-                    self.warn(format!("skipped aggregate file: {e}"));
+                    self.skip("skipped aggregate file", &e);
                     continue;
                 }
             };
@@ -391,7 +488,7 @@ impl HistoryStore {
                         seen.insert((org, id), rel);
                     }
                 }
-                Err(e) => self.warn(format!("skipped aggregate file: {e}")),
+                Err(e) => self.skip("skipped aggregate file", &e),
             }
         }
         Ok(seen)
@@ -420,7 +517,7 @@ impl HistoryStore {
     }
 }
 
-fn lock(path: &Path) -> Result<File> {
+pub(crate) fn lock(path: &Path) -> Result<File> {
     let file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -438,7 +535,7 @@ fn lock(path: &Path) -> Result<File> {
     Ok(file)
 }
 
-fn list(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+pub(crate) fn list(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -458,7 +555,7 @@ fn list(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
 }
 
 /// The partition value of a policy domain.
-fn partition_domain(domain: &str) -> String {
+pub(crate) fn partition_domain(domain: &str) -> String {
     let d = domain.trim().trim_end_matches('.').to_ascii_lowercase();
     if d.is_empty() {
         return "_unknown".to_string();
@@ -556,14 +653,15 @@ pub struct ReportWriter {
     rel: String,
     path: PathBuf,
     tmp: PathBuf,
-    writer: Option<BatchedWriter<File>>,
+    writer: Option<BatchedWriter<IoErrorKept<File>>>,
+    io_error: KeptError,
     buf: Vec<AggregateRow>,
     rows: usize,
 }
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-fn aggregate_file_schema() -> Schema {
+pub(crate) fn aggregate_file_schema() -> Schema {
     aggregate_schema()
         .into_iter()
         .filter(|(name, _)| !AGGREGATE_PARTITIONS.contains(name))
@@ -596,10 +694,7 @@ impl ReportWriter {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let encode = |source| HistoryError::Encode {
-            path: self.path.clone(),
-            source,
-        };
+        let encode = |source| encode_error(&self.path, &self.io_error, source);
         let frame = aggregate_frame(&self.buf).map_err(encode)?;
         let frame = conform(&frame, &aggregate_schema(), &AGGREGATE_PARTITIONS, false).map_err(
             |reason| HistoryError::Schema {
@@ -619,10 +714,8 @@ impl ReportWriter {
     fn close(&mut self) -> Result<()> {
         self.flush()?;
         if let Some(w) = self.writer.take() {
-            w.finish().map_err(|source| HistoryError::Encode {
-                path: self.path.clone(),
-                source,
-            })?;
+            w.finish()
+                .map_err(|source| encode_error(&self.path, &self.io_error, source))?;
         }
         let write_err = |p: &Path| {
             let p = p.to_path_buf();
@@ -660,6 +753,11 @@ impl HistoryStore {
             source,
         })?;
         let lock = lock(&dir.join(".lock"))?;
+        // Under the lock no other ingest writes: temporary files of a
+        // killed one can go.
+        for path in self.remove_stale_temporary(Dataset::Aggregate)? {
+            tracing::info!("removed {}, left by an interrupted ingest", path.display());
+        }
         let seen = self.load_seen()?;
         Ok(AggregateBatch {
             store: self,
@@ -700,8 +798,12 @@ impl AggregateBatch<'_> {
                 return Ok(ReportStart::Duplicate);
             }
             if state.seen.contains_key(&key) {
-                state.out.already_ingested.push(key);
-                return Ok(ReportStart::AlreadyIngested);
+                if self.store.reclaim_lost(&mut state.seen, &key)? {
+                    state.dirty = true;
+                } else {
+                    state.out.already_ingested.push(key);
+                    return Ok(ReportStart::AlreadyIngested);
+                }
             }
             state.mine.insert(key.clone());
         }
@@ -731,21 +833,24 @@ impl AggregateBatch<'_> {
                 path: tmp.clone(),
                 source,
             })?;
-            let writer = ParquetWriter::new(file)
-                .batched(&aggregate_file_schema())
-                .map_err(|source| HistoryError::Encode {
-                    path: path.clone(),
-                    source,
-                })?;
-            Ok((tmp, writer))
+            let (file, io_error) = IoErrorKept::new(file);
+            let writer = match ParquetWriter::new(file).batched(&aggregate_file_schema()) {
+                Ok(w) => w,
+                Err(source) => {
+                    let _ = fs::remove_file(&tmp);
+                    return Err(encode_error(&path, &io_error, source));
+                }
+            };
+            Ok((tmp, writer, io_error))
         })();
         match opened {
-            Ok((tmp, writer)) => Ok(ReportStart::New(Box::new(ReportWriter {
+            Ok((tmp, writer, io_error)) => Ok(ReportStart::New(Box::new(ReportWriter {
                 key,
                 rel,
                 path,
                 tmp,
                 writer: Some(writer),
+                io_error,
                 buf: Vec::new(),
                 rows: 0,
             }))),

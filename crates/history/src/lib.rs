@@ -22,12 +22,14 @@
 
 mod aggregate;
 mod compare;
+mod damage;
 mod error;
 mod export;
 mod frames;
 mod mail;
 mod rollout;
 mod run;
+mod scan;
 mod store;
 mod trends;
 
@@ -36,6 +38,10 @@ pub use aggregate::{
     ReportStart, ReportWriter, AGGREGATE_ROW_GROUP,
 };
 pub use compare::{annotate, compare, Comparison, FindingStatus, Status};
+pub use damage::{
+    DamagedFile, Dataset, ForgottenReport, QuarantinedFile, Repair, DAMAGED_DIR,
+    TEMPORARY_FILE_MAX_AGE,
+};
 pub use error::{HistoryError, Result};
 pub use export::{export, export_to_path, ExportFormat};
 pub use frames::{
@@ -47,6 +53,7 @@ pub use mail::{
 };
 pub use rollout::{rollout_history, DomainRollout, PhaseChange, PhasePolicy, RolloutPhase};
 pub use run::{period_for, RunMeta, CHECK_JOB};
+pub use scan::{aggregate_rows_of, SELECTOR_WINDOW_DAYS};
 pub use store::HistoryStore;
 pub use trends::{trends, DomainTrend, TrendPoint};
 

@@ -6,19 +6,23 @@
 //! The queries run on polars lazy frames; what comes out are plain structs
 //! ([`MailSummary`]), so that the report crate need not know polars.
 //!
+//! Counts are summed without wrapping: a sum beyond `u64::MAX` saturates, as
+//! the ingest does.
+//!
 //! Rows belong to the period in which their report's range *begins*
 //! (reports cover a day, and the caller's boundaries are whole days). The
 //! pass-rate series spreads a report covering several days evenly over
 //! those days (at most [`MAX_SPREAD_DAYS`]), so that a weekly report does
 //! not make one day look busy and the next six empty.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use polars::prelude::*;
 use serde::Serialize;
 
 use crate::error::Result;
+use crate::scan::{domain_partition, Days, Domains};
 use crate::HistoryStore;
 
 const DAY_MS: i64 = 86_400_000;
@@ -49,8 +53,9 @@ impl Bucket {
     }
 }
 
-/// What to summarise: the period `[start, end)` and the window of the
-/// pass-rate series `[trend_start, end)`.
+/// What to summarise: the period `[start, end)`, the window of the
+/// pass-rate series `[trend_start, end)`, the look-back for new sources
+/// `[known_since, start)` and the domains.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailQuery {
     /// The first instant of the period.
@@ -66,11 +71,23 @@ pub struct MailQuery {
     pub top_sources: usize,
     /// How many new sources to list per domain.
     pub new_sources: usize,
+    /// A source is new in the period when none of its rows since this
+    /// instant begins before the period. [`MailQuery::new`] sets
+    /// `start - (end - start)`, a look-back as long as the period; set it
+    /// to `trend_start` to look back as far as the chart. Only these days are read, however
+    /// long the history: a source silent for longer counts as new again.
+    pub known_since: DateTime<Utc>,
+    /// The policy domains to summarise (case and a final dot do not
+    /// matter), e.g. the configured ones, so that reports for domains not
+    /// configured (any more) stay out of the summary; `None` for every
+    /// domain in the history. Only their partitions are read.
+    pub domains: Option<Vec<String>>,
 }
 
 impl MailQuery {
     /// The period `[start, end)`, with a daily pass-rate series over the
-    /// period itself and 10 sources of each kind per domain.
+    /// period itself, 10 sources of each kind per domain, new sources
+    /// against the previous period of the same length, and every domain.
     pub fn new(start: DateTime<Utc>, end: DateTime<Utc>) -> MailQuery {
         MailQuery {
             start,
@@ -79,7 +96,20 @@ impl MailQuery {
             bucket: Bucket::Day,
             top_sources: 10,
             new_sources: 10,
+            known_since: start - (end - start),
+            domains: None,
         }
+    }
+
+    /// Only these policy domains (see [`MailQuery::domains`]).
+    pub fn with_domains<S: AsRef<str>>(mut self, domains: impl IntoIterator<Item = S>) -> Self {
+        self.domains = Some(
+            domains
+                .into_iter()
+                .map(|d| d.as_ref().to_string())
+                .collect(),
+        );
+        self
     }
 }
 
@@ -207,261 +237,479 @@ impl PassRatePoint {
 
 impl HistoryStore {
     /// The mail summary of `query`'s period from the aggregate rows, or
-    /// `None` when the history holds no aggregate rows at all (no report was
-    /// ever ingested). A period without rows gives a summary with no domains.
+    /// `None` when the history holds no aggregate report of the queried
+    /// domains (none was ever ingested). A period without rows gives a
+    /// summary with no domains.
+    ///
+    /// Reads only the partitions of the queried domains and of the days the
+    /// query looks at (the period, the look-back for new sources from
+    /// [`MailQuery::known_since`], the pass-rate window from
+    /// [`MailQuery::trend_start`] less [`MAX_SPREAD_DAYS`]), and of those
+    /// only the columns each part uses; the aggregation runs in polars'
+    /// streaming engine. Damaged files are skipped and listed in
+    /// [`HistoryStore::damaged`].
     pub fn mail_summary(&self, query: &MailQuery) -> Result<Option<MailSummary>> {
-        let rows = self.load_aggregate()?;
-        if rows.height() == 0 {
+        let only: Option<BTreeSet<String>> = query
+            .domains
+            .as_ref()
+            .map(|ds| ds.iter().map(|d| domain_partition(d)).collect());
+        let domains = match &only {
+            Some(set) => Domains::Only(set),
+            None => Domains::All,
+        };
+        if self.aggregate_domain_dirs(&domains)?.is_empty() {
             return Ok(None);
         }
-        Ok(Some(summarize(rows, query)?))
+        let rows = StoreRows {
+            store: self,
+            domains,
+        };
+        Ok(Some(summarize(&rows, query)?))
     }
 }
 
-/// The summary of `rows` (columns of [`crate::aggregate_schema`]).
-pub(crate) fn summarize(rows: DataFrame, q: &MailQuery) -> PolarsResult<MailSummary> {
+/// Where [`summarize`] reads aggregate rows from.
+pub(crate) trait RowSource {
+    /// `query` run over the rows whose `begin` is in `[from, to)`
+    /// (milliseconds), given as a lazy frame with the file columns
+    /// `columns`, `begin` and `domain`.
+    fn collect(
+        &self,
+        from: i64,
+        to: i64,
+        columns: &[&str],
+        query: &dyn Fn(LazyFrame) -> LazyFrame,
+    ) -> Result<DataFrame>;
+
+    /// The `begin` (milliseconds) of the latest report of any period.
+    fn latest_begin(&self) -> Result<Option<i64>>;
+}
+
+/// The rows of an in-memory frame with the columns of
+/// [`crate::aggregate_schema`].
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) struct FrameRows(pub DataFrame);
+
+fn in_window(from: i64, to: i64) -> Expr {
+    let begin = || col("begin").cast(DataType::Int64);
+    begin().gt_eq(lit(from)).and(begin().lt(lit(to)))
+}
+
+impl RowSource for FrameRows {
+    fn collect(
+        &self,
+        from: i64,
+        to: i64,
+        columns: &[&str],
+        query: &dyn Fn(LazyFrame) -> LazyFrame,
+    ) -> Result<DataFrame> {
+        let mut select: Vec<Expr> = columns.iter().map(|c| col(*c)).collect();
+        if !columns.contains(&"begin") {
+            select.push(col("begin"));
+        }
+        select.push(col("domain"));
+        let lf = self
+            .0
+            .clone()
+            .lazy()
+            .filter(in_window(from, to))
+            .select(select);
+        Ok(query(lf).collect()?)
+    }
+
+    fn latest_begin(&self) -> Result<Option<i64>> {
+        Ok(self
+            .0
+            .clone()
+            .lazy()
+            .select([col("begin").cast(DataType::Int64).max()])
+            .collect()?
+            .column("begin")?
+            .i64()?
+            .get(0))
+    }
+}
+
+/// The rows of the history's partitions of some domains.
+struct StoreRows<'a> {
+    store: &'a HistoryStore,
+    domains: Domains<'a>,
+}
+
+impl RowSource for StoreRows<'_> {
+    fn collect(
+        &self,
+        from: i64,
+        to: i64,
+        columns: &[&str],
+        query: &dyn Fn(LazyFrame) -> LazyFrame,
+    ) -> Result<DataFrame> {
+        let files = self
+            .store
+            .aggregate_files_in(&self.domains, &Days::of_millis(from, to))?;
+        let mut with_begin: Vec<&str> = columns.to_vec();
+        if !with_begin.contains(&"begin") {
+            with_begin.push("begin");
+        }
+        self.store.collect_aggregate(&files, &with_begin, &|lf| {
+            query(lf.filter(in_window(from, to)))
+        })
+    }
+
+    fn latest_begin(&self) -> Result<Option<i64>> {
+        // The newest day first; an older one only when all of its files
+        // are damaged.
+        let mut days = BTreeSet::new();
+        for (_, dir) in self.store.aggregate_domain_dirs(&self.domains)? {
+            for (name, _) in crate::aggregate::list(&dir)? {
+                if let Some(day) = name.strip_prefix("date=") {
+                    days.insert(day.to_string());
+                }
+            }
+        }
+        for day in days.into_iter().rev() {
+            let range = Days {
+                first: Some(day.clone()),
+                last: Some(day),
+            };
+            let files = self.store.aggregate_files_in(&self.domains, &range)?;
+            let df = self.store.collect_aggregate(&files, &["begin"], &|lf| {
+                lf.select([col("begin").cast(DataType::Int64).max()])
+            })?;
+            if let Some(latest) = df.column("begin")?.i64()?.get(0) {
+                return Ok(Some(latest));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// 2^32: counts are summed as their high and low halves, which cannot wrap
+/// (each half sum stays below 2^64 for fewer than 2^32 rows), and joined
+/// into a saturated u64 afterwards.
+const HALF: u64 = 1 << 32;
+
+/// The sums of the high and low halves of `value` (a UInt64 expression),
+/// as `<name>_hi` and `<name>_lo`; [`Sums`] joins them.
+fn split_sum(value: Expr, name: &str) -> [Expr; 2] {
+    [
+        value
+            .clone()
+            .floor_div(lit(HALF))
+            .sum()
+            .alias(format!("{name}_hi")),
+        (value % lit(HALF)).sum().alias(format!("{name}_lo")),
+    ]
+}
+
+/// `count` where `cond` holds, 0 elsewhere.
+fn count_if(cond: Expr) -> Expr {
+    when(cond).then(col("count")).otherwise(lit(0u64))
+}
+
+/// The exact sums of a [`split_sum`] pair.
+struct Sums {
+    hi: UInt64Chunked,
+    lo: UInt64Chunked,
+}
+
+impl Sums {
+    fn of(df: &DataFrame, name: &str) -> PolarsResult<Sums> {
+        Ok(Sums {
+            hi: number(df, &format!("{name}_hi"))?,
+            lo: number(df, &format!("{name}_lo"))?,
+        })
+    }
+
+    fn get(&self, i: usize) -> u128 {
+        (u128::from(self.hi.get(i).unwrap_or(0)) << 32) + u128::from(self.lo.get(i).unwrap_or(0))
+    }
+}
+
+/// A sum as a u64, saturated (the ingest saturates counts the same way).
+fn saturate(v: u128) -> u64 {
+    u64::try_from(v).unwrap_or(u64::MAX)
+}
+
+/// The summary of the rows of `source` (columns of
+/// [`crate::aggregate_schema`]).
+pub(crate) fn summarize(source: &dyn RowSource, q: &MailQuery) -> Result<MailSummary> {
     let (start, end) = (q.start.timestamp_millis(), q.end.timestamp_millis());
     let trend_start = q.trend_start.timestamp_millis().min(start);
-    let all = rows
-        .lazy()
-        .with_columns([
-            col("begin").cast(DataType::Int64).alias("begin_ms"),
-            col("end").cast(DataType::Int64).alias("end_ms"),
-            col("count").fill_null(lit(0u64)),
-        ])
-        .with_column(
-            col("begin_ms")
-                .gt_eq(lit(start))
-                .and(col("begin_ms").lt(lit(end)))
-                .alias("in_period"),
-        );
-    let period = all.clone().filter(col("in_period"));
-    let sum_if = |category: &str| {
-        col("count")
-            .filter(col("category").eq(lit(category)))
-            .sum()
-            .alias(category)
-    };
+    let known_since = q.known_since.timestamp_millis().min(start);
+    let counted = || col("count").fill_null(lit(0u64));
+    let category = |c: &str| col("category").eq(lit(c));
 
-    // Messages by category, and the reports.
-    let totals = period
-        .clone()
-        .group_by([col("domain")])
-        .agg([
-            col("count").sum().alias("messages"),
-            sum_if("pass"),
-            sum_if("partial"),
-            sum_if("fail"),
-        ])
-        .sort(["domain"], SortMultipleOptions::new())
-        .collect()?;
-    let reports = period
-        .clone()
-        .select([col("domain"), col("org_name"), col("report_id")])
-        .unique(None, UniqueKeepStrategy::Any);
-    let reports_total = reports
-        .clone()
-        .select([col("org_name"), col("report_id")])
-        .unique(None, UniqueKeepStrategy::Any)
-        .collect()?
-        .height() as u64;
-    let reports_by_domain = reports
-        .group_by([col("domain")])
-        .agg([len().alias("reports")])
-        .collect()?;
+    // Messages by category, per report.
+    let per_report = source.collect(
+        start,
+        end,
+        &["org_name", "report_id", "count", "category"],
+        &|lf| {
+            lf.with_column(counted().alias("count"))
+                .group_by([col("domain"), col("org_name"), col("report_id")])
+                .agg(
+                    [
+                        split_sum(col("count"), "messages"),
+                        split_sum(count_if(category("pass")), "pass"),
+                        split_sum(count_if(category("partial")), "partial"),
+                        split_sum(count_if(category("fail")), "fail"),
+                    ]
+                    .concat(),
+                )
+        },
+    )?;
 
-    // Top failing sources.
-    let failing = period
-        .clone()
-        .filter(col("category").neq(lit("pass")))
-        .group_by([
-            col("domain"),
-            col("source_ip"),
-            col("category"),
-            col("cause"),
-        ])
-        .agg([
-            col("count").sum().alias("messages"),
-            col("provider").drop_nulls().first().alias("provider"),
-            col("action").first().alias("action"),
-            col("header_from")
-                .unique()
-                .sort(SortOptions::new())
-                .alias("header_from"),
-        ])
-        .sort_by_exprs(
-            [
-                col("domain"),
-                col("messages"),
-                col("source_ip"),
-                col("cause"),
-            ],
-            SortMultipleOptions::new().with_order_descending_multi([false, true, false, false]),
-        )
-        .collect()?;
+    // Failing sources, per From domain: the lists of From domains are
+    // joined below, on the few groups left.
+    let failing = source.collect(
+        start,
+        end,
+        &[
+            "count",
+            "category",
+            "source_ip",
+            "cause",
+            "provider",
+            "action",
+            "header_from",
+        ],
+        &|lf| {
+            lf.filter(col("category").neq(lit("pass")))
+                .with_column(counted().alias("count"))
+                .group_by([
+                    col("domain"),
+                    col("source_ip"),
+                    col("category"),
+                    col("cause"),
+                    col("header_from"),
+                ])
+                .agg(
+                    [
+                        split_sum(col("count"), "messages").to_vec(),
+                        vec![
+                            col("provider").max().alias("provider"),
+                            col("action").max().alias("action"),
+                        ],
+                    ]
+                    .concat(),
+                )
+        },
+    )?;
 
-    // Sources first seen in the period: over every row of the history.
-    let new = all
-        .clone()
-        .group_by([col("domain"), col("source_ip")])
-        .agg([
-            col("begin_ms").min().alias("first_seen"),
-            col("count")
-                .filter(col("in_period"))
-                .sum()
-                .alias("messages"),
-            col("count")
-                .filter(col("in_period").and(col("category").eq(lit("pass"))))
-                .sum()
-                .alias("pass"),
-            col("count")
-                .filter(col("in_period").and(col("category").eq(lit("partial"))))
-                .sum()
-                .alias("partial"),
-            col("count")
-                .filter(col("in_period").and(col("category").eq(lit("fail"))))
-                .sum()
-                .alias("fail"),
-            col("provider").drop_nulls().first().alias("provider"),
-        ])
-        .filter(
-            col("first_seen")
-                .gt_eq(lit(start))
-                .and(col("first_seen").lt(lit(end))),
-        )
-        .sort_by_exprs(
-            [col("domain"), col("messages"), col("source_ip")],
-            SortMultipleOptions::new().with_order_descending_multi([false, true, false]),
-        )
-        .collect()?;
+    // Sources first seen in the period: none of their rows since
+    // `known_since` begins before it.
+    let new = source.collect(
+        known_since,
+        end,
+        &["count", "category", "source_ip", "provider"],
+        &|lf| {
+            let in_period = || {
+                let begin = || col("begin").cast(DataType::Int64);
+                begin().gt_eq(lit(start)).and(begin().lt(lit(end)))
+            };
+            lf.with_columns([
+                counted().alias("count"),
+                col("begin").cast(DataType::Int64).alias("begin_ms"),
+            ])
+            .group_by([col("domain"), col("source_ip")])
+            .agg(
+                [
+                    vec![
+                        col("begin_ms").min().alias("first_seen"),
+                        col("provider").max().alias("provider"),
+                    ],
+                    split_sum(count_if(in_period()), "messages").to_vec(),
+                    split_sum(count_if(in_period().and(category("pass"))), "pass").to_vec(),
+                    split_sum(count_if(in_period().and(category("partial"))), "partial").to_vec(),
+                    split_sum(count_if(in_period().and(category("fail"))), "fail").to_vec(),
+                ]
+                .concat(),
+            )
+            .filter(
+                col("first_seen")
+                    .gt_eq(lit(start))
+                    .and(col("first_seen").lt(lit(end))),
+            )
+        },
+    )?;
 
     // The pass-rate series: each row spread over the days of its range.
-    let days = (col("end_ms") - col("begin_ms") + lit(DAY_MS - 1)).floor_div(lit(DAY_MS));
-    let days = when(days.clone().lt(lit(1i64)))
-        .then(lit(1i64))
-        .when(days.clone().gt(lit(MAX_SPREAD_DAYS)))
-        .then(lit(MAX_SPREAD_DAYS))
-        .otherwise(days);
-    let series = all
-        .clone()
-        .filter(
-            col("begin_ms")
-                .lt(lit(end))
-                .and(col("begin_ms").gt_eq(lit(trend_start - MAX_SPREAD_DAYS * DAY_MS))),
-        )
-        .select([
-            col("domain"),
-            col("count").cast(DataType::Float64).alias("count"),
-            col("category"),
-            col("begin_ms").floor_div(lit(DAY_MS)).alias("first_day"),
-            days.alias("days"),
-        ])
-        // One copy of each row per day it covers: joined with the (days,
-        // offset) pairs 0 <= offset < days.
-        .inner_join(spread_days()?, col("days"), col("days"))
-        .with_columns([
-            (col("first_day") + col("offset")).alias("day"),
-            (col("count") / col("days").cast(DataType::Float64)).alias("share"),
-        ])
-        .filter(
-            (col("day") * lit(DAY_MS))
-                .gt_eq(lit(trend_start))
-                .and((col("day") * lit(DAY_MS)).lt(lit(end))),
-        )
-        .with_column(q.bucket.start_expr(col("day")).alias("bucket"))
-        .group_by([col("domain"), col("bucket")])
-        .agg([
-            col("share").sum().alias("messages"),
-            col("share")
-                .filter(col("category").eq(lit("pass")))
-                .sum()
-                .alias("pass"),
-        ])
-        .filter(col("messages").gt(lit(0.0)))
-        .sort(["domain", "bucket"], SortMultipleOptions::new())
-        .collect()?;
+    let spread = spread_days()?;
+    let bucket = q.bucket;
+    let series = source.collect(
+        trend_start - MAX_SPREAD_DAYS * DAY_MS,
+        end,
+        &["end", "count", "category"],
+        &|lf| {
+            let begin_ms = || col("begin").cast(DataType::Int64);
+            let end_ms = col("end").cast(DataType::Int64);
+            let days = (end_ms - begin_ms() + lit(DAY_MS - 1)).floor_div(lit(DAY_MS));
+            let days = when(days.clone().lt(lit(1i64)))
+                .then(lit(1i64))
+                .when(days.clone().gt(lit(MAX_SPREAD_DAYS)))
+                .then(lit(MAX_SPREAD_DAYS))
+                .otherwise(days);
+            lf.select([
+                col("domain"),
+                counted().cast(DataType::Float64).alias("count"),
+                col("category"),
+                begin_ms().floor_div(lit(DAY_MS)).alias("first_day"),
+                days.alias("days"),
+            ])
+            // One copy of each row per day it covers: joined with the (days,
+            // offset) pairs 0 <= offset < days.
+            .inner_join(spread.clone(), col("days"), col("days"))
+            .with_columns([
+                (col("first_day") + col("offset")).alias("day"),
+                (col("count") / col("days").cast(DataType::Float64)).alias("share"),
+            ])
+            .filter(
+                (col("day") * lit(DAY_MS))
+                    .gt_eq(lit(trend_start))
+                    .and((col("day") * lit(DAY_MS)).lt(lit(end))),
+            )
+            .with_column(bucket.start_expr(col("day")).alias("bucket"))
+            .group_by([col("domain"), col("bucket")])
+            .agg([
+                col("share").sum().alias("messages"),
+                col("share")
+                    .filter(col("category").eq(lit("pass")))
+                    .sum()
+                    .alias("pass"),
+            ])
+            .filter(col("messages").gt(lit(0.0)))
+        },
+    )?;
 
-    let latest_report = all
-        .select([col("begin_ms").max()])
-        .collect()?
-        .column("begin_ms")?
-        .i64()?
-        .get(0)
+    let latest_report = source
+        .latest_begin()?
         .and_then(DateTime::from_timestamp_millis);
 
     // Plain structs from the frames.
-    let mut domains: BTreeMap<String, DomainMail> = BTreeMap::new();
+    #[derive(Default)]
+    struct Totals {
+        reports: u64,
+        messages: u128,
+        pass: u128,
+        partial: u128,
+        fail: u128,
+    }
+    let mut totals: BTreeMap<String, Totals> = BTreeMap::new();
     {
-        let domain = text(&totals, "domain")?;
+        let domain = text(&per_report, "domain")?;
         let (messages, pass, partial, fail) = (
-            number(&totals, "messages")?,
-            number(&totals, "pass")?,
-            number(&totals, "partial")?,
-            number(&totals, "fail")?,
+            Sums::of(&per_report, "messages")?,
+            Sums::of(&per_report, "pass")?,
+            Sums::of(&per_report, "partial")?,
+            Sums::of(&per_report, "fail")?,
         );
-        for i in 0..totals.height() {
-            let name = domain.get(i).unwrap_or_default().to_string();
-            domains.insert(
-                name.clone(),
-                DomainMail {
-                    domain: name,
-                    reports: 0,
-                    messages: messages.get(i).unwrap_or(0),
-                    pass: pass.get(i).unwrap_or(0),
-                    partial: partial.get(i).unwrap_or(0),
-                    fail: fail.get(i).unwrap_or(0),
-                    failing_sources: Vec::new(),
-                    failing_sources_total: 0,
-                    new_sources: Vec::new(),
-                    new_sources_total: 0,
-                    pass_rate: Vec::new(),
-                },
-            );
+        for i in 0..per_report.height() {
+            let t = totals
+                .entry(domain.get(i).unwrap_or_default().to_string())
+                .or_default();
+            t.reports += 1;
+            t.messages += messages.get(i);
+            t.pass += pass.get(i);
+            t.partial += partial.get(i);
+            t.fail += fail.get(i);
         }
     }
+    let mut domains: BTreeMap<String, DomainMail> = totals
+        .into_iter()
+        .map(|(name, t)| {
+            let mail = DomainMail {
+                domain: name.clone(),
+                reports: t.reports,
+                messages: saturate(t.messages),
+                pass: saturate(t.pass),
+                partial: saturate(t.partial),
+                fail: saturate(t.fail),
+                failing_sources: Vec::new(),
+                failing_sources_total: 0,
+                new_sources: Vec::new(),
+                new_sources_total: 0,
+                pass_rate: Vec::new(),
+            };
+            (name, mail)
+        })
+        .collect();
     {
-        let domain = text(&reports_by_domain, "domain")?;
-        let n = reports_by_domain
-            .column("reports")?
-            .cast(&DataType::UInt64)?;
-        let n = n.u64()?;
-        for i in 0..reports_by_domain.height() {
-            if let Some(d) = domain.get(i).and_then(|d| domains.get_mut(d)) {
-                d.reports = n.get(i).unwrap_or(0);
-            }
+        /// One failing (domain, source, category, cause), From domains joined.
+        struct Failing {
+            provider: Option<String>,
+            action: String,
+            header_from: BTreeSet<String>,
+            messages: u128,
         }
-    }
-    {
         let domain = text(&failing, "domain")?;
-        let (ip, category, cause, provider, action) = (
+        let (ip, category, cause, provider, action, from) = (
             text(&failing, "source_ip")?,
             text(&failing, "category")?,
             text(&failing, "cause")?,
             text(&failing, "provider")?,
             text(&failing, "action")?,
+            text(&failing, "header_from")?,
         );
-        let messages = number(&failing, "messages")?;
-        let from = failing.column("header_from")?.list()?;
+        let messages = Sums::of(&failing, "messages")?;
+        let mut groups: BTreeMap<(&str, &str, &str, &str), Failing> = BTreeMap::new();
         for i in 0..failing.height() {
-            let Some(d) = domain.get(i).and_then(|d| domains.get_mut(d)) else {
+            let key = (
+                domain.get(i).unwrap_or_default(),
+                ip.get(i).unwrap_or_default(),
+                category.get(i).unwrap_or_default(),
+                cause.get(i).unwrap_or_default(),
+            );
+            let g = groups.entry(key).or_insert_with(|| Failing {
+                provider: None,
+                action: String::new(),
+                header_from: BTreeSet::new(),
+                messages: 0,
+            });
+            g.messages += messages.get(i);
+            if let Some(f) = from.get(i) {
+                g.header_from.insert(f.to_string());
+            }
+            if let Some(p) = provider.get(i) {
+                if g.provider.as_deref().is_none_or(|q| p > q) {
+                    g.provider = Some(p.to_string());
+                }
+            }
+            if let Some(a) = action.get(i) {
+                if a > g.action.as_str() {
+                    g.action = a.to_string();
+                }
+            }
+        }
+        let mut groups: Vec<_> = groups.into_iter().collect();
+        // Per domain: most messages first, then by source, cause, category.
+        groups.sort_by(
+            |((d1, ip1, cat1, cause1), a), ((d2, ip2, cat2, cause2), b)| {
+                (d1, std::cmp::Reverse(a.messages), ip1, cause1, cat1).cmp(&(
+                    d2,
+                    std::cmp::Reverse(b.messages),
+                    ip2,
+                    cause2,
+                    cat2,
+                ))
+            },
+        );
+        for ((d, ip, category, cause), g) in groups {
+            let Some(d) = domains.get_mut(d) else {
                 continue;
             };
             d.failing_sources_total += 1;
             if d.failing_sources.len() >= q.top_sources {
                 continue;
             }
-            let header_from = match from.get_as_series(i) {
-                Some(s) => s.str()?.iter().flatten().map(str::to_string).collect(),
-                None => Vec::new(),
-            };
             d.failing_sources.push(FailingSource {
-                source_ip: ip.get(i).unwrap_or_default().to_string(),
-                provider: provider.get(i).map(str::to_string),
-                category: category.get(i).unwrap_or_default().to_string(),
-                cause: cause.get(i).unwrap_or_default().to_string(),
-                action: action.get(i).unwrap_or_default().to_string(),
-                header_from,
-                messages: messages.get(i).unwrap_or(0),
+                source_ip: ip.to_string(),
+                provider: g.provider,
+                category: category.to_string(),
+                cause: cause.to_string(),
+                action: g.action,
+                header_from: g.header_from.into_iter().collect(),
+                messages: saturate(g.messages),
             });
         }
     }
@@ -469,13 +717,22 @@ pub(crate) fn summarize(rows: DataFrame, q: &MailQuery) -> PolarsResult<MailSumm
         let domain = text(&new, "domain")?;
         let (ip, provider) = (text(&new, "source_ip")?, text(&new, "provider")?);
         let (messages, pass, partial, fail) = (
-            number(&new, "messages")?,
-            number(&new, "pass")?,
-            number(&new, "partial")?,
-            number(&new, "fail")?,
+            Sums::of(&new, "messages")?,
+            Sums::of(&new, "pass")?,
+            Sums::of(&new, "partial")?,
+            Sums::of(&new, "fail")?,
         );
-        let first_seen = new.column("first_seen")?.i64()?;
-        for i in 0..new.height() {
+        let first_seen = new.column("first_seen")?.cast(&DataType::Int64)?;
+        let first_seen = first_seen.i64()?;
+        let mut order: Vec<usize> = (0..new.height()).collect();
+        order.sort_by(|&a, &b| {
+            (domain.get(a), std::cmp::Reverse(messages.get(a)), ip.get(a)).cmp(&(
+                domain.get(b),
+                std::cmp::Reverse(messages.get(b)),
+                ip.get(b),
+            ))
+        });
+        for i in order {
             let Some(d) = domain.get(i).and_then(|d| domains.get_mut(d)) else {
                 continue;
             };
@@ -486,10 +743,10 @@ pub(crate) fn summarize(rows: DataFrame, q: &MailQuery) -> PolarsResult<MailSumm
             d.new_sources.push(NewSource {
                 source_ip: ip.get(i).unwrap_or_default().to_string(),
                 provider: provider.get(i).map(str::to_string),
-                messages: messages.get(i).unwrap_or(0),
-                pass: pass.get(i).unwrap_or(0),
-                partial: partial.get(i).unwrap_or(0),
-                fail: fail.get(i).unwrap_or(0),
+                messages: saturate(messages.get(i)),
+                pass: saturate(pass.get(i)),
+                partial: saturate(partial.get(i)),
+                fail: saturate(fail.get(i)),
                 first_seen: first_seen
                     .get(i)
                     .and_then(DateTime::from_timestamp_millis)
@@ -498,8 +755,10 @@ pub(crate) fn summarize(rows: DataFrame, q: &MailQuery) -> PolarsResult<MailSumm
         }
     }
     {
+        let series = series.sort(["domain", "bucket"], SortMultipleOptions::new())?;
         let domain = text(&series, "domain")?;
-        let bucket = series.column("bucket")?.i64()?;
+        let bucket = series.column("bucket")?.cast(&DataType::Int64)?;
+        let bucket = bucket.i64()?;
         let (messages, pass) = (
             series.column("messages")?.f64()?,
             series.column("pass")?.f64()?,
@@ -523,11 +782,16 @@ pub(crate) fn summarize(rows: DataFrame, q: &MailQuery) -> PolarsResult<MailSumm
     }
 
     let domains: Vec<DomainMail> = domains.into_values().collect();
-    let sum = |f: fn(&DomainMail) -> u64| domains.iter().map(f).sum();
+    let sum = |f: fn(&DomainMail) -> u64| {
+        domains
+            .iter()
+            .map(f)
+            .fold(0u64, |acc, n| acc.saturating_add(n))
+    };
     Ok(MailSummary {
         start: q.start,
         end: q.end,
-        reports: reports_total,
+        reports: sum(|d| d.reports),
         messages: sum(|d| d.messages),
         pass: sum(|d| d.pass),
         partial: sum(|d| d.partial),
@@ -602,7 +866,7 @@ mod tests {
     }
 
     fn summary(rows: &[AggregateRow], q: &MailQuery) -> MailSummary {
-        summarize(aggregate_frame(rows).unwrap(), q).unwrap()
+        summarize(&FrameRows(aggregate_frame(rows).unwrap()), q).unwrap()
     }
 
     #[test]
@@ -683,7 +947,7 @@ mod tests {
     }
 
     #[test]
-    fn new_sources_were_never_seen_before_the_period() {
+    fn new_sources_were_not_seen_since_known_since_before_the_period() {
         let rows = [
             row("example.com", at(2026, 9, 20), "192.0.2.1", 5, "pass"),
             row("example.com", at(2026, 11, 2), "192.0.2.1", 50, "pass"),
@@ -695,7 +959,9 @@ mod tests {
             // First seen after the period: not new in it.
             row("example.com", at(2026, 12, 2), "203.0.113.99", 1, "fail"),
         ];
-        let s = summary(&rows, &november());
+        let mut q = november();
+        q.known_since = at(2026, 9, 1);
+        let s = summary(&rows, &q);
         let d = &s.domains[0];
         let new: Vec<_> = d
             .new_sources
@@ -709,6 +975,20 @@ mod tests {
         assert_eq!(d.new_sources[0].first_seen, at(2026, 11, 2));
         assert_eq!(d.new_sources_total, 2);
         assert_eq!(s.domains[1].new_sources[0].source_ip, "192.0.2.1");
+
+        // By default the look-back is as long as the period (30 days back
+        // from 1 November): the source last seen in September is new again.
+        let s = summary(&rows, &november());
+        assert_eq!(november().known_since, at(2026, 10, 2));
+        let d = &s.domains[0];
+        assert_eq!(d.new_sources_total, 3);
+        assert_eq!(
+            (
+                d.new_sources[0].source_ip.as_str(),
+                d.new_sources[0].messages
+            ),
+            ("192.0.2.1", 50)
+        );
     }
 
     #[test]

@@ -24,14 +24,15 @@
 //! which neither `*.parquet` globs nor Spark/Hive pick up) and renamed into place.
 
 use std::fs::{self, File};
-use std::io::Cursor;
+use std::io::{self, Cursor, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::DateTime;
 use polars::prelude::*;
 
+use crate::damage::DamagedFile;
 use crate::error::{HistoryError, Result};
 use crate::frames::{conform, findings_schema, summary_schema, PARTITION_COLUMNS};
 use crate::run::{truncate_to_millis, RunMeta};
@@ -62,7 +63,7 @@ impl Table {
     }
 }
 
-fn runs_schema() -> Vec<(&'static str, DataType)> {
+pub(crate) fn runs_schema() -> Vec<(&'static str, DataType)> {
     vec![
         ("run_id", DataType::String),
         ("job", DataType::String),
@@ -80,12 +81,18 @@ fn runs_schema() -> Vec<(&'static str, DataType)> {
 /// (normally `reports/data`). See the module docs for the layout.
 ///
 /// Damaged files met while reading history are skipped, not fatal: each is
-/// logged with `tracing::warn!` and recorded in [`HistoryStore::warnings`] so
-/// that the report can mention it.
-#[derive(Debug)]
+/// logged with `tracing::warn!`, recorded in [`HistoryStore::warnings`] and,
+/// as data, in [`HistoryStore::damaged`], so that the report can say which
+/// period and domain lack data. [`HistoryStore::repair`] moves them aside so
+/// that their reports can be ingested again.
+///
+/// Clones share those lists: a clone handed to the checkers' services
+/// reports its damaged files to the store the job reads them from.
+#[derive(Debug, Clone)]
 pub struct HistoryStore {
     root: PathBuf,
-    warnings: Mutex<Vec<String>>,
+    warnings: Arc<Mutex<Vec<String>>>,
+    damaged: Arc<Mutex<Vec<DamagedFile>>>,
 }
 
 impl HistoryStore {
@@ -93,7 +100,8 @@ impl HistoryStore {
     pub fn new(root: impl Into<PathBuf>) -> HistoryStore {
         HistoryStore {
             root: root.into(),
-            warnings: Mutex::new(Vec::new()),
+            warnings: Arc::default(),
+            damaged: Arc::default(),
         }
     }
 
@@ -113,6 +121,40 @@ impl HistoryStore {
         if let Ok(mut w) = self.warnings.lock() {
             if !w.contains(&message) {
                 w.push(message);
+            }
+        }
+    }
+
+    /// The history files found unreadable by the reads so far (each once,
+    /// in the order met), with what they hold: the table, and the domain
+    /// and day of an aggregate file or the job, period and run of a run's
+    /// file. A file that a later read (or [`HistoryStore::repair`]) no
+    /// longer finds damaged stays listed: the reads that skipped it did.
+    pub fn damaged(&self) -> Vec<DamagedFile> {
+        self.damaged.lock().map(|d| d.clone()).unwrap_or_default()
+    }
+
+    /// Skips a file that could not be read: a warning (`context: error`)
+    /// and, when the error names a file of this history, an entry in
+    /// [`HistoryStore::damaged`].
+    pub(crate) fn skip(&self, context: &str, error: &HistoryError) {
+        self.warn(format!("{context}: {error}"));
+        let (path, reason) = match error {
+            HistoryError::Corrupt { path, reason } => (path, reason.clone()),
+            HistoryError::Read { path, source } => (path, source.to_string()),
+            _ => return,
+        };
+        self.record_damage(path, reason);
+    }
+
+    /// Records `path` (a file under the root) as damaged.
+    pub(crate) fn record_damage(&self, path: &Path, reason: String) {
+        let Some(file) = DamagedFile::classify(&self.root, path, reason) else {
+            return;
+        };
+        if let Ok(mut d) = self.damaged.lock() {
+            if !d.iter().any(|f| f.path == file.path) {
+                d.push(file);
             }
         }
     }
@@ -284,7 +326,7 @@ impl HistoryStore {
                         period: period.to_string(),
                         started_at,
                     }),
-                    Err(e) => self.warn(format!("skipped run {run_id} of job {job}: {e}")),
+                    Err(e) => self.skip(&format!("skipped run {run_id} of job {job}"), &e),
                 }
             }
         }
@@ -339,7 +381,7 @@ impl HistoryStore {
                     }
                     None => out = Some(df),
                 },
-                Err(e) => self.warn(format!("skipped summary of run {}: {e}", meta.run_id)),
+                Err(e) => self.skip(&format!("skipped summary of run {}", meta.run_id), &e),
             }
         }
         match out {
@@ -470,14 +512,89 @@ pub(crate) fn read_parquet_file(path: &Path, columns: Option<&[&str]>) -> Result
 /// and a rename, so that `path` is either the old file or the complete new one.
 pub(crate) fn write_parquet_atomic(path: &Path, df: &mut DataFrame) -> Result<()> {
     write_atomic(path, |file| {
-        ParquetWriter::new(file)
+        let (writer, io_error) = IoErrorKept::new(file);
+        ParquetWriter::new(writer)
             .finish(df)
             .map(|_| ())
-            .map_err(|source| HistoryError::Encode {
-                path: path.to_path_buf(),
-                source,
-            })
+            .map_err(|source| encode_error(path, &io_error, source))
     })
+}
+
+/// The first I/O error met by an [`IoErrorKept`] writer.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct KeptError(Arc<Mutex<Option<(io::ErrorKind, Option<i32>, String)>>>);
+
+impl KeptError {
+    fn keep(&self, e: &io::Error) {
+        if let Ok(mut slot) = self.0.lock() {
+            if slot.is_none() {
+                *slot = Some((e.kind(), e.raw_os_error(), e.to_string()));
+            }
+        }
+    }
+
+    /// A copy of the error kept, if any.
+    pub(crate) fn get(&self) -> Option<io::Error> {
+        let slot = self.0.lock().ok()?;
+        let (kind, os, message) = slot.as_ref()?;
+        Some(match os {
+            Some(code) => io::Error::from_raw_os_error(*code),
+            None => io::Error::new(*kind, message.clone()),
+        })
+    }
+}
+
+/// A writer that keeps the first I/O error of the writer it wraps. The
+/// Parquet encoder turns a failed write into `Invalid thrift: transport
+/// error` or `underlying IO error`, which hides a full disk: with the error
+/// kept, the history says `cannot write <file>: No space left on device`.
+pub(crate) struct IoErrorKept<W> {
+    inner: W,
+    error: KeptError,
+}
+
+impl<W> IoErrorKept<W> {
+    pub(crate) fn new(inner: W) -> (IoErrorKept<W>, KeptError) {
+        let error = KeptError::default();
+        (
+            IoErrorKept {
+                inner,
+                error: error.clone(),
+            },
+            error,
+        )
+    }
+}
+
+impl<W: Write> Write for IoErrorKept<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf).inspect_err(|e| self.error.keep(e))
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.inner
+            .write_all(buf)
+            .inspect_err(|e| self.error.keep(e))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush().inspect_err(|e| self.error.keep(e))
+    }
+}
+
+/// The error of a failed Parquet encode into `path`: the I/O error under it
+/// when there was one, the encoder's otherwise.
+pub(crate) fn encode_error(path: &Path, kept: &KeptError, source: PolarsError) -> HistoryError {
+    match kept.get() {
+        Some(source) => HistoryError::Write {
+            path: path.to_path_buf(),
+            source,
+        },
+        None => HistoryError::Encode {
+            path: path.to_path_buf(),
+            source,
+        },
+    }
 }
 
 /// Creates `path`'s directory, writes through `write` into a temporary file

@@ -1,0 +1,509 @@
+//! Windowed reads of the aggregate dataset, for the jobs: only the files of
+//! the domains and days asked for are opened (the partition directories are
+//! listed, the others never read), only the columns asked for are decoded,
+//! and the queries run on polars' streaming engine, so that memory follows
+//! what a query returns rather than the size of the history.
+//!
+//! A damaged file is skipped and recorded ([`HistoryStore::damaged`]): a
+//! cut-short file is seen from its first and last bytes before the scan; a
+//! file damaged inside fails the scan, after which each file is tried alone
+//! and the query runs again without the bad ones.
+
+use std::collections::{BTreeSet, HashMap};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use authwarden_aggregate::AggregateRow;
+use authwarden_api::dns::normalize_name;
+use chrono::{DateTime, Utc};
+use polars::prelude::*;
+
+use crate::aggregate::{aggregate_date, aggregate_file_schema, aggregate_schema, partition_domain};
+use crate::damage::parquet_frame_problem;
+use crate::error::{HistoryError, Result};
+use crate::frames::conform;
+use crate::store::{empty_frame, read_parquet_file};
+use crate::HistoryStore;
+
+/// How far back [`HistoryStore::observed_dkim_selectors`] looks, in days,
+/// from the domain's latest report: a selector unused for longer is not
+/// "seen in reports" any more (it was probably retired), and the read stays
+/// bounded however long the history.
+pub const SELECTOR_WINDOW_DAYS: i64 = 400;
+
+/// One aggregate report file.
+#[derive(Debug, Clone)]
+pub(crate) struct AggFile {
+    /// The partition value of its policy domain.
+    pub domain: String,
+    pub path: PathBuf,
+}
+
+/// Which domain partitions a read covers.
+pub(crate) enum Domains<'a> {
+    /// Every domain.
+    All,
+    /// These partition values.
+    Only(&'a BTreeSet<String>),
+    /// This partition value and those of its subdomains.
+    WithSubdomains(&'a str),
+}
+
+impl Domains<'_> {
+    fn matches(&self, partition: &str) -> bool {
+        match self {
+            Domains::All => true,
+            Domains::Only(set) => set.contains(partition),
+            Domains::WithSubdomains(d) => {
+                partition == *d
+                    || partition
+                        .strip_suffix(d)
+                        .is_some_and(|head| head.ends_with('.'))
+            }
+        }
+    }
+}
+
+/// A range of `YYYY-MM-DD` partitions, both ends included; `None` is open.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Days {
+    pub first: Option<String>,
+    pub last: Option<String>,
+}
+
+impl Days {
+    /// The days holding reports that begin in `[from, to)` (milliseconds).
+    pub(crate) fn of_millis(from: i64, to: i64) -> Days {
+        Days {
+            first: Some(aggregate_date(from.div_euclid(1000))),
+            last: Some(aggregate_date((to - 1).div_euclid(1000))),
+        }
+    }
+
+    fn contains(&self, date: &str) -> bool {
+        self.first.as_deref().is_none_or(|f| date >= f)
+            && self.last.as_deref().is_none_or(|l| date <= l)
+    }
+}
+
+/// The partition value of a domain as asked for by a caller.
+pub(crate) fn domain_partition(domain: &str) -> String {
+    partition_domain(&normalize_name(domain))
+}
+
+impl HistoryStore {
+    /// The domain partition directories: (partition value, directory).
+    pub(crate) fn aggregate_domain_dirs(
+        &self,
+        domains: &Domains,
+    ) -> Result<Vec<(String, PathBuf)>> {
+        Ok(crate::aggregate::list(&self.aggregate_dir())?
+            .into_iter()
+            .filter_map(|(name, dir)| {
+                let d = name.strip_prefix("domain=")?;
+                domains.matches(d).then(|| (d.to_string(), dir))
+            })
+            .collect())
+    }
+
+    /// The report files of `domains` in `days`, by domain, day and name.
+    /// Directories of other domains and days are not entered.
+    pub(crate) fn aggregate_files_in(
+        &self,
+        domains: &Domains,
+        days: &Days,
+    ) -> Result<Vec<AggFile>> {
+        let mut out = Vec::new();
+        for (domain, ddir) in self.aggregate_domain_dirs(domains)? {
+            for (name, tdir) in crate::aggregate::list(&ddir)? {
+                let Some(date) = name.strip_prefix("date=") else {
+                    continue;
+                };
+                if !days.contains(date) {
+                    continue;
+                }
+                for (f, path) in crate::aggregate::list(&tdir)? {
+                    if f.ends_with(".parquet") && !f.starts_with('.') {
+                        out.push(AggFile {
+                            domain: domain.clone(),
+                            path,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The newest day partition of `domains`, if any.
+    pub(crate) fn latest_aggregate_day(&self, domains: &Domains) -> Result<Option<String>> {
+        let mut latest: Option<String> = None;
+        for (_, ddir) in self.aggregate_domain_dirs(domains)? {
+            for (name, _) in crate::aggregate::list(&ddir)? {
+                if let Some(date) = name.strip_prefix("date=") {
+                    if latest.as_deref().is_none_or(|l| date > l) {
+                        latest = Some(date.to_string());
+                    }
+                }
+            }
+        }
+        Ok(latest)
+    }
+
+    /// Runs `query` over the rows of `files`, which it receives as a lazy
+    /// frame with the file columns `columns` and `domain` (the partition
+    /// value). Damaged files are skipped and recorded, see the module docs.
+    pub(crate) fn collect_aggregate(
+        &self,
+        files: &[AggFile],
+        columns: &[&str],
+        query: &dyn Fn(LazyFrame) -> LazyFrame,
+    ) -> Result<DataFrame> {
+        let mut scanned: Vec<&AggFile> = Vec::with_capacity(files.len());
+        for f in files {
+            match parquet_frame_problem(&f.path) {
+                Some(problem) => self.skip(
+                    "skipped aggregate file",
+                    &HistoryError::Corrupt {
+                        path: f.path.clone(),
+                        reason: problem,
+                    },
+                ),
+                None => scanned.push(f),
+            }
+        }
+        let mut eager: Vec<(String, DataFrame)> = Vec::new();
+        let first = run_streaming(query(self.lazy_rows(&scanned, &eager, columns)?));
+        let error = match first {
+            Ok(df) => return Ok(df),
+            Err(e) => e,
+        };
+        tracing::debug!("aggregate scan failed ({error}); trying its files one by one");
+        // Find the files the scan fails on: damaged ones are recorded and
+        // left out, readable ones that the scan rejects (a column of an
+        // older type) are read whole and conformed instead.
+        let mut kept = Vec::with_capacity(scanned.len());
+        for f in scanned {
+            let alone = self.lazy_rows(&[f], &[], columns)?;
+            if run_streaming(alone).is_ok() {
+                kept.push(f);
+                continue;
+            }
+            match read_whole(f, columns) {
+                Ok(df) => eager.push((f.domain.clone(), df)),
+                Err(e) => self.skip("skipped aggregate file", &e),
+            }
+        }
+        Ok(run_streaming(query(
+            self.lazy_rows(&kept, &eager, columns)?,
+        ))?)
+    }
+
+    /// The lazy frame of `files` (scanned, grouped by domain) and of frames
+    /// already in memory.
+    fn lazy_rows(
+        &self,
+        files: &[&AggFile],
+        eager: &[(String, DataFrame)],
+        columns: &[&str],
+    ) -> Result<LazyFrame> {
+        let mut by_domain: Vec<(&str, Vec<PlRefPath>)> = Vec::new();
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        for f in files {
+            let i = *index.entry(f.domain.as_str()).or_insert_with(|| {
+                by_domain.push((f.domain.as_str(), Vec::new()));
+                by_domain.len() - 1
+            });
+            by_domain[i]
+                .1
+                .push(PlRefPath::new(f.path.to_string_lossy().as_ref()));
+        }
+        let schema: SchemaRef = Arc::new(aggregate_file_schema());
+        let select: Vec<Expr> = columns.iter().map(|c| col(*c)).collect();
+        let mut parts = Vec::with_capacity(by_domain.len() + eager.len());
+        for (domain, paths) in by_domain {
+            let args = ScanArgsParquet {
+                schema: Some(schema.clone()),
+                allow_missing_columns: true,
+                hive_options: HiveOptions::new_disabled(),
+                glob: false,
+                cache: false,
+                rechunk: false,
+                ..Default::default()
+            };
+            let lf = LazyFrame::scan_parquet_sources(
+                ScanSources::Paths(paths.into_iter().collect()),
+                args,
+            )?
+            .select(select.clone())
+            .with_column(lit(domain).alias("domain"));
+            parts.push(lf);
+        }
+        for (domain, df) in eager {
+            parts.push(
+                df.clone()
+                    .lazy()
+                    .select(select.clone())
+                    .with_column(lit(domain.as_str()).alias("domain")),
+            );
+        }
+        if parts.is_empty() {
+            let mut fields = selected_schema(columns);
+            fields.push(("domain", DataType::String));
+            return Ok(empty_frame(&fields).lazy());
+        }
+        Ok(concat(
+            parts,
+            UnionArgs {
+                parallel: true,
+                rechunk: false,
+                to_supertypes: false,
+                ..Default::default()
+            },
+        )?)
+    }
+
+    /// The aggregate rows of `domain` whose report begins in
+    /// `[since, until)`, from that domain's partitions of those days only
+    /// (the domain as given: case and a final dot do not matter; its
+    /// subdomains have partitions of their own). Damaged files are skipped
+    /// and listed in [`HistoryStore::damaged`].
+    pub fn aggregate_rows(
+        &self,
+        domain: &str,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<AggregateRow>> {
+        let (from, to) = (since.timestamp_millis(), until.timestamp_millis());
+        if from >= to {
+            return Ok(Vec::new());
+        }
+        let partition = domain_partition(domain);
+        let only = BTreeSet::from([partition]);
+        let files = self.aggregate_files_in(&Domains::Only(&only), &Days::of_millis(from, to))?;
+        if files.is_empty() {
+            return Ok(Vec::new());
+        }
+        let columns: Vec<&str> = aggregate_schema()
+            .into_iter()
+            .map(|(name, _)| name)
+            .filter(|name| !crate::aggregate::AGGREGATE_PARTITIONS.contains(name))
+            .collect();
+        let begin = || col("begin").cast(DataType::Int64);
+        let df = self.collect_aggregate(&files, &columns, &|lf| {
+            lf.filter(begin().gt_eq(lit(from)).and(begin().lt(lit(to))))
+        })?;
+        Ok(aggregate_rows_of(&df)?)
+    }
+
+    /// The DKIM selectors seen signing for `domain` in the aggregate
+    /// reports (the `auth_results` of the rows: the n-th selector signed for
+    /// the n-th `d=`), lower-case and sorted.
+    ///
+    /// Reads only the two DKIM columns, of the partitions of `domain` and
+    /// of its subdomains (a subdomain with a DMARC record of its own gets
+    /// reports of its own, in which the parent's `d=` signs too), over the
+    /// [`SELECTOR_WINDOW_DAYS`] up to the newest of those partitions.
+    pub fn observed_dkim_selectors(&self, domain: &str) -> Result<Vec<String>> {
+        let wanted = normalize_name(domain);
+        let partition = domain_partition(domain);
+        let domains = Domains::WithSubdomains(&partition);
+        let Some(latest) = self.latest_aggregate_day(&domains)? else {
+            return Ok(Vec::new());
+        };
+        let first = chrono::NaiveDate::parse_from_str(&latest, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.checked_sub_days(chrono::Days::new(SELECTOR_WINDOW_DAYS as u64 - 1)))
+            .map(|d| d.format("%Y-%m-%d").to_string());
+        let days = Days {
+            first,
+            last: Some(latest),
+        };
+        let files = self.aggregate_files_in(&domains, &days)?;
+        let pairs = self.collect_aggregate(&files, &["dkim_domains", "dkim_selectors"], &|lf| {
+            lf.filter(
+                col("dkim_domains")
+                    .is_not_null()
+                    .and(col("dkim_selectors").is_not_null()),
+            )
+            .select([col("dkim_domains"), col("dkim_selectors")])
+            .unique(None, UniqueKeepStrategy::Any)
+        })?;
+        let (domains, selectors) = (
+            pairs.column("dkim_domains")?.str()?,
+            pairs.column("dkim_selectors")?.str()?,
+        );
+        let mut out = BTreeSet::new();
+        for (d, s) in domains.iter().zip(selectors.iter()) {
+            let (Some(d), Some(s)) = (d, s) else { continue };
+            // Joined in the same order: the n-th selector signed for the n-th domain.
+            for (d, s) in d.split(';').zip(s.split(';')) {
+                let s = s.trim().to_ascii_lowercase();
+                if !s.is_empty() && normalize_name(d) == wanted {
+                    out.insert(s);
+                }
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+}
+
+/// The schema of `columns` of the aggregate files.
+fn selected_schema(columns: &[&str]) -> Vec<(&'static str, DataType)> {
+    aggregate_schema()
+        .into_iter()
+        .filter(|(name, _)| columns.contains(name))
+        .collect()
+}
+
+/// One file read eagerly and conformed to the history schema (older files:
+/// missing columns as nulls, other types cast).
+fn read_whole(f: &AggFile, columns: &[&str]) -> Result<DataFrame> {
+    let df = read_parquet_file(&f.path, None)?;
+    conform(&df, &selected_schema(columns), &[], true).map_err(|reason| HistoryError::Corrupt {
+        path: f.path.clone(),
+        reason,
+    })
+}
+
+/// Collects on the streaming engine. The Parquet decoder may panic on
+/// damaged input: that is an error here.
+pub(crate) fn run_streaming(lf: LazyFrame) -> PolarsResult<DataFrame> {
+    match catch_unwind(AssertUnwindSafe(|| {
+        lf.collect_with_engine(Engine::Streaming)
+    })) {
+        Ok(result) => result.map(|r| r.unwrap_single()),
+        Err(_) => Err(PolarsError::ComputeError(
+            "the Parquet decoder failed on a file of the scan".into(),
+        )),
+    }
+}
+
+/// Aggregate rows from a frame with the columns of
+/// [`aggregate_schema`](crate::aggregate_schema) (`date` may be missing):
+/// the inverse of [`aggregate_frame`](crate::aggregate_frame).
+pub fn aggregate_rows_of(df: &DataFrame) -> PolarsResult<Vec<AggregateRow>> {
+    let n = df.height();
+    let text = |name: &str| -> PolarsResult<StringChunked> {
+        Ok(df.column(name)?.cast(&DataType::String)?.str()?.clone())
+    };
+    let int = |name: &str| -> PolarsResult<Int64Chunked> {
+        Ok(df.column(name)?.cast(&DataType::Int64)?.i64()?.clone())
+    };
+    let count = df.column("count")?.cast(&DataType::UInt64)?;
+    let count = count.u64()?;
+    let flag = |name: &str| -> PolarsResult<BooleanChunked> {
+        Ok(df.column(name)?.cast(&DataType::Boolean)?.bool()?.clone())
+    };
+    let [domain, org_name, report_id, source, adkim, aspf, p, sp, source_ip, disposition, dmarc_dkim, dmarc_spf, reasons, header_from, envelope_from, envelope_to, dkim_domains, dkim_selectors, dkim_results, spf_domains, spf_results, category, cause, provider, action] =
+        [
+            "domain",
+            "org_name",
+            "report_id",
+            "source",
+            "adkim",
+            "aspf",
+            "p",
+            "sp",
+            "source_ip",
+            "disposition",
+            "dmarc_dkim",
+            "dmarc_spf",
+            "reasons",
+            "header_from",
+            "envelope_from",
+            "envelope_to",
+            "dkim_domains",
+            "dkim_selectors",
+            "dkim_results",
+            "spf_domains",
+            "spf_results",
+            "category",
+            "cause",
+            "provider",
+            "action",
+        ]
+        .map(text);
+    let (domain, org_name, report_id, source) = (domain?, org_name?, report_id?, source?);
+    let (adkim, aspf, p, sp) = (adkim?, aspf?, p?, sp?);
+    let (source_ip, disposition, dmarc_dkim, dmarc_spf, reasons) =
+        (source_ip?, disposition?, dmarc_dkim?, dmarc_spf?, reasons?);
+    let (header_from, envelope_from, envelope_to) = (header_from?, envelope_from?, envelope_to?);
+    let (dkim_domains, dkim_selectors, dkim_results, spf_domains, spf_results) = (
+        dkim_domains?,
+        dkim_selectors?,
+        dkim_results?,
+        spf_domains?,
+        spf_results?,
+    );
+    let (category, cause, provider, action) = (category?, cause?, provider?, action?);
+    let (begin, end, pct) = (int("begin")?, int("end")?, int("pct")?);
+    let (dkim_aligned, spf_aligned, reporter_agrees) = (
+        flag("dkim_aligned")?,
+        flag("spf_aligned")?,
+        flag("reporter_agrees")?,
+    );
+    let s = |c: &StringChunked, i: usize| c.get(i).unwrap_or_default().to_string();
+    let o = |c: &StringChunked, i: usize| c.get(i).map(str::to_string);
+    let b = |c: &BooleanChunked, i: usize| c.get(i).unwrap_or(false);
+    Ok((0..n)
+        .map(|i| AggregateRow {
+            org_name: s(&org_name, i),
+            report_id: s(&report_id, i),
+            source: s(&source, i),
+            // Milliseconds in the frame, seconds in the rows.
+            begin: begin.get(i).unwrap_or(0).div_euclid(1000),
+            end: end.get(i).unwrap_or(0).div_euclid(1000),
+            domain: s(&domain, i),
+            adkim: o(&adkim, i),
+            aspf: o(&aspf, i),
+            p: o(&p, i),
+            sp: o(&sp, i),
+            pct: pct.get(i).and_then(|v| u8::try_from(v).ok()),
+            source_ip: s(&source_ip, i),
+            count: count.get(i).unwrap_or(0),
+            disposition: o(&disposition, i),
+            dmarc_dkim: o(&dmarc_dkim, i),
+            dmarc_spf: o(&dmarc_spf, i),
+            reasons: o(&reasons, i),
+            header_from: s(&header_from, i),
+            envelope_from: o(&envelope_from, i),
+            envelope_to: o(&envelope_to, i),
+            dkim_domains: o(&dkim_domains, i),
+            dkim_selectors: o(&dkim_selectors, i),
+            dkim_results: o(&dkim_results, i),
+            spf_domains: o(&spf_domains, i),
+            spf_results: o(&spf_results, i),
+            dkim_aligned: b(&dkim_aligned, i),
+            spf_aligned: b(&spf_aligned, i),
+            reporter_agrees: b(&reporter_agrees, i),
+            category: s(&category, i),
+            cause: s(&cause, i),
+            provider: o(&provider, i),
+            action: s(&action, i),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_of_a_window_include_both_ends() {
+        let d = Days::of_millis(1_704_067_200_000, 1_704_067_200_000 + 2 * 86_400_000);
+        assert_eq!(d.first.as_deref(), Some("2024-01-01"));
+        assert_eq!(d.last.as_deref(), Some("2024-01-02"));
+        assert!(d.contains("2024-01-02") && !d.contains("2024-01-03") && !d.contains("2023-12-31"));
+    }
+
+    #[test]
+    fn subdomain_partitions_match_only_on_a_label_boundary() {
+        let d = Domains::WithSubdomains("example.com");
+        assert!(d.matches("example.com"));
+        assert!(d.matches("news.example.com"));
+        assert!(!d.matches("badexample.com"));
+        assert!(!d.matches("example.org"));
+    }
+}
