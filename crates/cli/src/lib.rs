@@ -9,7 +9,6 @@ mod explain;
 mod jobs;
 mod progress;
 mod reports;
-mod scaffold;
 mod setup;
 mod spf;
 
@@ -138,8 +137,6 @@ enum Command {
         #[command(subcommand)]
         command: OutboxCommand,
     },
-    /// Create a checker crate under crates/checkers and register it (run from the workspace root)
-    NewChecker(scaffold::NewCheckerArgs),
     /// DMARC aggregate reports: analyze files without keeping them
     Reports {
         #[command(subcommand)]
@@ -220,15 +217,12 @@ fn init_logging(verbose: u8) {
 async fn dispatch(cli: Cli, registry: Registry) -> u8 {
     // The config's external checkers join the registry before anything reads
     // the config: `[levels]` may name their codes.
-    let (registry, external_problems) = match &cli.command {
-        Command::NewChecker(_) => (registry, Vec::new()),
-        _ => match setup::with_external(&cli.global, registry).await {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                return EXIT_USAGE;
-            }
-        },
+    let (registry, external_problems) = match setup::with_external(&cli.global, registry).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return EXIT_USAGE;
+        }
     };
     let result = match cli.command {
         Command::Check(args) => check::run(&cli.global, &args, &registry).await,
@@ -245,7 +239,6 @@ async fn dispatch(cli: Cli, registry: Registry) -> u8 {
         Command::Config {
             command: ConfigCommand::Validate,
         } => setup::validate(&cli.global, &registry, &external_problems),
-        Command::NewChecker(args) => scaffold::run(&args, &registry),
         Command::Reports { command } => reports::run(&cli.global, &command, &registry),
         Command::Ingest(args) => reports::ingest(&cli.global, &args, &registry),
         Command::Spf { command } => spf::run(&cli.global, &command, &registry).await,
