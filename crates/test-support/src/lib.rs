@@ -2,8 +2,9 @@
 //!
 //! Each server is started by a guard value and stopped when the guard drops,
 //! whatever the test's outcome. [`mail`] builds the report mails those
-//! servers are fed.
+//! servers are fed; [`corpus`] finds the shared conformance corpus.
 
+pub mod corpus;
 pub mod dns;
 pub mod imap;
 pub mod mail;
