@@ -3,6 +3,17 @@
 use std::path::PathBuf;
 
 /// Why a message could not be built, queued or sent, or why a flush could not run at all.
+///
+/// SMTP trouble (a server that refuses, times out or rejects a message) is not an error of
+/// [`Outbox::flush`](crate::Outbox::flush): it is reported per message in its
+/// [`FlushReport`](crate::FlushReport). What reaches the caller as `MailError` is one of three
+/// kinds, which [`MailError::is_io`] and [`MailError::is_settings`] tell apart:
+///
+/// - a file or directory problem ([`MailError::Io`]: disk full, permissions, …), which names
+///   the path and the operating system's reason, e.g. `cannot write …/x.eml: No space left on
+///   device (os error 28)`;
+/// - unusable SMTP settings ([`MailError::Settings`]): nothing was sent;
+/// - a message that cannot be built or queued (bad address, key, Content-ID, …).
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
     /// An address in From or To is not a valid mailbox.
@@ -30,6 +41,14 @@ pub enum MailError {
         /// The content type as given.
         content_type: String,
     },
+    /// The key given to [`Outbox::enqueue_keyed`](crate::Outbox::enqueue_keyed) is empty,
+    /// longer than 100 characters, starts with `.` or holds a character other than ASCII
+    /// letters, digits, `-`, `_` and `.`.
+    #[error(
+        "invalid outbox key {0:?}: use 1 to 100 ASCII letters, digits, '-', '_' or '.', \
+         not starting with '.'"
+    )]
+    InvalidKey(String),
     /// lettre refused to build the message.
     #[error("cannot build the message: {0}")]
     Build(#[from] lettre::error::Error),
@@ -58,6 +77,26 @@ impl MailError {
             action,
             path: path.into(),
             source,
+        }
+    }
+
+    /// A file or directory problem (disk full, permissions, a missing directory), not a
+    /// problem with the message or with SMTP.
+    pub fn is_io(&self) -> bool {
+        matches!(self, MailError::Io { .. })
+    }
+
+    /// The SMTP settings cannot be used (e.g. `Security::None` to a remote host, a user name
+    /// without a password, a CA file without a certificate).
+    pub fn is_settings(&self) -> bool {
+        matches!(self, MailError::Settings(_))
+    }
+
+    /// For an I/O error, the operating system's error kind (e.g. `StorageFull`).
+    pub fn io_kind(&self) -> Option<std::io::ErrorKind> {
+        match self {
+            MailError::Io { source, .. } => Some(source.kind()),
+            _ => None,
         }
     }
 }

@@ -5,11 +5,10 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
-use lettre::transport::smtp::AsyncSmtpTransportBuilder;
-use lettre::{AsyncSmtpTransport, Tokio1Executor};
 
+use crate::session::{Prepared, TlsMode};
 use crate::MailError;
 
 /// How the connection to the SMTP server is protected.
@@ -41,7 +40,10 @@ pub struct SmtpSettings {
     /// Extra CA certificate(s), PEM, trusted besides the built-in web roots
     /// (a company CA, or a test CA).
     pub ca_pem: Option<Vec<u8>>,
-    /// Bounds connecting, and then the whole SMTP exchange of each message.
+    /// Bounds one connection attempt as a whole (resolving the host, TCP to each of its
+    /// addresses, greeting, EHLO, STARTTLS, AUTH), and then each message's exchange (MAIL FROM
+    /// to the reply after the data) on its own. A server that accepts and never answers costs
+    /// one timeout and one connection per flush; the rest of the queue is not tried.
     pub timeout: Duration,
     /// Name sent in EHLO; the local host name when `None`.
     pub hello_name: Option<String>,
@@ -62,12 +64,16 @@ impl SmtpSettings {
         }
     }
 
-    /// Checks the settings and prepares the transport; connects nowhere. (Building it starts
-    /// lettre's connection pool, which needs a Tokio runtime.)
-    pub(crate) fn transport(&self) -> Result<AsyncSmtpTransportBuilder, MailError> {
+    /// Checks the settings and prepares a connection; connects nowhere.
+    pub(crate) fn transport(&self) -> Result<Prepared, MailError> {
         let host = self.host.trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() {
             return Err(MailError::Settings("the SMTP host is empty".into()));
+        }
+        if self.timeout.is_zero() {
+            return Err(MailError::Settings(
+                "the SMTP timeout must be greater than zero".into(),
+            ));
         }
         let tls = match self.security {
             Security::None if !is_loopback(host) => {
@@ -76,19 +82,13 @@ impl SmtpSettings {
                      for a loopback host, not {host:?}; use starttls or tls"
                 )))
             }
-            Security::None => Tls::None,
-            Security::StartTls => Tls::Required(self.tls_parameters(host)?),
-            Security::Tls => Tls::Wrapper(self.tls_parameters(host)?),
+            Security::None => TlsMode::None,
+            Security::StartTls => TlsMode::StartTls(self.tls_parameters(host)?),
+            Security::Tls => TlsMode::Wrapper(self.tls_parameters(host)?),
         };
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-            .port(self.port)
-            .tls(tls)
-            .timeout(Some(self.timeout));
-        match (&self.username, &self.password) {
-            (Some(user), Some(pass)) => {
-                builder = builder.credentials(Credentials::new(user.clone(), pass.clone()));
-            }
-            (None, None) => {}
+        let credentials = match (&self.username, &self.password) {
+            (Some(user), Some(pass)) => Some(Credentials::new(user.clone(), pass.clone())),
+            (None, None) => None,
             (Some(_), None) => {
                 return Err(MailError::Settings(
                     "a user name is set but no password".into(),
@@ -99,11 +99,18 @@ impl SmtpSettings {
                     "a password is set but no user name".into(),
                 ))
             }
-        }
-        if let Some(name) = &self.hello_name {
-            builder = builder.hello_name(ClientId::Domain(name.clone()));
-        }
-        Ok(builder)
+        };
+        let hello = match &self.hello_name {
+            Some(name) => ClientId::Domain(name.clone()),
+            None => ClientId::default(),
+        };
+        Ok(Prepared {
+            settings: self.clone(),
+            host: host.to_string(),
+            tls,
+            credentials,
+            hello,
+        })
     }
 
     fn tls_parameters(&self, host: &str) -> Result<TlsParameters, MailError> {
