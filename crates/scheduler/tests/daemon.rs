@@ -1,18 +1,26 @@
 //! Behaviour of the daemon loop: firing, catch-up, locking, failures and
-//! shutdown. Bounds on time are generous; these are not benchmarks.
+//! shutdown.
+//!
+//! Every test runs on Tokio's paused clock: a sleep or timeout completes as
+//! soon as nothing else can run, by moving the clock, never by waiting. The
+//! daemon's own clock is fixed or follows that paused clock, so the tests do
+//! not depend on how fast the machine is, and the time a test reads is
+//! exactly the time the daemon slept.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use authwarden_api::{Cadence, Clock, FixedClock, SystemClock};
+use authwarden_api::{Cadence, Clock, FixedClock};
+use authwarden_scheduler::daemon::MAX_NAP;
 use authwarden_scheduler::{
     parse_cron, run_daemon, DaemonConfig, DaemonJob, DaemonSummary, JobLock, JobRunner,
     SchedulerError, StateFile, Tz,
 };
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 fn utc(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -139,11 +147,34 @@ fn fixed(at: &str) -> Arc<dyn Clock> {
     Arc::new(FixedClock(utc(at)))
 }
 
+/// A clock that starts at a given time and moves with Tokio's (paused) clock.
+struct TokioClock {
+    start: DateTime<Utc>,
+    started: Instant,
+}
+
+impl TokioClock {
+    fn starting_at(at: &str) -> Arc<dyn Clock> {
+        Arc::new(TokioClock {
+            start: utc(at),
+            started: Instant::now(),
+        })
+    }
+}
+
+impl Clock for TokioClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.start + chrono::Duration::from_std(self.started.elapsed()).unwrap()
+    }
+}
+
 async fn after(ms: u64) {
     tokio::time::sleep(Duration::from_millis(ms)).await;
 }
 
-/// Runs the daemon to its end, which must come within `limit`.
+/// Runs the daemon to its end, which must come before the paused clock has
+/// moved by `limit`: a daemon that waits for a timer it should not (a job past
+/// its grace period, a nap after shutdown) fails here instead of hanging.
 async fn run_within(
     limit: Duration,
     config: DaemonConfig,
@@ -153,10 +184,10 @@ async fn run_within(
 ) -> Result<DaemonSummary, SchedulerError> {
     tokio::time::timeout(limit, run_daemon(config, runner, clock, shutdown))
         .await
-        .expect("the daemon returned in time")
+        .unwrap_or_else(|_| panic!("the daemon still ran after {limit:?} of the paused clock"))
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn every_second_schedule_fires_and_shutdown_is_prompt() {
     let setup = Setup::new();
     let jobs = vec![DaemonJob {
@@ -165,39 +196,60 @@ async fn every_second_schedule_fires_and_shutdown_is_prompt() {
     }];
     let (runner, mut started) = TestRunner::new(Behaviour::Succeed);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let clock = TokioClock::starting_at("2026-03-15T12:00:00.250Z");
     let daemon = tokio::spawn(run_daemon(
         setup.config(jobs),
         runner.clone(),
-        Arc::new(SystemClock),
+        clock.clone(),
         async move {
             let _ = stop_rx.await;
         },
     ));
 
-    tokio::time::timeout(Duration::from_millis(2500), started.recv())
-        .await
-        .expect("the job fired within 2.5 s");
+    // Each run starts when its slot comes, not a nap later.
+    for second in 1..=3 {
+        tokio::time::timeout(Duration::from_secs(2), started.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no run within two seconds of run {}", second - 1));
+        let slot = utc(&format!("2026-03-15T12:00:0{second}Z"));
+        let late = clock.now() - slot;
+        assert!(
+            late >= chrono::Duration::zero() && late < chrono::Duration::milliseconds(10),
+            "the run for {slot} started at {}",
+            clock.now()
+        );
+    }
+    let stop_requested = Instant::now();
     stop_tx.send(()).unwrap();
-    let summary = tokio::time::timeout(Duration::from_secs(2), daemon)
+    let summary = tokio::time::timeout(MAX_NAP, daemon)
         .await
-        .expect("shutdown was prompt")
+        .expect("the daemon stopped before a nap would have ended")
         .unwrap()
         .unwrap();
-
-    assert!(!summary.runs.is_empty());
+    // Prompt: it returned without sleeping at all (its next slot was a second
+    // away), and no run started after the request.
+    assert_eq!(stop_requested.elapsed(), Duration::ZERO);
+    let slots: Vec<_> = summary.runs.iter().map(|(_, s, _)| *s).collect();
+    assert_eq!(
+        slots,
+        [
+            utc("2026-03-15T12:00:01Z"),
+            utc("2026-03-15T12:00:02Z"),
+            utc("2026-03-15T12:00:03Z"),
+        ]
+    );
     assert!(summary
         .runs
         .iter()
         .all(|(job, _, r)| *job == Cadence::Monthly && r.is_ok()));
     // Slots are whole seconds and strictly increasing: no slot ran twice.
-    let slots: Vec<_> = summary.runs.iter().map(|(_, s, _)| *s).collect();
     assert!(slots.windows(2).all(|w| w[0] < w[1]), "{slots:?}");
     assert!(slots.iter().all(|s| s.timestamp_subsec_nanos() == 0));
     assert!(setup.last(Cadence::Monthly).is_some());
     assert_eq!(runner.max_active.load(Ordering::SeqCst), 1);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn missed_slots_are_caught_up_once_at_start() {
     let setup = Setup::new();
     // Monthly last ran in January: February and March were missed.
@@ -235,7 +287,7 @@ async fn missed_slots_are_caught_up_once_at_start() {
     assert_eq!(setup.last(Cadence::Annual), None);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn catch_up_slot_is_computed_in_the_configured_zone() {
     let setup = Setup::new();
     setup.record(Cadence::Monthly, "2026-02-01T05:02:00Z");
@@ -264,7 +316,7 @@ async fn catch_up_slot_is_computed_in_the_configured_zone() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn jobs_due_together_run_one_after_another_in_order() {
     let setup = Setup::new();
     setup.record(Cadence::Monthly, "2026-12-01T06:01:00Z");
@@ -298,7 +350,7 @@ async fn jobs_due_together_run_one_after_another_in_order() {
     assert_eq!(runner.max_active.load(Ordering::SeqCst), 1);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn after_shutdown_no_further_due_job_starts() {
     let setup = Setup::new();
     setup.record(Cadence::Monthly, "2026-12-01T06:01:00Z");
@@ -335,7 +387,7 @@ async fn after_shutdown_no_further_due_job_starts() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_shutdown_pending_at_start_runs_no_catch_up() {
     let setup = Setup::new();
     setup.record(Cadence::Monthly, "2026-01-01T06:02:00Z");
@@ -354,7 +406,7 @@ async fn a_shutdown_pending_at_start_runs_no_catch_up() {
     assert_eq!(summary, DaemonSummary::default());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_held_lock_skips_the_slot() {
     let setup = Setup::new();
     setup.record(Cadence::Monthly, "2026-01-01T06:02:00Z");
@@ -394,14 +446,14 @@ async fn a_held_lock_skips_the_slot() {
     JobLock::acquire(&setup.lock_dir, "monthly").unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn shutdown_during_a_long_job_abandons_it_after_the_grace_period() {
     let setup = Setup::new();
     setup.record(Cadence::Monthly, "2026-01-01T06:02:00Z");
-    let (runner, mut started) = TestRunner::new(Behaviour::Sleep(Duration::from_secs(60)));
-    let config = setup
-        .config(monthly())
-        .with_grace_period(Duration::from_millis(200));
+    let job_takes = Duration::from_secs(60);
+    let grace = Duration::from_millis(200);
+    let (runner, mut started) = TestRunner::new(Behaviour::Sleep(job_takes));
+    let config = setup.config(monthly()).with_grace_period(grace);
     let t0 = Instant::now();
 
     let summary = run_within(
@@ -416,7 +468,9 @@ async fn shutdown_during_a_long_job_abandons_it_after_the_grace_period() {
     .await
     .unwrap();
 
-    assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+    // It waited out the grace period, not the job.
+    let waited = t0.elapsed();
+    assert!(waited >= grace && waited < job_takes, "{waited:?}");
     assert_eq!(summary.runs.len(), 1);
     let (job, slot, result) = &summary.runs[0];
     assert_eq!(
@@ -434,7 +488,7 @@ async fn shutdown_during_a_long_job_abandons_it_after_the_grace_period() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn shutdown_during_a_short_job_lets_it_finish() {
     let setup = Setup::new();
     setup.record(Cadence::Monthly, "2026-01-01T06:02:00Z");
@@ -464,7 +518,7 @@ async fn shutdown_during_a_short_job_lets_it_finish() {
     assert_eq!(setup.last(Cadence::Monthly), Some(utc(now)));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_failed_run_is_logged_not_recorded_and_not_retried_in_a_loop() {
     let setup = Setup::new();
     setup.record(Cadence::Monthly, "2026-01-01T06:02:00Z");
@@ -494,7 +548,7 @@ async fn a_failed_run_is_logged_not_recorded_and_not_retried_in_a_loop() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_panicking_run_is_a_failed_run() {
     let setup = Setup::new();
     setup.record(Cadence::Monthly, "2026-01-01T06:02:00Z");
@@ -521,7 +575,7 @@ async fn a_panicking_run_is_a_failed_run() {
     JobLock::acquire(&setup.lock_dir, "monthly").unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn shutdown_while_idle_returns_at_once() {
     let setup = Setup::new();
     let (runner, _started) = TestRunner::new(Behaviour::Succeed);
@@ -537,11 +591,13 @@ async fn shutdown_while_idle_returns_at_once() {
     .await
     .unwrap();
 
-    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    // Nothing was due and the shutdown was already there: it did not take
+    // even one nap.
+    assert_eq!(t0.elapsed(), Duration::ZERO);
     assert_eq!(summary, DaemonSummary::default());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_corrupt_state_file_stops_the_start() {
     let setup = Setup::new();
     std::fs::create_dir_all(setup.state_path.parent().unwrap()).unwrap();
@@ -565,7 +621,7 @@ async fn a_corrupt_state_file_stops_the_start() {
     assert!(err.to_string().contains(&display(&setup.state_path)));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_job_listed_twice_is_refused() {
     let setup = Setup::new();
     let (runner, _started) = TestRunner::new(Behaviour::Succeed);
