@@ -329,3 +329,54 @@ pub(crate) fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
     segments.dedup();
     segments.join(": ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Security;
+
+    /// A loopback address whose accept queue is full: the kernel drops new SYNs, so a connect
+    /// to it neither succeeds nor fails, like a firewalled server. Keep the rest alive.
+    fn black_hole(ip: &str) -> (SocketAddr, (tokio::net::TcpListener, std::net::TcpStream)) {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket
+            .bind(SocketAddr::new(ip.parse().unwrap(), 0))
+            .unwrap();
+        let listener = socket.listen(0).unwrap();
+        let address = listener.local_addr().unwrap();
+        // Fills the queue (a backlog of 0 holds one).
+        let filler = std::net::TcpStream::connect(address).unwrap();
+        (address, (listener, filler))
+    }
+
+    /// Two unreachable addresses cost one timeout in all, not one each (lettre's own timeout
+    /// is per address: alone, it would take twice the configured time here).
+    #[tokio::test(start_paused = true)]
+    async fn one_deadline_covers_every_address_of_the_host() {
+        let (a, _a) = black_hole("127.0.0.1");
+        let (b, _b) = black_hole("127.0.0.2");
+        let mut settings = SmtpSettings::new("127.0.0.1", a.port(), Security::None);
+        settings.timeout = Duration::from_secs(30);
+        let prepared = settings.transport().unwrap();
+
+        let started = tokio::time::Instant::now();
+        let failure = prepared.open_to(Some(vec![a, b])).await.err().unwrap();
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_secs(30) && took < Duration::from_secs(31),
+            "virtual time: {took:?}"
+        );
+        assert!(failure.text.starts_with("no answer from"), "{failure:?}");
+    }
+
+    #[test]
+    fn refused_recipients_are_listed_with_their_replies() {
+        assert_eq!(
+            joined(&[
+                ("a@example.org".into(), "550 no".into()),
+                ("b@example.org".into(), "553 bad".into())
+            ]),
+            "a@example.org: 550 no; b@example.org: 553 bad"
+        );
+    }
+}

@@ -1,7 +1,7 @@
 //! Delivery through the outbox against a real SMTP server (aiosmtpd on 127.0.0.1).
 
 use std::net::Ipv4Addr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use authwarden_mail::{InlineImage, MailError, Message, Outbox, Security, SmtpSettings};
@@ -402,4 +402,262 @@ fn assert_is_the_report_headers_only(raw: &[u8]) {
     let parsed = MessageParser::default().parse(raw).unwrap();
     assert_eq!(parsed.subject(), Some(SUBJECT));
     assert!(raw.windows(2).any(|w| w == b"\r\n"), "CRLF line endings");
+}
+
+fn refusing(recipients: &[(&str, &str)], data: Option<&str>) -> SmtpServer {
+    start(SmtpOptions {
+        refuse_recipients: recipients
+            .iter()
+            .map(|(a, r)| (a.to_string(), r.to_string()))
+            .collect(),
+        refuse_data: data.map(str::to_string),
+        ..Default::default()
+    })
+}
+
+#[tokio::test]
+async fn a_message_refused_for_every_recipient_is_moved_to_rejected_and_never_retried() {
+    let server = refusing(
+        &[
+            ("postmaster@example.org", "550 5.1.1 no such user"),
+            ("security@example.org", "553 5.1.3 bad address"),
+        ],
+        None,
+    );
+    let (_dir, outbox) = outbox();
+    let queued = outbox.enqueue(&report()).unwrap();
+    let smtp = settings(&server, Security::None);
+
+    let result = outbox.flush(&smtp).await.unwrap();
+    assert!(
+        result.sent.is_empty() && result.failed.is_empty(),
+        "{result:?}"
+    );
+    let rejected = outbox.rejected_dir().join(queued.file_name().unwrap());
+    assert_eq!(result.rejected.len(), 1, "{result:?}");
+    assert_eq!(result.rejected[0].0, rejected);
+    let reason = &result.rejected[0].1;
+    assert!(reason.contains("every recipient refused"), "{reason}");
+    assert!(
+        reason.contains("postmaster@example.org: permanent error (550)"),
+        "{reason}"
+    );
+    assert!(reason.contains("no such user"), "{reason}");
+    assert!(reason.contains("553"), "{reason}");
+    assert!(!result.all_delivered());
+
+    assert!(outbox.pending().unwrap().is_empty());
+    assert!(rejected.exists());
+    assert!(PathBuf::from(format!("{}.envelope.json", rejected.display())).exists());
+    let listed = outbox.rejected().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(&listed[0].reason, reason);
+    assert_eq!(
+        listed[0].server.as_deref(),
+        Some(format!("127.0.0.1:{}", server.port()).as_str())
+    );
+
+    // The next flush has nothing to do: the message is not retried.
+    let again = outbox.flush(&smtp).await.unwrap();
+    assert_eq!(again, Default::default());
+    assert!(server.messages().is_empty());
+}
+
+#[tokio::test]
+async fn content_refused_at_the_end_of_data_is_rejected_and_the_next_message_is_still_tried() {
+    let server = refusing(&[], Some("554 5.6.0 content rejected"));
+    let (_dir, outbox) = outbox();
+    let first = outbox.enqueue(&report()).unwrap();
+    let second = outbox.enqueue(&report()).unwrap();
+    let result = outbox
+        .flush(&settings(&server, Security::None))
+        .await
+        .unwrap();
+    let rejected: Vec<_> = result.rejected.iter().map(|(p, _)| p.clone()).collect();
+    assert_eq!(
+        rejected,
+        vec![
+            outbox.rejected_dir().join(first.file_name().unwrap()),
+            outbox.rejected_dir().join(second.file_name().unwrap()),
+        ],
+        "{result:?}"
+    );
+    assert!(result.rejected[0].1.contains("554"), "{result:?}");
+    assert!(result.failed.is_empty());
+}
+
+#[tokio::test]
+async fn a_recipient_refused_for_good_does_not_stop_delivery_to_the_others() {
+    let server = refusing(&[("security@example.org", "550 5.1.1 no such user")], None);
+    let (_dir, outbox) = outbox();
+    let queued = outbox.enqueue(&report()).unwrap();
+    let result = outbox
+        .flush(&settings(&server, Security::None))
+        .await
+        .unwrap();
+    let sent = outbox.sent_dir().join(queued.file_name().unwrap());
+    assert_eq!(result.sent, vec![sent.clone()], "{result:?}");
+    assert!(result.failed.is_empty() && result.rejected.is_empty());
+    assert_eq!(result.refused_recipients.len(), 1, "{result:?}");
+    let refused = &result.refused_recipients[0];
+    assert_eq!(refused.message, sent);
+    assert_eq!(refused.address, "security@example.org");
+    assert!(refused.reply.contains("550"), "{refused:?}");
+    assert!(!result.all_delivered());
+
+    let messages = server.messages();
+    assert_eq!(messages.len(), 1);
+    let parsed = MessageParser::default().parse(&messages[0][..]).unwrap();
+    assert_eq!(
+        parsed.header_raw("X-RcptTo").map(str::trim),
+        Some("postmaster@example.org")
+    );
+}
+
+#[tokio::test]
+async fn a_recipient_refused_for_now_defers_the_whole_message() {
+    let server = refusing(&[("security@example.org", "450 4.2.1 mailbox busy")], None);
+    let (_dir, outbox) = outbox();
+    let first = outbox.enqueue(&report()).unwrap();
+    let second = outbox.enqueue(&report()).unwrap();
+    let result = outbox
+        .flush(&settings(&server, Security::None))
+        .await
+        .unwrap();
+    assert!(
+        result.sent.is_empty() && result.rejected.is_empty(),
+        "{result:?}"
+    );
+    assert_eq!(result.failed.len(), 2, "{result:?}");
+    assert_eq!(result.failed[0].0, first);
+    assert!(result.failed[0].1.contains("450"), "{result:?}");
+    assert!(result.failed[0].1.contains("mailbox busy"), "{result:?}");
+    // The connection was still good: the second message was tried, not skipped.
+    assert_eq!(result.failed[1].0, second);
+    assert!(!result.failed[1].1.starts_with("not tried"), "{result:?}");
+    assert!(result.io_failures.is_empty());
+    assert_eq!(outbox.pending().unwrap(), vec![first, second]);
+    assert!(
+        server.messages().is_empty(),
+        "nobody got it, so nobody gets it twice"
+    );
+}
+
+#[tokio::test]
+async fn a_rejection_reply_has_the_password_removed_everywhere() {
+    let password = "Secr3t-Passw0rd";
+    let server = start(SmtpOptions {
+        auth: Some(("reports".into(), password.into())),
+        refuse_recipients: vec![
+            (
+                "postmaster@example.org".into(),
+                format!("550 5.7.1 user reports with {password} may not send here"),
+            ),
+            (
+                "security@example.org".into(),
+                format!("550 5.7.1 {password}"),
+            ),
+        ],
+        ..Default::default()
+    });
+    let (_dir, outbox) = outbox();
+    outbox.enqueue(&report()).unwrap();
+    let mut smtp = settings(&server, Security::None);
+    smtp.username = Some("reports".into());
+    smtp.password = Some(password.into());
+    let result = outbox.flush(&smtp).await.unwrap();
+    assert_eq!(result.rejected.len(), 1, "{result:?}");
+    assert!(
+        result.rejected[0].1.contains("<redacted>"),
+        "{:?}",
+        result.rejected[0]
+    );
+    assert!(!format!("{result:?}").contains(password));
+    let stored =
+        std::fs::read_to_string(format!("{}.reason.json", result.rejected[0].0.display())).unwrap();
+    assert!(!stored.contains(password), "{stored}");
+    assert!(!format!("{:?}", outbox.rejected().unwrap()).contains(password));
+}
+
+/// A listener that completes TCP handshakes (the kernel does) but never accepts or speaks.
+/// After the flush, [`silent_connections`] counts the connections that were made.
+fn silent_listener() -> std::net::TcpListener {
+    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    listener
+}
+
+fn silent_connections(listener: &std::net::TcpListener) -> usize {
+    let mut n = 0;
+    while listener.accept().is_ok() {
+        n += 1;
+    }
+    n
+}
+
+#[tokio::test]
+async fn a_silent_server_costs_one_connection_and_ends_in_a_timeout() {
+    let listener = silent_listener();
+    let port = listener.local_addr().unwrap().port();
+    let (_dir, outbox) = outbox();
+    let first = outbox.enqueue(&report()).unwrap();
+    let second = outbox.enqueue(&report()).unwrap();
+    let mut smtp = SmtpSettings::new("127.0.0.1", port, Security::None);
+    smtp.timeout = Duration::from_millis(300);
+
+    let result = outbox.flush(&smtp).await.unwrap();
+    assert_eq!(
+        silent_connections(&listener),
+        1,
+        "one attempt, no retry, no second connection for the second message"
+    );
+    assert_eq!(result.failed.len(), 2, "{result:?}");
+    assert_eq!(result.failed[0].0, first);
+    assert_eq!(
+        result.failed[0].1,
+        format!("no answer from 127.0.0.1:{port} within 300ms")
+    );
+    assert_eq!(result.failed[1].0, second);
+    assert!(result.failed[1].1.starts_with("not tried"), "{result:?}");
+    assert!(result.rejected.is_empty() && result.io_failures.is_empty());
+    assert_eq!(outbox.pending().unwrap(), vec![first, second]);
+}
+
+#[tokio::test]
+async fn a_refused_connection_defers_everything_without_rejecting() {
+    let port = free_port();
+    let (_dir, outbox) = outbox();
+    outbox.enqueue(&report()).unwrap();
+    let result = outbox
+        .flush(&SmtpSettings::new("127.0.0.1", port, Security::None))
+        .await
+        .unwrap();
+    assert_eq!(result.failed.len(), 1);
+    assert!(
+        result.failed[0].1.to_lowercase().contains("refused"),
+        "{result:?}"
+    );
+    assert!(result.rejected.is_empty());
+}
+
+#[test]
+fn errors_tell_disk_problems_from_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    // The reports "directory" is a file: nothing can be created in it.
+    let file = dir.path().join("reports");
+    std::fs::write(&file, b"").unwrap();
+    let err = Outbox::new(&file).unwrap_err();
+    assert!(err.is_io() && !err.is_settings(), "{err}");
+    assert!(err.to_string().contains("Not a directory"), "{err}");
+    assert!(err.to_string().contains("reports"), "{err}");
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (_dir, outbox) = outbox();
+    let err = rt
+        .block_on(outbox.flush(&SmtpSettings::new("192.0.2.1", 25, Security::None)))
+        .unwrap_err();
+    assert!(err.is_settings() && !err.is_io(), "{err}");
 }

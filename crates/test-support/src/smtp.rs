@@ -17,6 +17,10 @@
 //! `import aiosmtpd`. If none can, [`SmtpServer::start`] fails and says to run
 //! `scripts/test`, which installs it: a test that needs SMTP fails rather than passing silently.
 //!
+//! [`SmtpOptions::refuse_recipients`] and [`SmtpOptions::refuse_data`] make the handler answer
+//! RCPT TO or the end of DATA with a given reply (a 5xx or 4xx), for tests of permanent and
+//! temporary refusals.
+//!
 //! For STARTTLS and implicit TLS a throw-away CA and a server certificate for `localhost` and
 //! `127.0.0.1` are made with `rcgen` at start; [`SmtpServer::ca_pem`] gives the CA to trust.
 
@@ -46,7 +50,23 @@ from aiosmtpd.handlers import Mailbox
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 cfg = json.loads(sys.argv[1])
-handler = Mailbox(cfg["maildir"])
+refuse_rcpt = {a.lower(): r for a, r in cfg.get("refuse_recipients", [])}
+refuse_data = cfg.get("refuse_data")
+
+class Handler(Mailbox):
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        reply = refuse_rcpt.get(address.lower())
+        if reply is not None:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if refuse_data is not None:
+            return refuse_data
+        return await super().handle_DATA(server, session, envelope)
+
+handler = Handler(cfg["maildir"])
 ctx = None
 if cfg.get("cert"):
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -104,6 +124,13 @@ pub struct SmtpOptions {
     /// Listen on this port; `None` lets the OS choose a free one. A fixed port serves tests
     /// that first need nobody to listen there and then a server to appear.
     pub port: Option<u16>,
+    /// Recipients to refuse, with the whole reply line to RCPT TO, e.g.
+    /// `("nobody@example.org", "550 5.1.1 no such user")` or a `450 …` for a temporary
+    /// refusal. Matched without regard to case; the others are accepted.
+    pub refuse_recipients: Vec<(String, String)>,
+    /// The reply to the end of DATA instead of `250 OK` (the message is then not stored),
+    /// e.g. `"554 5.6.0 content rejected"`.
+    pub refuse_data: Option<String>,
 }
 
 /// A running aiosmtpd on `127.0.0.1`; stopped when dropped.
@@ -142,8 +169,14 @@ impl SmtpServer {
             (None, None, None)
         };
 
+        let refuse_recipients = opts
+            .refuse_recipients
+            .iter()
+            .map(|(a, r)| format!("[{},{}]", json_str(a), json_str(r)))
+            .collect::<Vec<_>>()
+            .join(",");
         let config = format!(
-            "{{\"host\":{},\"port\":{},\"maildir\":{},\"cert\":{},\"key\":{},\"implicit_tls\":{},\"auth\":{}}}",
+            "{{\"host\":{},\"port\":{},\"maildir\":{},\"cert\":{},\"key\":{},\"implicit_tls\":{},\"auth\":{},\"refuse_recipients\":[{refuse_recipients}],\"refuse_data\":{}}}",
             json_str(HOST),
             opts.port.unwrap_or(0),
             json_str(&maildir.to_string_lossy()),
@@ -159,6 +192,7 @@ impl SmtpServer {
                     json_str(u),
                     json_str(p)
                 )),
+            opts.refuse_data.as_deref().map_or("null".into(), json_str),
         );
 
         // aiosmtpd logs to stderr; a file cannot fill up and block it like an unread pipe.
@@ -366,6 +400,40 @@ mod tests {
         assert!(say(&mut smtp, "EHLO test").starts_with("250"));
         // STARTTLS is required: no mail in clear text.
         assert!(say(&mut smtp, "MAIL FROM:<a@example.com>").starts_with("530"));
+    }
+
+    #[test]
+    fn recipients_and_data_can_be_refused_with_the_reply_asked_for() {
+        let server = SmtpServer::start(SmtpOptions {
+            refuse_recipients: vec![
+                ("Gone@example.org".into(), "550 5.1.1 no such user".into()),
+                ("later@example.org".into(), "450 4.2.1 try later".into()),
+            ],
+            refuse_data: Some("554 5.6.0 content rejected".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        let stream = TcpStream::connect((HOST, server.port())).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut smtp = BufReader::new(stream);
+        assert!(say(&mut smtp, "").starts_with("220"));
+        assert!(say(&mut smtp, "EHLO test").starts_with("250"));
+        assert!(say(&mut smtp, "MAIL FROM:<a@example.com>").starts_with("250"));
+        assert_eq!(
+            say(&mut smtp, "RCPT TO:<gone@example.org>").trim_end(),
+            "550 5.1.1 no such user"
+        );
+        assert!(say(&mut smtp, "RCPT TO:<later@example.org>").starts_with("450"));
+        assert!(say(&mut smtp, "RCPT TO:<b@example.org>").starts_with("250"));
+        assert!(say(&mut smtp, "DATA").starts_with("354"));
+        assert_eq!(
+            say(&mut smtp, "Subject: hi\r\n\r\nbody\r\n.").trim_end(),
+            "554 5.6.0 content rejected"
+        );
+        assert!(say(&mut smtp, "QUIT").starts_with("221"));
+        assert!(server.messages().is_empty());
     }
 
     #[test]
