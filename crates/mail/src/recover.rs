@@ -282,3 +282,96 @@ pub(crate) fn envelope_from_headers(
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::render;
+    use crate::Message;
+
+    fn message(to: Vec<String>) -> Message {
+        Message {
+            from: "\"authwarden, reports\" <reports@example.com>".into(),
+            to,
+            subject: "report".into(),
+            text: "plain".into(),
+            html: "<p>html</p>".into(),
+            inline_images: vec![],
+            date: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn the_headers_give_back_the_envelope_of_folded_and_encoded_recipient_lists() {
+        let to: Vec<String> = (0..40)
+            .map(|i| format!("Ünïcödé Name {i} <user{i}@example.org>"))
+            .chain(["\"Doe, Jane\" <jane@example.net>".to_string()])
+            .collect();
+        let rendered = render(&message(to), "abc123", "example.com").unwrap();
+        let head_end = find(&rendered.bytes, b"\r\n\r\n").unwrap();
+        assert!(
+            String::from_utf8_lossy(&rendered.bytes[..head_end]).contains("\r\n "),
+            "the To header is folded"
+        );
+        let stored = envelope_from_headers(&rendered.bytes, Some("k".into())).unwrap();
+        assert_eq!(
+            stored,
+            StoredEnvelope {
+                from: rendered.envelope_from,
+                to: rendered.envelope_to,
+                message_id: rendered.message_id,
+                key: Some("k".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn headers_that_give_no_envelope_say_why() {
+        let cases: [(&[u8], &str); 5] = [
+            (b"From: a@example.com\r\nTo: b@example.org\r\n", "no end of the headers"),
+            (b"To: b@example.org\r\nMessage-ID: <x@y>\r\n\r\n", "no From header"),
+            (
+                b"From: a@example.com, c@example.com\r\nTo: b@example.org\r\nMessage-ID: <x@y>\r\n\r\n",
+                "exactly one mailbox",
+            ),
+            (b"From: a@example.com\r\nTo: b@example.org\r\n\r\n", "Message-ID"),
+            (
+                b"From: a@example.com\r\nTo: not an address\r\nMessage-ID: <x@y>\r\n\r\n",
+                "cannot parse",
+            ),
+        ];
+        for (bytes, why) in cases {
+            let err = envelope_from_headers(bytes, None).unwrap_err();
+            assert!(
+                err.contains(why),
+                "{err:?} for {:?}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+        let ok = envelope_from_headers(
+            b"From: a@example.com\nCc: c@example.org\nMessage-ID: <x@y>\n\nbody",
+            None,
+        )
+        .unwrap();
+        assert_eq!(ok.to, vec!["c@example.org"]);
+        assert_eq!(ok.message_id, "x@y");
+    }
+
+    #[test]
+    fn nothing_is_repaired_while_a_flush_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::new(dir.path()).unwrap();
+        let orphan = outbox
+            .outbox_dir()
+            .join("20250101T000000.000000Z-x.eml.envelope.json");
+        fs::write(&orphan, b"{}").unwrap();
+        let flush = Lock::wait(&outbox.flush_lock_path()).unwrap();
+        assert_eq!(outbox.recover().unwrap(), None);
+        Outbox::new(dir.path()).unwrap();
+        assert!(orphan.exists(), "a running flush may be moving it");
+        drop(flush);
+        let done = outbox.recover().unwrap().unwrap();
+        assert_eq!(done.removed.len(), 1);
+        assert!(!orphan.exists());
+    }
+}
