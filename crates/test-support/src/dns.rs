@@ -737,15 +737,14 @@ long    TXT   \"first part, \" \"second part\"
 
     #[test]
     fn query_times_out_against_a_silent_socket() {
+        // A peer that reads the query and never answers.
         let silent = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let addr = silent.local_addr().unwrap();
+        let timeout = Duration::from_millis(100);
         let started = Instant::now();
-        let err = query(
-            silent.local_addr().unwrap(),
-            "x.test",
-            qtype::TXT,
-            Transport::Udp,
-            Duration::from_millis(100),
-        )
+        let err = crate::util::unless_it_hangs("a query to a silent peer", move || {
+            query(addr, "x.test", qtype::TXT, Transport::Udp, timeout)
+        })
         .unwrap_err();
         assert!(
             matches!(
@@ -754,7 +753,48 @@ long    TXT   \"first part, \" \"second part\"
             ),
             "{err:?}"
         );
-        assert!(started.elapsed() < Duration::from_secs(2));
+        // It sent the query once and waited for the answer until its timeout.
+        // (A lower bound: the monotonic clock cannot make this fail on a slow
+        // machine.)
+        assert!(started.elapsed() >= timeout, "{:?}", started.elapsed());
+        silent.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 512];
+        let len = silent.recv(&mut buf).expect("the query reached the peer");
+        let question = encode_query(0, "x.test", qtype::TXT).unwrap();
+        assert_eq!(buf[2..len], question[2..], "the query after its id");
+        assert!(silent.recv(&mut buf).is_err(), "a second datagram was sent");
+    }
+
+    #[test]
+    fn query_skips_stray_datagrams_and_takes_the_answer() {
+        // A peer that first sends a datagram with another id, then the answer.
+        let peer = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let addr = peer.local_addr().unwrap();
+        let answering = thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            let (len, from) = peer.recv_from(&mut buf).unwrap();
+            let mut reply = buf[..len].to_vec();
+            reply[2] = 0x84; // QR + AA
+            let mut stray = reply.clone();
+            stray[1] ^= 0xFF;
+            peer.send_to(&stray, from).unwrap();
+            peer.send_to(&reply, from).unwrap();
+        });
+        // Generous: the answer comes at once, this only bounds a failure.
+        let reply = crate::util::unless_it_hangs("a query to an answering peer", move || {
+            query(
+                addr,
+                "x.test",
+                qtype::TXT,
+                Transport::Udp,
+                Duration::from_secs(30),
+            )
+        })
+        .unwrap();
+        answering.join().unwrap();
+        assert_eq!(reply.rcode, 0);
+        assert!(reply.authoritative);
+        assert!(reply.answers.is_empty());
     }
 
     #[test]

@@ -170,6 +170,32 @@ impl Drop for ChildGuard {
     }
 }
 
+/// How long a test waits for something that should happen at once before it
+/// calls it a hang. Not a speed limit: the waits end as soon as it happens.
+#[cfg(test)]
+pub(crate) const HANG_GUARD: Duration = Duration::from_secs(60);
+
+/// Runs `f` on its own thread and returns its result; panics when it is still
+/// running after [`HANG_GUARD`]. For tests of code that waits: the bound only turns
+/// a hang into a failure, it says nothing about speed.
+#[cfg(test)]
+pub(crate) fn unless_it_hangs<T: Send + 'static>(
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(HANG_GUARD) {
+        Ok(value) => value,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("{what} hangs: still running after {HANG_GUARD:?}")
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("{what} panicked"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,11 +213,18 @@ mod tests {
     fn wait_for_port_sees_a_listener_and_times_out_without_one() {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         let addr = listener.local_addr().unwrap();
-        assert!(wait_for_port(addr, Duration::from_secs(1)));
+        // Generous: it returns at the first connection that succeeds.
+        assert!(wait_for_port(addr, Duration::from_secs(30)));
         drop(listener);
+        let timeout = Duration::from_millis(100);
         let started = Instant::now();
-        assert!(!wait_for_port(addr, Duration::from_millis(100)));
-        assert!(started.elapsed() < Duration::from_secs(2));
+        let seen = unless_it_hangs("wait_for_port on a closed port", move || {
+            wait_for_port(addr, timeout)
+        });
+        assert!(!seen);
+        // It kept trying until its timeout. (A lower bound: the monotonic
+        // clock cannot make this fail on a slow machine.)
+        assert!(started.elapsed() >= timeout, "{:?}", started.elapsed());
     }
 
     #[test]
@@ -216,8 +249,9 @@ mod tests {
         let leader = guard.id();
         drop(guard);
         assert!(!Path::new(&format!("/proc/{leader}")).exists());
-        // The grandchild is reparented and reaped by init; give it a moment.
-        let deadline = Instant::now() + Duration::from_secs(2);
+        // The grandchild is reparented and reaped by init; give it a moment
+        // (generous: the loop ends as soon as it is gone).
+        let deadline = Instant::now() + HANG_GUARD;
         while is_running(grandchild) && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(10));
         }
