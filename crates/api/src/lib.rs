@@ -13,6 +13,7 @@ mod codes;
 pub mod dns;
 pub mod domain;
 pub mod fsutil;
+pub mod names;
 pub mod text;
 mod finding;
 

@@ -32,21 +32,9 @@ pub fn explain(registry: &Registry, wanted: &str, format: Format) -> anyhow::Res
         c.code.eq_ignore_ascii_case(wanted_t) || c.name.eq_ignore_ascii_case(wanted_t)
     }) else {
         eprintln!("error: unknown code `{wanted}`");
-        let mut best: Vec<(f64, &str)> = codes
-            .iter()
-            .flat_map(|(_, c)| [c.code, c.name])
-            .map(|n| {
-                (
-                    strsim::jaro_winkler(&n.to_ascii_lowercase(), &wanted_t.to_ascii_lowercase()),
-                    n,
-                )
-            })
-            .collect();
-        best.sort_by(|a, b| b.0.total_cmp(&a.0));
-        if let Some((score, name)) = best.first() {
-            if *score > 0.8 {
-                eprintln!("  help: did you mean `{name}`?");
-            }
+        let names = codes.iter().flat_map(|(_, c)| [c.code, c.name]);
+        if let Some(name) = authwarden_api::names::did_you_mean(wanted_t, names) {
+            eprintln!("  help: did you mean `{name}`?");
         }
         eprintln!("  help: `authwarden checkers` lists every code");
         return Ok(EXIT_USAGE);

@@ -104,11 +104,17 @@ pub async fn run(global: &GlobalArgs, args: &RunArgs, registry: &Registry) -> an
                 Some(p) if p.starts_with(config.reports_dir.join("sent")) => {
                     println!("email:  sent ({})", p.display())
                 }
+                Some(p) if p.starts_with(config.reports_dir.join("outbox").join("rejected")) => {
+                    println!("email:  refused by the SMTP server ({})", p.display())
+                }
                 Some(p) => println!("email:  waiting in the outbox ({})", p.display()),
                 None => println!("email:  none (no recipients configured for this job)"),
             }
             for (p, why) in &result.unsent {
                 println!("        not sent: {}: {why}", p.display());
+            }
+            for (p, why) in &result.rejected {
+                println!("        refused by the server: {}: {why}", p.display());
             }
         }
         other => export(other, &mut result.frame, args.output.as_ref())?,
@@ -119,6 +125,9 @@ pub async fn run(global: &GlobalArgs, args: &RunArgs, registry: &Registry) -> an
 /// The exit status of a job that ran: mail not delivered first (what an
 /// operator must act on), then checks that could not complete.
 fn run_status(config: &Config, result: &pipeline::JobResult) -> u8 {
+    if !result.rejected.is_empty() {
+        return crate::EXIT_MAIL_REJECTED;
+    }
     if config.smtp.is_some() && !result.unsent.is_empty() {
         return crate::EXIT_MAIL_DEFERRED;
     }
@@ -291,16 +300,38 @@ pub async fn outbox_flush(global: &GlobalArgs, registry: &Registry) -> anyhow::R
         );
         return Ok(EXIT_USAGE);
     }
-    let (sent, unsent) = pipeline::flush_outbox(&config, &outbox).await?;
-    println!("{sent} sent, {} still in the outbox", unsent.len());
-    for (p, why) in &unsent {
-        println!("  {}: {why}", p.display());
+    let report = pipeline::flush_outbox(&config, &outbox).await?;
+    println!(
+        "{} sent, {} still in the outbox, {} refused by the server",
+        report.sent.len(),
+        report.failed.len(),
+        report.rejected.len()
+    );
+    for (p, why) in &report.failed {
+        println!("  waiting: {}: {why}", p.display());
     }
-    Ok(if unsent.is_empty() {
-        EXIT_OK
-    } else {
-        crate::EXIT_FINDINGS
-    })
+    for (p, why) in &report.rejected {
+        println!("  refused: {}: {why}", p.display());
+    }
+    for r in &report.refused_recipients {
+        println!(
+            "  recipient refused: {} for {}: {}",
+            r.address,
+            r.message.display(),
+            r.reply
+        );
+    }
+    Ok(
+        if !report.rejected.is_empty() || !report.refused_recipients.is_empty() {
+            crate::EXIT_MAIL_REJECTED
+        } else if !report.io_failures.is_empty() {
+            crate::EXIT_IO
+        } else if !report.failed.is_empty() {
+            crate::EXIT_MAIL_DEFERRED
+        } else {
+            EXIT_OK
+        },
+    )
 }
 
 /// `authwarden outbox list`.
@@ -311,6 +342,21 @@ pub fn outbox_list(global: &GlobalArgs, registry: &Registry) -> anyhow::Result<u
     for p in &pending {
         println!("{}", p.display());
     }
-    eprintln!("{} message(s) waiting", pending.len());
+    let rejected = outbox.rejected()?;
+    for p in &rejected {
+        println!("rejected: {}: {}", p.path.display(), p.reason);
+    }
+    let held = outbox.held()?;
+    for p in &held {
+        println!("held: {}: {}", p.path.display(), p.reason);
+    }
+    eprintln!(
+        "{} message(s) waiting, {} refused by the server (in {}), {} held (in {})",
+        pending.len(),
+        rejected.len(),
+        outbox.rejected_dir().display(),
+        held.len(),
+        outbox.held_dir().display()
+    );
     Ok(EXIT_OK)
 }

@@ -182,6 +182,16 @@ pub fn main_with(registry: Registry) -> ExitCode {
         }
     };
     init_logging(cli.global.verbose);
+    // A custom binary's registry keeps the same invariants as the built-in
+    // one (unique ids and codes, documented codes): refuse to run otherwise.
+    let problems = registry.validate();
+    if !problems.is_empty() {
+        eprintln!("error: the registry of this build is invalid:");
+        for p in &problems {
+            eprintln!("  {p}");
+        }
+        return ExitCode::from(EXIT_USAGE);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

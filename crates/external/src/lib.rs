@@ -490,20 +490,7 @@ fn parse_describe(spec: &ExternalSpec, stdout: &[u8]) -> Result<Described, Strin
     })
 }
 
-fn is_code(s: &str) -> bool {
-    let letters = s.chars().take_while(|c| c.is_ascii_uppercase()).count();
-    let rest = &s[letters..];
-    letters >= 2 && rest.len() == 3 && rest.chars().all(|c| c.is_ascii_digit())
-}
-
-fn is_kebab(s: &str) -> bool {
-    !s.is_empty()
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-        && !s.contains("--")
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-}
+use authwarden_api::names::{is_code, is_kebab_case as is_kebab};
 
 /// The program to start: a relative path with a `/` is relative to `dir`.
 fn program(spec: &ExternalSpec) -> PathBuf {

@@ -1,18 +1,16 @@
 //! Delivery: the SMTP settings of `[smtp]` and the outbox flush.
 
-use std::path::PathBuf;
-
 use authwarden_config::{Config, Security as CfgSecurity};
-use authwarden_mail::{Outbox, Security, SmtpSettings};
+use authwarden_mail::{FlushReport, Outbox, Security, SmtpSettings};
 
 use crate::setup;
 
-/// Sends what waits in the outbox when SMTP is configured. Returns the
-/// number sent and what is still waiting (with why).
-pub async fn flush_outbox(
-    config: &Config,
-    outbox: &Outbox,
-) -> anyhow::Result<(usize, Vec<(PathBuf, String)>)> {
+/// Sends what waits in the outbox when SMTP is configured, and logs what
+/// happened. Without `[smtp]` nothing is sent and the report is empty.
+/// A message the server refused for good is in `rejected` (moved to
+/// `outbox/rejected/`, never retried); one that could not be sent now is in
+/// `failed` (still in the outbox).
+pub async fn flush_outbox(config: &Config, outbox: &Outbox) -> anyhow::Result<FlushReport> {
     let Some(settings) = smtp_settings(config)? else {
         let pending = outbox.pending()?;
         if !pending.is_empty() {
@@ -22,7 +20,7 @@ pub async fn flush_outbox(
                 outbox.outbox_dir().display()
             );
         }
-        return Ok((0, Vec::new()));
+        return Ok(FlushReport::default());
     };
     let report = outbox.flush(&settings).await?;
     for p in &report.sent {
@@ -34,7 +32,22 @@ pub async fn flush_outbox(
             p.display()
         );
     }
-    Ok((report.sent.len(), report.failed))
+    for (p, why) in &report.rejected {
+        tracing::error!(
+            "refused by the SMTP server, moved to {} and not retried: {}: {why}",
+            outbox.rejected_dir().display(),
+            p.display()
+        );
+    }
+    for r in &report.refused_recipients {
+        tracing::error!(
+            "recipient {} refused for {}: {}",
+            r.address,
+            r.message.display(),
+            r.reply
+        );
+    }
+    Ok(report)
 }
 
 /// The SMTP settings from config, with the password read from its source.

@@ -47,6 +47,10 @@ pub struct JobResult {
     pub sent: usize,
     /// Still waiting in the outbox, with why.
     pub unsent: Vec<(PathBuf, String)>,
+    /// Refused for good by the SMTP server (moved to `outbox/rejected/`),
+    /// with the server's reply; recipients refused while others accepted
+    /// are listed as `message: address: reply`.
+    pub rejected: Vec<(PathBuf, String)>,
     /// The findings frame of this run (for exports).
     pub frame: history::polars::prelude::DataFrame,
     /// What ingesting `[ingest] folders` and `[imap]` before the checks did
@@ -257,7 +261,8 @@ pub async fn run_job(
             .collect(),
             date: started,
         };
-        let path = outbox.enqueue(&message)?;
+        let queued = outbox.enqueue_keyed(&message, &meta.run_id)?;
+        let path = queued.path;
         tracing::info!("message written to {}", path.display());
         eml = Some(path);
     }
@@ -267,12 +272,19 @@ pub async fn run_job(
     store
         .finish_run(&meta)
         .with_context(|| format!("cannot write the history in {}", store.root().display()))?;
-    let (sent, unsent) = flush_outbox(config, &outbox).await?;
-    if let Some(path) = &eml {
-        if !path.exists() {
-            eml = Some(outbox.sent_dir().join(path.file_name().unwrap_or_default()));
+    let flushed = flush_outbox(config, &outbox).await?;
+    if eml.is_some() {
+        if let Some((path, _)) = outbox.find_key(&meta.run_id)? {
+            eml = Some(path);
         }
     }
+    let mut rejected = flushed.rejected.clone();
+    rejected.extend(flushed.refused_recipients.iter().map(|r| {
+        (
+            r.message.clone(),
+            format!("recipient {} refused: {}", r.address, r.reply),
+        )
+    }));
     Ok(JobResult {
         ingested,
         meta,
@@ -280,8 +292,9 @@ pub async fn run_job(
         report_dir,
         eml,
         summary: ctx.summary.clone(),
-        sent,
-        unsent,
+        sent: flushed.sent.len(),
+        unsent: flushed.failed,
+        rejected,
         frame: findings_df,
     })
 }

@@ -163,20 +163,7 @@ impl Registry {
     }
 }
 
-fn is_kebab(s: &str) -> bool {
-    !s.is_empty()
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-        && !s.contains("--")
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-}
-
-fn is_code(s: &str) -> bool {
-    let letters = s.chars().take_while(|c| c.is_ascii_uppercase()).count();
-    let rest = &s[letters..];
-    letters >= 2 && rest.len() == 3 && rest.chars().all(|c| c.is_ascii_digit())
-}
+use authwarden_api::names::{is_code, is_kebab_case as is_kebab};
 
 #[cfg(test)]
 mod tests {
