@@ -90,6 +90,33 @@ pub enum ReportError {
         /// The original error's message.
         message: String,
     },
+    /// The input file decompressed more than
+    /// [`crate::Limits::max_work_bytes`], counted across all its members
+    /// and layers: the rest of the file is not read.
+    #[error("work_budget_bytes: more than {limit} bytes decompressed from this input file, across all its members and layers (the work budget per file); the rest of the file is not read")]
+    WorkBytes {
+        /// The budget in bytes.
+        limit: u64,
+    },
+    /// Reading the input file took longer than
+    /// [`crate::Limits::max_work_time`]: the rest of the file is not read.
+    #[error("work_budget_time: reading this input file took more than {limit:?} (the work budget per file); the rest of the file is not read")]
+    WorkTime {
+        /// The budget.
+        limit: std::time::Duration,
+    },
+    /// The containers of one input file held in memory at once (mail
+    /// messages, small inner containers) would exceed twice
+    /// [`crate::Limits::max_input_bytes`].
+    #[error("too_large: this input would hold more than {limit} bytes of mail messages and containers in memory at once")]
+    MemoryCap {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// A `<date_range>` outside 1970–2100, or one that ends before it
+    /// begins: such a report cannot be filed under a date.
+    #[error("invalid_date_range: {0}")]
+    InvalidDateRange(String),
     /// Reading the input failed.
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
@@ -117,7 +144,18 @@ impl ReportError {
             Self::Mail(_) => "invalid_mail",
             Self::UnsupportedFormat(_) => "unsupported_format",
             Self::Failed { code, .. } => code,
+            Self::WorkBytes { .. } => "work_budget_bytes",
+            Self::WorkTime { .. } => "work_budget_time",
+            Self::MemoryCap { .. } => "too_large",
+            Self::InvalidDateRange(_) => "invalid_date_range",
             Self::Io(_) => "io",
         }
+    }
+
+    /// Whether the error is a spent work budget of the input file
+    /// ([`ReportError::WorkBytes`], [`ReportError::WorkTime`]), also when it
+    /// reached the caller as [`ReportError::Failed`].
+    pub fn is_work_budget(&self) -> bool {
+        matches!(self.code(), "work_budget_bytes" | "work_budget_time")
     }
 }

@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use crate::{open_path, AggregateReport, Limits, Payload};
+use crate::budget::Meter;
+use crate::label::path_label;
+use crate::payload::stream_path_metered;
+use crate::{AggregateReport, FailedInputs, Limits, Payload};
 
 /// What a batch ingest produced.
 #[derive(Debug, Default, serde::Serialize)]
@@ -45,7 +48,10 @@ fn collect(path: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<(String, Stri
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) => {
-            errors.push((path.display().to_string(), format!("io: {e}")));
+            errors.push((
+                path_label(&path.display().to_string()).into_owned(),
+                format!("io: {e}"),
+            ));
             return;
         }
     };
@@ -59,7 +65,10 @@ fn collect(path: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<(String, Stri
     let entries = match std::fs::read_dir(path) {
         Ok(rd) => rd,
         Err(e) => {
-            errors.push((path.display().to_string(), format!("io: {e}")));
+            errors.push((
+                path_label(&path.display().to_string()).into_owned(),
+                format!("io: {e}"),
+            ));
             return;
         }
     };
@@ -83,35 +92,155 @@ fn collect(path: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<(String, Stri
 
 /// What [`visit_payloads`] gives for each input: the handler's result for
 /// a payload, or the source and reason of a file or folder that could not
-/// be opened at all.
+/// be read (as a whole, or past a spent work budget), or was skipped.
 pub type Visit<T> = Result<(String, T), (String, String)>;
+
+/// What one file gave, and why it should be remembered as failed.
+struct FileVisit<T> {
+    visits: Vec<Visit<T>>,
+    /// The reason the file failed as a whole (not an I/O error, which may
+    /// pass), or a budget ran out.
+    failed: Option<String>,
+    /// Payloads handed to the handler.
+    payloads: usize,
+    skipped: bool,
+}
 
 fn visit_file<T>(
     path: &Path,
     limits: &Limits,
+    skip: Option<&FailedInputs>,
     handle: &(impl Fn(&Payload) -> T + Sync),
-) -> Vec<Visit<T>> {
-    let payloads = match open_path(path, limits) {
-        Ok(p) => p,
-        Err(e) => return vec![Err((path.display().to_string(), e.to_string()))],
+) -> FileVisit<T> {
+    let label = path_label(&path.display().to_string()).into_owned();
+    if let Some(f) = skip.and_then(|s| s.remembered(path)) {
+        return FileVisit {
+            visits: vec![Err((label, f.skip_message()))],
+            failed: None,
+            payloads: 0,
+            skipped: true,
+        };
+    }
+    let meter = Meter::new(limits);
+    let mut visits = Vec::new();
+    let mut payloads = 0;
+    let res = stream_path_metered(path, label.clone(), limits, &meter, &mut |p| {
+        payloads += 1;
+        let result = handle(&p);
+        // The payload that ran out of budget is reported as the file's
+        // error below, not as a result of its own.
+        if meter.spent().is_none() {
+            visits.push(Ok((p.source().to_owned(), result)));
+        }
+    });
+    let failed = match res {
+        Ok(()) => None,
+        Err(e) => {
+            let reason = e.to_string();
+            visits.push(Err((label, reason.clone())));
+            (e.code() != "io").then_some(reason)
+        }
     };
-    payloads
-        .into_iter()
-        .map(|p| Ok((p.source().to_owned(), handle(&p))))
-        .collect()
+    FileVisit {
+        visits,
+        failed,
+        payloads,
+        skipped: false,
+    }
 }
 
 /// Walks files and folders like [`ingest_paths`] and calls `handle` for
 /// every payload (a file, a zip member, a mail attachment), files spread
 /// over the available cores. The results keep the order of the (sorted)
-/// input. Only one file's payloads are held per core at a time, so a
-/// handler that streams ([`Payload::parse_with`]) keeps memory bounded
-/// however many and however large the reports are.
+/// input.
+///
+/// Containers are streamed: a payload is handed to `handle` as soon as it
+/// is found and dropped when `handle` returns, so a handler that streams
+/// ([`Payload::parse_with`]) keeps memory bounded (see
+/// [`stream_path`](crate::stream_path)) however many and however large the
+/// reports and members are; only the handler's results are kept.
+///
+/// Each file has its work budget ([`Limits::max_work_bytes`],
+/// [`Limits::max_work_time`]): when one runs out, the rest of the file is
+/// not read and the file gets one `Err` naming the budget
+/// (`work_budget_bytes: …`); the results of the payloads handled before
+/// stay, the payload being read when it ran out gives no result of its own.
 pub fn visit_payloads<P, T, F>(
     paths: impl IntoIterator<Item = P>,
     limits: &Limits,
     handle: F,
 ) -> Vec<Visit<T>>
+where
+    P: AsRef<Path>,
+    T: Send,
+    F: Fn(&Payload) -> T + Sync,
+{
+    visit(paths, limits, None, &handle)
+        .into_iter()
+        .flat_map(|(_, v)| v.visits)
+        .collect()
+}
+
+/// [`visit_payloads`], skipping the files `failed` remembers as failed and
+/// unchanged since: each is one `Err` with
+/// `skipped: failed before with <reason> (unchanged since <when>)`, and is
+/// not opened.
+///
+/// `failed` learns from the visit: a file is remembered when it failed as
+/// a whole (other than an I/O error, which may pass), when a work budget
+/// ran out, or when it gave payloads and `failure` says each of them
+/// failed (`failure` returns the reason from a handler's result, `None` for
+/// a success); a file that was read without such a failure is forgotten.
+/// The caller saves `failed` ([`FailedInputs::save`]) after the visit.
+pub fn visit_payloads_skipping<P, T, F, R>(
+    paths: impl IntoIterator<Item = P>,
+    limits: &Limits,
+    failed: &mut FailedInputs,
+    handle: F,
+    failure: R,
+) -> Vec<Visit<T>>
+where
+    P: AsRef<Path>,
+    T: Send,
+    F: Fn(&Payload) -> T + Sync,
+    R: Fn(&T) -> Option<String>,
+{
+    let files = visit(paths, limits, Some(failed), &handle);
+    let mut out = Vec::new();
+    for (path, v) in files {
+        if let Some(path) = path.filter(|_| !v.skipped) {
+            let all_failed = || {
+                let reasons: Vec<String> = v
+                    .visits
+                    .iter()
+                    .filter_map(|x| x.as_ref().ok().and_then(|(_, t)| failure(t)))
+                    .collect();
+                (v.payloads > 0 && reasons.len() == v.payloads)
+                    .then(|| reasons.into_iter().next())
+                    .flatten()
+            };
+            match v.failed.clone().or_else(all_failed) {
+                Some(reason) => {
+                    failed.remember(&path, &reason);
+                }
+                None => {
+                    failed.forget(&path);
+                }
+            }
+        }
+        out.extend(v.visits);
+    }
+    out
+}
+
+/// The walk and the workers: per input (file or an unreadable path), what
+/// it gave, with the file's path.
+fn visit<P, T, F>(
+    paths: impl IntoIterator<Item = P>,
+    limits: &Limits,
+    skip: Option<&FailedInputs>,
+    handle: &F,
+) -> Vec<(Option<PathBuf>, FileVisit<T>)>
 where
     P: AsRef<Path>,
     T: Send,
@@ -123,8 +252,18 @@ where
     for p in paths {
         collect(p.as_ref(), &mut files, &mut errors);
     }
-    out.extend(errors.into_iter().map(Err));
-    let outcomes: Vec<Mutex<Option<Vec<Visit<T>>>>> =
+    out.extend(errors.into_iter().map(|e| {
+        (
+            None,
+            FileVisit {
+                visits: vec![Err(e)],
+                failed: None,
+                payloads: 0,
+                skipped: false,
+            },
+        )
+    }));
+    let outcomes: Vec<Mutex<Option<FileVisit<T>>>> =
         files.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let workers = std::thread::available_parallelism()
@@ -136,17 +275,15 @@ where
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(path) = files.get(i) else { break };
-                let outcome = visit_file(path, limits, &handle);
+                let outcome = visit_file(path, limits, skip, handle);
                 *outcomes[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
             });
         }
     });
-    for slot in outcomes {
-        out.extend(
-            slot.into_inner()
-                .unwrap_or_else(|e| e.into_inner())
-                .unwrap_or_default(),
-        );
+    for (path, slot) in files.into_iter().zip(outcomes) {
+        if let Some(v) = slot.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            out.push((Some(path), v));
+        }
     }
     out
 }

@@ -4,11 +4,15 @@
 //!   typed records, never a DOM; the callback form keeps memory constant
 //!   however many records a report has. RFC 7489, RFC 9990 (DMARCbis) and the
 //!   old draft schema; tolerant of what real reporters send.
-//! - [`open_payload`] / [`open_path`]: sniff XML, gzip (also nested), zip
+//! - [`stream_path`] / [`stream_payload`] (and [`open_path`] /
+//!   [`open_payload`], which collect): sniff XML, gzip (also nested), zip
 //!   (every member), `.eml` and mbox by their bytes, and hand out payloads
-//!   that decompress as a stream.
-//! - [`ingest_paths`]: files and folders (Maildir included) into reports and
-//!   one error per broken input, deduplicated by (org_name, report_id).
+//!   that decompress as a stream, one member at a time.
+//! - [`visit_payloads`] / [`ingest_paths`]: files and folders (Maildir
+//!   included) on all cores, one error per broken input, deduplicated by
+//!   (org_name, report_id); [`visit_payloads_skipping`] with
+//!   [`FailedInputs`] does not read again, run after run, a file that
+//!   failed and has not changed since.
 //! - [`Classifier`]: DMARC alignment computed from `auth_results`, then a
 //!   [`Category`] (pass / partial / fail), a [`Cause`], the known service
 //!   from the provider [`Catalog`] (`providers.toml`) and a suggested action;
@@ -20,11 +24,29 @@
 //! Hostile input is expected: DOCTYPEs and custom entities are refused,
 //! and [`Limits`] caps decompressed size, nesting, record count and the
 //! length of any one text node, so bombs end in an error with memory bounded.
+//!
+//! What memory is bounded by: containers are streamed, so one input file
+//! costs at most about three times [`Limits::max_input_bytes`] (a mail
+//! message, its decoded attachments and the inner containers held at once,
+//! counted across nesting layers and capped at twice `max_input_bytes`),
+//! plus 64 KiB per open decoding layer, whatever the number of members;
+//! inner containers over 4 MiB are spooled to anonymous temporary files
+//! (see the payload module). What work is bounded by: per input file,
+//! [`Limits::max_work_bytes`] decompressed across all members and layers
+//! and [`Limits::max_work_time`] of reading. Report content is checked as
+//! it is read: a record whose `source_ip` is not an IP address is refused
+//! and counted in [`ReportHeader::rejected`]; a report whose `date_range`
+//! lies outside 1970–2100 (or ends before it begins), or whose published
+//! domain is not a plausible domain name, is refused; names from inside
+//! containers and content quoted in errors are escaped ([`display_safe`]).
 #![deny(missing_docs)]
 
+mod budget;
 mod classify;
 mod error;
+mod failed;
 mod ingest;
+mod label;
 mod limited;
 mod parse;
 mod payload;
@@ -39,9 +61,13 @@ pub use classify::{
 };
 
 pub use error::ReportError;
-pub use ingest::{ingest_paths, visit_payloads, IngestResult, Visit};
+pub use failed::{FailedInput, FailedInputs, FailedInputsError, MAX_FAILED_INPUTS};
+pub use ingest::{ingest_paths, visit_payloads, visit_payloads_skipping, IngestResult, Visit};
+pub use label::{display_safe, is_unsafe_char, MAX_NAME_CHARS};
 pub use parse::{parse_report, parse_report_with};
-pub use payload::{open_path, open_payload, Payload, PayloadKind};
+pub use payload::{
+    open_path, open_payload, stream_path, stream_payload, Payload, PayloadKind, SPOOL_ABOVE,
+};
 pub use rdns::{
     parse_source_ip, ptr_query_name, resolve_ptrs, PtrCache, PtrCacheError, PtrCounts, PtrEntry,
     DEFAULT_PTR_CONCURRENCY, PTR_NEGATIVE_TTL, PTR_POSITIVE_TTL,
@@ -56,8 +82,10 @@ pub use types::*;
 pub struct Limits {
     /// Maximum decompressed XML bytes of one report (default 100 MiB).
     pub max_decompressed_bytes: u64,
-    /// Maximum size of an input file or container held in memory: zip
-    /// archives, mail messages and mbox files (default 100 MiB).
+    /// Maximum size of a container: a mail message (also one message of an
+    /// mbox), an inner zip or other container decoded before it is
+    /// expanded, bytes given to [`open_payload`] (default 100 MiB). One
+    /// input file holds at most twice this in memory at once.
     pub max_input_bytes: u64,
     /// Maximum element nesting depth (default 32; a report needs 5).
     pub max_depth: usize,
@@ -71,6 +99,18 @@ pub struct Limits {
     /// Maximum members taken from one zip archive or attachments from one
     /// message (default 1000).
     pub max_members: usize,
+    /// The work budget of one input file: bytes decompressed across all
+    /// its members and all layers (gzip in zip in mail…), every decoder's
+    /// output counted (default 1 GiB, ten of the largest real reports).
+    /// When it runs out, the rest of the file is not read
+    /// ([`ReportError::WorkBytes`]).
+    pub max_work_bytes: u64,
+    /// The time budget of one input file: the time spent expanding its
+    /// containers and reading its payloads' streams, not what a handler
+    /// does between streams (default 60 s; real reports take well under a
+    /// second). When it runs out, the rest of the file is not read
+    /// ([`ReportError::WorkTime`]).
+    pub max_work_time: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -83,6 +123,8 @@ impl Default for Limits {
             max_text_bytes: 1024 * 1024,
             max_nesting: 4,
             max_members: 1000,
+            max_work_bytes: 1024 * 1024 * 1024,
+            max_work_time: std::time::Duration::from_secs(60),
         }
     }
 }

@@ -94,14 +94,3 @@ impl<R: BufRead> Limited<R> {
         Err(io::Error::other("input limit reached"))
     }
 }
-
-/// Reads at most `limit` bytes into memory; more is an error, never a
-/// larger allocation.
-pub(crate) fn read_bounded(reader: impl Read, limit: u64) -> Result<Vec<u8>, crate::ReportError> {
-    let mut out = Vec::new();
-    reader.take(limit.saturating_add(1)).read_to_end(&mut out)?;
-    if out.len() as u64 > limit {
-        return Err(crate::ReportError::TooLarge { limit });
-    }
-    Ok(out)
-}

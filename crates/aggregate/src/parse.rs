@@ -7,6 +7,7 @@ use std::io::BufRead;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
+use crate::label::display_safe;
 use crate::limited::{Limited, Trip};
 use crate::types::*;
 use crate::{Limits, ReportError};
@@ -94,7 +95,7 @@ where
                                 position: xml.buffer_position(),
                                 message: format!(
                                     "invalid character reference &{};",
-                                    String::from_utf8_lossy(&r)
+                                    display_safe(&String::from_utf8_lossy(&r), 40)
                                 ),
                             })
                         }
@@ -109,7 +110,8 @@ where
                         other => {
                             // 64 characters, not bytes: a byte cut can
                             // fall inside a character.
-                            let name = String::from_utf8_lossy(other).chars().take(64).collect();
+                            let name =
+                                display_safe(&String::from_utf8_lossy(other), 64).into_owned();
                             return Err(ReportError::UndefinedEntity(name));
                         }
                     }
@@ -143,7 +145,7 @@ fn xml_error<R: BufRead>(
             },
             other => ReportError::InvalidXml {
                 position: xml.error_position(),
-                message: other.to_string(),
+                message: display_safe(&other.to_string(), 300).into_owned(),
             },
         },
     }
@@ -360,8 +362,10 @@ fn opt(s: &str) -> Option<String> {
     }
 }
 
+/// Content quoted in an error: 40 characters, control and bidi characters
+/// escaped.
 fn short(s: &str) -> String {
-    s.chars().take(40).collect()
+    display_safe(s, 40).into_owned()
 }
 
 /// A Unix timestamp; some reporters send a fraction, which is dropped.
@@ -484,8 +488,22 @@ impl Parser<'_> {
                         limit: self.limits.max_records,
                     });
                 }
-                on_record(&self.header, std::mem::take(&mut self.record));
+                let record = std::mem::take(&mut self.record);
+                if crate::parse_source_ip(&record.source_ip).is_some() {
+                    on_record(&self.header, record);
+                } else {
+                    let reason = if record.source_ip.is_empty() {
+                        "a record without source_ip".to_owned()
+                    } else {
+                        format!(
+                            "source_ip \"{}\" is not an IP address",
+                            display_safe(&record.source_ip, 64)
+                        )
+                    };
+                    self.header.rejected.add(record.count, reason);
+                }
             }
+            Ctx::DateRange => self.check_dates()?,
             Ctx::Feedback => return Ok(true),
             _ => {}
         }
@@ -509,7 +527,16 @@ impl Parser<'_> {
                 }
             }
             F::Generator => h.metadata.generator = opt(v),
-            F::PDomain => h.policy_published.domain = v.to_owned(),
+            F::PDomain => {
+                if !is_plausible_domain(v) {
+                    return Err(ReportError::InvalidValue {
+                        element: "domain",
+                        value: display_safe(v, 40).into_owned(),
+                        expected: "a domain name of at most 253 bytes without control characters",
+                    });
+                }
+                h.policy_published.domain = v.to_owned();
+            }
             F::Adkim => h.policy_published.adkim = Alignment::parse(v),
             F::Aspf => h.policy_published.aspf = Alignment::parse(v),
             F::P => h.policy_published.p = Disposition::parse(v),
@@ -544,13 +571,13 @@ impl Parser<'_> {
                     reason.1 = opt(v);
                 }
             }
-            F::HeaderFrom => r.identifiers.header_from = v.to_owned(),
-            F::EnvFrom => r.identifiers.envelope_from = opt(v),
-            F::EnvTo => r.identifiers.envelope_to = opt(v),
+            F::HeaderFrom => r.identifiers.header_from = domain_field(v),
+            F::EnvFrom => r.identifiers.envelope_from = opt(v).map(|v| domain_field(&v)),
+            F::EnvTo => r.identifiers.envelope_to = opt(v).map(|v| domain_field(&v)),
             F::DkimDomain | F::DkimSelector | F::DkimResult | F::DkimHuman => {
                 if let Some(d) = r.auth_results.dkim.last_mut() {
                     match f {
-                        F::DkimDomain => d.domain = v.to_owned(),
+                        F::DkimDomain => d.domain = domain_field(v),
                         F::DkimSelector => d.selector = opt(v),
                         F::DkimResult => d.result = DkimResult::parse(v),
                         _ => d.human_result = opt(v),
@@ -560,13 +587,45 @@ impl Parser<'_> {
             F::SpfDomain | F::SpfScope | F::SpfResult | F::SpfHuman => {
                 if let Some(s) = r.auth_results.spf.last_mut() {
                     match f {
-                        F::SpfDomain => s.domain = v.to_owned(),
+                        F::SpfDomain => s.domain = domain_field(v),
                         F::SpfScope => s.scope = SpfScope::parse(v),
                         F::SpfResult => s.result = SpfResult::parse(v),
                         _ => s.human_result = opt(v),
                     }
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// A report is filed under the date its period begins: a period
+    /// outside 1970–2100, or one that ends before it begins, is refused
+    /// rather than filed under year -29719.
+    fn check_dates(&self) -> Result<(), ReportError> {
+        // 2100-01-01T00:00:00Z.
+        const LAST: i64 = 4_102_444_800;
+        let d = &self.header.metadata.date_range;
+        let shown = |t: i64| {
+            chrono::DateTime::from_timestamp(t, 0)
+                .map(|d| d.format("%Y-%m-%d").to_string())
+                .unwrap_or_else(|| "beyond any calendar".into())
+        };
+        for (what, t) in [("begin", d.begin), ("end", d.end)] {
+            if !(0..=LAST).contains(&t) {
+                return Err(ReportError::InvalidDateRange(format!(
+                    "date_range {what} {t} ({}) is outside 1970-01-01..2100-01-01",
+                    shown(t)
+                )));
+            }
+        }
+        if d.end < d.begin {
+            return Err(ReportError::InvalidDateRange(format!(
+                "date_range ends at {} ({}) before it begins at {} ({})",
+                d.end,
+                shown(d.end),
+                d.begin,
+                shown(d.begin)
+            )));
         }
         Ok(())
     }

@@ -14,6 +14,42 @@ pub(crate) fn trim(s: &str) -> &str {
     }
 }
 
+/// The longest domain name (RFC 1035), in bytes.
+pub(crate) const MAX_DOMAIN_BYTES: usize = 253;
+
+/// Whether `s` can be kept as a domain-like field: at most 253 bytes and no
+/// control or bidi characters. Checked byte-wise for the usual ASCII value.
+#[inline]
+pub(crate) fn is_plausible_domain(s: &str) -> bool {
+    s.len() <= MAX_DOMAIN_BYTES
+        && if s.is_ascii() {
+            s.bytes().all(|b| (0x20..0x7f).contains(&b))
+        } else {
+            !s.chars().any(crate::label::is_unsafe_char)
+        }
+}
+
+/// A domain-like field of a record (`header_from`, `envelope_from`,
+/// `envelope_to`, the DKIM and SPF domains) as kept: verbatim when
+/// plausible, else escaped (`\u{1b}`) and cut to 253 bytes with an
+/// ellipsis, so it can be stored and printed; such a value matches no real
+/// domain, so the record is still counted and classified (as unaligned).
+pub(crate) fn domain_field(s: &str) -> String {
+    if is_plausible_domain(s) {
+        return s.to_owned();
+    }
+    let mut out = crate::label::display_safe(s, usize::MAX).into_owned();
+    if out.len() > MAX_DOMAIN_BYTES {
+        let mut cut = MAX_DOMAIN_BYTES - '…'.len_utf8();
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+        out.push('…');
+    }
+    out
+}
+
 /// Declares a string enum that parses case-insensitively (ignoring
 /// surrounding whitespace), keeps unknown values verbatim and serialises as
 /// its canonical lower-case spelling.
@@ -314,11 +350,45 @@ pub struct AuthResults {
     pub spf: Vec<SpfAuthResult>,
 }
 
+/// Records the parser refused because their content is not valid: a
+/// `source_ip` that is not an IPv4 or IPv6 address. They are not handed
+/// out (so never filed as if valid), but counted here so the loss shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RejectedRecords {
+    /// How many records were refused.
+    pub records: u64,
+    /// The messages they counted (saturating).
+    pub messages: u64,
+    /// Why, for the first few (at most [`RejectedRecords::MAX_REASONS`]),
+    /// with quoted content escaped.
+    pub reasons: Vec<String>,
+}
+
+impl RejectedRecords {
+    /// The most reasons kept.
+    pub const MAX_REASONS: usize = 5;
+
+    /// Counts one refused record of `count` messages.
+    pub(crate) fn add(&mut self, count: u64, reason: String) {
+        self.records += 1;
+        self.messages = self.messages.saturating_add(count);
+        if self.reasons.len() < Self::MAX_REASONS {
+            self.reasons.push(reason);
+        }
+    }
+
+    /// Whether none was refused.
+    pub fn is_empty(&self) -> bool {
+        self.records == 0
+    }
+}
+
 /// One `<record>`: a source IP and what happened to its messages.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Record {
-    /// The sending IP, trimmed but otherwise verbatim (may be empty in broken
-    /// reports; see [`Record::ip`]).
+    /// The sending IP, trimmed but otherwise verbatim; the parser hands out
+    /// only records whose `source_ip` is an IP address ([`Record::ip`]),
+    /// the others are counted in [`ReportHeader::rejected`].
     pub source_ip: String,
     /// Number of messages.
     pub count: u64,
@@ -349,6 +419,9 @@ pub struct ReportHeader {
     pub metadata: ReportMetadata,
     /// `<policy_published>`.
     pub policy_published: PolicyPublished,
+    /// The records refused so far for invalid content (complete when the
+    /// parse returns).
+    pub rejected: RejectedRecords,
 }
 
 /// A whole parsed aggregate report.
@@ -364,6 +437,8 @@ pub struct AggregateReport {
     pub policy_published: PolicyPublished,
     /// The records, in document order.
     pub records: Vec<Record>,
+    /// The records refused for invalid content; see [`RejectedRecords`].
+    pub rejected: RejectedRecords,
 }
 
 impl AggregateReport {
@@ -375,6 +450,7 @@ impl AggregateReport {
             metadata: header.metadata,
             policy_published: header.policy_published,
             records,
+            rejected: header.rejected,
         }
     }
 

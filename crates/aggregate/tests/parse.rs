@@ -96,7 +96,17 @@ fn real_world_quirks_are_tolerated() {
     assert_eq!(p.sp, None);
     assert_eq!(p.pct, Some(100));
     assert_eq!(p.fo, None);
-    assert_eq!(r.records.len(), 2);
+    // The record of empty elements (empty IP, count 0) is refused and
+    // counted, not kept as if it had a source.
+    assert_eq!(r.records.len(), 1);
+    assert_eq!(
+        r.rejected,
+        RejectedRecords {
+            records: 1,
+            messages: 0,
+            reasons: vec!["a record without source_ip".into()]
+        }
+    );
     let rec = &r.records[0];
     assert_eq!(rec.source_ip, "198.51.100.7");
     assert_eq!(rec.count, 12);
@@ -124,12 +134,6 @@ fn real_world_quirks_are_tolerated() {
     assert_eq!(rec.auth_results.dkim[1].result, Some(DkimResult::TempError));
     assert_eq!(rec.auth_results.spf[0].scope, Some(SpfScope::Helo));
     assert_eq!(rec.auth_results.spf[0].result, Some(SpfResult::SoftFail));
-    // A record of empty elements: empty IP, count 0, nothing evaluated.
-    let empty = &r.records[1];
-    assert_eq!(empty.source_ip, "");
-    assert_eq!(empty.ip(), None);
-    assert_eq!(empty.count, 0);
-    assert_eq!(empty.policy_evaluated, PolicyEvaluated::default());
 }
 
 #[test]
@@ -145,13 +149,9 @@ fn streaming_callback_sees_header_and_every_record() {
     })
     .unwrap();
     assert_eq!(header.metadata.report_id, "quirks-1");
-    assert_eq!(
-        seen,
-        vec![
-            ("quirks-1".into(), "example.com".into(), 12),
-            ("quirks-1".into(), "example.com".into(), 0)
-        ]
-    );
+    // The record without a source is not handed out; the header counts it.
+    assert_eq!(seen, vec![("quirks-1".into(), "example.com".into(), 12)]);
+    assert_eq!(header.rejected.records, 1);
 }
 
 #[test]
