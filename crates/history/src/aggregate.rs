@@ -669,6 +669,18 @@ pub(crate) fn aggregate_file_schema() -> Schema {
         .collect()
 }
 
+/// The Parquet writer of a report's file (`path` names it in errors).
+fn report_file_writer<W: std::io::Write>(
+    file: W,
+    path: &Path,
+) -> Result<(BatchedWriter<IoErrorKept<W>>, KeptError)> {
+    let (file, io_error) = IoErrorKept::new(file);
+    match ParquetWriter::new(file).batched(&aggregate_file_schema()) {
+        Ok(w) => Ok((w, io_error)),
+        Err(source) => Err(encode_error(path, &io_error, source)),
+    }
+}
+
 impl ReportWriter {
     /// The report's (org_name, report_id).
     pub fn key(&self) -> &(String, String) {
@@ -833,15 +845,13 @@ impl AggregateBatch<'_> {
                 path: tmp.clone(),
                 source,
             })?;
-            let (file, io_error) = IoErrorKept::new(file);
-            let writer = match ParquetWriter::new(file).batched(&aggregate_file_schema()) {
-                Ok(w) => w,
-                Err(source) => {
+            match report_file_writer(file, &path) {
+                Ok((writer, io_error)) => Ok((tmp, writer, io_error)),
+                Err(e) => {
                     let _ = fs::remove_file(&tmp);
-                    return Err(encode_error(&path, &io_error, source));
+                    Err(e)
                 }
-            };
-            Ok((tmp, writer, io_error))
+            }
         })();
         match opened {
             Ok((tmp, writer, io_error)) => Ok(ReportStart::New(Box::new(ReportWriter {
@@ -979,6 +989,98 @@ mod tests {
             batch.start(&header("org", "big")).unwrap(),
             ReportStart::AlreadyIngested
         ));
+    }
+
+    #[test]
+    fn a_full_disk_while_a_report_is_written_says_so() {
+        // /dev/full takes nothing: every write fails with ENOSPC, which the
+        // encoder alone reports as `Invalid thrift: transport error`.
+        let file = OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let path =
+            PathBuf::from("/history/aggregate/domain=example.com/date=2024-01-01/org-r.parquet");
+        let expected = format!(
+            "cannot write {}: No space left on device (os error 28)",
+            path.display()
+        );
+        let (writer, io_error) = match report_file_writer(file, &path) {
+            Ok(w) => w,
+            Err(e) => {
+                assert_eq!(e.to_string(), expected);
+                return;
+            }
+        };
+        let mut w = ReportWriter {
+            key: ("org".into(), "r".into()),
+            rel: String::new(),
+            path: path.clone(),
+            tmp: PathBuf::from("/nonexistent/.org-r.parquet.tmp"),
+            writer: Some(writer),
+            io_error,
+            buf: Vec::new(),
+            rows: 0,
+        };
+        let mut result = Ok(());
+        for i in 0..(AGGREGATE_ROW_GROUP + 10) {
+            result = w.push(row("r", i));
+            if result.is_err() {
+                break;
+            }
+        }
+        let err = result.and_then(|()| w.close()).unwrap_err();
+        assert_eq!(err.to_string(), expected);
+    }
+
+    /// A disk that fills up after `room` bytes.
+    struct FillsUp {
+        written: usize,
+        room: usize,
+    }
+
+    impl std::io::Write for FillsUp {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.written + buf.len() > self.room {
+                return Err(std::io::Error::from_raw_os_error(28));
+            }
+            self.written += buf.len();
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_disk_filling_up_at_the_footer_is_not_a_thrift_error() {
+        let frame = || {
+            let rows: Vec<_> = (0..100).map(|i| row("r", i)).collect();
+            let f = aggregate_frame(&rows).unwrap();
+            conform(&f, &aggregate_schema(), &AGGREGATE_PARTITIONS, false).unwrap()
+        };
+        let path = PathBuf::from("/h/aggregate/domain=example.com/date=2024-01-01/org-r.parquet");
+        let write = |room: usize| -> Result<()> {
+            let (mut w, kept) = report_file_writer(FillsUp { written: 0, room }, &path).unwrap();
+            w.write_batch(&frame())
+                .and_then(|()| w.finish().map(|_| ()))
+                .map_err(|source| encode_error(&path, &kept, source))
+        };
+        // The whole file's size, with room to spare.
+        let mut sink = Vec::new();
+        {
+            let (mut w, _) = report_file_writer(&mut sink, &path).unwrap();
+            w.write_batch(&frame()).unwrap();
+            w.finish().unwrap();
+        }
+        // Room for everything but the last bytes: the footer cannot be written.
+        let err = write(sink.len() - 10).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "cannot write {}: No space left on device (os error 28)",
+                path.display()
+            )
+        );
+        assert!(write(sink.len()).is_ok());
     }
 
     #[test]

@@ -25,24 +25,39 @@ pub enum Status {
     },
     /// In the previous run, not in this one.
     Resolved,
+    /// In the previous run (or the latest that checked it completely), not
+    /// in this one, whose check of the domain did not complete (its checker
+    /// reported `*-incomplete` or crashed): not resolved, still open as far
+    /// as anyone knows.
+    NotRechecked {
+        /// Runs of the job that had it (this one not included, at least 1).
+        runs_open: u32,
+        /// The period of the first run of that streak.
+        since: String,
+    },
 }
 
 impl Status {
-    /// `new`, `still-open` or `resolved`, as in the `status` column.
+    /// `new`, `still-open`, `resolved` or `not-rechecked`, as in the
+    /// `status` column and the JSON `kind`.
     pub fn as_str(&self) -> &'static str {
         match self {
             Status::New => "new",
             Status::StillOpen { .. } => "still-open",
             Status::Resolved => "resolved",
+            Status::NotRechecked { .. } => "not-rechecked",
         }
     }
 
     /// Consecutive runs with the finding, this one included: 1 when new,
-    /// 0 when resolved.
+    /// 0 when resolved; for a finding not re-checked, the earlier runs that
+    /// had it.
     pub fn runs_open(&self) -> u32 {
         match self {
             Status::New => 1,
-            Status::StillOpen { runs_open, .. } => *runs_open,
+            Status::StillOpen { runs_open, .. } | Status::NotRechecked { runs_open, .. } => {
+                *runs_open
+            }
             Status::Resolved => 0,
         }
     }
@@ -69,7 +84,7 @@ pub struct FindingStatus {
     pub message: String,
     /// The help text.
     pub help: String,
-    /// New, still open or resolved.
+    /// New, still open, resolved or not re-checked.
     pub status: Status,
 }
 
@@ -77,7 +92,9 @@ pub struct FindingStatus {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Comparison {
     /// One row per finding of the current run, in frame order, then one per
-    /// finding of the previous run that is gone, in that run's order.
+    /// finding of the previous run that is gone (resolved or not
+    /// re-checked), in that run's order, then those carried from earlier
+    /// runs for checks the previous run did not complete.
     pub rows: Vec<FindingStatus>,
     /// How many current findings are new.
     pub new: usize,
@@ -85,8 +102,19 @@ pub struct Comparison {
     pub still_open: usize,
     /// How many findings of the previous run are gone.
     pub resolved: usize,
-    /// The run id compared with; `None` for the first run of a job.
+    /// How many findings of the previous run are absent because their check
+    /// did not complete in this run ([`Status::NotRechecked`]).
+    pub not_rechecked: usize,
+    /// The run id compared with; `None` for the first run of a job (or when
+    /// no earlier run's findings can be read).
     pub previous_run: Option<String>,
+    /// Newer earlier runs whose findings could not be read and were passed
+    /// over, newest first.
+    pub unreadable_runs: Vec<String>,
+    /// What the report should say about the comparison, when something is
+    /// off: e.g. `the findings of run R (period 2026-11) could not be read:
+    /// compared with run Q (period 2026-10) instead`.
+    pub note: Option<String>,
 }
 
 /// The text columns of a findings frame that a [`FindingStatus`] copies.
@@ -143,109 +171,236 @@ fn parse_severity(s: &str) -> Severity {
     }
 }
 
+/// Whether a finding says its check did not complete: a code name ending
+/// in `-incomplete` (`dkim-check-incomplete`, `spf-check-incomplete`,
+/// `external-check-incomplete`, ...) or the engine's `check-crashed`.
+pub fn is_incomplete_marker(name: &str) -> bool {
+    name.ends_with("-incomplete") || name == CHECK_CRASHED
+}
+
+/// The engine's code name for a checker that panicked or timed out; its
+/// subject is the checker's id.
+const CHECK_CRASHED: &str = "check-crashed";
+
+/// A (domain, checker) pair.
+type Pair = (String, String);
+
+/// The (domain, checker) pairs whose check a findings frame says did not
+/// complete: the checker of an `-incomplete` finding, the subject (the
+/// crashed checker) of a `check-crashed` one.
+fn incomplete_pairs(rows: &Rows<'_>, height: usize) -> HashSet<Pair> {
+    let mut out = HashSet::new();
+    for i in 0..height {
+        let name = rows.name.get(i).unwrap_or_default();
+        if !is_incomplete_marker(name) {
+            continue;
+        }
+        let domain = rows.domain.get(i).unwrap_or_default().to_string();
+        let checker = if name == CHECK_CRASHED {
+            rows.subject.get(i)
+        } else {
+            rows.checker.get(i)
+        };
+        out.insert((domain, checker.unwrap_or_default().to_string()));
+    }
+    out
+}
+
+/// The pair a finding belongs to.
+fn pair_of(rows: &Rows<'_>, i: usize) -> Pair {
+    (
+        rows.domain.get(i).unwrap_or_default().to_string(),
+        rows.checker.get(i).unwrap_or_default().to_string(),
+    )
+}
+
+/// What an earlier run says about the keys of a streak.
+struct RunKeys {
+    keys: HashSet<String>,
+    incomplete: HashSet<Pair>,
+}
+
 /// Compares the findings of the run `meta` (a frame from
 /// [`findings_frame`](crate::findings_frame)) with the previous run of the
-/// same job: the latest committed and delivered run that started before it,
-/// other than itself, so it works before or after the current run is
-/// appended.
+/// same job: the latest committed run that started before it, other than
+/// itself, so it works before or after the current run is appended.
 ///
 /// `runs_open` counts back through the job's earlier runs while they have the
-/// finding. A damaged history file is skipped with a warning: a damaged
-/// previous run is replaced by the one before it, and in a streak a damaged
-/// run neither breaks nor lengthens it.
+/// finding.
+///
+/// Damaged state never resolves a finding:
+///
+/// - A damaged history file is skipped (a warning, and an entry in
+///   [`HistoryStore::damaged`]): a damaged previous run is replaced by the
+///   newest readable one before it, which [`Comparison::unreadable_runs`]
+///   and [`Comparison::note`] say; in a streak a damaged run neither breaks
+///   nor lengthens it.
+/// - A check that did not complete ([`is_incomplete_marker`]) resolves
+///   nothing: a previous finding of a (domain, checker) whose check is
+///   incomplete in this run is [`Status::NotRechecked`], not resolved. When
+///   the previous run's check of a (domain, checker) was incomplete, its
+///   earlier findings are taken from the latest run that completed it, so
+///   that what that run found is compared now; in a streak such a run,
+///   without the finding, neither breaks nor lengthens it.
 pub fn compare(store: &HistoryStore, meta: &RunMeta, current: &DataFrame) -> Result<Comparison> {
     let earlier: Vec<RunMeta> = store
         .runs(&meta.job)?
         .into_iter()
         .filter(|r| {
-            r.run_id != meta.run_id
-                && (r.started_at, &r.run_id) < (meta.started_at, &meta.run_id)
-                // A run killed before its report and mail existed told
-                // nobody: it is no baseline (see HistoryStore::begin_run).
-                && !store.is_interrupted(r)
+            r.run_id != meta.run_id && (r.started_at, &r.run_id) < (meta.started_at, &meta.run_id)
         })
         .collect();
 
     // The newest readable earlier run, in full.
     let mut previous: Option<(usize, DataFrame)> = None;
+    let mut unreadable: Vec<&RunMeta> = Vec::new();
     for (i, run) in earlier.iter().enumerate().rev() {
         match store.load_run(Table::Findings, run, None) {
             Ok(df) => {
                 previous = Some((i, df));
                 break;
             }
-            Err(e) => store.warn(format!("skipped findings of run {}: {e}", run.run_id)),
+            Err(e) => {
+                store.skip(&format!("skipped findings of run {}", run.run_id), &e);
+                unreadable.push(run);
+            }
         }
     }
+    let unreadable_runs: Vec<String> = unreadable.iter().map(|r| r.run_id.clone()).collect();
+    let describe = |r: &RunMeta| format!("run {} (period {})", r.run_id, r.period);
+    let unreadable_text = || {
+        unreadable
+            .iter()
+            .map(|r| describe(r))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
 
     let cur = Rows::new(current)?;
+    let incomplete_now = incomplete_pairs(&cur, current.height());
     let Some((prev_index, prev_df)) = previous else {
         let rows: Vec<FindingStatus> = (0..current.height())
             .map(|i| cur.status(i, Status::New))
             .collect();
+        let note = (!unreadable.is_empty()).then(|| {
+            format!(
+                "the findings of {} could not be read: every finding counts as new",
+                unreadable_text()
+            )
+        });
         return Ok(Comparison {
             new: rows.len(),
             still_open: 0,
             resolved: 0,
+            not_rechecked: 0,
             rows,
             previous_run: None,
+            unreadable_runs,
+            note,
         });
     };
+    let note = (!unreadable.is_empty()).then(|| {
+        format!(
+            "the findings of {} could not be read: compared with {} instead",
+            unreadable_text(),
+            describe(&earlier[prev_index])
+        )
+    });
+
+    // The previous state: the previous run's findings, and for each
+    // (domain, checker) it did not check completely, the findings of the
+    // latest earlier run that did (with those of the incomplete runs in
+    // between).
     let prev = Rows::new(&prev_df)?;
-
-    let current_keys: HashSet<&str> = cur.key.iter().flatten().collect();
-    let previous_keys: HashSet<&str> = prev.key.iter().flatten().collect();
-
-    // For every key open in both, the index in `earlier` where its streak starts.
-    let mut streak_start: HashMap<&str, usize> = current_keys
-        .iter()
-        .filter(|k| previous_keys.contains(*k))
-        .map(|k| (*k, prev_index))
+    let mut state: Vec<FindingStatus> = (0..prev_df.height())
+        .map(|i| prev.status(i, Status::Resolved))
         .collect();
-    let mut extending: Vec<&str> = streak_start.keys().copied().collect();
-    let mut damaged = vec![false; prev_index];
-    for (i, run) in earlier[..prev_index].iter().enumerate().rev() {
-        if extending.is_empty() {
+    let mut state_keys: HashSet<String> = state.iter().map(|f| f.key.clone()).collect();
+    let mut pending = incomplete_pairs(&prev, prev_df.height());
+    for run in earlier[..prev_index].iter().rev() {
+        if pending.is_empty() {
             break;
         }
-        let keys = match store.load_run(Table::Findings, run, Some(&["key"])) {
+        let df = match store.load_run(Table::Findings, run, None) {
             Ok(df) => df,
             Err(e) => {
-                store.warn(format!("skipped findings of run {}: {e}", run.run_id));
-                damaged[i] = true;
+                store.skip(&format!("skipped findings of run {}", run.run_id), &e);
                 continue;
             }
         };
-        let run_keys: HashSet<&str> = keys.column("key")?.str()?.iter().flatten().collect();
-        extending.retain(|k| {
-            let open = run_keys.contains(k);
-            if open {
-                streak_start.insert(k, i);
+        let rows = Rows::new(&df)?;
+        let incomplete = incomplete_pairs(&rows, df.height());
+        for i in 0..df.height() {
+            let key = rows.key.get(i).unwrap_or_default();
+            if state_keys.contains(key)
+                || is_incomplete_marker(rows.name.get(i).unwrap_or_default())
+                || !pending.contains(&pair_of(&rows, i))
+            {
+                continue;
             }
-            open
-        });
-    }
-    // readable_from[i]: readable runs in earlier[i..=prev_index], the runs a
-    // streak starting at i has been open in before this one.
-    let mut readable_from = vec![0u32; prev_index + 1];
-    let mut acc = 0;
-    for i in (0..=prev_index).rev() {
-        if !damaged.get(i).copied().unwrap_or(false) {
-            acc += 1;
+            state_keys.insert(key.to_string());
+            state.push(rows.status(i, Status::Resolved));
         }
-        readable_from[i] = acc;
+        pending.retain(|p| incomplete.contains(p));
     }
 
-    let mut rows = Vec::with_capacity(current.height() + prev_df.height());
+    // Streaks, for every key of the previous state: the runs that had it,
+    // counting back from the previous run.
+    let pair_by_key: HashMap<String, Pair> = state
+        .iter()
+        .map(|f| (f.key.clone(), (f.domain.clone(), f.checker.clone())))
+        .collect();
+    let mut streak: HashMap<String, (u32, usize)> = HashMap::new();
+    let mut extending: Vec<&String> = pair_by_key.keys().collect();
+    for (i, run) in earlier[..=prev_index].iter().enumerate().rev() {
+        if extending.is_empty() {
+            break;
+        }
+        let run_keys = if i == prev_index {
+            RunKeys {
+                keys: prev.key.iter().flatten().map(str::to_string).collect(),
+                incomplete: incomplete_pairs(&prev, prev_df.height()),
+            }
+        } else {
+            match read_run_keys(store, run) {
+                Ok(k) => k,
+                Err(e) => {
+                    store.skip(&format!("skipped findings of run {}", run.run_id), &e);
+                    continue;
+                }
+            }
+        };
+        extending.retain(|k| {
+            if run_keys.keys.contains(*k) {
+                let entry = streak.entry((*k).clone()).or_insert((0, i));
+                entry.0 += 1;
+                entry.1 = i;
+                true
+            } else {
+                // Not checked completely there: neither breaks nor counts.
+                pair_by_key
+                    .get(*k)
+                    .is_some_and(|p| run_keys.incomplete.contains(p))
+            }
+        });
+    }
+    let streak_of = |key: &str| {
+        streak
+            .get(key)
+            .map(|&(runs, start)| (runs, earlier[start].period.clone()))
+    };
+
+    let mut rows = Vec::with_capacity(current.height() + state.len());
     let (mut new, mut still_open) = (0, 0);
+    let current_keys: HashSet<&str> = cur.key.iter().flatten().collect();
     for i in 0..current.height() {
         let key = cur.key.get(i).unwrap_or_default();
-        let status = match streak_start.get(key) {
-            Some(&start) => {
+        let status = match streak_of(key).filter(|_| state_keys.contains(key)) {
+            Some((runs, since)) => {
                 still_open += 1;
                 Status::StillOpen {
-                    runs_open: readable_from[start] + 1,
-                    since: earlier[start].period.clone(),
+                    runs_open: runs + 1,
+                    since,
                 }
             }
             None => {
@@ -255,21 +410,66 @@ pub fn compare(store: &HistoryStore, meta: &RunMeta, current: &DataFrame) -> Res
         };
         rows.push(cur.status(i, status));
     }
-    let mut resolved = 0;
-    for i in 0..prev_df.height() {
-        let key = prev.key.get(i).unwrap_or_default();
-        if !current_keys.contains(key) {
-            resolved += 1;
-            rows.push(prev.status(i, Status::Resolved));
+    let (mut resolved, mut not_rechecked) = (0, 0);
+    for mut f in state {
+        if current_keys.contains(f.key.as_str()) {
+            continue;
         }
+        let pair = (f.domain.clone(), f.checker.clone());
+        if incomplete_now.contains(&pair) {
+            let (runs_open, since) =
+                streak_of(&f.key).unwrap_or_else(|| (1, earlier[prev_index].period.clone()));
+            f.status = Status::NotRechecked { runs_open, since };
+            not_rechecked += 1;
+        } else {
+            resolved += 1;
+        }
+        rows.push(f);
     }
     Ok(Comparison {
         rows,
         new,
         still_open,
         resolved,
+        not_rechecked,
         previous_run: Some(earlier[prev_index].run_id.clone()),
+        unreadable_runs,
+        note,
     })
+}
+
+/// The keys of an earlier run and the pairs it did not check completely.
+fn read_run_keys(store: &HistoryStore, run: &RunMeta) -> Result<RunKeys> {
+    let df = store.load_run(
+        Table::Findings,
+        run,
+        Some(&["key", "checker", "domain", "name", "subject"]),
+    )?;
+    let text = |name: &str| -> PolarsResult<&StringChunked> { df.column(name)?.str() };
+    let (key, checker, domain, name, subject) = (
+        text("key")?,
+        text("checker")?,
+        text("domain")?,
+        text("name")?,
+        text("subject")?,
+    );
+    let keys = key.iter().flatten().map(str::to_string).collect();
+    let mut incomplete = HashSet::new();
+    for i in 0..df.height() {
+        let n = name.get(i).unwrap_or_default();
+        if is_incomplete_marker(n) {
+            let who = if n == CHECK_CRASHED {
+                subject.get(i)
+            } else {
+                checker.get(i)
+            };
+            incomplete.insert((
+                domain.get(i).unwrap_or_default().to_string(),
+                who.unwrap_or_default().to_string(),
+            ));
+        }
+    }
+    Ok(RunKeys { keys, incomplete })
 }
 
 /// `current` with two more columns from `comparison`: `status` (`new` or
@@ -279,7 +479,7 @@ pub fn annotate(current: &DataFrame, comparison: &Comparison) -> PolarsResult<Da
     let by_key: HashMap<&str, &Status> = comparison
         .rows
         .iter()
-        .filter(|r| r.status != Status::Resolved)
+        .filter(|r| matches!(r.status, Status::New | Status::StillOpen { .. }))
         .map(|r| (r.key.as_str(), &r.status))
         .collect();
     let keys = current.column("key")?.str()?;

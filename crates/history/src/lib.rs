@@ -37,7 +37,7 @@ pub use aggregate::{
     aggregate_date, aggregate_frame, aggregate_schema, AggregateAppend, AggregateBatch,
     ReportStart, ReportWriter, AGGREGATE_ROW_GROUP,
 };
-pub use compare::{annotate, compare, Comparison, FindingStatus, Status};
+pub use compare::{annotate, compare, is_incomplete_marker, Comparison, FindingStatus, Status};
 pub use damage::{
     DamagedFile, Dataset, ForgottenReport, QuarantinedFile, Repair, DAMAGED_DIR,
     TEMPORARY_FILE_MAX_AGE,

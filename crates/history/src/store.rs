@@ -520,9 +520,13 @@ pub(crate) fn write_parquet_atomic(path: &Path, df: &mut DataFrame) -> Result<()
     })
 }
 
+/// What is kept of an I/O error (which is not `Clone`): enough to make an
+/// equal one.
+type ErrorParts = (io::ErrorKind, Option<i32>, String);
+
 /// The first I/O error met by an [`IoErrorKept`] writer.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct KeptError(Arc<Mutex<Option<(io::ErrorKind, Option<i32>, String)>>>);
+pub(crate) struct KeptError(Arc<Mutex<Option<ErrorParts>>>);
 
 impl KeptError {
     fn keep(&self, e: &io::Error) {
