@@ -247,7 +247,11 @@ pub fn compare(store: &HistoryStore, meta: &RunMeta, current: &DataFrame) -> Res
         .runs(&meta.job)?
         .into_iter()
         .filter(|r| {
-            r.run_id != meta.run_id && (r.started_at, &r.run_id) < (meta.started_at, &meta.run_id)
+            r.run_id != meta.run_id
+                && (r.started_at, &r.run_id) < (meta.started_at, &meta.run_id)
+                // A run killed before its report and mail existed told
+                // nobody: it is no baseline (see HistoryStore::begin_run).
+                && !store.is_interrupted(r)
         })
         .collect();
 
