@@ -4,198 +4,170 @@
 //! selectors of `auth_results`), both over the Parquet rows of
 //! `<history>/aggregate/`. Checker crates do not link polars; this host does.
 //!
-//! The rows are read once per run, on first use, and only when the history
-//! holds aggregate rows at all: a run without ingested reports adds neither
-//! service, so the checkers say "no reports" instead of "no mail".
+//! Each question reads only what it needs: the rows of one domain's
+//! partitions in the window asked for ([`HistoryStore::aggregate_rows`]),
+//! the two DKIM columns of a domain's partitions
+//! ([`HistoryStore::observed_dkim_selectors`]). Answers are kept for the
+//! run in a small cache, so that the checkers of one domain asking for the
+//! same (or a narrower) window read it once, while memory stays bounded by
+//! a few domains' windows however many domains there are.
+//!
+//! The services are added only when the history holds aggregate rows at
+//! all: a run without ingested reports adds neither, so the checkers say "no
+//! reports" instead of "no mail". Damaged files met are skipped and listed
+//! in the store's [`HistoryStore::damaged`].
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, OnceLock};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 
 use authwarden_aggregate::{AggregateRow, AggregateSource, AggregateSourceExt};
 use authwarden_api::{domain, Extensions};
-use authwarden_history::polars::prelude::{DataFrame, DataType, PolarsResult};
 use authwarden_history::HistoryStore;
 use authwarden_registry::authwarden_checker_dkim::{ObservedSelectors, ObservedSelectorsExt};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, DurationRound, Utc};
 
-/// The aggregate rows of a history folder, by domain, loaded on first use.
+/// How many (domain, window) answers the rows cache keeps. The engine runs
+/// a domain's checkers next to each other, so a few suffice for them to
+/// share a read.
+const CACHED_WINDOWS: usize = 8;
+
+/// A window read: its domain and whole UTC days.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Window {
+    domain: String,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+}
+
+impl Window {
+    fn contains(&self, other: &Window) -> bool {
+        self.domain == other.domain && self.since <= other.since && other.until <= self.until
+    }
+}
+
+/// The aggregate rows of a history folder, read per domain and window.
 pub struct HistoryRows {
     store: HistoryStore,
-    rows: OnceLock<HashMap<String, Vec<AggregateRow>>>,
+    rows: Mutex<VecDeque<(Window, Arc<Vec<AggregateRow>>)>>,
+    selectors: Mutex<HashMap<String, Vec<String>>>,
 }
 
 impl HistoryRows {
-    /// The rows of the history at `store`'s root.
+    /// The rows of the history at `store`'s root. Damaged files met are
+    /// listed in `store`'s (and its clones') [`HistoryStore::damaged`].
     pub fn new(store: HistoryStore) -> Self {
         HistoryRows {
             store,
-            rows: OnceLock::new(),
+            rows: Mutex::new(VecDeque::new()),
+            selectors: Mutex::new(HashMap::new()),
         }
     }
 
-    fn by_domain(&self) -> &HashMap<String, Vec<AggregateRow>> {
-        self.rows.get_or_init(|| {
-            let rows = self
-                .store
-                .load_aggregate()
-                .and_then(|df| rows_of(&df).map_err(Into::into))
-                .unwrap_or_else(|e| {
-                    tracing::warn!("cannot read the aggregate rows of the history: {e}");
-                    Vec::new()
-                });
-            let mut map: HashMap<String, Vec<AggregateRow>> = HashMap::new();
-            for row in rows {
-                map.entry(domain::normalize_name(&row.domain))
-                    .or_default()
-                    .push(row);
+    /// The rows of `window` (whole days), from the cache or the history.
+    fn window(&self, window: Window) -> Arc<Vec<AggregateRow>> {
+        if let Some(hit) = self.rows.lock().ok().and_then(|c| {
+            c.iter()
+                .find(|(w, _)| w.contains(&window))
+                .map(|e| e.1.clone())
+        }) {
+            return hit;
+        }
+        let rows = self
+            .store
+            .aggregate_rows(&window.domain, window.since, window.until)
+            .unwrap_or_else(|e| {
+                tracing::warn!(
+                    "cannot read the aggregate rows of {} in the history: {e}",
+                    window.domain
+                );
+                Vec::new()
+            });
+        let rows = Arc::new(rows);
+        if let Ok(mut cache) = self.rows.lock() {
+            cache.retain(|(w, _)| !window.contains(w));
+            if cache.len() >= CACHED_WINDOWS {
+                cache.pop_front();
             }
-            map
-        })
+            cache.push_back((window, rows.clone()));
+        }
+        rows
+    }
+}
+
+/// The whole UTC days around `[since, until)`: checkers asking at slightly
+/// different instants of one run share a read.
+fn whole_days(domain: &str, since: DateTime<Utc>, until: DateTime<Utc>) -> Window {
+    let day = Duration::days(1);
+    let floor = |t: DateTime<Utc>| t.duration_trunc(day).unwrap_or(t);
+    let ceil = |t: DateTime<Utc>| {
+        let f = floor(t);
+        if f == t {
+            t
+        } else {
+            f + day
+        }
+    };
+    Window {
+        domain: domain::normalize_name(domain),
+        since: floor(since),
+        until: ceil(until),
     }
 }
 
 impl AggregateSource for HistoryRows {
     fn rows(&self, domain: &str, since: DateTime<Utc>, until: DateTime<Utc>) -> Vec<AggregateRow> {
+        if since >= until {
+            return Vec::new();
+        }
+        let rows = self.window(whole_days(domain, since, until));
         let (since, until) = (since.timestamp(), until.timestamp());
-        self.by_domain()
-            .get(&domain::normalize_name(domain))
-            .map(|rows| {
-                rows.iter()
-                    .filter(|r| r.begin >= since && r.begin < until)
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default()
+        rows.iter()
+            .filter(|r| r.begin >= since && r.begin < until)
+            .cloned()
+            .collect()
     }
 }
 
 impl ObservedSelectors for HistoryRows {
     fn selectors(&self, domain: &str) -> Vec<String> {
         let domain = domain::normalize_name(domain);
-        let mut out = BTreeSet::new();
-        for row in self.by_domain().values().flatten() {
-            // `dkim_domains` and `dkim_selectors` are joined in the same
-            // order: the n-th selector signed for the n-th domain.
-            let (Some(domains), Some(selectors)) = (&row.dkim_domains, &row.dkim_selectors) else {
-                continue;
-            };
-            for (d, s) in domains.split(';').zip(selectors.split(';')) {
-                let s = s.trim().to_ascii_lowercase();
-                if !s.is_empty() && domain::normalize_name(d) == domain {
-                    out.insert(s);
-                }
-            }
+        if let Some(hit) = self
+            .selectors
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&domain).cloned())
+        {
+            return hit;
         }
-        out.into_iter().collect()
+        let found = self
+            .store
+            .observed_dkim_selectors(&domain)
+            .unwrap_or_else(|e| {
+                tracing::warn!("cannot read the DKIM selectors of {domain} in the history: {e}");
+                Vec::new()
+            });
+        if let Ok(mut cache) = self.selectors.lock() {
+            cache.insert(domain, found.clone());
+        }
+        found
     }
 }
 
 /// Adds the history's aggregate rows to a run's extensions, when the
 /// history folder holds any.
 pub fn insert(extensions: &mut Extensions, history_dir: &std::path::Path) {
-    let store = HistoryStore::new(history_dir);
+    insert_store(extensions, &HistoryStore::new(history_dir));
+}
+
+/// [`insert`] with the run's store: the damaged files the checkers' reads
+/// meet show in `store.damaged()` (clones share it).
+pub fn insert_store(extensions: &mut Extensions, store: &HistoryStore) {
     if !store.aggregate_dir().is_dir() {
         return;
     }
-    let rows = Arc::new(HistoryRows::new(store));
+    let rows = Arc::new(HistoryRows::new(store.clone()));
     extensions.insert(Arc::new(AggregateSourceExt(rows.clone())));
     extensions.insert(Arc::new(ObservedSelectorsExt(rows)));
-}
-
-/// The frame of [`HistoryStore::load_aggregate`] back into rows.
-pub fn rows_of(df: &DataFrame) -> PolarsResult<Vec<AggregateRow>> {
-    let n = df.height();
-    let text = |name: &str| -> PolarsResult<Vec<Option<String>>> {
-        let c = df.column(name)?.cast(&DataType::String)?;
-        let c = c.str()?;
-        Ok((0..n).map(|i| c.get(i).map(str::to_string)).collect())
-    };
-    let int = |name: &str| -> PolarsResult<Vec<Option<i64>>> {
-        let c = df.column(name)?.cast(&DataType::Int64)?;
-        let c = c.i64()?;
-        Ok((0..n).map(|i| c.get(i)).collect())
-    };
-    let flag = |name: &str| -> PolarsResult<Vec<bool>> {
-        let c = df.column(name)?.cast(&DataType::Boolean)?;
-        let c = c.bool()?;
-        Ok((0..n).map(|i| c.get(i).unwrap_or(false)).collect())
-    };
-    let (domain, org_name, report_id, source) = (
-        text("domain")?,
-        text("org_name")?,
-        text("report_id")?,
-        text("source")?,
-    );
-    let (begin, end, pct, count) = (int("begin")?, int("end")?, int("pct")?, int("count")?);
-    let (adkim, aspf, p, sp) = (text("adkim")?, text("aspf")?, text("p")?, text("sp")?);
-    let (source_ip, disposition, dmarc_dkim, dmarc_spf, reasons) = (
-        text("source_ip")?,
-        text("disposition")?,
-        text("dmarc_dkim")?,
-        text("dmarc_spf")?,
-        text("reasons")?,
-    );
-    let (header_from, envelope_from, envelope_to) = (
-        text("header_from")?,
-        text("envelope_from")?,
-        text("envelope_to")?,
-    );
-    let (dkim_domains, dkim_selectors, dkim_results, spf_domains, spf_results) = (
-        text("dkim_domains")?,
-        text("dkim_selectors")?,
-        text("dkim_results")?,
-        text("spf_domains")?,
-        text("spf_results")?,
-    );
-    let (dkim_aligned, spf_aligned, reporter_agrees) = (
-        flag("dkim_aligned")?,
-        flag("spf_aligned")?,
-        flag("reporter_agrees")?,
-    );
-    let (category, cause, provider, action) = (
-        text("category")?,
-        text("cause")?,
-        text("provider")?,
-        text("action")?,
-    );
-    let s = |v: &Vec<Option<String>>, i: usize| v[i].clone().unwrap_or_default();
-    Ok((0..n)
-        .map(|i| AggregateRow {
-            org_name: s(&org_name, i),
-            report_id: s(&report_id, i),
-            source: s(&source, i),
-            // Milliseconds in the frame, seconds in the rows.
-            begin: begin[i].unwrap_or(0).div_euclid(1000),
-            end: end[i].unwrap_or(0).div_euclid(1000),
-            domain: s(&domain, i),
-            adkim: adkim[i].clone(),
-            aspf: aspf[i].clone(),
-            p: p[i].clone(),
-            sp: sp[i].clone(),
-            pct: pct[i].and_then(|v| u8::try_from(v).ok()),
-            source_ip: s(&source_ip, i),
-            count: count[i].and_then(|v| u64::try_from(v).ok()).unwrap_or(0),
-            disposition: disposition[i].clone(),
-            dmarc_dkim: dmarc_dkim[i].clone(),
-            dmarc_spf: dmarc_spf[i].clone(),
-            reasons: reasons[i].clone(),
-            header_from: s(&header_from, i),
-            envelope_from: envelope_from[i].clone(),
-            envelope_to: envelope_to[i].clone(),
-            dkim_domains: dkim_domains[i].clone(),
-            dkim_selectors: dkim_selectors[i].clone(),
-            dkim_results: dkim_results[i].clone(),
-            spf_domains: spf_domains[i].clone(),
-            spf_results: spf_results[i].clone(),
-            dkim_aligned: dkim_aligned[i],
-            spf_aligned: spf_aligned[i],
-            reporter_agrees: reporter_agrees[i],
-            category: s(&category, i),
-            cause: s(&cause, i),
-            provider: provider[i].clone(),
-            action: s(&action, i),
-        })
-        .collect())
 }
 
 #[cfg(test)]
@@ -230,7 +202,7 @@ mod tests {
             row("example.net", 1_790_086_400, "k1;esp1"),
         ];
         let df = authwarden_history::aggregate_frame(&rows).unwrap();
-        assert_eq!(rows_of(&df).unwrap(), rows);
+        assert_eq!(authwarden_history::aggregate_rows_of(&df).unwrap(), rows);
 
         let dir = tempfile::tempdir().unwrap();
         let store = HistoryStore::new(dir.path());
@@ -257,18 +229,67 @@ mod tests {
                     .map(|(rep, r)| (rep, std::slice::from_ref(r))),
             )
             .unwrap();
-        insert(&mut ext, dir.path());
+        insert_store(&mut ext, &store);
         let source = ext.get::<AggregateSourceExt>().unwrap();
         let at = |t| DateTime::from_timestamp(t, 0).unwrap();
         let got = source
             .0
             .rows("Example.org.", at(1_789_000_000), at(1_791_000_000));
         assert_eq!(got, vec![rows[0].clone()]);
+        // A narrower window from the cache, cut to the instant.
         assert!(source
             .0
             .rows("example.org", at(1_790_000_001), at(1_791_000_000))
             .is_empty());
+        assert_eq!(
+            source
+                .0
+                .rows("example.org", at(1_790_000_000), at(1_790_000_001)),
+            vec![rows[0].clone()]
+        );
         let seen = ext.get::<ObservedSelectorsExt>().unwrap();
         assert_eq!(seen.0.selectors("example.org"), ["s2026"]);
+        assert!(store.damaged().is_empty());
+
+        // A damaged file met by a checker's read shows in the run's store.
+        let path = store.aggregate_path(
+            "example.net",
+            rows[1].begin,
+            "google.com",
+            &rows[1].report_id,
+        );
+        std::fs::write(&path, b"not parquet").unwrap();
+        assert!(source
+            .0
+            .rows("example.net", at(1_789_000_000), at(1_791_000_000))
+            .is_empty());
+        assert_eq!(store.damaged().len(), 1);
+        assert_eq!(store.damaged()[0].domain.as_deref(), Some("example.net"));
+    }
+
+    #[test]
+    fn windows_are_whole_days() {
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let w = whole_days(
+            "Example.COM.",
+            t("2026-11-03T10:00:00Z"),
+            t("2026-11-05T00:00:00Z"),
+        );
+        assert_eq!(w.domain, "example.com");
+        assert_eq!(
+            (w.since, w.until),
+            (t("2026-11-03T00:00:00Z"), t("2026-11-05T00:00:00Z"))
+        );
+        let later = whole_days(
+            "example.com",
+            t("2026-11-03T10:00:01Z"),
+            t("2026-11-04T23:00:00Z"),
+        );
+        assert!(w.contains(&later));
+        assert!(!later.contains(&whole_days(
+            "example.com",
+            t("2026-11-02T10:00:00Z"),
+            t("2026-11-04T00:00:00Z")
+        )));
     }
 }

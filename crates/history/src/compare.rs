@@ -222,8 +222,9 @@ struct RunKeys {
 
 /// Compares the findings of the run `meta` (a frame from
 /// [`findings_frame`](crate::findings_frame)) with the previous run of the
-/// same job: the latest committed run that started before it, other than
-/// itself, so it works before or after the current run is appended.
+/// same job: the latest committed and delivered run that started before it,
+/// other than itself, so it works before or after the current run is
+/// appended.
 ///
 /// `runs_open` counts back through the job's earlier runs while they have the
 /// finding.
