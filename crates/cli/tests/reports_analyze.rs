@@ -284,11 +284,9 @@ fn ingest_twice_appends_once() {
 
 #[test]
 fn corpus_gives_38_reports_and_2_errors_with_reasons() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/dmarc-aggregate");
-    if !dir.is_dir() {
-        eprintln!("corpus not found; skipped");
+    let Some(dir) = authwarden_test_support::corpus::dir("dmarc-aggregate") else {
         return;
-    }
+    };
     let v = json(&run(&["reports", "analyze", "--format", "json"], &[&dir]));
     check_contract(&v);
     // 38 files parse; 7 of them repeat an (org_name, report_id) of another
