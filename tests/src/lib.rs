@@ -5,22 +5,22 @@
 //!
 //! # The binary under test
 //!
-//! [`authwarden_bin`] is `target/<profile>/authwarden`, found from the test
-//! executable's own path (`target/<profile>/deps/<test>`), so a custom
-//! `CARGO_TARGET_DIR` or profile works. Cargo builds a package's binaries for
-//! that package's own integration tests only (`CARGO_BIN_EXE_<name>`), and a
-//! dependency on `authwarden-cli` would link its library without building its
-//! binary, so this crate does not depend on it. Instead `scripts/test` runs
-//! `cargo build --workspace --bins` before `cargo test`. By hand:
+//! [`authwarden_bin`] is this package's own `authwarden-e2e-bin` target: the
+//! `authwarden` binary (the built-in registry and `authwarden_cli::main_with`)
+//! compiled again under another name, which cannot overwrite the real one in
+//! `target/<profile>/`. Cargo builds a package's binaries for that package's
+//! integration tests, from the same sources in the same run, so `cargo test
+//! -p authwarden-e2e` never runs a binary older than the code under test (a
+//! binary found by path, such as `target/<profile>/authwarden`, could be).
+//! The helpers run it with `argv[0]` set to `authwarden`, so its usage and
+//! error messages read as the real binary's.
 //!
-//! ```text
-//! cargo build -p authwarden-cli && cargo test -p authwarden-e2e
-//! ```
-//!
-//! A test never builds the binary itself: a `cargo build` inside `cargo test`
-//! would contend for the target directory and turn compile errors into
-//! confusing test failures. A missing binary fails the test with a message
-//! saying what to run.
+//! Cargo passes its path in `CARGO_BIN_EXE_authwarden-e2e-bin`, to the tests
+//! at compile time and (since Cargo 1.94) at run time. This library is built
+//! as a plain dependency of the tests and so cannot read the compile-time
+//! value; [`authwarden_bin`] reads the run-time one, and without it (an older
+//! Cargo, a test executable run by hand) looks in `target/<profile>/`, where
+//! Cargo puts the binary next to the test executables' `deps/` folder.
 //!
 //! # The zones
 //!
@@ -32,6 +32,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
@@ -53,23 +54,38 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long the daemon may take to exit after SIGTERM.
 const DAEMON_EXIT_WAIT: Duration = Duration::from_secs(30);
 
-/// The `authwarden` binary of this build; panics with instructions when it
-/// has not been built.
+/// The name of this package's copy of the `authwarden` binary.
+const BIN_NAME: &str = "authwarden-e2e-bin";
+
+/// The `authwarden` binary built for this test run (see the crate docs);
+/// panics when it is missing.
 pub fn authwarden_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test executable's path");
-    // target/<profile>/deps/<test> -> target/<profile>/authwarden
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test executable lives in target/<profile>/deps");
-    let bin = profile_dir.join("authwarden");
+    let bin = match std::env::var_os(format!("CARGO_BIN_EXE_{BIN_NAME}")) {
+        Some(path) => PathBuf::from(path),
+        None => {
+            // target/<profile>/deps/<test> -> target/<profile>/<bin>
+            let exe = std::env::current_exe().expect("the test executable's path");
+            exe.parent()
+                .and_then(Path::parent)
+                .expect("the test executable lives in target/<profile>/deps")
+                .join(BIN_NAME)
+        }
+    };
     assert!(
         bin.is_file(),
-        "{} does not exist: build it first with `cargo build -p authwarden-cli` \
-         (scripts/test does this before running the tests)",
+        "{} does not exist: run the end-to-end tests with `cargo test -p authwarden-e2e`, \
+         which builds it",
         bin.display()
     );
     bin
+}
+
+/// A command that runs [`authwarden_bin`] as `authwarden` (its `argv[0]`, the
+/// name its messages show).
+fn authwarden_command() -> Command {
+    let mut command = Command::new(authwarden_bin());
+    command.arg0("authwarden");
+    command
 }
 
 /// The directory of the test zone files.
@@ -190,7 +206,7 @@ pub fn authwarden(args: &[&str]) -> Run {
 /// [`authwarden`] with extra environment variables.
 pub fn authwarden_with_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     let cwd = tempfile::tempdir().expect("a temporary directory");
-    let mut command = Command::new(authwarden_bin());
+    let mut command = authwarden_command();
     command
         .args(args)
         .envs(env.iter().copied())
@@ -246,7 +262,7 @@ pub struct Daemon {
 impl Daemon {
     /// Starts the daemon with no `AUTHWARDEN_*` variables.
     pub fn start(config: &Path, cwd: &Path) -> Daemon {
-        let mut command = Command::new(authwarden_bin());
+        let mut command = authwarden_command();
         command
             .args(["daemon", "-v", "--config"])
             .arg(config)
