@@ -175,9 +175,9 @@ impl Drop for ChildGuard {
 #[cfg(test)]
 pub(crate) const HANG_GUARD: Duration = Duration::from_secs(60);
 
-/// Runs `f` on its own thread and returns its result; panics when it is still
-/// running after [`HANG_GUARD`]. For tests of code that waits: the bound only turns
-/// a hang into a failure, it says nothing about speed.
+/// Runs `f` on its own thread and returns its result; panics when it is
+/// still running after [`HANG_GUARD`]. For tests of code that waits: the
+/// bound only turns a hang into a failure, it says nothing about speed.
 #[cfg(test)]
 pub(crate) fn unless_it_hangs<T: Send + 'static>(
     what: &str,
