@@ -136,6 +136,19 @@ pub enum DnsFailure {
     Timeout,
     /// The server refused the query.
     Refused,
+    /// Nothing listens at the name server's address: it refused the
+    /// connection (TCP) or the datagram (UDP, an ICMP "port unreachable").
+    /// The detail names the server(s).
+    #[serde(rename = "connection_refused")]
+    ConnectionRefused(String),
+    /// The name server has answered no query of this run and several
+    /// queries to different names in a row timed out: the resolver stops
+    /// sending to it for the rest of the run. The detail says how many.
+    Unreachable(String),
+    /// The check ran out of its time budget: the query was not sent, or its
+    /// answer no longer awaited. The detail names the budget.
+    #[serde(rename = "out_of_time")]
+    OutOfTime(String),
     /// Any other error (network unreachable, malformed answer, ...).
     Other(String),
 }
@@ -146,6 +159,11 @@ impl fmt::Display for DnsFailure {
             DnsFailure::ServFail => f.write_str("SERVFAIL"),
             DnsFailure::Timeout => f.write_str("timeout"),
             DnsFailure::Refused => f.write_str("REFUSED"),
+            DnsFailure::ConnectionRefused(server) => {
+                write!(f, "connection refused by name server {server}")
+            }
+            DnsFailure::Unreachable(why) => write!(f, "name server unreachable ({why})"),
+            DnsFailure::OutOfTime(why) => write!(f, "out of time: {why}"),
             DnsFailure::Other(e) => write!(f, "error: {e}"),
         }
     }

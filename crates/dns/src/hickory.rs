@@ -4,12 +4,13 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use authwarden_api::dns::normalize_name;
 use authwarden_api::{async_trait, DnsAnswer, DnsFailure, DnsOutcome, Rdata, RecordType, Resolver};
 use hickory_resolver::config::{
-    ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
+    ConnectionConfig, NameServerConfig, ProtocolConfig, ResolveHosts, ResolverConfig, ResolverOpts,
 };
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError as WireError, NetError};
@@ -17,6 +18,7 @@ use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RData, Record};
 use hickory_resolver::TokioResolver;
 
+use crate::health::{Health, DEAD_AFTER};
 use crate::{DnsError, DnsSettings};
 
 /// The type code of the obsolete SPF type, which hickory decodes as unknown data.
@@ -28,11 +30,22 @@ const SPF_CODE: u16 = 99;
 /// 0), the hosts file is ignored, EDNS is on, and names are always sent
 /// fully qualified (no search list). CNAMEs are followed by hickory; the
 /// answer's chain lists the targets in order.
+///
+/// It remembers for the run how its name servers behave (see
+/// [`crate::health`]): a server with nothing listening at its port fails
+/// every query at once with [`DnsFailure::ConnectionRefused`], and servers
+/// that answered nothing while [`DEAD_AFTER`] different names in a row
+/// timed out fail every later query at once with
+/// [`DnsFailure::Unreachable`].
 pub struct HickoryResolver {
     inner: TokioResolver,
-    /// The configured servers; empty for the system configuration.
+    /// The servers asked: the configured ones, or the system's.
     servers: Vec<SocketAddr>,
+    health: Arc<Health>,
+    /// How long the probe of a server may wait for its answer.
+    probe_wait: Duration,
     sent: AtomicU64,
+    failed_fast: AtomicU64,
 }
 
 impl std::fmt::Debug for HickoryResolver {
@@ -40,6 +53,8 @@ impl std::fmt::Debug for HickoryResolver {
         f.debug_struct("HickoryResolver")
             .field("nameservers", &self.servers)
             .field("queries_sent", &self.sent.load(Ordering::Relaxed))
+            .field("failed_fast", &self.failed_fast.load(Ordering::Relaxed))
+            .field("verdict", &self.health.verdict())
             .finish()
     }
 }
@@ -69,8 +84,15 @@ impl HickoryResolver {
     /// system configuration is read, with `settings`' timeout and retries.
     /// Building needs no tokio runtime; querying does.
     pub fn new(settings: &DnsSettings) -> Result<Self, DnsError> {
+        let mut servers = settings.nameservers.clone();
         let mut builder = if settings.nameservers.is_empty() {
-            TokioResolver::builder_tokio().map_err(|e| DnsError::SystemConfig(e.to_string()))?
+            let (config, options) = hickory_resolver::system_conf::read_system_conf()
+                .map_err(|e| DnsError::SystemConfig(e.to_string()))?;
+            servers = system_servers(&config);
+            let mut builder =
+                TokioResolver::builder_with_config(config, TokioRuntimeProvider::default());
+            *builder.options_mut() = options;
+            builder
         } else {
             let servers = settings
                 .nameservers
@@ -92,12 +114,55 @@ impl HickoryResolver {
         let inner = builder
             .build()
             .map_err(|e| DnsError::Build(e.to_string()))?;
+        let attempts = u32::try_from(settings.retries.saturating_add(1)).unwrap_or(u32::MAX);
         Ok(Self {
             inner,
-            servers: settings.nameservers.clone(),
+            health: Arc::new(Health::new(servers.clone(), DEAD_AFTER)),
+            servers,
+            probe_wait: settings.timeout.saturating_mul(attempts),
             sent: AtomicU64::new(0),
+            failed_fast: AtomicU64::new(0),
         })
     }
+
+    /// The same resolver, giving its servers up after `n` different names
+    /// in a row timed out without any answer in the run (default
+    /// [`DEAD_AFTER`]).
+    pub fn dead_after(mut self, n: usize) -> Self {
+        self.health = Arc::new(Health::new(self.servers.clone(), n));
+        self
+    }
+
+    /// Queries answered at once with the run's verdict on its name servers
+    /// (refused or unreachable) instead of being sent.
+    pub fn queries_failed_fast(&self) -> u64 {
+        self.failed_fast.load(Ordering::Relaxed)
+    }
+
+    /// The run's verdict on its name servers, once there is one: every
+    /// query fails with it without being sent.
+    pub fn verdict(&self) -> Option<DnsFailure> {
+        self.health.verdict()
+    }
+}
+
+/// The UDP address of each name server of a system configuration.
+fn system_servers(config: &ResolverConfig) -> Vec<SocketAddr> {
+    let mut out: Vec<SocketAddr> = Vec::new();
+    for ns in config.name_servers() {
+        let port = ns
+            .connections
+            .iter()
+            .find(|c| matches!(c.protocol, ProtocolConfig::Udp))
+            .map(|c| c.port);
+        if let Some(port) = port {
+            let addr = SocketAddr::new(ns.ip, port);
+            if !out.contains(&addr) {
+                out.push(addr);
+            }
+        }
+    }
+    out
 }
 
 #[async_trait]
@@ -125,17 +190,51 @@ impl Resolver for HickoryResolver {
                 return answer;
             }
         };
+        if let Some(verdict) = self.health.verdict() {
+            self.failed_fast.fetch_add(1, Ordering::Relaxed);
+            answer.outcome = DnsOutcome::Failed(verdict);
+            return answer;
+        }
+        let lookup = self.inner.lookup(qname, rtype.code().into());
         self.sent.fetch_add(1, Ordering::Relaxed);
-        let result = self.inner.lookup(qname, rtype.code().into()).await;
+        if self.health.start_probe() {
+            // Its own task: it must not end with the query that started it.
+            let (health, wait) = (self.health.clone(), self.probe_wait);
+            tokio::spawn(async move { health.probe(wait).await });
+        }
+        let result = tokio::select! {
+            biased;
+            result = lookup => result,
+            // Queries in flight end as soon as the servers are given up.
+            verdict = self.health.wait_verdict() => {
+                answer.outcome = DnsOutcome::Failed(verdict);
+                return answer;
+            }
+        };
         match result {
             Ok(lookup) => {
+                self.health.answered();
                 let (chain, outcome) = map_records(&name, rtype, lookup.answers());
                 answer.cname_chain = chain;
                 answer.outcome = outcome;
             }
             Err(e) => {
                 tracing::debug!(%name, %rtype, error = %e, "DNS lookup failed");
-                answer.outcome = outcome_from_error(&e);
+                answer.outcome = outcome_from_error(&e, &self.health.servers_text());
+                match &answer.outcome {
+                    DnsOutcome::Failed(DnsFailure::Timeout) => {
+                        // The probe may have learnt meanwhile that nothing
+                        // listens there: say so rather than "timeout".
+                        match self.health.verdict() {
+                            Some(verdict) => answer.outcome = DnsOutcome::Failed(verdict),
+                            None => self.health.timed_out(&name),
+                        }
+                    }
+                    DnsOutcome::Failed(DnsFailure::ConnectionRefused(_) | DnsFailure::Other(_)) => {
+                    }
+                    // NXDOMAIN, NODATA, SERVFAIL, REFUSED...: an answer.
+                    _ => self.health.answered(),
+                }
             }
         }
         answer
@@ -267,7 +366,11 @@ fn rcode_failure(code: ResponseCode) -> DnsOutcome {
 /// `NoRecordsFound` (told apart by the response code), and any other
 /// error response code, SERVFAIL included, into `ResponseCode` after its
 /// retries; a query nobody answers ends as `Timeout`.
-pub(crate) fn outcome_from_error(error: &NetError) -> DnsOutcome {
+///
+/// A refused connection (TCP, or UDP where the socket reports the ICMP
+/// "port unreachable") is [`DnsFailure::ConnectionRefused`], naming
+/// `servers`, not a timeout.
+pub(crate) fn outcome_from_error(error: &NetError, servers: &str) -> DnsOutcome {
     if error.is_nx_domain() {
         return DnsOutcome::NxDomain;
     }
@@ -281,6 +384,9 @@ pub(crate) fn outcome_from_error(error: &NetError) -> DnsOutcome {
         NetError::Io(e) if e.kind() == io::ErrorKind::TimedOut => {
             DnsOutcome::Failed(DnsFailure::Timeout)
         }
+        NetError::Io(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+            DnsOutcome::Failed(DnsFailure::ConnectionRefused(servers.to_owned()))
+        }
         NetError::Truncated => DnsOutcome::Failed(DnsFailure::Other(
             "answer truncated over UDP and not available over TCP".into(),
         )),
@@ -291,7 +397,6 @@ pub(crate) fn outcome_from_error(error: &NetError) -> DnsOutcome {
 #[cfg(test)]
 mod tests {
     use std::net::Ipv4Addr;
-    use std::sync::Arc;
 
     use hickory_resolver::net::NoRecords;
     use hickory_resolver::proto::op::Query;
@@ -314,46 +419,63 @@ mod tests {
 
     #[test]
     fn errors_map_to_outcomes() {
+        let map = |e: &NetError| outcome_from_error(e, "127.0.0.1:53");
         assert_eq!(
-            outcome_from_error(&no_records(ResponseCode::NXDomain)),
+            map(&no_records(ResponseCode::NXDomain)),
             DnsOutcome::NxDomain
         );
+        assert_eq!(map(&no_records(ResponseCode::NoError)), DnsOutcome::NoData);
         assert_eq!(
-            outcome_from_error(&no_records(ResponseCode::NoError)),
-            DnsOutcome::NoData
-        );
-        assert_eq!(
-            outcome_from_error(&WireError::ResponseCode(ResponseCode::ServFail).into()),
+            map(&WireError::ResponseCode(ResponseCode::ServFail).into()),
             DnsOutcome::Failed(DnsFailure::ServFail)
         );
         assert_eq!(
-            outcome_from_error(&WireError::ResponseCode(ResponseCode::Refused).into()),
+            map(&WireError::ResponseCode(ResponseCode::Refused).into()),
             DnsOutcome::Failed(DnsFailure::Refused)
         );
         assert!(matches!(
-            outcome_from_error(&WireError::ResponseCode(ResponseCode::FormErr).into()),
+            map(&WireError::ResponseCode(ResponseCode::FormErr).into()),
             DnsOutcome::Failed(DnsFailure::Other(m)) if m.contains("server answered")
         ));
         assert_eq!(
-            outcome_from_error(&NetError::Timeout),
+            map(&NetError::Timeout),
             DnsOutcome::Failed(DnsFailure::Timeout)
         );
         assert_eq!(
-            outcome_from_error(&NetError::Io(Arc::new(io::Error::from(
+            map(&NetError::Io(Arc::new(io::Error::from(
                 io::ErrorKind::TimedOut
             )))),
             DnsOutcome::Failed(DnsFailure::Timeout)
         );
+        // A refused connection is not a timeout, and names the server.
+        let refused = map(&NetError::Io(Arc::new(io::Error::from(
+            io::ErrorKind::ConnectionRefused,
+        ))));
+        assert_eq!(
+            refused,
+            DnsOutcome::Failed(DnsFailure::ConnectionRefused("127.0.0.1:53".into()))
+        );
+        assert_eq!(
+            refused.failure_text(),
+            "connection refused by name server 127.0.0.1:53"
+        );
         assert!(matches!(
-            outcome_from_error(&NetError::Io(Arc::new(io::Error::from(
-                io::ErrorKind::ConnectionRefused
-            )))),
+            map(&NetError::NoConnections),
             DnsOutcome::Failed(DnsFailure::Other(_))
         ));
-        assert!(matches!(
-            outcome_from_error(&NetError::NoConnections),
-            DnsOutcome::Failed(DnsFailure::Other(_))
-        ));
+    }
+
+    trait FailureText {
+        fn failure_text(&self) -> String;
+    }
+
+    impl FailureText for DnsOutcome {
+        fn failure_text(&self) -> String {
+            match self {
+                DnsOutcome::Failed(f) => f.to_string(),
+                other => format!("{other:?}"),
+            }
+        }
     }
 
     #[test]

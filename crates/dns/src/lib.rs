@@ -6,10 +6,13 @@
 //! (name, type) go out once per run however many checkers ask; and
 //! [`build_resolver`] stacks them, with an optional zone-file overlay
 //! ([`authwarden_zone::ZoneResolver`]) that answers first for the names in
-//! its zones.
+//! its zones. [`HickoryResolver`] also remembers for the run whether its
+//! name servers answer at all ([`health`]): a refused port or a dead server
+//! costs one timeout per run, not one per query.
 #![deny(missing_docs)]
 
 mod cache;
+pub mod health;
 mod hickory;
 
 use std::net::SocketAddr;

@@ -29,9 +29,21 @@ type Handler = Arc<dyn Fn(&Message, Transport) -> Option<Message> + Send + Sync>
 
 struct TestServer {
     addr: SocketAddr,
+    /// Queries received over UDP, the resolver's liveness probe (`. NS`)
+    /// not included.
     udp_queries: Arc<AtomicUsize>,
     tcp_queries: Arc<AtomicUsize>,
+    /// The liveness probes (`. NS` over UDP) received.
+    probes: Arc<AtomicUsize>,
     tasks: Vec<JoinHandle<()>>,
+}
+
+/// The resolver's liveness probe: a query for the root's NS records.
+fn is_probe(query: &Message) -> bool {
+    query
+        .queries
+        .first()
+        .is_some_and(|q| q.name().is_root() && q.query_type() == WireType::NS)
 }
 
 impl Drop for TestServer {
@@ -54,16 +66,23 @@ impl TestServer {
             };
             let udp_queries = Arc::new(AtomicUsize::new(0));
             let tcp_queries = Arc::new(AtomicUsize::new(0));
+            let probes = Arc::new(AtomicUsize::new(0));
             let udp_task = {
                 let handler = handler.clone();
                 let count = udp_queries.clone();
+                let probes = probes.clone();
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 4096];
                     while let Ok((len, peer)) = udp.recv_from(&mut buf).await {
-                        count.fetch_add(1, Ordering::SeqCst);
                         let Ok(query) = Message::from_vec(&buf[..len]) else {
+                            count.fetch_add(1, Ordering::SeqCst);
                             continue;
                         };
+                        if is_probe(&query) {
+                            probes.fetch_add(1, Ordering::SeqCst);
+                        } else {
+                            count.fetch_add(1, Ordering::SeqCst);
+                        }
                         if let Some(response) = handler(&query, Transport::Udp) {
                             let bytes = response.to_vec().unwrap();
                             let _ = udp.send_to(&bytes, peer).await;
@@ -108,6 +127,7 @@ impl TestServer {
                 addr,
                 udp_queries,
                 tcp_queries,
+                probes,
                 tasks: vec![udp_task, tcp_task],
             };
         }
@@ -413,5 +433,262 @@ fn builds_outside_a_runtime_and_from_system_config() {
     if std::path::Path::new("/etc/resolv.conf").exists() {
         let resolver = HickoryResolver::new(&DnsSettings::default()).unwrap();
         assert_eq!(resolver.queries_sent(), 0);
+    }
+}
+
+// --- The run's memory of its name servers --------------------------------
+
+/// Settings for `addr` with one attempt per query.
+fn one_attempt(addr: SocketAddr, timeout: Duration) -> DnsSettings {
+    DnsSettings {
+        retries: 0,
+        timeout,
+        ..settings(addr)
+    }
+}
+
+/// How many datagrams wait unread at `socket`.
+fn drain(socket: &std::net::UdpSocket) -> usize {
+    socket.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 4096];
+    let mut n = 0;
+    while socket.recv_from(&mut buf).is_ok() {
+        n += 1;
+    }
+    n
+}
+
+/// A name server that never answers (a UDP socket nobody reads): after
+/// three different names timed out, with no answer in the run, every
+/// further query fails at once as unreachable and is not sent.
+#[tokio::test]
+async fn a_silent_server_is_given_up_after_consecutive_timeouts() {
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let resolver = HickoryResolver::new(&one_attempt(addr, TIMEOUT))
+        .unwrap()
+        .dead_after(3);
+    for name in ["a.example", "b.example", "c.example"] {
+        let answer = resolver.query(name, RecordType::TXT).await;
+        assert_eq!(
+            answer.outcome,
+            DnsOutcome::Failed(DnsFailure::Timeout),
+            "{name}"
+        );
+    }
+    let verdict = resolver.verdict().expect("given up after three names");
+    assert!(
+        verdict
+            .to_string()
+            .starts_with("name server unreachable (3 consecutive timeouts"),
+        "{verdict}"
+    );
+    assert!(verdict.to_string().contains(&addr.to_string()), "{verdict}");
+    for i in 0..20 {
+        let answer = resolver
+            .query(&format!("d{i}.example"), RecordType::TXT)
+            .await;
+        assert!(
+            matches!(
+                answer.outcome,
+                DnsOutcome::Failed(DnsFailure::Unreachable(_))
+            ),
+            "{answer:?}"
+        );
+    }
+    assert_eq!(resolver.queries_sent(), 3);
+    assert_eq!(resolver.queries_failed_fast(), 20);
+    // On the wire: the three queries and the liveness probe, nothing else.
+    assert_eq!(drain(&silent), 4);
+}
+
+/// Queries in flight when the servers are given up end then, as
+/// unreachable, instead of waiting for their own timeout.
+#[tokio::test]
+async fn queries_in_flight_end_when_the_server_is_given_up() {
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let resolver = HickoryResolver::new(&one_attempt(addr, TIMEOUT))
+        .unwrap()
+        .dead_after(2);
+    let answers =
+        futures::future::join_all((0..12).map(|i| resolver.query_owned(format!("n{i}.example"))))
+            .await;
+    let timeouts = answers
+        .iter()
+        .filter(|a| a.outcome == DnsOutcome::Failed(DnsFailure::Timeout))
+        .count();
+    let unreachable = answers
+        .iter()
+        .filter(|a| matches!(a.outcome, DnsOutcome::Failed(DnsFailure::Unreachable(_))))
+        .count();
+    assert_eq!(timeouts + unreachable, 12, "{answers:#?}");
+    assert!(
+        timeouts >= 2,
+        "the verdict needs two timeouts: {answers:#?}"
+    );
+    assert!(resolver.verdict().is_some());
+    assert_eq!(resolver.queries_sent(), 12);
+    assert_eq!(resolver.queries_failed_fast(), 0);
+}
+
+/// The same name timing out again and again is not a dead server: it may
+/// be slow for that one name.
+#[tokio::test]
+async fn one_name_timing_out_repeatedly_is_not_a_dead_server() {
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let resolver = HickoryResolver::new(&one_attempt(addr, TIMEOUT))
+        .unwrap()
+        .dead_after(2);
+    for rtype in [
+        RecordType::TXT,
+        RecordType::MX,
+        RecordType::A,
+        RecordType::TXT,
+    ] {
+        let answer = resolver.query("slow.example", rtype).await;
+        assert_eq!(answer.outcome, DnsOutcome::Failed(DnsFailure::Timeout));
+    }
+    assert_eq!(resolver.verdict(), None);
+    assert_eq!(resolver.queries_sent(), 4);
+}
+
+/// A server that answers some names is alive, however many other names
+/// time out in a row.
+#[tokio::test]
+async fn a_server_slow_for_some_names_is_not_given_up() {
+    let server = TestServer::start(handler(|q, _| {
+        let asked = q.queries.first()?.name().to_ascii();
+        (!asked.starts_with("slow")).then(|| reply(q, ResponseCode::NXDomain))
+    }))
+    .await;
+    let resolver = HickoryResolver::new(&one_attempt(server.addr, TIMEOUT))
+        .unwrap()
+        .dead_after(2);
+    assert_eq!(
+        resolver
+            .query("fine.example", RecordType::TXT)
+            .await
+            .outcome,
+        DnsOutcome::NxDomain
+    );
+    for i in 0..5 {
+        let answer = resolver
+            .query(&format!("slow{i}.example"), RecordType::TXT)
+            .await;
+        assert_eq!(answer.outcome, DnsOutcome::Failed(DnsFailure::Timeout));
+    }
+    assert_eq!(resolver.verdict(), None);
+    assert_eq!(resolver.queries_sent(), 6);
+    assert_eq!(server.udp_queries.load(Ordering::SeqCst), 6);
+}
+
+/// A server that answers only the liveness probe is alive too: the probe's
+/// answer is what keeps a run whose first names all time out (one lame
+/// domain checked first) from giving up a working server.
+#[tokio::test]
+async fn an_answered_probe_keeps_the_server() {
+    let server = TestServer::start(handler(|q, _| {
+        is_probe(q).then(|| reply(q, ResponseCode::NoError))
+    }))
+    .await;
+    let resolver = HickoryResolver::new(&one_attempt(server.addr, Duration::from_millis(500)))
+        .unwrap()
+        .dead_after(2);
+    for i in 0..4 {
+        let answer = resolver
+            .query(&format!("lame{i}.example"), RecordType::TXT)
+            .await;
+        assert_eq!(answer.outcome, DnsOutcome::Failed(DnsFailure::Timeout));
+    }
+    assert_eq!(server.probes.load(Ordering::SeqCst), 1, "one probe per run");
+    assert_eq!(resolver.verdict(), None);
+    assert_eq!(resolver.queries_sent(), 4);
+}
+
+/// A port nothing listens on: the ICMP "port unreachable" is reported as
+/// a refused connection, not as a timeout, and later queries are not sent.
+#[tokio::test]
+async fn a_closed_port_is_connection_refused() {
+    let closed = {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.local_addr().unwrap()
+    };
+    // A long timeout: only the refusal can end the query early, and the
+    // assertions below fail if it ends as a timeout.
+    let resolver =
+        HickoryResolver::new(&settings_with_timeout(closed, Duration::from_secs(5))).unwrap();
+    let answer = resolver.query("example.com", RecordType::TXT).await;
+    assert_eq!(
+        answer.outcome,
+        DnsOutcome::Failed(DnsFailure::ConnectionRefused(closed.to_string()))
+    );
+    assert!(
+        answer
+            .failure()
+            .unwrap()
+            .to_string()
+            .contains("connection refused"),
+        "{answer:?}"
+    );
+    let again = resolver.query("example.org", RecordType::MX).await;
+    assert_eq!(again.outcome, answer.outcome);
+    assert_eq!(resolver.queries_sent(), 1);
+    assert_eq!(resolver.queries_failed_fast(), 1);
+}
+
+/// Through the run's cache: the verdict is per run, shared by every query.
+#[tokio::test]
+async fn built_resolver_gives_a_silent_server_up_for_the_run() {
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let resolver = build_resolver(&one_attempt(addr, TIMEOUT)).unwrap();
+    // Concurrently, as the engine asks: one wave of timeouts, then nothing.
+    let names: Vec<String> = (0..40)
+        .map(|i| format!("s{i}._domainkey.example"))
+        .collect();
+    let answers =
+        futures::future::join_all(names.iter().map(|n| resolver.query(n, RecordType::TXT))).await;
+    assert!(
+        answers.iter().all(|a| a.failure().is_some()),
+        "{answers:#?}"
+    );
+    let later_names: Vec<String> = (0..40).map(|i| format!("t{i}.example")).collect();
+    let later = futures::future::join_all(
+        later_names
+            .iter()
+            .map(|n| resolver.query(n, RecordType::TXT)),
+    )
+    .await;
+    for answer in &later {
+        assert!(
+            matches!(
+                answer.outcome,
+                DnsOutcome::Failed(DnsFailure::Unreachable(_))
+            ),
+            "{answer:?}"
+        );
+    }
+    // The later wave went nowhere: 40 queries and one probe on the wire.
+    assert_eq!(resolver.queries_sent(), 40);
+    assert_eq!(drain(&silent), 41);
+}
+
+fn settings_with_timeout(addr: SocketAddr, timeout: Duration) -> DnsSettings {
+    DnsSettings {
+        timeout,
+        ..settings(addr)
+    }
+}
+
+/// `query` taking its name by value, for `join_all` over owned names.
+trait QueryOwned {
+    async fn query_owned(&self, name: String) -> authwarden_api::DnsAnswer;
+}
+
+impl QueryOwned for HickoryResolver {
+    async fn query_owned(&self, name: String) -> authwarden_api::DnsAnswer {
+        self.query(&name, RecordType::TXT).await
     }
 }
