@@ -628,6 +628,18 @@ impl Expander<'_> {
         Ok(out)
     }
 
+    /// The first bytes inside the gzip stream that `src` holds once
+    /// `kind` is decoded.
+    fn gzip_head(&self, src: &Source, kind: PayloadKind) -> Result<Vec<u8>, ReportError> {
+        let r = gunzip(
+            decode(kind, src.reader(&self.meter, None), &self.meter),
+            &self.meter,
+        );
+        let mut out = Vec::new();
+        r.take(HEAD).read_to_end(&mut out).map_err(|e| self.io(e))?;
+        Ok(out)
+    }
+
     /// `src` decoded, within `max_input_bytes`: in memory up to
     /// [`SPOOL_ABOVE`], in an anonymous temporary file above.
     fn materialize(&self, src: &Source, kind: PayloadKind) -> Result<Source, ReportError> {
@@ -814,23 +826,32 @@ impl Expander<'_> {
                     continue;
                 }
             };
-            match sniff(&head) {
-                Sniff::Zip | Sniff::Mail | Sniff::Mbox => {
-                    // A stored container is read in place; a deflated one
-                    // is inflated once.
-                    let inner = if kind == PayloadKind::Xml {
-                        Ok(sub)
-                    } else {
-                        self.materialize(&sub, kind)
-                    };
-                    if let Err(e) = inner.and_then(|m| self.expand(m, source.clone(), depth + 1)) {
+            let container = match sniff(&head) {
+                Sniff::Zip | Sniff::Mail | Sniff::Mbox => true,
+                // A gzip member may hold a container too (mail.eml.gz).
+                Sniff::Gzip => match self.gzip_head(&sub, kind) {
+                    Ok(h) => matches!(sniff(&h), Sniff::Zip | Sniff::Mail | Sniff::Mbox),
+                    Err(e) => {
                         self.member_failed(source, e)?;
+                        continue;
                     }
+                },
+                _ => false,
+            };
+            if container {
+                // A stored container is read in place; a deflated one is
+                // inflated once.
+                let inner = if kind == PayloadKind::Xml {
+                    Ok(sub)
+                } else {
+                    self.materialize(&sub, kind)
+                };
+                if let Err(e) = inner.and_then(|m| self.expand(m, source.clone(), depth + 1)) {
+                    self.member_failed(source, e)?;
                 }
-                _ => {
-                    let p = self.payload(source, kind, sub);
-                    self.emit(p)?;
-                }
+            } else {
+                let p = self.payload(source, kind, sub);
+                self.emit(p)?;
             }
         }
         if members == 0 {

@@ -9,13 +9,13 @@
 //! `/proc/self/status`). The parent asserts the peak and what was parsed.
 //! Linux only: elsewhere the tests are skipped.
 
-use std::io::{Cursor, Write};
 use std::path::Path;
 use std::process::Command;
 
 use authwarden_aggregate::{visit_payloads, Limits};
-use flate2::write::GzEncoder;
-use flate2::Compression;
+
+mod common;
+use common::*;
 
 const WORKER: &str = "AUTHWARDEN_AGGREGATE_MEMORY_WORKER";
 
@@ -24,89 +24,19 @@ const MAX_PEAK_KB: u64 = 200 * 1000;
 
 const PADDING: usize = 95 * 1024 * 1024;
 
-fn report(id: &str) -> Vec<u8> {
-    format!(
-        "<feedback><report_metadata><org_name>o</org_name><report_id>{id}</report_id>\
-         <date_range><begin>1704067200</begin><end>1704153599</end></date_range></report_metadata>\
-         <policy_published><domain>example.com</domain><p>none</p></policy_published>\
-         <record><row><source_ip>192.0.2.1</source_ip><count>1</count></row>\
-         <identifiers><header_from>example.com</header_from></identifiers></record></feedback>"
-    )
-    .into_bytes()
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
-    enc.write_all(data).unwrap();
-    enc.finish().unwrap()
-}
-
-/// A zip of stored members: `(name, bytes)`.
-fn stored_zip(members: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    let opts = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Stored)
-        .large_file(false);
-    for (name, bytes) in members {
-        zip.start_file(*name, opts).unwrap();
-        zip.write_all(bytes).unwrap();
-    }
-    zip.finish().unwrap().into_inner()
-}
-
-fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len() * 4 / 3 + data.len() / 38);
-    for (i, chunk) in data.chunks(3).enumerate() {
-        if i > 0 && i % 19 == 0 {
-            out.push_str("\r\n");
-        }
-        let b = |j: usize| u32::from(chunk.get(j).copied().unwrap_or(0));
-        let n = (b(0) << 16) | (b(1) << 8) | b(2);
-        for j in 0..4 {
-            if j <= chunk.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * j)) as usize & 63]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// An mbox of `messages` messages, each with one `zip.gz` attachment: a
 /// gzip of a zip whose stored padding member is ~95 MiB of zeros, so the
 /// gzip is small and the zip inside it large.
 fn amplifying_mbox(messages: usize) -> Vec<u8> {
-    let mut mbox = Vec::new();
+    let mut all = Vec::new();
     for i in 0..messages {
         let zip = stored_zip(&[
             ("padding.bin", &vec![0u8; PADDING]),
             ("report.xml", &report(&format!("amp-{i}"))),
         ]);
-        let attachment = gzip(&zip);
-        drop(zip);
-        write!(
-            mbox,
-            "From noreply@reporter.example Tue Jan  2 00:00:0{} 2024\r\n\
-             From: noreply@reporter.example\r\n\
-             Subject: Report Domain: example.com\r\n\
-             MIME-Version: 1.0\r\n\
-             Content-Type: multipart/mixed; boundary=\"b1\"\r\n\
-             \r\n\
-             --b1\r\n\
-             Content-Type: application/gzip; name=\"r{i}.zip.gz\"\r\n\
-             Content-Disposition: attachment; filename=\"r{i}.zip.gz\"\r\n\
-             Content-Transfer-Encoding: base64\r\n\
-             \r\n\
-             {}\r\n\
-             --b1--\r\n\r\n",
-            i % 10,
-            base64(&attachment)
-        )
-        .unwrap();
+        all.push(mail(&gzip(&zip), &format!("r{i}.zip.gz")));
     }
-    mbox
+    mbox(&all)
 }
 
 /// Zip archives nested four deep (all members stored), the innermost
