@@ -10,14 +10,13 @@ use authwarden_api::{
     Finding,
 };
 
+use authwarden_dmarc::{
+    authorization_name, check_authorization, discover, parse_record_bytes, Authorization,
+    Discovery, DiscoveryOutcome, DmarcRecord, FoundRecord, IssueKind, ParsedRecord, Phase, Policy,
+    RecordSource, ReportUri, SyntaxIssue,
+};
+
 use crate::codes::*;
-use crate::discovery::{
-    authorization_name, check_authorization, discover, Authorization, Discovery, DiscoveryOutcome,
-    FoundRecord, RecordSource,
-};
-use crate::record::{
-    parse_record_bytes, DmarcRecord, IssueKind, ParsedRecord, Policy, ReportUri, SyntaxIssue,
-};
 
 /// The checker id.
 pub const CHECKER_ID: &str = "dmarc-policy";
@@ -590,10 +589,11 @@ async fn external_destinations(
 
 /// The policy that applies to the checked domain and the tag it comes from.
 fn applied_policy(source: RecordSource, record: &DmarcRecord) -> (Policy, &'static str) {
-    match (source, record.subdomain_policy) {
-        (RecordSource::Organizational, Some(sp)) => (sp, "sp"),
-        _ => (record.effective_policy(), "p"),
-    }
+    let tag = match (source, record.subdomain_policy) {
+        (RecordSource::Organizational, Some(_)) => "sp",
+        _ => "p",
+    };
+    (record.applied_policy(source), tag)
 }
 
 fn incomplete(domain: &str, name: &str, failure: &str) -> Finding {
@@ -724,21 +724,7 @@ fn empty_facts(status: &str, discovery: &Discovery) -> Value {
 /// `strictness` is that policy one step weaker when `t=y` or `pct=0`;
 /// `phase` is the rollout stage, e.g. `quarantine pct 25 (testing)`.
 fn found_facts(discovery: &Discovery, found: &FoundRecord, record: &DmarcRecord) -> Value {
-    let (applied, _) = applied_policy(found.source, record);
-    let pct = record.effective_pct();
-    let testing = record.is_testing();
-    let strictness = if testing || pct == 0 {
-        applied.weaker()
-    } else {
-        applied
-    };
-    let mut phase = match applied {
-        Policy::None => "none".to_string(),
-        p => format!("{p} pct {pct}"),
-    };
-    if testing {
-        phase.push_str(" (testing)");
-    }
+    let phase = Phase::of(record, found.source);
     let fo: Vec<&str> = record.effective_fo().iter().map(|o| o.as_str()).collect();
     json!({
         "status": "found",
@@ -746,18 +732,18 @@ fn found_facts(discovery: &Discovery, found: &FoundRecord, record: &DmarcRecord)
         "source": found.source.as_str(),
         "record_domain": found.domain,
         "organizational_domain": discovery.organizational_domain,
-        "policy": applied.as_str(),
+        "policy": phase.policy.as_str(),
         "subdomain_policy": record.effective_subdomain_policy().as_str(),
         "nonexistent_subdomain_policy": record.effective_nonexistent_subdomain_policy().as_str(),
-        "pct": pct,
-        "testing": testing,
+        "pct": phase.pct,
+        "testing": phase.testing,
         "rua": record.rua.iter().map(|u| u.uri.clone()).collect::<Vec<_>>(),
         "ruf": record.ruf.iter().map(|u| u.uri.clone()).collect::<Vec<_>>(),
         "adkim": record.effective_adkim().as_str(),
         "aspf": record.effective_aspf().as_str(),
         "fo": fo.join(":"),
         "ri": record.effective_ri(),
-        "strictness": strictness.as_str(),
-        "phase": phase,
+        "strictness": phase.strictness().as_str(),
+        "phase": phase.describe(),
     })
 }

@@ -7,15 +7,16 @@
 //! Every finding's help names the exact record to publish, built from the
 //! current one. Its facts (`dmarc` key) describe the policy and rollout phase.
 //!
-//! The parser ([`parse_record`], [`DmarcRecord`]) and discovery
-//! ([`discover`]) are public so that other checkers read DMARC the same way.
+//! The parser, discovery and the rollout phase live in the domain library
+//! [`authwarden_dmarc`], which every checker reading DMARC uses; its
+//! modules and types are re-exported here under their former paths
+//! ([`record`], [`discovery`], [`parse_record`], [`discover`], ...).
 #![deny(missing_docs)]
 
 mod checker;
 pub mod codes;
-pub mod discovery;
-pub mod record;
 
+pub use authwarden_dmarc::{discovery, record};
 pub use checker::{DmarcPolicy, CHECKER_ID};
 pub use codes::CODES;
 pub use discovery::{discover, Discovery, DiscoveryOutcome, FoundRecord, RecordSource};

@@ -10,6 +10,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::discovery::RecordSource;
+
 /// Every tag this parser knows, in the order [`DmarcRecord::to_txt`] writes them.
 pub const KNOWN_TAGS: &[&str] = &[
     "v", "p", "sp", "np", "pct", "t", "adkim", "aspf", "fo", "rua", "ruf", "rf", "ri", "psd",
@@ -301,6 +303,17 @@ impl DmarcRecord {
     pub fn effective_subdomain_policy(&self) -> Policy {
         self.subdomain_policy
             .unwrap_or_else(|| self.effective_policy())
+    }
+
+    /// The policy applied to a domain whose governing record this is:
+    /// `p` when the record is the domain's own; when it was found at the
+    /// organizational domain, its `sp` if present, else `p` (RFC 7489
+    /// section 6.6.3).
+    pub fn applied_policy(&self, source: RecordSource) -> Policy {
+        match (source, self.subdomain_policy) {
+            (RecordSource::Organizational, Some(sp)) => sp,
+            _ => self.effective_policy(),
+        }
     }
 
     /// The policy for non-existent subdomains: `np`, else `sp`, else `p`.
@@ -709,7 +722,9 @@ pub enum IssueKind {
 }
 
 /// One syntax problem, with enough structure for evidence and a did-you-mean.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Its text is [`SyntaxIssue::message`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
 pub struct SyntaxIssue {
     /// What kind of problem.
     pub kind: IssueKind,
@@ -780,12 +795,6 @@ impl SyntaxIssue {
             suggestion,
             ..SyntaxIssue::new(IssueKind::UnknownTag, message)
         }
-    }
-}
-
-impl fmt::Display for SyntaxIssue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
     }
 }
 

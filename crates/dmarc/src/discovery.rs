@@ -1,11 +1,13 @@
 //! Policy discovery (RFC 7489 section 6.6.3): which DMARC record governs a
-//! domain, looked up through the injected resolver. Public so that other
-//! checkers (SPF, rollout advisor) find the record the same way.
+//! domain, looked up through the injected resolver, so that every checker
+//! (dmarc-policy, spf, rollout-advisor, parked-domain) finds the record the
+//! same way; and the external report authorization lookup (section 7.1).
 
 use authwarden_api::domain::organizational_domain;
 use authwarden_api::{DnsFailure, DnsOutcome, Rdata, RecordType, Resolver};
 use serde::{Deserialize, Serialize};
 
+use crate::phase::Phase;
 use crate::record::{is_dmarc_record, parse_record_bytes, ParsedRecord, SyntaxIssue};
 
 /// Where the record that governs a domain was found.
@@ -47,6 +49,14 @@ impl FoundRecord {
     /// The DNS name of the record, `_dmarc.<domain>`.
     pub fn name(&self) -> String {
         format!("_dmarc.{}", self.domain)
+    }
+
+    /// The rollout phase the record gives the domain it was discovered for
+    /// (`sp` applies when it is the organizational domain's), as published:
+    /// `None` when the record does not parse.
+    pub fn phase(&self) -> Option<Phase> {
+        let parsed = self.parsed.as_ref().ok()?;
+        Some(Phase::of(&parsed.record, self.source))
     }
 }
 

@@ -1,7 +1,7 @@
 //! Unit tests of the DMARC record parser: every tag, every kind of issue.
 
-use authwarden_checker_dmarc_policy::record::{close_match, KNOWN_TAGS};
-use authwarden_checker_dmarc_policy::{
+use authwarden_dmarc::record::{close_match, KNOWN_TAGS};
+use authwarden_dmarc::{
     is_dmarc_record, parse_record, parse_record_bytes, Alignment, FailureOption, IssueKind,
     ParsedRecord, Policy, PsdFlag, ReportFormat, SyntaxIssue,
 };
