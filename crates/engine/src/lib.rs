@@ -5,17 +5,29 @@
 //!
 //! A checker that panics does not stop the run: its domain gets an
 //! [`ENGINE_CHECK_CRASHED`] finding and every other check goes on.
+//!
+//! Each check has a hard time limit ([`Engine::timeout`], 120 s), past which
+//! it is abandoned with [`ENGINE_CHECK_CRASHED`], and a softer DNS budget
+//! ([`Engine::dns_budget`], three quarters of the limit): the check's
+//! resolver answers every query asked after the budget ran out, and every
+//! query still unanswered then, with [`DnsFailure::OutOfTime`] at once. A
+//! checker turns those failures into its own "check incomplete" findings,
+//! as it does for timeouts, and returns before the hard limit with what it
+//! did find, instead of losing everything to `ENGINE001`.
 #![deny(missing_docs)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use authwarden_api::{
-    declare_codes, serde_json::Map, serde_json::Value, CheckContext, Checker, DomainTarget,
-    Finding, Level, Severity,
+    async_trait, declare_codes, serde_json::Map, serde_json::Value, CheckContext, Checker,
+    DnsAnswer, DnsFailure, DnsOutcome, DomainTarget, Finding, Level, RecordType, Resolver,
+    Severity,
 };
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
+use tokio::time::Instant;
 
 declare_codes! {
     /// A checker failed unexpectedly; its results for this domain are missing.
@@ -75,6 +87,34 @@ impl RunOutcome {
     pub fn has_errors(&self) -> bool {
         self.findings.iter().any(|f| f.severity == Severity::Error)
     }
+
+    /// The (domain, checker) checks that did not complete: those with a
+    /// "check incomplete" finding (a code name ending in `-incomplete`,
+    /// e.g. `dkim-check-incomplete` after a DNS timeout) and those the
+    /// engine reported as [`ENGINE_CHECK_CRASHED`] (the checker is that
+    /// finding's subject). Sorted, each pair once; `.len()` is the number
+    /// of incomplete checks.
+    ///
+    /// It reads the findings after levels were applied: an incomplete code
+    /// the user set to `allow` is not counted.
+    pub fn incomplete_checks(&self) -> BTreeSet<(&str, &str)> {
+        self.findings
+            .iter()
+            .filter_map(|f| incomplete_check(f).map(|checker| (f.domain.as_str(), checker)))
+            .collect()
+    }
+}
+
+/// The checker whose check of the finding's domain did not complete, when
+/// the finding says so (see [`RunOutcome::incomplete_checks`]).
+pub fn incomplete_check(finding: &Finding) -> Option<&str> {
+    if finding.name == ENGINE_CHECK_CRASHED.name {
+        Some(finding.subject.as_str())
+    } else if finding.name.ends_with("-incomplete") {
+        Some(finding.checker.as_str())
+    } else {
+        None
+    }
 }
 
 /// Counts by severity.
@@ -102,19 +142,34 @@ pub struct Engine {
     checkers: Vec<PlannedChecker>,
     levels: BTreeMap<String, Level>,
     concurrency: usize,
-    timeout: std::time::Duration,
+    timeout: Duration,
+    dns_budget: Option<Duration>,
 }
 
 impl Engine {
     /// An engine over these checkers, with no level overrides, 16 checks at
-    /// once and a 120 s limit per check.
+    /// once, a 120 s limit per check and DNS answered until 90 s into it.
     pub fn new(checkers: Vec<PlannedChecker>) -> Self {
         Engine {
             checkers,
             levels: BTreeMap::new(),
             concurrency: 16,
-            timeout: std::time::Duration::from_secs(120),
+            timeout: Duration::from_secs(120),
+            dns_budget: None,
         }
+    }
+
+    /// How long into a check its DNS queries are answered; later ones fail
+    /// at once with [`DnsFailure::OutOfTime`]. Default: three quarters of
+    /// [`Engine::timeout`], which leaves the checker a quarter of its time
+    /// to report what it found. A budget past the limit turns it off.
+    pub fn dns_budget(mut self, budget: Duration) -> Self {
+        self.dns_budget = Some(budget);
+        self
+    }
+
+    fn effective_dns_budget(&self) -> Duration {
+        self.dns_budget.unwrap_or(self.timeout / 4 * 3)
     }
 
     /// Per-code levels (keys are codes such as `DMARC003`).
@@ -155,13 +210,21 @@ impl Engine {
             }
         }
         let timeout = self.timeout;
+        let budget = self.effective_dns_budget();
         let mut results: Vec<(usize, usize, Vec<Finding>, Option<Value>)> =
             stream::iter(jobs.into_iter().map(|(di, ci, domain, planned)| {
-                let ctx = ctx.with_config(planned.settings.clone());
+                let mut ctx = ctx.with_config(planned.settings.clone());
                 async move {
                     let id = planned.checker.info().id;
                     let name = domain.name.clone();
                     let task = tokio::spawn(async move {
+                        // The clock starts when the check does, not when it
+                        // was queued.
+                        ctx.resolver = Arc::new(Budgeted {
+                            inner: ctx.resolver.clone(),
+                            deadline: Instant::now() + budget,
+                            why: format!("the {id} check's DNS budget of {budget:?} ran out"),
+                        });
                         tokio::time::timeout(timeout, planned.checker.check(&ctx, &domain)).await
                     });
                     let (findings, facts) = match task.await {
@@ -222,6 +285,37 @@ impl Engine {
     }
 }
 
+/// The resolver of one check: the run's resolver until the check's DNS
+/// budget runs out, then [`DnsFailure::OutOfTime`] at once.
+struct Budgeted {
+    inner: Arc<dyn Resolver>,
+    deadline: Instant,
+    /// The failure's detail.
+    why: String,
+}
+
+#[async_trait]
+impl Resolver for Budgeted {
+    async fn query(&self, name: &str, rtype: RecordType) -> DnsAnswer {
+        let out_of_time = || DnsAnswer {
+            name: authwarden_api::dns::normalize_name(name),
+            rtype,
+            cname_chain: Vec::new(),
+            outcome: DnsOutcome::Failed(DnsFailure::OutOfTime(self.why.clone())),
+        };
+        if Instant::now() >= self.deadline {
+            return out_of_time();
+        }
+        tokio::time::timeout_at(self.deadline, self.inner.query(name, rtype))
+            .await
+            .unwrap_or_else(|_| out_of_time())
+    }
+
+    fn queries_sent(&self) -> u64 {
+        self.inner.queries_sent()
+    }
+}
+
 fn crashed(checker: &str, domain: &str, why: String) -> Finding {
     Finding::new(
         ENGINE_ID,
@@ -258,10 +352,7 @@ fn panic_message(join: tokio::task::JoinError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use authwarden_api::{
-        async_trait, Cadence, CheckOutput, CheckerInfo, DnsAnswer, DnsOutcome, RecordType,
-        Resolver, SystemClock,
-    };
+    use authwarden_api::{Cadence, CheckOutput, CheckerInfo, SystemClock};
 
     mod codes {
         use authwarden_api::{declare_codes, Severity};
@@ -275,6 +366,72 @@ mod tests {
             /// ## How to fix
             /// x
             pub T1 = ("TST001", "test-one", Severity::Warning);
+            /// Test code.
+            ///
+            /// ## What it checks
+            /// x
+            /// ## Why it matters
+            /// x
+            /// ## How to fix
+            /// x
+            pub T2 = ("TST002", "test-check-incomplete", Severity::Warning);
+        }
+    }
+
+    /// Answers every query after ten seconds (of Tokio's clock), counting
+    /// the queries it receives.
+    #[derive(Default)]
+    struct SlowDns {
+        asked: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait]
+    impl Resolver for SlowDns {
+        async fn query(&self, name: &str, rtype: RecordType) -> DnsAnswer {
+            self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            DnsAnswer {
+                name: name.into(),
+                rtype,
+                cname_chain: vec![],
+                outcome: DnsOutcome::Failed(DnsFailure::Timeout),
+            }
+        }
+    }
+
+    /// Looks up 100 names one after another (20 minutes against
+    /// [`SlowDns`]) and reports each failure as "check incomplete".
+    struct Sequential;
+
+    static SEQUENTIAL: CheckerInfo = CheckerInfo {
+        id: "sequential",
+        summary: "sequential",
+        cadences: &[Cadence::Monthly],
+        codes: codes::CODES,
+        facts_key: "sequential",
+    };
+
+    #[async_trait]
+    impl Checker for Sequential {
+        fn info(&self) -> &CheckerInfo {
+            &SEQUENTIAL
+        }
+        async fn check(&self, ctx: &CheckContext, d: &DomainTarget) -> CheckOutput {
+            let mut findings = Vec::new();
+            for i in 0..100 {
+                let name = format!("n{i}.{}", d.name);
+                let answer = ctx.resolver.query(&name, RecordType::TXT).await;
+                if let Some(f) = answer.failure() {
+                    findings.push(
+                        Finding::new("sequential", &codes::T2, &d.name, format!("{f}"))
+                            .subject(name),
+                    );
+                }
+            }
+            CheckOutput {
+                findings,
+                facts: None,
+            }
         }
     }
 
@@ -374,6 +531,87 @@ mod tests {
         assert_eq!(out.findings[0].code, "ENGINE001");
         assert!(out.findings[0].message.contains("did not finish"));
         assert_eq!(out.findings[1].code, "TST001");
+    }
+
+    /// A checker whose DNS is slow gets failures once its DNS budget ran
+    /// out and reports them itself, in time: no ENGINE001.
+    #[tokio::test(start_paused = true)]
+    async fn out_of_dns_budget_the_checker_reports_itself_incomplete() {
+        let dns = Arc::new(SlowDns::default());
+        let engine = Engine::new(vec![PlannedChecker {
+            checker: Arc::new(Sequential),
+            settings: Value::Object(Map::new()),
+        }]);
+        let ctx = CheckContext::new(dns.clone(), Arc::new(SystemClock));
+        let out = engine.run(&ctx, &targets(&["a.example"]), &|| {}).await;
+        assert!(
+            out.findings.iter().all(|f| f.code == "TST002"),
+            "{:#?}",
+            out.findings
+        );
+        assert_eq!(out.findings.len(), 100);
+        // 90 s of budget at 10 s a query: the rest were not asked.
+        let asked = dns.asked.load(std::sync::atomic::Ordering::SeqCst);
+        assert!((9..=10).contains(&asked), "{asked} queries asked");
+        let out_of_time = out
+            .findings
+            .iter()
+            .filter(|f| {
+                f.message
+                    .starts_with("out of time: the sequential check's DNS budget")
+            })
+            .count();
+        assert_eq!(out_of_time, 100 - 9, "{:#?}", out.findings);
+        assert_eq!(
+            out.incomplete_checks(),
+            BTreeSet::from([("a.example", "sequential")])
+        );
+    }
+
+    /// With the budget set to the limit, the same checker is abandoned.
+    #[tokio::test(start_paused = true)]
+    async fn without_a_dns_budget_the_slow_checker_crashes() {
+        let engine = Engine::new(vec![PlannedChecker {
+            checker: Arc::new(Sequential),
+            settings: Value::Object(Map::new()),
+        }])
+        .dns_budget(Duration::from_secs(3600));
+        let ctx = CheckContext::new(Arc::new(SlowDns::default()), Arc::new(SystemClock));
+        let out = engine.run(&ctx, &targets(&["a.example"]), &|| {}).await;
+        assert_eq!(out.findings.len(), 1);
+        assert_eq!(out.findings[0].code, "ENGINE001");
+        assert_eq!(
+            out.incomplete_checks(),
+            BTreeSet::from([("a.example", "sequential")])
+        );
+    }
+
+    #[tokio::test]
+    async fn incomplete_checks_pair_domains_with_checkers() {
+        let out = engine()
+            .run(
+                &ctx(),
+                &targets(&["a.example", "bad.example", "c.example"]),
+                &|| {},
+            )
+            .await;
+        // The crashed check is the fake checker's, not the engine's.
+        assert_eq!(
+            out.incomplete_checks(),
+            BTreeSet::from([("bad.example", "fake")])
+        );
+        let mut out = out;
+        out.findings
+            .push(Finding::new("spf", &codes::T2, "c.example", "x"));
+        out.findings
+            .push(Finding::new("spf", &codes::T2, "c.example", "y"));
+        out.findings
+            .push(Finding::new("spf", &codes::T1, "a.example", "z"));
+        assert_eq!(
+            out.incomplete_checks(),
+            BTreeSet::from([("bad.example", "fake"), ("c.example", "spf")])
+        );
+        assert_eq!(out.incomplete_checks().len(), 2);
     }
 
     #[tokio::test]
