@@ -8,6 +8,13 @@
 //! column of the offending key or value. [`ConfigErrors`] prints them like
 //! rustc does.
 //!
+//! [`load`] also looks at every file and folder the config names — the
+//! password and CA files, the zone files (which must parse), the report
+//! folders, the templates folder, external checkers' programs, and whether
+//! the output folders can be created — and reports each problem at the
+//! key's value in the same list, so a command stops before any work.
+//! [`parse`] validates the text alone.
+//!
 //! What checkers and codes exist is not known here: the caller passes a
 //! [`Known`] built from the registry.
 //!
@@ -15,6 +22,7 @@
 #![deny(missing_docs)]
 
 mod error;
+mod files;
 mod model;
 mod validate;
 
@@ -30,12 +38,23 @@ pub use model::{
 /// The default location of the configuration file, relative to the current directory.
 pub const DEFAULT_PATH: &str = "config/authwarden.toml";
 
-/// Reads and validates the configuration file at `path`.
+/// Reads and validates the configuration file at `path`, including the
+/// files and folders it names.
 ///
-/// Relative paths inside the file are resolved against the file's directory.
+/// Relative paths inside the file are resolved against the file's
+/// directory. Inputs must exist and be usable: `password_file` (readable),
+/// `ca_file` (holds a PEM certificate), every `dns.zone_files` entry
+/// (parses, and merges with the others as the resolver loads them; an
+/// error reads `zone file example.zone: line 7: <reason>` at the config
+/// value), every `ingest.folders` entry (a folder or file), `templates.dir`
+/// (a folder), an external checker's program (an executable path, or a
+/// bare name found in `PATH`). Outputs (`reports_dir`, `history_dir`,
+/// `imap.state_file`) may be missing; they are an error only when they can
+/// never be created (they, or a folder above them, are a file of the
+/// wrong kind).
 pub fn load(path: &Path, known: &Known) -> Result<Config, ConfigErrors> {
     match std::fs::read_to_string(path) {
-        Ok(text) => parse(&text, path, known),
+        Ok(text) => validate::parse(&text, path, known, validate::Files::Check),
         Err(e) => Err(ConfigErrors(vec![ConfigError {
             file: path.to_path_buf(),
             line: 0,
@@ -48,8 +67,11 @@ pub fn load(path: &Path, known: &Known) -> Result<Config, ConfigErrors> {
 
 /// Validates `text` as if read from `path`: `path` names the file in
 /// errors, and relative paths inside are resolved against its directory.
+///
+/// The file system is not looked at: the files and folders the text names
+/// are not checked (see [`load`]).
 pub fn parse(text: &str, path: &Path, known: &Known) -> Result<Config, ConfigErrors> {
-    validate::parse(text, path, known)
+    validate::parse(text, path, known, validate::Files::Ignore)
 }
 
 /// The external checkers (`[checkers.<id>] type = "external"`) that `text`

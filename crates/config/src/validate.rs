@@ -15,6 +15,7 @@ use toml::de::{DeString, DeTable, DeValue};
 use toml::Spanned;
 
 use crate::error::Sink;
+use crate::files::{FileRef, Kind};
 use crate::model::{
     resolve_path, CheckerConfig, Config, DnsConfig, DomainConfig, ExternalConfig, ImapConfig,
     IngestConfig, JobConfig, Known, PasswordSource, Security, SmtpConfig, DEFAULT_EXTERNAL_TIMEOUT,
@@ -98,17 +99,31 @@ const LEVEL_ALIASES: &[(&str, &str)] = &[
     ("info", "note"),
 ];
 
+/// Whether validation looks at the files and folders the config names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Files {
+    /// Each must exist and be usable (see the `files` module).
+    Check,
+    /// The text alone is validated.
+    Ignore,
+}
+
 /// Parses and validates `text`, read from `path`.
-pub(crate) fn parse(text: &str, path: &Path, known: &Known) -> Result<Config, crate::ConfigErrors> {
-    let (config, errors) = walk(text, path, known);
+pub(crate) fn parse(
+    text: &str,
+    path: &Path,
+    known: &Known,
+    files: Files,
+) -> Result<Config, crate::ConfigErrors> {
+    let (config, errors) = walk(text, path, known, files);
     errors?;
     config.ok_or_else(|| unreachable_errors(path))
 }
 
-/// Like [`parse`], but returns what could be read despite errors; `None`
-/// only when the TOML itself does not parse.
+/// Like [`parse`] without the file checks, but returns what could be read
+/// despite errors; `None` only when the TOML itself does not parse.
 pub(crate) fn parse_lenient(text: &str, path: &Path, known: &Known) -> Option<Config> {
-    walk(text, path, known).0
+    walk(text, path, known, Files::Ignore).0
 }
 
 fn unreachable_errors(path: &Path) -> crate::ConfigErrors {
@@ -125,6 +140,7 @@ fn walk(
     text: &str,
     path: &Path,
     known: &Known,
+    files: Files,
 ) -> (Option<Config>, Result<(), crate::ConfigErrors>) {
     let mut sink = Sink::new(path, text);
     let root = match DeTable::parse(text) {
@@ -146,9 +162,13 @@ fn walk(
         known,
         dir,
         external_ids,
+        files: Vec::new(),
     };
     let mut config = walker.root(root.get_ref());
     config.source = Some(path.to_path_buf());
+    if files == Files::Check {
+        crate::files::check(&mut walker.sink, &walker.files);
+    }
     (Some(config), walker.sink.finish())
 }
 
@@ -228,6 +248,8 @@ struct Walker<'a> {
     dir: PathBuf,
     /// The ids of the file's external checkers (not in `known`).
     external_ids: Vec<String>,
+    /// Every file and folder the config names, checked after the walk.
+    files: Vec<FileRef>,
 }
 
 impl<'a> Walker<'a> {
@@ -373,13 +395,37 @@ impl<'a> Walker<'a> {
         Some(resolve_path(&self.dir, Path::new(s)))
     }
 
-    fn paths(&mut self, v: &Val<'_>, path: &str) -> Vec<PathBuf> {
+    /// A path that is kept for the file checks after the walk.
+    fn file_path(&mut self, v: &Val<'_>, path: &str, kind: Kind) -> Option<PathBuf> {
+        let resolved = self.path(v, path)?;
+        if let DeValue::String(s) = v.get_ref() {
+            self.files.push(FileRef {
+                key: path.to_string(),
+                written: s.to_string(),
+                path: resolved.clone(),
+                span: v.span(),
+                kind,
+            });
+        }
+        Some(resolved)
+    }
+
+    /// A list of paths, each kept for the file checks after the walk.
+    fn file_paths(&mut self, v: &Val<'_>, path: &str, kind: Kind) -> Vec<PathBuf> {
         let mut out = Vec::new();
         for (s, span) in self.strings(v, path).unwrap_or_default() {
             if s.trim().is_empty() {
                 self.err(span, format!("`{path}` must not contain an empty path"));
             } else {
-                out.push(resolve_path(&self.dir, Path::new(s)));
+                let resolved = resolve_path(&self.dir, Path::new(s));
+                self.files.push(FileRef {
+                    key: path.to_string(),
+                    written: s.to_string(),
+                    path: resolved.clone(),
+                    span,
+                    kind,
+                });
+                out.push(resolved);
             }
         }
         out
@@ -486,8 +532,12 @@ impl<'a> Walker<'a> {
                         config.timezone = tz;
                     }
                 }
-                "reports_dir" => reports_dir = self.path(v, "reports_dir"),
-                "history_dir" => history_dir = self.path(v, "history_dir"),
+                "reports_dir" => {
+                    reports_dir = self.file_path(v, "reports_dir", Kind::OutputFolder);
+                }
+                "history_dir" => {
+                    history_dir = self.file_path(v, "history_dir", Kind::OutputFolder);
+                }
                 "dns" => {
                     if let Some(t) = self.table(v, "dns") {
                         config.dns = self.dns(t);
@@ -519,7 +569,9 @@ impl<'a> Walker<'a> {
                         for (k, v) in t.iter() {
                             match k.get_ref().as_ref() {
                                 "dir" => {
-                                    if let Some(p) = self.path(v, "templates.dir") {
+                                    if let Some(p) =
+                                        self.file_path(v, "templates.dir", Kind::Folder)
+                                    {
                                         config.templates_dir = p;
                                     }
                                 }
@@ -603,7 +655,9 @@ impl<'a> Walker<'a> {
                         dns.retries = n as usize;
                     }
                 }
-                "zone_files" => dns.zone_files = self.paths(v, "dns.zone_files"),
+                "zone_files" => {
+                    dns.zone_files = self.file_paths(v, "dns.zone_files", Kind::ZoneFile);
+                }
                 _ => self.unknown_key(k, "in `[dns]`", DNS_KEYS),
             }
         }
@@ -856,6 +910,8 @@ impl<'a> Walker<'a> {
                             );
                             ok = false;
                         } else {
+                            let (program, span) = &list[0];
+                            self.program(program, span.clone(), &sub);
                             command = Some(list.iter().map(|(s, _)| s.to_string()).collect());
                         }
                     } else {
@@ -1047,7 +1103,7 @@ impl<'a> Walker<'a> {
                     password_env = self.password_env(v, &path).map(|s| (s, k.span()));
                 }
                 "password_file" => {
-                    password_file = self.path(v, &path).map(|p| (p, k.span()));
+                    password_file = self.file_path(v, &path, Kind::File).map(|p| (p, k.span()));
                 }
                 "from" => {
                     from_seen = true;
@@ -1061,7 +1117,7 @@ impl<'a> Walker<'a> {
                         }
                     }
                 }
-                "ca_file" => ca_file = self.path(v, &path),
+                "ca_file" => ca_file = self.file_path(v, &path, Kind::CaFile),
                 "timeout" => {
                     if let Some(d) = self.duration(v, &path) {
                         if d.is_zero() {
@@ -1114,6 +1170,24 @@ impl<'a> Walker<'a> {
 }
 
 impl Walker<'_> {
+    /// Keeps an external checker's program for the file checks, resolved
+    /// as the process is started: a relative path with a `/` against the
+    /// config file's folder, a bare name in `PATH`.
+    fn program(&mut self, program: &str, span: Range<usize>, key: &str) {
+        let (path, kind) = if program.contains('/') {
+            (resolve_path(&self.dir, Path::new(program)), Kind::Program)
+        } else {
+            (PathBuf::from(program), Kind::ProgramInPath)
+        };
+        self.files.push(FileRef {
+            key: key.to_string(),
+            written: program.to_string(),
+            path,
+            span,
+            kind,
+        });
+    }
+
     /// `starttls`, `tls` or `none`, with a did-you-mean for `ssl` and the like.
     fn security(&mut self, v: &Val<'_>, path: &str) -> Option<(Security, Range<usize>)> {
         let s = self.str(v, path)?;
@@ -1283,9 +1357,9 @@ impl Walker<'_> {
                 }
                 "password_file" => {
                     password_seen = true;
-                    password_file = self.path(v, &path).map(|p| (p, k.span()));
+                    password_file = self.file_path(v, &path, Kind::File).map(|p| (p, k.span()));
                 }
-                "ca_file" => ca_file = self.path(v, &path),
+                "ca_file" => ca_file = self.file_path(v, &path, Kind::CaFile),
                 "folder" => {
                     if let Some((f, span)) = self.folder(v, &path) {
                         folder = (f, Some(span));
@@ -1321,7 +1395,7 @@ impl Walker<'_> {
                         poll_cron = s.to_string();
                     }
                 }
-                "state_file" => state_file = self.path(v, &path),
+                "state_file" => state_file = self.file_path(v, &path, Kind::OutputFile),
                 _ => self.unknown_key(k, "in `[imap]`", IMAP_KEYS),
             }
         }
@@ -1385,7 +1459,9 @@ impl Walker<'_> {
             let key = k.get_ref().as_ref();
             let path = format!("ingest.{key}");
             match key {
-                "folders" => ingest.folders = self.paths(v, "ingest.folders"),
+                "folders" => {
+                    ingest.folders = self.file_paths(v, "ingest.folders", Kind::FileOrFolder);
+                }
                 "max_decompressed" => {
                     if let Some(n) = self.size(v, &path) {
                         ingest.max_decompressed = n;
