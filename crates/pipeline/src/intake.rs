@@ -27,9 +27,9 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context as _};
 use authwarden_aggregate::{
-    open_payload, parse_source_ip, resolve_ptrs, visit_payloads, AggregateRow, Category, Cause,
-    Classifier, Limits, Payload, PtrCache, PtrCounts, ReportError, ReportHeader,
-    DEFAULT_PTR_CONCURRENCY,
+    parse_source_ip, resolve_ptrs, stream_payload, visit_payloads, visit_payloads_skipping,
+    AggregateRow, Category, Cause, Classifier, FailedInputs, Limits, Payload, PtrCache, PtrCounts,
+    RejectedRecords, ReportError, ReportHeader, DEFAULT_PTR_CONCURRENCY,
 };
 use authwarden_api::Resolver;
 use authwarden_config::{Config, ImapConfig, Security as CfgSecurity};
@@ -410,6 +410,12 @@ pub struct IngestSummary {
     pub errors: Vec<FileError>,
     /// The Parquet files written.
     pub files: Vec<String>,
+    /// Records left out of new reports because their content is invalid
+    /// (a `source_ip` that is no IP address, …); the rest of each report is
+    /// in the history.
+    pub rejected_records: u64,
+    /// The reports with records left out, and why.
+    pub rejected: Vec<FileError>,
     /// What the mailbox run did, with `--imap`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub imap: Option<ImapSummary>,
@@ -434,7 +440,11 @@ pub struct ImapSummary {
 
 /// What ingesting one payload did.
 enum Outcome {
-    New { messages: u64, path: PathBuf },
+    New {
+        messages: u64,
+        path: PathBuf,
+        rejected: RejectedRecords,
+    },
     AlreadyIngested,
     Duplicate,
     Unreadable(String),
@@ -443,11 +453,29 @@ enum Outcome {
 impl IngestSummary {
     fn add(&mut self, source: &str, outcome: Outcome) {
         match outcome {
-            Outcome::New { messages, path } => {
+            Outcome::New {
+                messages,
+                path,
+                rejected,
+            } => {
                 self.reports += 1;
                 self.new += 1;
                 self.messages = self.messages.saturating_add(messages);
                 self.files.push(path.display().to_string());
+                if !rejected.is_empty() {
+                    self.rejected_records = self.rejected_records.saturating_add(rejected.records);
+                    self.rejected.push(FileError {
+                        file: source.to_string(),
+                        reason: format!(
+                            "{} record{} ({} message{}) left out: {}",
+                            rejected.records,
+                            if rejected.records == 1 { "" } else { "s" },
+                            rejected.messages,
+                            if rejected.messages == 1 { "" } else { "s" },
+                            rejected.reasons.join("; ")
+                        ),
+                    });
+                }
             }
             Outcome::AlreadyIngested => {
                 self.reports += 1;
@@ -564,6 +592,7 @@ fn ingest_payload(
         ReportStart::New(writer) => Outcome::New {
             messages,
             path: batch.finish(writer)?,
+            rejected: header.rejected,
         },
         ReportStart::AlreadyIngested => Outcome::AlreadyIngested,
         ReportStart::Duplicate => Outcome::Duplicate,
@@ -571,17 +600,28 @@ fn ingest_payload(
 }
 
 /// Files and folders into the batch, on all cores.
+/// A file that failed before and has not changed since is skipped (with
+/// one error line saying so) instead of being parsed again by every run:
+/// `failed` remembers them, see [`FailedInputs`].
 fn ingest_files(
     paths: &[PathBuf],
     batch: &AggregateBatch<'_>,
     limits: &Limits,
     rdns: Option<&ReverseDns>,
+    failed: &mut FailedInputs,
     summary: &mut IngestSummary,
 ) -> anyhow::Result<()> {
     let classifier = Classifier::default();
-    let visits = visit_payloads(paths, limits, |p| {
-        ingest_payload(p, batch, &classifier, limits, rdns)
-    });
+    let visits = visit_payloads_skipping(
+        paths,
+        limits,
+        failed,
+        |p| ingest_payload(p, batch, &classifier, limits, rdns),
+        |outcome| match outcome {
+            Ok(Outcome::Unreadable(reason)) => Some(reason.clone()),
+            _ => None,
+        },
+    );
     for visit in visits {
         match visit {
             Ok((source, outcome)) => summary.add(
@@ -641,31 +681,42 @@ async fn ingest_imap(
         }
         let mut summary = shared.lock().unwrap_or_else(|e| e.into_inner());
         let name = format!("imap:{folder} UID {uid}");
-        let payloads = match open_payload(raw.to_vec(), &name, limits) {
-            Ok(p) if p.is_empty() => {
-                summary.error(&name, "the message has no report attachment".into());
-                return Disposition::Invalid;
-            }
-            Ok(p) => p,
-            Err(e) => {
-                summary.error(&name, e.to_string());
-                return Disposition::Invalid;
-            }
-        };
+        // Each attachment is ingested as it is expanded and dropped before
+        // the next one: memory stays bounded whatever the message holds.
         let mut unreadable = false;
-        for payload in &payloads {
+        let mut payloads = 0usize;
+        let mut failure: Option<anyhow::Error> = None;
+        let streamed = stream_payload(raw.to_vec(), &name, limits, |payload| {
+            if failure.is_some() {
+                return;
+            }
+            payloads += 1;
             match ingest_payload(payload, batch, &classifier, limits, rdns) {
                 Ok(outcome) => {
                     unreadable |= matches!(outcome, Outcome::Unreadable(_));
                     summary.add(payload.source(), outcome);
                 }
                 Err(e) => {
-                    *fatal = Some(
+                    failure = Some(
                         anyhow::Error::new(e)
                             .context(format!("cannot append {} to the history", payload.source())),
                     );
-                    return Disposition::Keep;
                 }
+            }
+        });
+        if let Some(e) = failure {
+            *fatal = Some(e);
+            return Disposition::Keep;
+        }
+        match streamed {
+            Ok(()) if payloads == 0 => {
+                summary.error(&name, "the message has no report attachment".into());
+                return Disposition::Invalid;
+            }
+            Ok(()) => {}
+            Err(e) => {
+                summary.error(&name, e.to_string());
+                unreadable = true;
             }
         }
         if let Err(e) = batch.commit() {
@@ -746,7 +797,26 @@ pub async fn ingest_all(
     let mut summary = IngestSummary::default();
     let mut ingested = Ok(());
     if !paths.is_empty() {
-        ingested = ingest_files(paths, &batch, &limits, rdns.as_ref(), &mut summary);
+        let failed_file = FailedInputs::path_in(&config.history_dir);
+        let mut failed = FailedInputs::load(&failed_file).unwrap_or_else(|e| {
+            warnings.push(format!(
+                "{e}; every file of the batch is tried again, also those that failed before"
+            ));
+            FailedInputs::new()
+        });
+        ingested = ingest_files(
+            paths,
+            &batch,
+            &limits,
+            rdns.as_ref(),
+            &mut failed,
+            &mut summary,
+        );
+        if ingested.is_ok() {
+            if let Err(e) = failed.save(&failed_file) {
+                warnings.push(e.to_string());
+            }
+        }
     }
     if let (Ok(()), Some(imap)) = (&ingested, imap_config) {
         ingested = ingest_imap(imap, &batch, &limits, rdns.as_ref(), &mut summary).await;
