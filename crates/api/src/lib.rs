@@ -12,10 +12,10 @@ mod clock;
 mod codes;
 pub mod dns;
 pub mod domain;
+mod finding;
 pub mod fsutil;
 pub mod names;
 pub mod text;
-mod finding;
 
 pub use checker::{
     Cadence, CheckContext, CheckOutput, Checker, CheckerInfo, DomainTarget, Extensions, RunPaths,
