@@ -16,8 +16,8 @@ use authwarden_api::{domain, RecordType, Resolver};
 use authwarden_checker_inventory_drift::{parse_inventory, Inventory};
 use authwarden_checker_spf::eval::{select_record, Fetched};
 use authwarden_checker_spf::{
-    dmarc_phase, evaluate, flatten, parse_record, tree_json, txt_strings, Evaluation, LookupNode,
-    NodeProblem, Rollout, LOOKUP_LIMIT, REFRESH_WARNING, VOID_LIMIT,
+    evaluate, flatten, parse_record, published_phase, tree_json, txt_strings, Evaluation,
+    LookupNode, NodeProblem, PublishedPhase, Rollout, LOOKUP_LIMIT, REFRESH_WARNING, VOID_LIMIT,
 };
 use authwarden_config::{Config, KnownChecker};
 use authwarden_registry::Registry;
@@ -177,7 +177,7 @@ fn terms_of(inventory: &Inventory, args: &BuildArgs, warnings: &mut Vec<String>)
 struct PhaseChoice {
     rollout: Rollout,
     source: &'static str,
-    dmarc: Option<authwarden_checker_spf::DmarcPhase>,
+    dmarc: Option<PublishedPhase>,
     why: String,
 }
 
@@ -190,19 +190,22 @@ async fn choose_phase(resolver: &dyn Resolver, domain: &str, args: &BuildArgs) -
             why: format!("--phase {}: {}", p.as_str(), p.reason()),
         };
     }
-    match dmarc_phase(resolver, domain).await {
-        Some(d) => PhaseChoice {
-            rollout: d.rollout,
-            source: "dmarc",
-            why: format!(
-                "the dmarc record at {} is at \"{}\" ({}): {}",
-                d.record_name,
-                d.describe,
-                d.rollout.as_str(),
-                d.rollout.reason()
-            ),
-            dmarc: Some(d),
-        },
+    match published_phase(resolver, domain).await {
+        Some(d) => {
+            let rollout = Rollout::of(&d.phase);
+            PhaseChoice {
+                rollout,
+                source: "dmarc",
+                why: format!(
+                    "the dmarc record at {} is at \"{}\" ({}): {}",
+                    d.record_name,
+                    d.phase.describe(),
+                    rollout.as_str(),
+                    rollout.reason()
+                ),
+                dmarc: Some(d),
+            }
+        }
         None => PhaseChoice {
             rollout: Rollout::Monitoring,
             source: "default",
@@ -439,7 +442,7 @@ impl Report<'_> {
                 "source": self.phase.source,
                 "dmarc_name": self.phase.dmarc.as_ref().map(|d| d.record_name.as_str()),
                 "dmarc_record": self.phase.dmarc.as_ref().map(|d| d.record.as_str()),
-                "dmarc_phase": self.phase.dmarc.as_ref().map(|d| d.describe.as_str()),
+                "dmarc_phase": self.phase.dmarc.as_ref().map(|d| d.phase.describe()),
                 "reason": self.phase.why,
             },
             "terms": self.terms.iter().map(|t| json!({"term": t.term, "senders": t.senders})).collect::<Vec<_>>(),

@@ -7,14 +7,14 @@ use authwarden_api::{
     Finding, RecordType,
 };
 
-use crate::codes::*;
-use crate::eval::{
-    evaluate, select_record, Evaluation, Fetched, LookupNode, NodeProblem, LOOKUP_LIMIT, MX_LIMIT,
-    VOID_LIMIT,
+use authwarden_dmarc::{published_phase, PublishedPhase};
+use authwarden_spf::{
+    evaluate, flatten, is_spf_record, select_record, Evaluation, Fetched, Flattened, LookupNode,
+    Mechanism, NodeProblem, Qualifier, Rollout, SpfRecord, SyntaxError, TermKind, LOOKUP_LIMIT,
+    MX_LIMIT, REFRESH_WARNING, VOID_LIMIT,
 };
-use crate::flatten::{flatten, Flattened, REFRESH_WARNING};
-use crate::phase::{dmarc_phase, DmarcPhase, Rollout};
-use crate::record::{is_spf_record, Mechanism, Qualifier, SpfRecord, SyntaxError, TermKind};
+
+use crate::codes::*;
 
 /// The checker id.
 pub const CHECKER_ID: &str = "spf";
@@ -104,7 +104,7 @@ impl Checker for Spf {
                         };
                         run.record(&record, &ev, flat.as_ref());
                         if matches!(ev.all, Some(Qualifier::SoftFail | Qualifier::Fail)) {
-                            if let Some(phase) = dmarc_phase(resolver, &domain).await {
+                            if let Some(phase) = published_phase(resolver, &domain).await {
                                 run.phase(&record, &ev, &phase);
                             }
                         }
@@ -582,21 +582,21 @@ impl Run {
     }
 
     /// `~all` / `-all` against the DMARC phase (SPF020).
-    fn phase(&mut self, record: &SpfRecord, ev: &Evaluation, phase: &DmarcPhase) {
-        let want = phase.rollout.all();
+    fn phase(&mut self, record: &SpfRecord, ev: &Evaluation, phase: &PublishedPhase) {
+        let rollout = Rollout::of(&phase.phase);
+        let describe = phase.phase.describe();
+        let want = rollout.all();
         let Some(have) = ev.all else { return };
         if have == want {
             return;
         }
         let (have_s, want_s) = (qualifier_name(Some(have)), qualifier_name(Some(want)));
-        let message = match phase.rollout {
+        let message = match rollout {
             Rollout::Monitoring => format!(
-                "the spf record ends in {have_s} while dmarc only monitors ({}): mail from senders not yet listed is rejected by receivers that act on spf alone",
-                phase.describe
+                "the spf record ends in {have_s} while dmarc only monitors ({describe}): mail from senders not yet listed is rejected by receivers that act on spf alone"
             ),
             Rollout::Enforcing => format!(
-                "the spf record ends in {have_s} while dmarc enforces ({}): use {want_s}",
-                phase.describe
+                "the spf record ends in {have_s} while dmarc enforces ({describe}): use {want_s}"
             ),
         };
         let fix = if record.all().is_some() {
@@ -609,11 +609,11 @@ impl Run {
         };
         let f = self
             .finding(&SPF_ALL_PHASE, message)
-            .help(format!("{}; {fix}", phase.rollout.reason()))
+            .help(format!("{}; {fix}", rollout.reason()))
             .evidence("all", have_s)
             .evidence("expected", want_s)
-            .evidence("dmarc_phase", phase.describe.as_str())
-            .evidence("rollout", phase.rollout.as_str())
+            .evidence("dmarc_phase", describe.as_str())
+            .evidence("rollout", rollout.as_str())
             .evidence("dmarc_record", phase.record.as_str())
             .evidence("dmarc_name", phase.record_name.as_str());
         self.push(f);

@@ -7,20 +7,23 @@
 //! void lookups exactly, as a worst-case evaluation would. Its facts (`spf`
 //! key) carry the record, both counts, the `all` qualifier, the ranges the
 //! record authorises and the lookup tree with each term's own cost.
+//!
+//! The parser, the evaluator, flattening and the `all` that fits the DMARC
+//! phase live in the domain library [`authwarden_spf`]; its modules and
+//! types are re-exported here under their former paths ([`record`],
+//! [`eval`], [`flatten`](mod@flatten), [`phase`], [`parse_record`], ...).
 #![deny(missing_docs)]
 
 mod checker;
 pub mod codes;
-pub mod eval;
-pub mod flatten;
-pub mod phase;
-pub mod record;
 
+// `flatten` names both the module and its function: this brings both.
+pub use authwarden_spf::{eval, flatten, phase, record};
 pub use checker::{tree_json, Spf, CHECKER_ID};
 pub use codes::CODES;
 pub use eval::{evaluate, Evaluation, LookupNode, NodeProblem, LOOKUP_LIMIT, VOID_LIMIT};
-pub use flatten::{flatten, txt_strings, Flattened, REFRESH_WARNING};
-pub use phase::{dmarc_phase, DmarcPhase, Rollout};
+pub use flatten::{txt_strings, Flattened, REFRESH_WARNING};
+pub use phase::{published_phase, PublishedPhase, Rollout};
 pub use record::{
     check_explanation, is_spf_record, parse_record, parse_record_parts, DomainSpec, DualCidr,
     Macro, Mechanism, Modifier, Qualifier, SpfRecord, SyntaxError, Term, TermKind,

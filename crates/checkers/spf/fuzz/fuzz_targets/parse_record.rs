@@ -3,7 +3,7 @@
 //! record must re-parse from its own text to the same terms.
 #![no_main]
 
-use authwarden_checker_spf::{check_explanation, parse_record};
+use authwarden_spf::{check_explanation, parse_record};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -4,7 +4,8 @@
 //! - the kept corpus, `tests/corpus/` (run every time): `rfc7208/` holds every
 //!   record of the RFC 7208 suite's zone data as a seed, `regressions/` the
 //!   inputs that once failed (add a file there for every bug the fuzzers
-//!   find; `cargo fuzz` writes its crashes to `fuzz/artifacts/`);
+//!   find; `cargo fuzz`, whose targets are in `crates/checkers/spf/fuzz/`,
+//!   writes its crashes to `artifacts/` there);
 //! - records generated from the grammar (terms, macros, CIDR lengths, with
 //!   random bytes spliced in), so most inputs get deep into the parser;
 //! - arbitrary bytes behind `v=spf1 `.
@@ -20,7 +21,7 @@
 use std::path::Path;
 
 use authwarden_api::{async_trait, DnsAnswer, DnsOutcome, Rdata, RecordType, Resolver};
-use authwarden_checker_spf::{check_explanation, evaluate, parse_record, SpfRecord};
+use authwarden_spf::{check_explanation, evaluate, parse_record, SpfRecord};
 use proptest::prelude::*;
 
 fn corpus() -> Vec<(String, Vec<u8>)> {

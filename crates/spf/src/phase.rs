@@ -8,11 +8,14 @@
 //! requires), a softfail only keeps forged mail deliverable at receivers that
 //! ignore DMARC, and `-all` says what the domain means.
 //!
-//! The phase is read from the published DMARC record with the
-//! `dmarc-policy` checker's discovery, so both checkers agree on it.
+//! The phase itself is the one [`Phase`] of `authwarden-dmarc` (read from the
+//! published record with [`authwarden_dmarc::published_phase`]), so every
+//! checker agrees on it; [`Rollout`] is only SPF's reading of it.
 
-use authwarden_api::Resolver;
-use authwarden_checker_dmarc_policy::{discover, DiscoveryOutcome, Policy, RecordSource};
+use authwarden_dmarc::Phase;
+/// The phase a domain publishes, as [`Rollout::of`] reads it: re-exported
+/// so that callers of this module need not name the DMARC library.
+pub use authwarden_dmarc::{published_phase, PublishedPhase};
 
 use crate::record::Qualifier;
 
@@ -27,6 +30,17 @@ pub enum Rollout {
 }
 
 impl Rollout {
+    /// SPF's reading of a DMARC phase: enforcing when receivers act on
+    /// failing mail ([`Phase::is_enforcing`]: `quarantine` or `reject`, not
+    /// testing, `pct` above 0), monitoring otherwise.
+    pub fn of(phase: &Phase) -> Rollout {
+        if phase.is_enforcing() {
+            Rollout::Enforcing
+        } else {
+            Rollout::Monitoring
+        }
+    }
+
     /// `monitoring` or `enforcing`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -66,51 +80,20 @@ impl Rollout {
     }
 }
 
-/// The DMARC phase of a domain as published.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DmarcPhase {
-    /// Monitoring or enforcing.
-    pub rollout: Rollout,
-    /// The DMARC name the record was found at, `_dmarc.example.org`.
-    pub record_name: String,
-    /// The record as published.
-    pub record: String,
-    /// The phase as the DMARC checker describes it, e.g. `quarantine pct 25`.
-    pub describe: String,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use authwarden_dmarc::Policy;
 
-/// Reads the DMARC phase of `domain` (its own record, else its
-/// organizational domain's, applying `sp` there). `None` when there is no
-/// usable record or the lookup failed: the DMARC checker reports those.
-pub async fn dmarc_phase(resolver: &dyn Resolver, domain: &str) -> Option<DmarcPhase> {
-    let discovery = discover(resolver, domain).await;
-    let DiscoveryOutcome::Found(found) = discovery.outcome else {
-        return None;
-    };
-    let parsed = found.parsed.as_ref().ok()?;
-    let record = &parsed.record;
-    let policy = match (found.source, record.subdomain_policy) {
-        (RecordSource::Organizational, Some(sp)) => sp,
-        _ => record.effective_policy(),
-    };
-    let pct = record.effective_pct();
-    let testing = record.is_testing();
-    let rollout = if policy == Policy::None || testing || pct == 0 {
-        Rollout::Monitoring
-    } else {
-        Rollout::Enforcing
-    };
-    let mut describe = match policy {
-        Policy::None => "none".to_string(),
-        p => format!("{} pct {pct}", p.as_str()),
-    };
-    if testing {
-        describe.push_str(" (testing)");
+    #[test]
+    fn monitoring_until_receivers_act_on_failing_mail() {
+        let of = |policy, pct, testing| Rollout::of(&Phase::new(policy, pct, testing));
+        assert_eq!(of(Policy::None, 100, false), Rollout::Monitoring);
+        assert_eq!(of(Policy::Quarantine, 0, false), Rollout::Monitoring);
+        assert_eq!(of(Policy::Reject, 100, true), Rollout::Monitoring);
+        assert_eq!(of(Policy::Quarantine, 10, false), Rollout::Enforcing);
+        assert_eq!(of(Policy::Reject, 100, false), Rollout::Enforcing);
+        assert_eq!(Rollout::Monitoring.all(), Qualifier::SoftFail);
+        assert_eq!(Rollout::Enforcing.all(), Qualifier::Fail);
     }
-    Some(DmarcPhase {
-        rollout,
-        record_name: found.name(),
-        record: found.text.clone(),
-        describe,
-    })
 }

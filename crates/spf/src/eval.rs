@@ -27,9 +27,12 @@ use crate::record::{
     SyntaxError, TermKind,
 };
 
-/// Receivers return permerror past this many DNS-querying terms.
+/// The DNS lookup limit (RFC 7208 section 4.6.4): receivers return
+/// permerror past this many DNS-querying terms (`include`, `a`, `mx`,
+/// `ptr`, `exists`, `redirect`), counted through every include and redirect.
 pub const LOOKUP_LIMIT: u32 = 10;
-/// Receivers may return permerror past this many void lookups.
+/// The void lookup limit (RFC 7208 section 4.6.4): receivers may return
+/// permerror past this many lookups that answer NXDOMAIN or no data.
 pub const VOID_LIMIT: u32 = 2;
 /// An `mx` term may resolve to at most this many hosts.
 pub const MX_LIMIT: usize = 10;

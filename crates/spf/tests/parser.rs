@@ -1,7 +1,7 @@
 //! Table tests of the RFC 7208 parser: what parses, and for what fails, the
 //! term, position and reason.
 
-use authwarden_checker_spf::{
+use authwarden_spf::{
     is_spf_record, parse_record, parse_record_parts, DualCidr, Mechanism, Modifier, Qualifier,
     TermKind,
 };

@@ -7,7 +7,6 @@
 //! reason. It works on bytes because TXT data is bytes: a non-ASCII byte is
 //! an error at its position, not a decoding failure.
 
-use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// The version tag every SPF record starts with.
@@ -239,7 +238,8 @@ impl SpfRecord {
 }
 
 /// A syntax error: which term, where, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("term `{term}` at byte {position}: {reason}")]
 pub struct SyntaxError {
     /// The term in error as written (lossy UTF-8), or the record's start for
     /// version errors.
@@ -249,18 +249,6 @@ pub struct SyntaxError {
     /// Why it is an error, lower-case.
     pub reason: String,
 }
-
-impl fmt::Display for SyntaxError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "term `{}` at byte {}: {}",
-            self.term, self.position, self.reason
-        )
-    }
-}
-
-impl std::error::Error for SyntaxError {}
 
 /// Parses a record given as TXT character-strings, joined without separator.
 pub fn parse_record_parts(parts: &[Vec<u8>]) -> Result<SpfRecord, SyntaxError> {
