@@ -10,8 +10,14 @@ use authwarden_api::{
     async_trait, Cadence, CheckContext, CheckOutput, Checker, CheckerInfo, CodeInfo, DnsOutcome,
     DomainTarget, Finding, RecordType, RunPaths,
 };
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use authwarden_api::{DnsAnswer, Resolver};
 use chrono::{Duration, NaiveDate};
+use futures::stream::{self, StreamExt};
 use sha2::{Digest, Sha256};
+use tokio::time::{timeout_at, Instant};
 
 use crate::codes::*;
 use crate::key::{analyze_der, decode_base64, KeyInfo};
@@ -195,11 +201,36 @@ impl Checker for Dkim {
             }
         }
 
-        // Look each one up.
+        // Look them up, several at once and all within the budget; the
+        // answers come back in the selectors' order.
+        let deadline = Instant::now() + config.budget;
+        let names: Vec<String> = selectors
+            .iter()
+            .map(|(selector, _)| format!("{selector}._domainkey.{domain}"))
+            .collect();
+        let answers: Vec<Option<DnsAnswer>> = stream::iter(names)
+            .map(|name| lookup(ctx.resolver.clone(), name, RecordType::TXT, deadline))
+            .buffered(config.probe_concurrency)
+            .collect()
+            .await;
         let mut probes = Vec::new();
-        for (selector, sources) in selectors {
+        // (selector, name, why): `None` when the budget ran out first.
+        let mut failed: Vec<(String, String, Option<String>)> = Vec::new();
+        for ((selector, sources), answer) in selectors.into_iter().zip(answers) {
             let name = format!("{selector}._domainkey.{domain}");
-            let answer = ctx.resolver.query(&name, RecordType::TXT).await;
+            let Some(answer) = answer else {
+                failed.push((selector.clone(), name.clone(), None));
+                probes.push(Probe {
+                    selector,
+                    name,
+                    sources,
+                    status: Status::Failed,
+                    cname_target: None,
+                    managed_by: None,
+                    key_sha256: None,
+                });
+                continue;
+            };
             let cname_target = answer.cname_chain.last().cloned();
             let managed_by = cname_target
                 .as_deref()
@@ -216,12 +247,11 @@ impl Checker for Dkim {
             };
             match &answer.outcome {
                 DnsOutcome::Failed(f) => {
-                    run.incomplete(
-                        &domain,
-                        format!("txt lookup of {} failed ({f})", probe.name),
-                        "dns",
-                        &probe.name,
-                    );
+                    failed.push((
+                        probe.selector.clone(),
+                        probe.name.clone(),
+                        Some(f.to_string()),
+                    ));
                     probe.status = Status::Failed;
                 }
                 DnsOutcome::Records(_) => {
@@ -238,6 +268,8 @@ impl Checker for Dkim {
             }
             probes.push(probe);
         }
+
+        run.failed_lookups(failed, config.budget);
 
         // Findings on each selector's record.
         for probe in &probes {
@@ -332,7 +364,7 @@ impl Checker for Dkim {
         if !probes.iter().any(|p| p.status.found())
             && !probes.iter().any(|p| matches!(p.status, Status::Failed))
         {
-            if let Some(evidence) = sends_mail(ctx, &mut run).await {
+            if let Some(evidence) = sends_mail(ctx, &mut run, deadline, &config).await {
                 let probed: Vec<&str> = probes.iter().map(|p| p.selector.as_str()).collect();
                 let finding = run
                     .finding(
@@ -394,18 +426,35 @@ fn sha256_hex(bytes: &[u8]) -> String {
 /// Whether the domain sends mail: MX records (other than a null MX) or an
 /// SPF record that authorises something. `None` when it does not or the
 /// lookups failed (then an incomplete finding says so).
-async fn sends_mail(ctx: &CheckContext, run: &mut Run) -> Option<String> {
+async fn sends_mail(
+    ctx: &CheckContext,
+    run: &mut Run,
+    deadline: Instant,
+    config: &DkimConfig,
+) -> Option<String> {
     let domain = run.domain.clone();
-    let mx = ctx.resolver.query(&domain, RecordType::MX).await;
-    if let Some(f) = mx.failure() {
-        run.incomplete(
-            &domain,
-            format!("mx lookup of {domain} failed ({f})"),
-            "dns",
-            &domain,
-        );
-        return None;
-    }
+    let query = |rtype| {
+        let answer = lookup(ctx.resolver.clone(), domain.clone(), rtype, deadline);
+        async move {
+            let answer = answer.await.ok_or_else(|| out_of_budget(config))?;
+            match answer.failure() {
+                Some(f) => Err(f.to_string()),
+                None => Ok(answer),
+            }
+        }
+    };
+    let mx = match query(RecordType::MX).await {
+        Ok(mx) => mx,
+        Err(f) => {
+            run.incomplete(
+                &domain,
+                format!("mx lookup of {domain} failed ({f})"),
+                "dns",
+                &domain,
+            );
+            return None;
+        }
+    };
     let exchanges: Vec<String> = mx
         .records()
         .iter()
@@ -421,16 +470,18 @@ async fn sends_mail(ctx: &CheckContext, run: &mut Run) -> Option<String> {
     if !exchanges.is_empty() {
         return Some(format!("mx {}", exchanges.join(", ")));
     }
-    let txt = ctx.resolver.query(&domain, RecordType::TXT).await;
-    if let Some(f) = txt.failure() {
-        run.incomplete(
-            &domain,
-            format!("txt lookup of {domain} failed ({f})"),
-            "dns",
-            &domain,
-        );
-        return None;
-    }
+    let txt = match query(RecordType::TXT).await {
+        Ok(txt) => txt,
+        Err(f) => {
+            run.incomplete(
+                &domain,
+                format!("txt lookup of {domain} failed ({f})"),
+                "dns",
+                &domain,
+            );
+            return None;
+        }
+    };
     txt.txt()
         .into_iter()
         .find(|t| {
@@ -439,6 +490,30 @@ async fn sends_mail(ctx: &CheckContext, run: &mut Run) -> Option<String> {
             terms.next() == Some("v=spf1") && terms.any(|t| t != "-all")
         })
         .map(|spf| format!("spf `{spf}`"))
+}
+
+/// Looks `name` up unless the budget runs out first (`None`).
+async fn lookup(
+    resolver: Arc<dyn Resolver>,
+    name: String,
+    rtype: RecordType,
+    deadline: Instant,
+) -> Option<DnsAnswer> {
+    // Checked first: a timeout polls its future once even when past due.
+    if Instant::now() >= deadline {
+        return None;
+    }
+    timeout_at(deadline, resolver.query(&name, rtype))
+        .await
+        .ok()
+}
+
+/// Why a lookup has no answer when the budget ran out first.
+fn out_of_budget(config: &DkimConfig) -> String {
+    format!(
+        "not answered: the dkim check's budget of {:?} for the domain ran out",
+        config.budget
+    )
 }
 
 /// How old a key is and how that is known.
@@ -513,6 +588,81 @@ impl Run {
             .evidence("stage", stage)
             .evidence("at", at);
         self.push(finding);
+    }
+
+    /// One "check incomplete" finding per reason the selector lookups
+    /// failed for (a dead name server fails them all the same way; `None`:
+    /// not probed, the budget ran out): a lone failed lookup keeps its own
+    /// finding, several are listed in one.
+    fn failed_lookups(
+        &mut self,
+        failed: Vec<(String, String, Option<String>)>,
+        budget: StdDuration,
+    ) {
+        let mut reasons: Vec<Option<&str>> = Vec::new();
+        for (_, _, reason) in &failed {
+            if !reasons.contains(&reason.as_deref()) {
+                reasons.push(reason.as_deref());
+            }
+        }
+        let subject = format!("_domainkey.{}", self.domain);
+        for reason in reasons {
+            let group: Vec<&(String, String, Option<String>)> = failed
+                .iter()
+                .filter(|(_, _, r)| r.as_deref() == reason)
+                .collect();
+            let selectors: Vec<&str> = group.iter().map(|(s, _, _)| s.as_str()).collect();
+            let finding = match (reason, group.as_slice()) {
+                (Some(reason), [(_, name, _)]) => {
+                    let domain = self.domain.clone();
+                    self.incomplete(
+                        &domain,
+                        format!("txt lookup of {name} failed ({reason})"),
+                        "dns",
+                        name,
+                    );
+                    continue;
+                }
+                (Some(reason), _) => self
+                    .finding(
+                        &DKIM_INCOMPLETE,
+                        &subject,
+                        format!(
+                            "txt lookups of {} selectors failed ({reason}): {}",
+                            selectors.len(),
+                            selectors.join(", ")
+                        ),
+                    )
+                    .help(
+                        "check the name servers of the domain (they failed to answer); the selectors that \
+                         answered are checked as usual, the next run retries these",
+                    )
+                    .evidence("stage", "dns")
+                    .evidence("reason", reason),
+                (None, _) => self
+                    .finding(
+                        &DKIM_INCOMPLETE,
+                        &subject,
+                        format!(
+                            "{} selector{} not probed: the dkim check's budget of {budget:?} for the domain ran out ({})",
+                            selectors.len(),
+                            if selectors.len() == 1 { "" } else { "s" },
+                            selectors.join(", ")
+                        ),
+                    )
+                    .help(
+                        "the name servers answer too slowly or not at all; the selectors that answered are \
+                         checked as usual and the next run retries these; if the servers are only slow, \
+                         raise `[checkers.dkim] budget`",
+                    )
+                    .evidence("stage", "budget")
+                    .evidence("budget_seconds", budget.as_secs_f64()),
+            };
+            let finding = finding
+                .evidence("at", subject.as_str())
+                .evidence("selectors", selectors);
+            self.push(finding);
+        }
     }
 
     /// Parses and measures the key record(s) found at a selector.

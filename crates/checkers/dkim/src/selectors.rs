@@ -3,6 +3,7 @@
 //! ([`ObservedSelectors`]), and what date-coded selector names reveal.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use authwarden_api::domain::organizational_domain;
 use authwarden_api::serde_json::{self, Value};
@@ -16,6 +17,17 @@ pub const DEFAULT_CATALOG: &str = include_str!("../../../../config/catalog/dkim-
 /// rotation. M3AAWG's DKIM key rotation best practices ask for at most six
 /// months.
 pub const DEFAULT_ROTATION_DAYS: u32 = 90;
+
+/// How long the check of one domain may take by default, well under the
+/// engine's limit per check (120 s): selectors not probed by then are
+/// reported as not probed (DKIM012) and the rest of the results are kept.
+pub const DEFAULT_BUDGET: Duration = Duration::from_secs(30);
+
+/// How many selectors of one domain are looked up at once by default.
+pub const DEFAULT_PROBE_CONCURRENCY: usize = 8;
+
+/// The most selectors of one domain looked up at once.
+pub const MAX_PROBE_CONCURRENCY: usize = 64;
 
 /// One selector of the catalog.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -65,6 +77,10 @@ struct RawConfig {
     catalog: Option<Vec<CatalogItem>>,
     #[serde(default)]
     rotation_days: Option<u32>,
+    #[serde(default)]
+    budget: Option<Value>,
+    #[serde(default)]
+    probe_concurrency: Option<usize>,
 }
 
 /// The checker's config section `[checkers.dkim]`.
@@ -74,6 +90,8 @@ struct RawConfig {
 /// probe_catalog = true       # probe the provider catalog at every domain
 /// catalog = ["s1", { name = "corp2024", provider = "our MTA" }]  # replaces the shipped one
 /// rotation_days = 90         # rotation interval; M3AAWG practice is at most 180
+/// budget = "30s"             # the whole check of one domain ("500ms", "30s", "2m" or seconds)
+/// probe_concurrency = 8      # selectors of one domain looked up at once (1 to 64)
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DkimConfig {
@@ -83,6 +101,11 @@ pub struct DkimConfig {
     pub catalog: Vec<CatalogEntry>,
     /// The rotation interval in days.
     pub rotation_days: u32,
+    /// How long the DNS lookups of one domain may take in all; what is not
+    /// answered by then is reported as not probed (DKIM012).
+    pub budget: Duration,
+    /// How many selectors of one domain are looked up at once.
+    pub probe_concurrency: usize,
 }
 
 impl Default for DkimConfig {
@@ -91,8 +114,40 @@ impl Default for DkimConfig {
             probe_catalog: true,
             catalog: default_catalog(),
             rotation_days: DEFAULT_ROTATION_DAYS,
+            budget: DEFAULT_BUDGET,
+            probe_concurrency: DEFAULT_PROBE_CONCURRENCY,
         }
     }
+}
+
+/// Reads a duration: whole seconds (`30`), or a number with `ms`, `s` or
+/// `m` (`"500ms"`, `"30s"`, `"2m"`).
+fn parse_budget(value: &Value) -> Result<Duration, String> {
+    let bad = || {
+        format!(
+            "invalid `[checkers.dkim]`: `budget` must be a duration such as \"30s\", \"500ms\" or \"2m\", found {value}"
+        )
+    };
+    let duration = match value {
+        Value::Number(n) => Duration::from_secs(n.as_u64().ok_or_else(bad)?),
+        Value::String(s) => {
+            let s = s.trim();
+            let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+            let (digits, unit) = s.split_at(split);
+            let n: u64 = digits.parse().map_err(|_| bad())?;
+            match unit.trim() {
+                "ms" => Duration::from_millis(n),
+                "s" | "" => Duration::from_secs(n),
+                "m" => Duration::from_secs(n.saturating_mul(60)),
+                _ => return Err(bad()),
+            }
+        }
+        _ => return Err(bad()),
+    };
+    if duration.is_zero() {
+        return Err("invalid `[checkers.dkim]`: `budget` must be greater than zero".into());
+    }
+    Ok(duration)
 }
 
 impl DkimConfig {
@@ -109,6 +164,17 @@ impl DkimConfig {
                 return Err("invalid `[checkers.dkim]`: `rotation_days` must be at least 1".into());
             }
             config.rotation_days = days;
+        }
+        if let Some(budget) = &raw.budget {
+            config.budget = parse_budget(budget)?;
+        }
+        if let Some(n) = raw.probe_concurrency {
+            if !(1..=MAX_PROBE_CONCURRENCY).contains(&n) {
+                return Err(format!(
+                    "invalid `[checkers.dkim]`: `probe_concurrency` must be from 1 to {MAX_PROBE_CONCURRENCY}, found {n}"
+                ));
+            }
+            config.probe_concurrency = n;
         }
         if let Some(items) = raw.catalog {
             config.catalog = items
@@ -361,6 +427,28 @@ mod tests {
         assert_eq!(c.provider_of("key.provider.example"), "provider.example");
         assert!(DkimConfig::from_value(&json!({"rotation": 30})).is_err());
         assert!(DkimConfig::from_value(&json!({"rotation_days": 0})).is_err());
+        assert_eq!(c.budget, DEFAULT_BUDGET);
+        assert_eq!(c.probe_concurrency, DEFAULT_PROBE_CONCURRENCY);
+        let budget = |v: Value| DkimConfig::from_value(&json!({ "budget": v })).map(|c| c.budget);
+        assert_eq!(budget(json!("500ms")), Ok(Duration::from_millis(500)));
+        assert_eq!(budget(json!("45s")), Ok(Duration::from_secs(45)));
+        assert_eq!(budget(json!("2m")), Ok(Duration::from_secs(120)));
+        assert_eq!(budget(json!(10)), Ok(Duration::from_secs(10)));
+        for bad in [
+            json!("0s"),
+            json!("fast"),
+            json!("10h"),
+            json!(-1),
+            json!(true),
+        ] {
+            assert!(budget(bad.clone()).is_err(), "{bad}");
+        }
+        let n = |v: usize| {
+            DkimConfig::from_value(&json!({ "probe_concurrency": v })).map(|c| c.probe_concurrency)
+        };
+        assert_eq!(n(16), Ok(16));
+        assert!(n(0).is_err());
+        assert!(n(65).is_err());
         assert!(DkimConfig::from_value(&json!({"catalog": ["bad name"]})).is_err());
     }
 
