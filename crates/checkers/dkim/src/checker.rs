@@ -3,6 +3,7 @@
 //! facts.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
 use authwarden_api::domain::{normalize_name, organizational_domain};
 use authwarden_api::serde_json::{json, Map, Value};
@@ -25,7 +26,7 @@ use crate::record::{looks_like_key_record, parse_record, KeyRecord, KeyType};
 use crate::selectors::{
     configured_selectors, selector_date, validate_selector, DkimConfig, ObservedSelectorsExt,
 };
-use crate::store::{KeyEntry, KeyHistory, KeyStore, RotationEvent};
+use crate::store::{KeyEntry, KeyHistory, KeyStore, RotationEvent, StoreError};
 
 /// The checker id.
 pub const CHECKER_ID: &str = "dkim";
@@ -191,7 +192,7 @@ impl Checker for Dkim {
                     .for_each(|s| add(s, Source::History)),
                 Err(e) => {
                     history_ok = false;
-                    run.incomplete(&domain, e.0, "history", &store.path().display().to_string());
+                    run.history_unusable(&e, &store.path());
                 }
             }
         }
@@ -323,18 +324,11 @@ impl Checker for Dkim {
                     }
                     let history = locked.history.clone();
                     if let Err(e) = locked.save() {
-                        run.incomplete(
-                            &domain,
-                            e.0,
-                            "history",
-                            &store.path().display().to_string(),
-                        );
+                        run.history_unusable(&e, &store.path());
                     }
                     run.history = Some(history);
                 }
-                Err(e) => {
-                    run.incomplete(&domain, e.0, "history", &store.path().display().to_string())
-                }
+                Err(e) => run.history_unusable(&e, &store.path()),
             }
         }
 
@@ -587,6 +581,38 @@ impl Run {
             })
             .evidence("stage", stage)
             .evidence("at", at);
+        self.push(finding);
+    }
+
+    /// The key history could not be read or written: key ages and
+    /// rotations are unknown in this run. A damaged file is named with its
+    /// error and left as it is.
+    fn history_unusable(&mut self, error: &StoreError, path: &Path) {
+        let file = path.display().to_string();
+        let StoreError::Damaged { reason, .. } = error else {
+            let domain = self.domain.clone();
+            self.incomplete(&domain, error.to_string(), "history", &file);
+            return;
+        };
+        let finding = self
+            .finding(
+                &DKIM_INCOMPLETE,
+                &self.domain,
+                format!(
+                    "key history {file} is damaged ({reason}): key ages and rotations are unknown in this run, \
+                     and the file is left as it is"
+                ),
+            )
+            .help(
+                "repair the file (it is json; the error names the line and column) or restore it from a backup; \
+                 until then every run reports it and writes nothing; deleting it starts the key history afresh \
+                 and every key's age restarts from that day",
+            )
+            .evidence("stage", "history")
+            .evidence("at", file.as_str())
+            .evidence("file", file.as_str())
+            .evidence("error", reason.as_str())
+            .evidence("key_ages", "unknown");
         self.push(finding);
     }
 

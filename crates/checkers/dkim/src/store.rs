@@ -15,6 +15,15 @@
 //! reads the facts of the run (which carry each selector's age and rotation
 //! events), not this file.
 //!
+//! A damaged file (not JSON, not a key history, another format version) is
+//! never treated as an empty history and never written over: the checker
+//! reports it (DKIM012, naming the file and the error) and leaves it exactly
+//! as it is, run after run, until someone repairs, restores or deletes it.
+//! Moving it aside and starting a new file would be a silent reset one run
+//! later: every key's age would restart from that day, and overdue
+//! rotations would read as resolved. Deleting the file is that reset, done
+//! on purpose.
+//!
 //! Concurrent runs (a manual `check` during a scheduled job, or the engine
 //! checking several domains at once) serialise on an exclusive lock of
 //! the domain's `<domain>.lock` held from read to rename; the file itself is replaced
@@ -224,12 +233,30 @@ impl KeyHistory {
 }
 
 /// Errors of the key history file.
-#[derive(Debug)]
-pub struct StoreError(pub String);
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// The file is there but is not a key history this build can use: not
+    /// JSON (truncated, overwritten, hand-edited), not the expected shape,
+    /// or another format version. The store never writes over it (see the
+    /// module docs).
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it, e.g. the JSON error with line and column.
+        reason: String,
+    },
+    /// Reading, creating, locking or writing failed.
+    Io(String),
+}
 
 impl std::fmt::Display for StoreError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            StoreError::Damaged { path, reason } => {
+                write!(f, "key history {} is damaged: {reason}", path.display())
+            }
+            StoreError::Io(message) => f.write_str(message),
+        }
     }
 }
 
@@ -289,7 +316,12 @@ impl KeyStore {
         let entries = match fs::read_dir(&dir) {
             Ok(e) => e,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(all),
-            Err(err) => return Err(StoreError(format!("cannot read {}: {err}", dir.display()))),
+            Err(err) => {
+                return Err(StoreError::Io(format!(
+                    "cannot read {}: {err}",
+                    dir.display()
+                )))
+            }
         };
         let mut paths: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -318,17 +350,28 @@ impl KeyStore {
     pub fn read(&self) -> Result<KeyHistory, StoreError> {
         let path = self.path();
         let history = match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice::<KeyHistory>(&bytes)
-                .map_err(|err| StoreError(format!("cannot read {}: {err}", path.display())))?,
+            Ok(bytes) => {
+                serde_json::from_slice::<KeyHistory>(&bytes).map_err(|err| StoreError::Damaged {
+                    path: path.clone(),
+                    reason: err.to_string(),
+                })?
+            }
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => KeyHistory::default(),
-            Err(err) => return Err(StoreError(format!("cannot read {}: {err}", path.display()))),
+            Err(err) => {
+                return Err(StoreError::Io(format!(
+                    "cannot read {}: {err}",
+                    path.display()
+                )))
+            }
         };
         if history.version != FORMAT_VERSION {
-            return Err(StoreError(format!(
-                "{} has format version {}, this build reads {FORMAT_VERSION}",
-                path.display(),
-                history.version
-            )));
+            return Err(StoreError::Damaged {
+                reason: format!(
+                    "format version {}, this build reads {FORMAT_VERSION}",
+                    history.version
+                ),
+                path,
+            });
         }
         Ok(history)
     }
@@ -337,7 +380,7 @@ impl KeyStore {
     /// history; a missing file is an empty history.
     pub fn lock(&self) -> Result<LockedHistory, StoreError> {
         let e = |what: &str, path: &Path, err: std::io::Error| {
-            StoreError(format!("{what} {}: {err}", path.display()))
+            StoreError::Io(format!("{what} {}: {err}", path.display()))
         };
         fs::create_dir_all(&self.dir).map_err(|err| e("cannot create", &self.dir, err))?;
         let lock_path = self.dir.join(format!("{}.lock", self.stem));
@@ -376,7 +419,7 @@ impl LockedHistory {
         };
         write().map_err(|err| {
             let _ = fs::remove_file(&tmp);
-            StoreError(format!("cannot write {}: {err}", path.display()))
+            StoreError::Io(format!("cannot write {}: {err}", path.display()))
         })
     }
 }
@@ -431,6 +474,25 @@ mod tests {
         assert_eq!(again.history.keys.len(), 1);
         drop(again);
         std::fs::write(store.path(), "{").unwrap();
-        assert!(store.lock().is_err());
+        let damaged = store.lock().unwrap_err();
+        assert!(
+            matches!(&damaged, StoreError::Damaged { path, reason }
+                if *path == store.path() && reason.contains("EOF")),
+            "{damaged:?}"
+        );
+        assert!(damaged.to_string().starts_with("key history "), "{damaged}");
+        assert_eq!(store.read().unwrap_err(), damaged);
+        std::fs::write(
+            store.path(),
+            r#"{"version": 2, "keys": [], "rotations": []}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            store.read().unwrap_err(),
+            StoreError::Damaged {
+                path: store.path(),
+                reason: "format version 2, this build reads 1".into()
+            }
+        );
     }
 }

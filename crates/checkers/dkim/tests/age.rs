@@ -186,3 +186,95 @@ async fn new_selector_replacing_a_revoked_one() {
     assert!(codes(&again).is_empty(), "{:#?}", again.output.findings);
     assert_eq!(history(dir.path()).rotations.len(), 1);
 }
+
+/// The files of the history folder's `dkim/keys/`, sorted.
+fn key_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("dkim/keys"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// A damaged key history is never a fresh start: the overdue key stays
+/// unknown (DKIM012 naming the file and the error) rather than young, no
+/// first-seen date is made up, and the file is left byte for byte; once
+/// repaired, the key's age is the one it had.
+#[tokio::test]
+async fn a_damaged_history_is_reported_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = Some(dir.path());
+    run_text("key-a", &zone("key-a"), day(2026, 1, 5), data).await;
+    let r = run_text("key-a", &zone("key-a"), day(2026, 7, 24), data).await;
+    assert_eq!(codes(&r), ["DKIM011"], "{:#?}", r.output.findings);
+
+    // Cut short, as a full disk or a careless edit leaves it.
+    let file = dir.path().join("dkim/keys/example.org.json");
+    let good = std::fs::read(&file).unwrap();
+    let damaged = good[..good.len() / 2].to_vec();
+    std::fs::write(&file, &damaged).unwrap();
+    let files_before = key_files(dir.path());
+
+    let r = run_text("key-a", &zone("key-a"), day(2026, 7, 25), data).await;
+    assert_eq!(codes(&r), ["DKIM012"], "{:#?}", r.output.findings);
+    let finding = &r.output.findings[0];
+    let path = file.display().to_string();
+    assert_eq!(finding.evidence["stage"], "history");
+    assert_eq!(finding.evidence["file"], path.as_str());
+    assert_eq!(finding.evidence["key_ages"], "unknown");
+    let error = finding.evidence["error"].as_str().unwrap();
+    assert!(
+        error.contains("line"),
+        "the JSON error with its position: {error}"
+    );
+    assert!(
+        finding
+            .message
+            .starts_with(&format!("key history {path} is damaged (")),
+        "{}",
+        finding.message
+    );
+    // Nothing from scratch: no first sighting, no age, no next rotation.
+    let s1 = selector_facts(&r, "s1");
+    assert_eq!(s1["status"], "valid");
+    assert_eq!(s1["first_seen"], Value::Null);
+    assert_eq!(s1["key_age_days"], Value::Null);
+    assert_eq!(s1["next_rotation"], Value::Null);
+    assert_eq!(s1["rotations"], Value::Array(Vec::new()));
+    // The file as it was, and nothing beside it (no new file, no leftovers).
+    assert_eq!(std::fs::read(&file).unwrap(), damaged);
+    assert_eq!(key_files(dir.path()), files_before);
+
+    // Every run says so until the file is repaired.
+    let r = run_text("key-a", &zone("key-a"), day(2026, 7, 26), data).await;
+    assert_eq!(codes(&r), ["DKIM012"]);
+    assert_eq!(std::fs::read(&file).unwrap(), damaged);
+
+    // Restored from a backup: the age it had, still overdue.
+    std::fs::write(&file, &good).unwrap();
+    let r = run_text("key-a", &zone("key-a"), day(2026, 7, 27), data).await;
+    assert_eq!(codes(&r), ["DKIM011"], "{:#?}", r.output.findings);
+    let s1 = selector_facts(&r, "s1");
+    assert_eq!(s1["first_seen"], "2026-01-05");
+    assert_eq!(s1["key_age_days"], 203);
+}
+
+/// A history written by another format version is not this build's to
+/// rewrite either.
+#[tokio::test]
+async fn a_history_of_another_format_version_is_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("dkim/keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let file = keys.join("example.org.json");
+    let text = r#"{"version": 2, "keys": [], "rotations": [], "more": true}"#;
+    std::fs::write(&file, text).unwrap();
+    let r = run_text("key-a", &zone("key-a"), day(2026, 1, 5), Some(dir.path())).await;
+    assert_eq!(codes(&r), ["DKIM012"], "{:#?}", r.output.findings);
+    assert_eq!(
+        r.output.findings[0].evidence["error"],
+        "format version 2, this build reads 1"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+}
