@@ -1,11 +1,12 @@
 //! `authwarden spf build DOMAIN`: the SPF record a domain should publish,
 //! built from its sender inventory (`[domains.inventory]`, read with the
-//! `inventory-drift` checker's parser, providers from the one provider
-//! catalog), with `~all` or `-all` chosen from the DMARC rollout phase, its
-//! lookups counted live by the `spf` checker's evaluator, a flattened
-//! alternative when it is over the limit, and a diff against what is
-//! published. Also the text rendering of an SPF lookup tree, which `check`
-//! shows too.
+//! `authwarden-inventory` parser, providers from the one provider catalog),
+//! with `~all` or `-all` chosen from the DMARC rollout phase, its lookups
+//! counted live by the `authwarden-spf` evaluator, a flattened alternative
+//! when it is over the limit, and a diff against what is published. Also the
+//! text rendering of an SPF lookup tree, which `check` shows too. (The
+//! libraries are reached through the `spf` and `inventory-drift` checkers'
+//! re-exports.)
 
 use std::io::Write;
 use std::path::PathBuf;

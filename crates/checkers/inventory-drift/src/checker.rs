@@ -12,11 +12,12 @@ use authwarden_api::{
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::attribution::{add_count, summarize, Attributor, Origin, SeenSource};
-use crate::authorization::{dkim_key_published, SpfView};
+use authwarden_inventory::attribution::{add_count, summarize, Attributor, Origin, SeenSource};
+use authwarden_inventory::authorization::{dkim_key_published, IncludeAuth, SpfView};
+use authwarden_inventory::inventory::{parse_inventory, sender_facts, Inventory};
+use authwarden_inventory::state::StateFile;
+
 use crate::codes::*;
-use crate::inventory::{parse_inventory, sender_facts, Inventory};
-use crate::state::StateFile;
 
 /// The checker's id.
 pub const CHECKER_ID: &str = "inventory-drift";
@@ -520,7 +521,7 @@ impl<'c> Run<'c> {
                     )
                     .help("check the file's permissions, or move a damaged file away (the next run starts a new one)")
                     .evidence("path", file.path().display().to_string())
-                    .evidence("failure", e);
+                    .evidence("failure", e.to_string());
                 self.findings.push(f);
                 self.skip(
                     &[kind::AUTHORIZATION_DISAPPEARED],
@@ -783,7 +784,7 @@ impl<'c> Run<'c> {
                 .get(&origin)
                 .map(|s| day(s.last_seen))
                 .unwrap_or(Value::Null);
-            let includes: Vec<&crate::authorization::IncludeAuth> = spf
+            let includes: Vec<&IncludeAuth> = spf
                 .includes
                 .iter()
                 .filter(|i| sender.owns_include(&i.target, self.catalog))

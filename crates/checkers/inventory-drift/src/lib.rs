@@ -3,7 +3,7 @@
 //! [`InventoryDrift`] compares three views of each domain: (1) its sender
 //! inventory in config (`[domains.inventory]`: catalog providers and named
 //! sources, each with an owner and a purpose); (2) what DNS authorizes, the
-//! SPF record's includes and ranges (the `spf` checker's evaluation) and the
+//! SPF record's includes and ranges (the `authwarden-spf` evaluation) and the
 //! DKIM keys at the providers' default selectors; (3) who actually sent as
 //! the domain, from the DMARC aggregate reports of the history (an
 //! [`authwarden_aggregate::AggregateSource`] the host adds to the run).
@@ -11,18 +11,18 @@
 //! with its action; without reports, the kinds that need them are skipped
 //! and the facts say so.
 //!
-//! The inventory parser ([`inventory`]), the attribution of report rows to
-//! inventory senders ([`attribution`]) and the state file ([`state`]) are
-//! public: the `rollout-advisor` checker reads legitimate mail the same way.
+//! The inventory model and parser, the authorization view, the attribution
+//! of report rows to inventory senders and the state file live in the
+//! domain library [`authwarden_inventory`], which the `rollout-advisor`
+//! checker and `authwarden spf build` share; its modules are re-exported
+//! here under their former paths ([`inventory`], [`attribution`],
+//! [`authorization`], [`state`]).
 #![deny(missing_docs)]
 
-pub mod attribution;
-pub mod authorization;
 mod checker;
 pub mod codes;
-pub mod inventory;
-pub mod state;
 
+pub use authwarden_inventory::{attribution, authorization, inventory, state};
 pub use checker::{
     kind, Authorization, AuthorizedState, DomainAuthorizations, DriftConfig, InventoryDrift,
     CHECKER_ID, DEFAULT_PERIOD_DAYS, DEFAULT_STALE_DAYS, STATE_FILE,

@@ -7,7 +7,7 @@
 //! records for the domains the config marks as parked, and points out
 //! unmarked domains that look parked (no MX, no address, no SPF).
 //!
-//! Made with `authwarden new-checker parked-domain --code-prefix PARK`.
+//! Made with `cargo xtask new-checker parked-domain --code-prefix PARK`.
 #![deny(missing_docs)]
 
 pub mod codes;
@@ -17,7 +17,7 @@ use authwarden_api::{
     async_trait, Cadence, CheckContext, CheckOutput, Checker, CheckerInfo, DnsAnswer, DnsOutcome,
     DomainTarget, Finding, Rdata, RecordType,
 };
-use authwarden_checker_dmarc_policy::{discover, DiscoveryOutcome, Policy, RecordSource};
+use authwarden_dmarc::{discover, DiscoveryOutcome, Policy, RecordSource};
 
 pub use codes::CODES;
 use codes::*;

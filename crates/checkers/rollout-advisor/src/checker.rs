@@ -8,16 +8,16 @@ use authwarden_api::{
     async_trait, Cadence, CheckContext, CheckOutput, Checker, CheckerInfo, CodeInfo, DomainTarget,
     Finding, RunPaths,
 };
-use authwarden_checker_dmarc_policy::{discover, DiscoveryOutcome, Policy, RecordSource};
-use authwarden_checker_inventory_drift::attribution::{summarize, Attributor, Origin};
-use authwarden_checker_inventory_drift::authorization::SpfView;
-use authwarden_checker_inventory_drift::parse_inventory;
-use authwarden_checker_inventory_drift::state::StateFile;
+use authwarden_dmarc::{discover, DiscoveryOutcome, Phase, Policy};
+use authwarden_inventory::attribution::{summarize, Attributor, Origin};
+use authwarden_inventory::authorization::SpfView;
+use authwarden_inventory::parse_inventory;
+use authwarden_inventory::state::StateFile;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::codes::*;
-use crate::ramp::Phase;
+use crate::ramp;
 
 /// The checker's id.
 pub const CHECKER_ID: &str = "rollout-advisor";
@@ -245,11 +245,7 @@ async fn advise(ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
         };
     };
     let record = parsed.repaired();
-    let policy = match found.source {
-        RecordSource::Domain => record.effective_policy(),
-        RecordSource::Organizational => record.effective_subdomain_policy(),
-    };
-    let phase = Phase::of(&record, policy);
+    let phase = Phase::of(&record, found.source);
 
     // Reports: the window for readiness, a year for the phase's start.
     let source = ctx.extensions.get::<AggregateSourceExt>();
@@ -293,7 +289,7 @@ async fn advise(ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
                             format!("the phase history could not be used: {e}"),
                         )
                         .help("check the file's permissions, or move a damaged file away")
-                        .evidence("failure", e),
+                        .evidence("failure", e.to_string()),
                     );
                     backfill(&rows, &phase)
                 }
@@ -394,7 +390,7 @@ async fn advise(ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
         reasons.push("p=reject applies to all mail: the rollout is complete".into());
     } else if ready && old_enough {
         action = "advance";
-        let next = phase.next().expect("not final");
+        let next = ramp::next(&phase).expect("not final");
         let text = next.apply(&record).to_txt();
         let stalled = weeks.is_some_and(|w| w > i64::from(config.stall_weeks));
         let (code, message) = if stalled {

@@ -1,10 +1,11 @@
 //! The `rollout-advisor` checker of authwarden.
 //!
-//! [`RolloutAdvisor`] reads each domain's DMARC phase from its published
-//! record (the `dmarc-policy` checker's discovery and parser), its readiness
-//! from the DMARC aggregate reports of the history (the aligned pass rate of
-//! legitimate mail, i.e. the sources of the domain's inventory as the
-//! `inventory-drift` checker attributes them, over the last four weeks), and
+//! [`RolloutAdvisor`] reads each domain's DMARC phase ([`Phase`], the one
+//! phase type of `authwarden-dmarc`) from its published record (that
+//! library's discovery and parser), its readiness from the DMARC aggregate
+//! reports of the history (the aligned pass rate of legitimate mail, i.e.
+//! the sources of the domain's inventory as `authwarden-inventory`
+//! attributes them, over the last four weeks), and
 //! the weeks spent in the phase (a JSON phase history under the history
 //! folder). It advises the next step of the ramp ([`ramp`]) with the exact
 //! record to publish, or to hold with the reasons; a domain ready but stuck

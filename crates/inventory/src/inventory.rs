@@ -81,7 +81,7 @@ impl Cidr {
         }
     }
 
-    /// Parses an SPF range as the `spf` checker lists them (`ip4:a.b.c.d/n`).
+    /// Parses an SPF range as the SPF evaluation lists them (`ip4:a.b.c.d/n`).
     pub fn from_spf_range(range: &str) -> Option<Cidr> {
         let rest = range
             .strip_prefix("ip4:")
@@ -140,9 +140,20 @@ impl fmt::Display for Cidr {
     }
 }
 
+/// Why a text is not a [`Cidr`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CidrError {
+    /// The part before `/` is not an IP address.
+    #[error("`{0}` is not an IP address or CIDR range")]
+    NotAnAddress(String),
+    /// The prefix length is not a number up to 32 (IPv4) or 128 (IPv6).
+    #[error("`{0}` has an invalid prefix length")]
+    InvalidPrefixLength(String),
+}
+
 impl FromStr for Cidr {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Cidr, String> {
+    type Err = CidrError;
+    fn from_str(s: &str) -> Result<Cidr, CidrError> {
         let s = s.trim();
         let (addr, len) = match s.split_once('/') {
             Some((a, l)) => (a, Some(l)),
@@ -150,12 +161,12 @@ impl FromStr for Cidr {
         };
         let addr: IpAddr = addr
             .parse()
-            .map_err(|_| format!("`{s}` is not an IP address or CIDR range"))?;
+            .map_err(|_| CidrError::NotAnAddress(s.to_string()))?;
         let len = match len {
             None => max_len(addr),
             Some(l) => match l.parse::<u8>() {
                 Ok(n) if n <= max_len(addr) => n,
-                _ => return Err(format!("`{s}` has an invalid prefix length")),
+                _ => return Err(CidrError::InvalidPrefixLength(s.to_string())),
             },
         };
         Ok(Cidr::new(addr, len))
@@ -384,7 +395,7 @@ pub fn parse_inventory(settings: &Value, catalog: &Catalog) -> (Inventory, Vec<I
                     match ip.as_str().map(str::parse::<Cidr>) {
                         Some(Ok(c)) => ips.push(c),
                         Some(Err(e)) => {
-                            problem(format!("senders[{i}].ips[{j}]"), e, None);
+                            problem(format!("senders[{i}].ips[{j}]"), e.to_string(), None);
                             ok = false;
                         }
                         None => {

@@ -1,7 +1,7 @@
 //! Who sent each aggregate row: an inventory sender, a catalog service
 //! outside the inventory, or an unknown source; and the rows summed per
-//! source. Public so that the rollout advisor tells legitimate mail (from
-//! the inventory) from the rest the same way.
+//! source. The inventory-drift checker and the rollout advisor (which tells
+//! legitimate mail, from the inventory, from the rest) read rows this way.
 //!
 //! A row is attributed, the first rule that applies winning:
 //!
@@ -193,7 +193,7 @@ pub struct SeenSource {
 
 /// Adds message counts that come from reports, i.e. from strangers: at
 /// `u64::MAX` it stays there instead of overflowing.
-pub(crate) fn add_count(slot: &mut u64, n: u64) {
+pub fn add_count(slot: &mut u64, n: u64) {
     *slot = slot.saturating_add(n);
 }
 

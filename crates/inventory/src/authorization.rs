@@ -1,13 +1,12 @@
 //! What DNS authorizes for a domain: the SPF record's includes (with the
-//! lookups each costs) and ranges, from the `spf` checker's parser and
+//! lookups each costs) and ranges, from the `authwarden-spf` parser and
 //! static evaluation, and the DKIM keys published at the inventory's
 //! provider selectors. Also the edits of an SPF record the findings suggest.
 
 use authwarden_api::{Rdata, RecordType, Resolver};
-use authwarden_checker_spf::eval::{select_record, Fetched};
-use authwarden_checker_spf::{
-    evaluate, Evaluation, LookupNode, Mechanism, Modifier, NodeProblem, Qualifier, SpfRecord,
-    TermKind,
+use authwarden_spf::{
+    evaluate, select_record, Evaluation, Fetched, LookupNode, Mechanism, Modifier, NodeProblem,
+    Qualifier, SpfRecord, TermKind,
 };
 
 use crate::inventory::Cidr;

@@ -1,5 +1,6 @@
 //! Small JSON state kept across runs under the history folder
-//! (`<RunPaths.data_dir>/<checker id>/<file>.json`).
+//! (`<RunPaths.data_dir>/<checker id>/<file>.json`): the inventory-drift
+//! checker's authorizations and the rollout advisor's phase history.
 //!
 //! Why JSON and not Parquet like the rest of the history: checker crates
 //! must not link polars (STYLE.md), and these files are tiny (a few entries
@@ -19,6 +20,33 @@ use std::path::{Path, PathBuf};
 use authwarden_api::serde_json;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+
+/// Why a state file could not be used. The text names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// Creating the folder, or opening, locking, reading or writing a file
+    /// failed.
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        /// What was being done: `cannot create`, `cannot open`, ...
+        what: &'static str,
+        /// The folder or file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not the JSON it should be; it is left as it is.
+    #[error("{} is damaged: {source}", path.display())]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What the JSON decoder said.
+        source: serde_json::Error,
+    },
+    /// The state could not be encoded as JSON.
+    #[error("{0}")]
+    Encode(serde_json::Error),
+}
 
 /// One JSON state file.
 #[derive(Debug, Clone)]
@@ -43,12 +71,14 @@ impl StateFile {
     /// change it, and writes it back atomically, under the lock. `f`'s
     /// result is returned. A damaged file is an error (it is left alone, so
     /// that nothing is lost; the caller reports it).
-    pub fn update<T, R>(&self, f: impl FnOnce(&mut T) -> R) -> Result<R, String>
+    pub fn update<T, R>(&self, f: impl FnOnce(&mut T) -> R) -> Result<R, StateError>
     where
         T: Serialize + DeserializeOwned + Default,
     {
-        let e = |what: &str, path: &Path, err: std::io::Error| {
-            format!("{what} {}: {err}", path.display())
+        let e = |what: &'static str, path: &Path, source: std::io::Error| StateError::Io {
+            what,
+            path: path.to_path_buf(),
+            source,
         };
         let dir = self.path.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(dir).map_err(|err| e("cannot create", dir, err))?;
@@ -61,13 +91,15 @@ impl StateFile {
             .map_err(|err| e("cannot open", &lock_path, err))?;
         fs4::FileExt::lock(&lock).map_err(|err| e("cannot lock", &lock_path, err))?;
         let mut state: T = match fs::read(&self.path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|err| format!("{} is damaged: {err}", self.path.display()))?,
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| StateError::Damaged {
+                path: self.path.clone(),
+                source,
+            })?,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => T::default(),
             Err(err) => return Err(e("cannot read", &self.path, err)),
         };
         let out = f(&mut state);
-        let json = serde_json::to_vec_pretty(&state).map_err(|err| err.to_string())?;
+        let json = serde_json::to_vec_pretty(&state).map_err(StateError::Encode)?;
         let tmp = self.path.with_extension("json.tmp");
         let write = || -> std::io::Result<()> {
             let mut file = File::create(&tmp)?;
@@ -103,7 +135,10 @@ mod tests {
             .unwrap();
         assert_eq!(seen, Some(1));
         fs::write(file.path(), "{").unwrap();
-        let err = file.update(|_: &mut BTreeMap<String, u32>| ()).unwrap_err();
+        let err = file
+            .update(|_: &mut BTreeMap<String, u32>| ())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("damaged"), "{err}");
         assert_eq!(fs::read_to_string(file.path()).unwrap(), "{");
     }
