@@ -15,6 +15,12 @@ use serde::{Deserialize, Serialize};
 ///
 /// Templates see this as JSON plus one extra top-level field, `subject`
 /// (the result of [`ReportContext::subject`]).
+///
+/// Many strings here come from outside (DNS records of any domain, DMARC
+/// aggregate reports). [`crate::Renderer`] makes every one display-safe before
+/// the templates see it (controls, bidi controls and invisible characters
+/// escaped visibly, long values cut; see `authwarden_api::text`), so they are
+/// stored here as they are.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReportContext {
     /// The job that ran; serialised as `monthly`, `quarterly` or `annual`
@@ -99,7 +105,8 @@ pub struct RolloutChange {
 /// The mail of a period, from the DMARC aggregate reports received.
 ///
 /// Everything in here comes from reports that anyone can send: templates
-/// must show it escaped (never with `{{{ }}}`).
+/// must show it escaped (never with `{{{ }}}`); the renderer has already
+/// escaped its control and bidi characters and cut its long values.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MailSummary {
     /// The period the figures cover, e.g. `2026-11`: for the monthly report

@@ -8,12 +8,22 @@
 //! strict mode, and loading renders [`ReportContext::sample`] through every
 //! template so that a misspelt field or a missing partial is an error before
 //! any run needs the report.
+//!
+//! Before either registry sees the context, every string in it is made
+//! display-safe with [`authwarden_api::text::display_value`] (see
+//! [`display_safe_json`]): control characters, bidi controls and invisible
+//! characters are escaped visibly (`\u{1b}`, `\n`) and long values are cut.
+//! Doing it to the data rather than in an escape function reaches every use
+//! of a value, as `{{value}}`, as a helper's parameter (most text lines go
+//! through `wrap`) or in a custom template's `{{{value}}}`, and leaves alone
+//! the line breaks that `wrap` itself writes.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use authwarden_api::text::{self, NAME_MAX_CHARS, TEXT_MAX_CHARS};
 use authwarden_api::Cadence;
 use handlebars::{
     Context, Handlebars, Helper, HelperDef, RenderContext, RenderErrorReason, ScopedJson,
@@ -152,9 +162,9 @@ impl Registry {
         Ok(())
     }
 
-    fn render(&self, name: &str, data: &impl Serialize) -> Result<String, RenderError> {
+    fn render(&self, name: &str, data: &Context) -> Result<String, RenderError> {
         self.hb
-            .render(name, data)
+            .render_with_context(name, data)
             .map_err(|e| self.render_error(name, &e))
     }
 
@@ -261,6 +271,92 @@ impl<'a> TemplateData<'a> {
                 .map(|d| d.domain.as_str())
                 .collect(),
         }
+    }
+}
+
+/// What the templates see, every string made display-safe by
+/// [`display_safe_json`].
+fn template_context(data: &TemplateData<'_>) -> Context {
+    // Plain structs of strings, numbers and lists: nothing that JSON cannot
+    // hold (no map with keys that are not strings, no float that is NaN).
+    let mut value = serde_json::to_value(data).unwrap_or(Value::Null);
+    display_safe_json(&mut value, "");
+    Context::from(value)
+}
+
+/// The fields of the context whose values are names, shown in full up to
+/// [`NAME_MAX_CHARS`]: domains, DNS names, selectors, IP addresses, org and
+/// provider names, codes, labels, dates, phases. Every other string is text
+/// (messages, help with the record to publish, evidence and facts quoting DNS
+/// records, next steps, chart descriptions), cut at [`TEXT_MAX_CHARS`], far
+/// above any record that works, so that a record the reader must copy is
+/// never cut.
+const NAME_FIELDS: &[&str] = &[
+    "at_start",
+    "category",
+    "cause",
+    "checker",
+    "cid",
+    "clean_domains",
+    "code",
+    "date",
+    "domain",
+    "first_day",
+    "first_seen",
+    "from",
+    "generated_at",
+    "header_from",
+    "job",
+    "label",
+    "last_day",
+    "latest_report",
+    "name",
+    "organisation",
+    "pass_percent",
+    "period",
+    "phase",
+    "provider",
+    "severity",
+    "since",
+    "source_ip",
+    "status",
+    "subject",
+    "to",
+    "unit",
+    "until",
+];
+
+/// Makes every string in `value` display-safe for both formats with
+/// [`text::display_value`]: control characters (a newline too: every value
+/// is shown on one line, or wrapped by `wrap`), bidi controls and invisible
+/// characters escaped visibly, and the string cut after
+/// [`NAME_MAX_CHARS`] or [`TEXT_MAX_CHARS`] characters by the name of its
+/// field (`key`, the nearest object key; a list's items go by the list's).
+/// Text without any of these is unchanged, so the reports of ordinary data
+/// are byte for byte what the templates write.
+fn display_safe_json(value: &mut Value, key: &str) {
+    match value {
+        Value::String(s) => {
+            let max = if NAME_FIELDS.contains(&key) {
+                NAME_MAX_CHARS
+            } else {
+                TEXT_MAX_CHARS
+            };
+            if let std::borrow::Cow::Owned(safe) = text::display_value(s, max) {
+                *s = safe;
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                display_safe_json(item, key);
+            }
+        }
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                display_safe_json(v, k);
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
     }
 }
 
@@ -447,10 +543,11 @@ impl Renderer {
     pub fn render(&self, ctx: &ReportContext) -> Result<Rendered, RenderError> {
         let sorted = ctx.sorted();
         let data = TemplateData::new(&sorted);
+        let context = template_context(&data);
         Ok(Rendered {
-            html: self.html.render(&job_file(ctx.job, Kind::Html), &data)?,
-            text: self.text.render(&job_file(ctx.job, Kind::Text), &data)?,
-            subject: data.subject,
+            html: self.html.render(&job_file(ctx.job, Kind::Html), &context)?,
+            text: self.text.render(&job_file(ctx.job, Kind::Text), &context)?,
+            subject: text::display_safe(&data.subject).into_owned(),
         })
     }
 
@@ -549,7 +646,7 @@ fn build(dir: &Path, sources: Vec<Source>, errors: &mut Vec<RenderError>) -> Opt
     // day of the run. Registering a missing template already failed above.
     for job in Cadence::ALL {
         let sample = ReportContext::sample(job);
-        let data = TemplateData::new(&sample);
+        let data = template_context(&TemplateData::new(&sample));
         for kind in Kind::ALL {
             let name = job_file(job, kind);
             let registry = renderer.registry(kind);

@@ -314,6 +314,121 @@ fn hostile_report_values_are_escaped_in_html_and_literal_in_text() {
     }
 }
 
+/// The characters that must not reach a reader from a value: controls
+/// (the templates' own line breaks aside) and bidi controls.
+fn unsafe_chars(out: &str) -> Vec<char> {
+    out.chars()
+        .filter(|&c| {
+            (c.is_control() && c != '\n')
+                || matches!(
+                    c,
+                    '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{2028}' | '\u{2029}'
+                )
+                || ('\u{202A}'..='\u{202E}').contains(&c)
+                || ('\u{2066}'..='\u{2069}').contains(&c)
+        })
+        .collect()
+}
+
+#[test]
+fn control_bidi_and_huge_values_are_escaped_and_cut_in_both_formats() {
+    use authwarden_api::text::{NAME_MAX_CHARS, TEXT_MAX_CHARS};
+
+    let osc = "\x1b]8;;http://evil\x07click\x1b]8;;\x07\x1b[2J";
+    // A newline that would start a line looking like the report's own.
+    let forged = "x.example\nFORGED";
+    let rtl = "\u{202e}gro.elpmaxe";
+    let long_text = "ж".repeat(60_000);
+    let long_name = "ц".repeat(60_000);
+    // A DKIM record to publish: long, but it must reach the reader whole.
+    let key = format!("v=DKIM1; k=rsa; p={}", "K".repeat(800));
+
+    for job in Cadence::ALL {
+        let mut ctx = fixture(job);
+        ctx.organisation = Some(format!("{forged} {osc}"));
+        ctx.next_steps.push(format!("{rtl}: {forged}"));
+        let d = &mut ctx.domains[0];
+        d.facts.push(Fact::new(rtl, osc));
+        let f = &mut d.findings[0];
+        f.subject = rtl.into();
+        f.message = format!("the record of {forged} says {osc}");
+        f.help = format!("publish {key}");
+        f.evidence.push(Fact::new("record", long_text.clone()));
+        let mail = ctx.mail.as_mut().unwrap();
+        let m = &mut mail.domains[0];
+        m.domain = rtl.into();
+        let s = &mut m.failing_sources[0];
+        s.source_ip = long_name.clone();
+        s.provider = Some(osc.into());
+        s.header_from = vec![forged.into(), rtl.into()];
+        let n = &mut m.new_sources[0];
+        n.source_ip = forged.into();
+        n.provider = Some("\u{7}\u{85}\u{9b}".into());
+
+        let r = renderer().render(&ctx).unwrap();
+        for (format, out) in [("text", &r.text), ("html", &r.html)] {
+            assert_eq!(unsafe_chars(out), Vec::<char>::new(), "{job} {format}");
+            assert!(out.contains("\\u{202e}gro.elpmaxe"), "{job} {format}");
+            assert!(
+                out.contains("\\u{1b}]8;;http://evil\\u{7}"),
+                "{job} {format}"
+            );
+            assert!(out.contains("x.example\\nFORGED"), "{job} {format}");
+            // Each value is cut at its field's cap, with the rest counted.
+            assert_eq!(out.matches('ж').count(), TEXT_MAX_CHARS, "{job} {format}");
+            assert_eq!(out.matches('ц').count(), NAME_MAX_CHARS, "{job} {format}");
+            // (The text may wrap the note of what was cut.)
+            let flat = out.split_whitespace().collect::<Vec<_>>().join(" ");
+            for cap in [NAME_MAX_CHARS, TEXT_MAX_CHARS] {
+                let rest = format!("… ({} more characters)", group(60_000 - cap));
+                assert!(flat.contains(&rest), "{job} {format}: {rest}");
+            }
+            // The record to publish is whole (the text wraps it, the HTML
+            // escapes its `=`).
+            assert!(
+                out.replace("&#x3D;", "=")
+                    .replace(['\n', ' '], "")
+                    .contains(&key.replace(' ', "")),
+                "{job} {format}"
+            );
+        }
+        for line in r.text.lines() {
+            assert!(!line.trim_start().starts_with("FORGED"), "{job}: {line:?}");
+            assert!(line.chars().count() <= 72, "{job}: {line:?}");
+        }
+        // Nothing from outside becomes a link.
+        assert!(!r.html.contains("<a "), "{job}");
+        assert!(!r.html.contains("href"), "{job}");
+    }
+}
+
+/// `59744` → `59,744`.
+fn group(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[test]
+fn ordinary_text_is_not_touched_by_the_escaping() {
+    // Letters of other scripts, the typography of the templates and the
+    // zero width joiner stay as they are.
+    let name = "Zürich Mail AG — 配信 · مرحبا · 👩\u{200d}💻";
+    let mut ctx = fixture(Cadence::Monthly);
+    ctx.organisation = Some(name.into());
+    ctx.mail.as_mut().unwrap().domains[0].failing_sources[0].provider = Some(name.into());
+    let r = renderer().render(&ctx).unwrap();
+    assert!(r.text.contains(name), "{}", r.text);
+    assert!(r.html.contains(name));
+    assert!(!r.text.contains("\\u{"));
+}
+
 #[test]
 fn html_templates_never_use_triple_stash() {
     let mut files = vec![];
