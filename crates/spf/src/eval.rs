@@ -108,7 +108,8 @@ pub enum NodeProblem {
     TooManyMx(usize),
     /// The lookup failed (temperror): counts below this term are lower bounds.
     Failed(DnsFailure),
-    /// Not followed: the evaluation already followed [`MAX_FOLLOWED`] targets.
+    /// Not followed: the evaluation already followed `MAX_FOLLOWED` (500)
+    /// targets.
     Truncated,
 }
 

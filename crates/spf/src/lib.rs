@@ -7,8 +7,9 @@
 //!   follows every `include` and `redirect` and counts DNS-querying terms
 //!   and void lookups exactly, as a worst-case evaluation would, against
 //!   the limits [`LOOKUP_LIMIT`] and [`VOID_LIMIT`];
-//! - [`flatten`]: replacing DNS-querying terms by the ranges they authorize
-//!   today ([`flatten()`]) and splitting long records into strings;
+//! - [`flatten`](mod@flatten): replacing DNS-querying terms by the ranges
+//!   they authorize today ([`flatten()`]) and splitting long records into
+//!   strings;
 //! - [`phase`]: the `all` qualifier that fits the DMARC rollout phase
 //!   ([`Rollout`]).
 #![deny(missing_docs)]

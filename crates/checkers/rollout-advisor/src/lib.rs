@@ -5,11 +5,11 @@
 //! library's discovery and parser), its readiness from the DMARC aggregate
 //! reports of the history (the aligned pass rate of legitimate mail, i.e.
 //! the sources of the domain's inventory as `authwarden-inventory`
-//! attributes them, over the last four weeks), and
-//! the weeks spent in the phase (a JSON phase history under the history
-//! folder). It advises the next step of the ramp ([`ramp`]) with the exact
-//! record to publish, or to hold with the reasons; a domain ready but stuck
-//! in its phase is a finding.
+//! attributes them, over the last four weeks), and the weeks spent in the
+//! phase (a JSON phase history under the history folder). It advises the
+//! next step of the ramp ([`ramp`]) with the exact record to publish, or to
+//! hold with the reasons; a domain ready but stuck in its phase is a
+//! finding.
 #![deny(missing_docs)]
 
 mod checker;
