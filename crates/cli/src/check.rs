@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::sync::Arc;
 
+use authwarden_api::text::{display_value, NAME_MAX_CHARS, TEXT_MAX_CHARS};
 use authwarden_api::{Severity, SystemClock};
 use authwarden_engine::{Engine, RunOutcome};
 use authwarden_registry::Registry;
@@ -86,7 +87,7 @@ fn label(s: Severity) -> &'static str {
 /// Human-readable findings, grouped by domain.
 pub fn print_text(out: &mut impl Write, outcome: &RunOutcome, queries: u64) -> std::io::Result<()> {
     for d in &outcome.domains {
-        writeln!(out, "{}", d.domain)?;
+        writeln!(out, "{}", display_value(&d.domain, NAME_MAX_CHARS))?;
         if let Some(dmarc) = d.facts.get("dmarc") {
             if let Some(phase) = dmarc.get("phase").and_then(|v| v.as_str()) {
                 writeln!(out, "  dmarc phase: {phase}")?;
@@ -129,19 +130,28 @@ pub fn print_text(out: &mut impl Write, outcome: &RunOutcome, queries: u64) -> s
             writeln!(out, "  ok: no findings")?;
         }
         for f in findings {
+            // Messages and help quote DNS content of any domain: shown safe.
             writeln!(
                 out,
                 "  {} {} {}: {}",
                 label(f.severity),
                 f.code,
                 f.name,
-                f.message
+                display_value(&f.message, TEXT_MAX_CHARS)
             )?;
             if f.subject != f.domain {
-                writeln!(out, "          at {}", f.subject)?;
+                writeln!(
+                    out,
+                    "          at {}",
+                    display_value(&f.subject, NAME_MAX_CHARS)
+                )?;
             }
             if !f.help.is_empty() {
-                writeln!(out, "          help: {}", f.help)?;
+                writeln!(
+                    out,
+                    "          help: {}",
+                    display_value(&f.help, TEXT_MAX_CHARS)
+                )?;
             }
         }
         writeln!(out)?;

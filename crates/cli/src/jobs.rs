@@ -6,6 +6,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context as _};
+use authwarden_api::text::{display_value, NAME_MAX_CHARS, TEXT_MAX_CHARS};
 use authwarden_api::{Cadence, Clock, SystemClock};
 use authwarden_config::Config;
 use authwarden_history::ExportFormat;
@@ -92,7 +93,11 @@ pub async fn run(global: &GlobalArgs, args: &RunArgs, registry: &Registry) -> an
                     i.errors.len()
                 );
                 for e in &i.errors {
-                    println!("        not ingested: {}: {}", e.file, e.reason);
+                    println!(
+                        "        not ingested: {}: {}",
+                        display_value(&e.file, NAME_MAX_CHARS),
+                        display_value(&e.reason, TEXT_MAX_CHARS)
+                    );
                 }
             }
             println!(

@@ -28,6 +28,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
 use authwarden_aggregate::{Classifier, PtrCache};
+use authwarden_api::text::{display_value, NAME_MAX_CHARS, TEXT_MAX_CHARS};
 use authwarden_history::HistoryStore;
 use authwarden_pipeline::intake::{analyze_reports, ingest_all, Analysis, ReverseDns, Source};
 use authwarden_registry::Registry;
@@ -111,11 +112,11 @@ pub fn analyze(global: &GlobalArgs, args: &AnalyzeArgs, registry: &Registry) -> 
         rdns.save(cache_file, &mut warnings);
     }
     for w in warnings {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", text(&w));
     }
     if global.format == Format::Csv {
         for e in &a.errors {
-            eprintln!("error: {}: {}", e.file, e.reason);
+            eprintln!("error: {}: {}", name(&e.file), text(&e.reason));
         }
     }
     let mut out = std::io::stdout().lock();
@@ -138,6 +139,8 @@ pub fn analyze(global: &GlobalArgs, args: &AnalyzeArgs, registry: &Registry) -> 
 }
 
 fn csv_field(s: &str) -> String {
+    // Control characters from a report would reach whoever `cat`s the file.
+    let s = &*text(s);
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
@@ -184,7 +187,7 @@ fn write_text(out: &mut impl Write, a: &Analysis) -> std::io::Result<()> {
         plural(a.errors.len())
     )?;
     for e in &a.errors {
-        writeln!(out, "  error: {}: {}", e.file, e.reason)?;
+        writeln!(out, "  error: {}: {}", name(&e.file), text(&e.reason))?;
     }
     let c = &a.by_category;
     writeln!(
@@ -202,38 +205,58 @@ fn write_text(out: &mut impl Write, a: &Analysis) -> std::io::Result<()> {
         return Ok(());
     }
     writeln!(out)?;
-    let ip_w = a
+    // Every value comes from a report: made safe to show (no terminal
+    // escapes, no forged lines) before the widths are measured.
+    let rows: Vec<(&Source, String, String, String)> = a
         .sources
         .iter()
-        .map(|s| s.source_ip.len())
-        .max()
-        .unwrap_or(0)
-        .max(9);
-    let from_w = a
-        .sources
-        .iter()
-        .map(|s| s.header_from.len())
-        .max()
-        .unwrap_or(0)
-        .max(11);
+        .map(|s| {
+            (
+                s,
+                name(&s.source_ip).into_owned(),
+                name(&s.header_from).into_owned(),
+                name(s.provider.as_deref().unwrap_or("-")).into_owned(),
+            )
+        })
+        .collect();
+    let width = |col: usize, min: usize| {
+        rows.iter()
+            .map(|r| if col == 0 { &r.1 } else { &r.2 }.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(min)
+    };
+    let ip_w = width(0, 9);
+    let from_w = width(1, 11);
     writeln!(
         out,
         "{:>9}  {:<7}  {:<26}  {:<ip_w$}  {:<from_w$}  PROVIDER",
         "MESSAGES", "RESULT", "CAUSE", "SOURCE IP", "HEADER FROM"
     )?;
-    for s in &a.sources {
+    for (s, ip, from, provider) in &rows {
         writeln!(
             out,
             "{:>9}  {:<7}  {:<26}  {:<ip_w$}  {:<from_w$}  {}",
             s.count,
             s.category.as_str(),
             s.cause.code(),
-            s.source_ip,
-            s.header_from,
-            s.provider.as_deref().unwrap_or("-")
+            ip,
+            from,
+            provider
         )?;
     }
     Ok(())
+}
+
+/// A name from outside (a file or member name, an IP, a domain) made safe
+/// for a terminal: control and bidi characters escaped, length capped.
+fn name(s: &str) -> std::borrow::Cow<'_, str> {
+    display_value(s, NAME_MAX_CHARS)
+}
+
+/// A longer text from outside (an error that quotes a report) made safe.
+fn text(s: &str) -> std::borrow::Cow<'_, str> {
+    display_value(s, TEXT_MAX_CHARS)
 }
 
 fn plural(n: usize) -> &'static str {
@@ -262,7 +285,7 @@ pub fn ingest(global: &GlobalArgs, args: &IngestArgs, registry: &Registry) -> an
         ))
     })?;
     for w in warnings {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", text(&w));
     }
     let store = HistoryStore::new(&config.history_dir);
     let mut out = std::io::stdout().lock();
@@ -311,10 +334,15 @@ pub fn ingest(global: &GlobalArgs, args: &IngestArgs, registry: &Registry) -> an
             )?;
         }
         for e in &summary.errors {
-            writeln!(out, "  error: {}: {}", e.file, e.reason)?;
+            writeln!(out, "  error: {}: {}", name(&e.file), text(&e.reason))?;
         }
         for r in &summary.rejected {
-            writeln!(out, "  records left out: {}: {}", r.file, r.reason)?;
+            writeln!(
+                out,
+                "  records left out: {}: {}",
+                name(&r.file),
+                text(&r.reason)
+            )?;
         }
     }
     out.flush()?;

@@ -356,6 +356,11 @@ pub struct IngestConfig {
     pub max_decompressed: u64,
     /// Maximum records of one report.
     pub max_records: u64,
+    /// The work budget of one input file: bytes decompressed across all its
+    /// members and layers.
+    pub max_work: u64,
+    /// The work budget of one input file: time spent reading it.
+    pub max_work_time: std::time::Duration,
     /// Look up the PTR name of every distinct source IP (through `[dns]`)
     /// so that a service is recognised by its sending hosts' names.
     pub reverse_dns: bool,
@@ -367,6 +372,8 @@ impl Default for IngestConfig {
             folders: Vec::new(),
             max_decompressed: 100 * 1024 * 1024,
             max_records: 10_000_000,
+            max_work: 1024 * 1024 * 1024,
+            max_work_time: std::time::Duration::from_secs(60),
             reverse_dns: true,
         }
     }

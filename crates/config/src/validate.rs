@@ -74,7 +74,14 @@ const IMAP_KEYS: &[&str] = &[
     "poll_cron",
     "state_file",
 ];
-const INGEST_KEYS: &[&str] = &["folders", "max_decompressed", "max_records", "reverse_dns"];
+const INGEST_KEYS: &[&str] = &[
+    "folders",
+    "max_decompressed",
+    "max_records",
+    "max_work",
+    "max_work_time",
+    "reverse_dns",
+];
 /// The keys of `[checkers.<id>]` with `type = "external"`: no pass-through
 /// keys, the checker's own settings go in `config`.
 const EXTERNAL_KEYS: &[&str] = &["type", "command", "timeout", "enabled", "jobs", "config"];
@@ -1470,6 +1477,16 @@ impl Walker<'_> {
                 "max_records" => {
                     if let Some(n) = self.uint(v, &path, 1, 1_000_000_000) {
                         ingest.max_records = n;
+                    }
+                }
+                "max_work" => {
+                    if let Some(n) = self.size(v, &path) {
+                        ingest.max_work = n;
+                    }
+                }
+                "max_work_time" => {
+                    if let Some(d) = self.duration(v, &path) {
+                        ingest.max_work_time = d;
                     }
                 }
                 "reverse_dns" => {

@@ -500,6 +500,8 @@ pub fn limits(config: &Config) -> Limits {
     Limits {
         max_decompressed_bytes: config.ingest.max_decompressed,
         max_records: config.ingest.max_records,
+        max_work_bytes: config.ingest.max_work,
+        max_work_time: config.ingest.max_work_time,
         max_input_bytes: config.imap.as_ref().map_or(defaults.max_input_bytes, |i| {
             i.max_message_size.max(defaults.max_input_bytes)
         }),
