@@ -319,8 +319,13 @@ struct Identity {
 
 impl Identity {
     fn current() -> Result<Identity, String> {
-        let uid = rustix::process::geteuid().as_raw();
-        let gid = rustix::process::getegid().as_raw();
+        // /proc/self belongs to the process's effective user and group.
+        let me = std::fs::metadata("/proc/self")
+            .map_err(|e| format!("cannot read /proc/self: {e}"))?;
+        let (uid, gid) = (
+            std::os::unix::fs::MetadataExt::uid(&me),
+            std::os::unix::fs::MetadataExt::gid(&me),
+        );
         if uid == 0 {
             let nobody = lookup("/etc/passwd", "nobody", 2).unwrap_or(65534);
             let nogroup = lookup("/etc/group", "nogroup", 2)

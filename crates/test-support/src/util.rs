@@ -12,7 +12,6 @@ use std::sync::{Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rustix::process::{kill_process_group, Pid, Signal};
 
 /// Ports already handed out by [`free_port`] in this process.
 ///
@@ -136,29 +135,35 @@ impl ChildGuard {
     pub fn stop(&mut self, grace: Duration) -> io::Result<ExitStatus> {
         if let Some(status) = self.child.try_wait()? {
             // The leader is gone; helpers of its group may still run.
-            self.signal_group(Signal::KILL);
+            self.signal_group("KILL");
             return Ok(status);
         }
-        self.signal_group(Signal::TERM);
+        self.signal_group("TERM");
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait()? {
-                self.signal_group(Signal::KILL);
+                self.signal_group("KILL");
                 return Ok(status);
             }
             thread::sleep(Duration::from_millis(10));
         }
-        self.signal_group(Signal::KILL);
+        self.signal_group("KILL");
         // Also through the handle, in case the group signal could not be sent.
         let _ = self.child.kill();
         self.child.wait()
     }
 
-    fn signal_group(&self, signal: Signal) {
-        if let Some(pid) = i32::try_from(self.child.id()).ok().and_then(Pid::from_raw) {
-            // ESRCH (group already gone) is the expected outcome after exit.
-            let _ = kill_process_group(pid, signal);
-        }
+    /// Signals the child's process group with `kill(1)`: no signal crate in
+    /// the test support, so that the workspace build enables no feature the
+    /// production build lacks (which would rebuild their shared dependencies).
+    fn signal_group(&self, signal: &str) {
+        // ESRCH (group already gone) is the expected outcome after exit.
+        let _ = std::process::Command::new("kill")
+            .args(["-s", signal, "--", &format!("-{}", self.child.id())])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
     }
 }
 
