@@ -14,7 +14,7 @@ use authwarden_api::{
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use authwarden_api::{DnsAnswer, Resolver};
+use authwarden_api::{DnsAnswer, DnsFailure, Resolver};
 use chrono::{Duration, NaiveDate};
 use futures::stream::{self, StreamExt};
 use sha2::{Digest, Sha256};
@@ -248,11 +248,27 @@ impl Checker for Dkim {
             };
             match &answer.outcome {
                 DnsOutcome::Failed(f) => {
-                    failed.push((
-                        probe.selector.clone(),
-                        probe.name.clone(),
-                        Some(f.to_string()),
-                    ));
+                    // An answer about this name (SERVFAIL, REFUSED, ...) is
+                    // its own finding; "no answer at all" is the same fact
+                    // for every selector and is listed in one.
+                    let no_answer = matches!(
+                        f,
+                        DnsFailure::Timeout
+                            | DnsFailure::Unreachable(_)
+                            | DnsFailure::ConnectionRefused(_)
+                            | DnsFailure::OutOfTime(_)
+                    );
+                    let reason = f.to_string();
+                    if no_answer {
+                        failed.push((probe.selector.clone(), probe.name.clone(), Some(reason)));
+                    } else {
+                        run.incomplete(
+                            &domain,
+                            format!("txt lookup of {} failed ({reason})", probe.name),
+                            "dns",
+                            &probe.name,
+                        );
+                    }
                     probe.status = Status::Failed;
                 }
                 DnsOutcome::Records(_) => {
@@ -616,10 +632,10 @@ impl Run {
         self.push(finding);
     }
 
-    /// One "check incomplete" finding per reason the selector lookups
-    /// failed for (a dead name server fails them all the same way; `None`:
-    /// not probed, the budget ran out): a lone failed lookup keeps its own
-    /// finding, several are listed in one.
+    /// One "check incomplete" finding per reason the selector lookups got
+    /// no answer for (a dead name server fails them all the same way;
+    /// `None`: not probed, the budget ran out): a lone failed lookup keeps
+    /// its own finding, several are listed in one.
     fn failed_lookups(
         &mut self,
         failed: Vec<(String, String, Option<String>)>,

@@ -28,6 +28,8 @@ enum Behaviour {
     TimeOut,
     /// Never answers.
     Hang,
+    /// Answers SERVFAIL at once.
+    ServFail,
 }
 
 /// A resolver over the `tests/age/key-a.zone` zone (a key at `s1`) that
@@ -89,6 +91,12 @@ impl Resolver for Scripted {
                 }
             }
             Behaviour::Hang => std::future::pending().await,
+            Behaviour::ServFail => DnsAnswer {
+                name: name.to_string(),
+                rtype,
+                cname_chain: vec![],
+                outcome: DnsOutcome::Failed(DnsFailure::ServFail),
+            },
         }
     }
 }
@@ -252,5 +260,46 @@ async fn the_budget_is_configurable() {
         [("dns", 4), ("budget", catalog_size() + 1 - 4)],
         "{:#?}",
         out.findings
+    );
+}
+
+/// An answer about a name (SERVFAIL) is that name's own finding; the
+/// lookups that got no answer at all are listed together.
+#[tokio::test(start_paused = true)]
+async fn answered_failures_stay_per_selector() {
+    let dns = Scripted::new(|name| match name.split('.').next() {
+        Some("corp" | "s1") => Behaviour::ServFail,
+        _ => Behaviour::TimeOut,
+    });
+    let out = check(dns, json!({"probe_concurrency": 32}), &["corp", "s1"]).await;
+    let mut subjects: Vec<(&str, &str)> = incomplete(&out)
+        .iter()
+        .map(|f| (f.subject.as_str(), f.evidence["stage"].as_str().unwrap()))
+        .collect();
+    subjects.sort();
+    assert_eq!(
+        subjects,
+        [
+            ("_domainkey.example.org", "dns"),
+            ("example.org", "dns"),
+            ("example.org", "dns")
+        ],
+        "{:#?}",
+        out.findings
+    );
+    let messages: Vec<&str> = incomplete(&out)
+        .iter()
+        .map(|f| f.message.as_str())
+        .collect();
+    assert!(messages.contains(&"txt lookup of corp._domainkey.example.org failed (SERVFAIL)"));
+    assert!(messages.contains(&"txt lookup of s1._domainkey.example.org failed (SERVFAIL)"));
+    let grouped = incomplete(&out)
+        .into_iter()
+        .find(|f| f.subject == "_domainkey.example.org")
+        .unwrap();
+    assert_eq!(grouped.evidence["reason"], "timeout");
+    assert_eq!(
+        grouped.evidence["selectors"].as_array().unwrap().len(),
+        catalog_size() - 1
     );
 }
