@@ -181,29 +181,14 @@ impl FailedInputs {
             path: path.to_path_buf(),
             source: e.into(),
         })?;
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        let written = (|| {
-            let mut f = fs::File::create(&tmp)?;
+        authwarden_api::fsutil::write_atomic_with(path, |f| {
             f.write_all(&json)?;
-            f.write_all(b"\n")?;
-            f.sync_all()
-        })();
-        if let Err(source) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(FailedInputsError::Write { path: tmp, source });
-        }
-        fs::rename(&tmp, path).map_err(|source| {
-            let _ = fs::remove_file(&tmp);
-            FailedInputsError::Write {
-                path: path.to_path_buf(),
-                source,
-            }
-        })?;
-        sync_dir(dir).map_err(write_err(dir))
+            f.write_all(b"\n")
+        })
+        .map_err(|source| FailedInputsError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     /// The remembered failure of `file`, if it is unchanged since (same
@@ -297,20 +282,6 @@ impl FailedInput {
             self.reason,
             self.since.format("%Y-%m-%d %H:%M:%S UTC")
         )
-    }
-}
-
-/// Flushes a folder's entries (the rename) to disk. A no-op where folders
-/// cannot be opened as files.
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        fs::File::open(dir)?.sync_all()
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = dir;
-        Ok(())
     }
 }
 

@@ -206,27 +206,13 @@ impl PtrCache {
             path: path.to_path_buf(),
             source: e.into(),
         })?;
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        let written = (|| {
-            let mut f = fs::File::create(&tmp)?;
+        authwarden_api::fsutil::write_atomic_with(path, |f| {
             f.write_all(&json)?;
-            f.write_all(b"\n")?;
-            f.sync_all()
-        })();
-        if let Err(source) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(PtrCacheError::Write { path: tmp, source });
-        }
-        fs::rename(&tmp, path).map_err(|source| {
-            let _ = fs::remove_file(&tmp);
-            PtrCacheError::Write {
-                path: path.to_path_buf(),
-                source,
-            }
+            f.write_all(b"\n")
+        })
+        .map_err(|source| PtrCacheError::Write {
+            path: path.to_path_buf(),
+            source,
         })
     }
 

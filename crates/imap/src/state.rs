@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -49,30 +48,13 @@ impl ImapState {
         };
         fs::create_dir_all(dir).map_err(|e| state_error(path, e))?;
         let json = serde_json::to_vec_pretty(self).map_err(|e| state_error(path, e))?;
-        let mut tmp = tempfile_in(dir, path)?;
-        tmp.1.write_all(&json).map_err(|e| state_error(path, e))?;
-        tmp.1.sync_all().map_err(|e| state_error(path, e))?;
-        fs::rename(&tmp.0, path).map_err(|e| {
-            let _ = fs::remove_file(&tmp.0);
-            state_error(path, e)
-        })
+        authwarden_api::fsutil::write_atomic(path, &json).map_err(|e| state_error(path, e))
     }
 
     /// The state of one folder of one account, if it was seen before.
     pub fn folder(&self, key: &str) -> Option<FolderState> {
         self.folders.get(key).copied()
     }
-}
-
-/// A new file next to `path`, named after it and this process.
-fn tempfile_in(dir: &Path, path: &Path) -> Result<(std::path::PathBuf, fs::File), ImapError> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "imap-state".into());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let file = fs::File::create(&tmp).map_err(|e| state_error(path, e))?;
-    Ok((tmp, file))
 }
 
 fn state_error(path: &Path, e: impl std::fmt::Display) -> ImapError {

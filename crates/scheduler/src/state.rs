@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use authwarden_api::Cadence;
@@ -85,7 +85,7 @@ impl StateFile {
         if at > *entry {
             *entry = at;
         }
-        self.save_unlocked(&dir, &state)
+        self.save_unlocked(&state)
     }
 
     fn dir(&self) -> PathBuf {
@@ -126,25 +126,12 @@ impl StateFile {
         Ok(file)
     }
 
-    fn save_unlocked(&self, dir: &Path, state: &State) -> Result<(), SchedulerError> {
+    fn save_unlocked(&self, state: &State) -> Result<(), SchedulerError> {
         let mut json = serde_json::to_string_pretty(state)
             .map_err(|e| self.write_error(io::Error::other(e)))?;
         json.push('\n');
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".schedule-")
-            .suffix(".tmp")
-            .tempfile_in(dir)
+        authwarden_api::fsutil::write_atomic(&self.path, json.as_bytes())
             .map_err(|e| self.write_error(e))?;
-        tmp.write_all(json.as_bytes())
-            .and_then(|()| tmp.as_file().sync_all())
-            .map_err(|e| self.write_error(e))?;
-        tmp.persist(&self.path)
-            .map_err(|e| self.write_error(e.error))?;
-        // Make the rename itself durable; not every platform can open a
-        // directory, and the data is already safe, so failures are ignored.
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
         Ok(())
     }
 }
