@@ -23,19 +23,40 @@ pub fn is_code(s: &str) -> bool {
 
 /// The best near-miss for `word` among `candidates`: the closest by
 /// case-insensitive edit distance (Damerau–Levenshtein) when it is at most
-/// a third of the word's length (at least 1, at most 4); else the one
-/// candidate that the word (three characters or more) is a prefix of
-/// (`google` for `google-workspace`). `None` when nothing is close.
+/// a third of the word's length (at least 1, at most 4). `None` when
+/// nothing is that close: then a caller lists the candidates instead.
 ///
 /// ```
 /// use authwarden_api::names::did_you_mean;
 /// assert_eq!(did_you_mean("inclde", ["include", "exists"]), Some("include"));
-/// assert_eq!(did_you_mean("google", ["google-workspace", "mailgun"]), Some("google-workspace"));
 /// assert_eq!(did_you_mean("zzz", ["include"]), None);
 /// ```
 pub fn did_you_mean<'c>(
     word: &str,
     candidates: impl IntoIterator<Item = &'c str>,
+) -> Option<&'c str> {
+    near_miss(word, candidates, false)
+}
+
+/// [`did_you_mean`], and when nothing is close by edit distance, the one
+/// candidate that the word (three characters or more) begins
+/// (`google` for `google-workspace`): for ids that people shorten.
+///
+/// ```
+/// use authwarden_api::names::did_you_mean_or_prefix;
+/// assert_eq!(did_you_mean_or_prefix("google", ["google-workspace", "mailgun"]), Some("google-workspace"));
+/// ```
+pub fn did_you_mean_or_prefix<'c>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'c str>,
+) -> Option<&'c str> {
+    near_miss(word, candidates, true)
+}
+
+fn near_miss<'c>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'c str>,
+    prefix: bool,
 ) -> Option<&'c str> {
     let word = word.trim().to_lowercase();
     if word.is_empty() {
@@ -53,7 +74,7 @@ pub fn did_you_mean<'c>(
         if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, candidate));
         }
-        if word.chars().count() >= 3 && lower.starts_with(&word) {
+        if prefix && word.chars().count() >= 3 && lower.starts_with(&word) {
             prefixed.push(candidate);
         }
     }
@@ -86,13 +107,14 @@ mod tests {
         let keys = ["nameservers", "timeout", "retries", "zone_files"];
         assert_eq!(did_you_mean("timeuot", keys), Some("timeout"));
         assert_eq!(did_you_mean("NAMESERVER", keys), Some("nameservers"));
-        assert_eq!(did_you_mean("zone", keys), Some("zone_files"));
+        assert_eq!(did_you_mean("zone", keys), None);
+        assert_eq!(did_you_mean_or_prefix("zone", keys), Some("zone_files"));
         assert_eq!(did_you_mean("colour", keys), None);
         assert_eq!(
             did_you_mean("DMARC01", ["DMARC001", "SPF001"]),
             Some("DMARC001")
         );
         // Two candidates share the prefix: no guess.
-        assert_eq!(did_you_mean("goo", ["google-a", "google-b"]), None);
+        assert_eq!(did_you_mean_or_prefix("goo", ["google-a", "google-b"]), None);
     }
 }

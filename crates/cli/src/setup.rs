@@ -2,7 +2,7 @@
 //! command-line overrides) and the registry with the config's external
 //! checkers; `config validate`.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -136,17 +136,11 @@ pub fn load_config(global: &GlobalArgs, registry: &Registry) -> anyhow::Result<C
     Ok(config)
 }
 
-/// Parses `IP`, `IP:PORT` or `[IPv6]:PORT`.
+/// Parses `IP`, `IP:PORT` or `[IPv6]:PORT` (the config's own rule).
 pub fn parse_nameserver(s: &str) -> anyhow::Result<SocketAddr> {
-    if let Ok(addr) = s.parse::<SocketAddr>() {
-        return Ok(addr);
-    }
-    if let Ok(ip) = s.trim_matches(|c| c == '[' || c == ']').parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, 53));
-    }
-    Err(anyhow!(
-        "invalid nameserver `{s}`: expected IP or IP:PORT, e.g. 127.0.0.1:5353 or [::1]:53"
-    ))
+    authwarden_config::parse_nameserver(s).ok_or_else(|| {
+        anyhow!("invalid nameserver `{s}`: expected IP or IP:PORT, e.g. 127.0.0.1:5353 or [::1]:53")
+    })
 }
 
 /// `authwarden config validate`; `external_problems` are the external

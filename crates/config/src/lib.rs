@@ -34,6 +34,7 @@ pub use model::{
     IngestConfig, JobConfig, Known, KnownChecker, PasswordSource, Security, SmtpConfig,
     DEFAULT_EXTERNAL_TIMEOUT, DEFAULT_IMAP_POLL_CRON,
 };
+pub use validate::parse_nameserver;
 
 /// The default location of the configuration file, relative to the current directory.
 pub const DEFAULT_PATH: &str = "config/authwarden.toml";

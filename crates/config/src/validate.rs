@@ -198,22 +198,13 @@ fn external_ids(root: &DeTable<'_>) -> Vec<String> {
         .collect()
 }
 
-/// The best near-miss for `word` among `candidates` (case-insensitive
-/// edit distance of at most a third of its length, at least 1).
+/// The best near-miss for `word` among `candidates`: the workspace's one
+/// did-you-mean rule ([`authwarden_api::names::did_you_mean`]).
 pub(crate) fn suggest<'c>(
     word: &str,
     candidates: impl IntoIterator<Item = &'c str>,
 ) -> Option<&'c str> {
-    let word = word.to_lowercase();
-    let limit = (word.chars().count() / 3).max(1);
-    let mut best: Option<(usize, &str)> = None;
-    for candidate in candidates {
-        let d = strsim::damerau_levenshtein(&word, &candidate.to_lowercase());
-        if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
-            best = Some((d, candidate));
-        }
-    }
-    best.map(|(_, c)| c)
+    authwarden_api::names::did_you_mean(word, candidates)
 }
 
 fn alias(aliases: &[(&str, &'static str)], s: &str) -> Option<&'static str> {
@@ -1534,7 +1525,7 @@ pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 /// Parses `IP`, `IP:PORT`, `[IPv6]` or `[IPv6]:PORT`; the port defaults to 53.
-fn parse_nameserver(s: &str) -> Option<SocketAddr> {
+pub fn parse_nameserver(s: &str) -> Option<SocketAddr> {
     let s = s.trim();
     let addr = match s.parse::<SocketAddr>() {
         Ok(addr) => addr,
@@ -1610,13 +1601,7 @@ pub(crate) fn check_mailbox(s: &str) -> Result<(), String> {
     validate_domain(domain)
 }
 
-fn is_kebab(s: &str) -> bool {
-    s.starts_with(|c: char| c.is_ascii_lowercase())
-        && !s.ends_with('-')
-        && !s.contains("--")
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-}
+use authwarden_api::names::is_kebab_case as is_kebab;
 
 fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
