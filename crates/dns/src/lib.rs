@@ -58,8 +58,10 @@ impl Default for DnsSettings {
 #[derive(Debug, thiserror::Error)]
 pub enum DnsError {
     /// A zone file is missing or invalid; the error names file and line.
+    // The zone error is part of the message and not also the source, so a
+    // whole-chain print (`{:#}`) states it once.
     #[error("zone file overlay: {0}")]
-    Zone(#[from] ZoneError),
+    Zone(ZoneError),
     /// No name servers were given and the system configuration could not
     /// be read.
     #[error("cannot read the system DNS configuration (give name servers explicitly): {0}")]
@@ -72,6 +74,12 @@ pub enum DnsError {
 /// Builds the resolver of one run: a [`CachingResolver`] over the zone-file
 /// overlay (when `zone_files` is not empty) over [`HickoryResolver`].
 ///
+impl From<ZoneError> for DnsError {
+    fn from(e: ZoneError) -> Self {
+        DnsError::Zone(e)
+    }
+}
+
 /// Zone files are loaded first, so their errors come before any problem
 /// with the system configuration.
 pub fn build_resolver(settings: &DnsSettings) -> Result<Arc<dyn Resolver>, DnsError> {

@@ -598,15 +598,9 @@ impl TzNote for ReportContext {
 
 /// How many (domain, checker) pairs of a run could not complete: a
 /// "check incomplete" finding (a DNS timeout or failure) or a checker that
-/// crashed or ran out of time.
+/// crashed or ran out of time ([`RunOutcome::incomplete_checks`]).
 pub fn incomplete_checks(outcome: &RunOutcome) -> usize {
-    outcome
-        .findings
-        .iter()
-        .filter(|f| f.name.ends_with("-incomplete") || f.name == "check-crashed")
-        .map(|f| (f.domain.as_str(), f.checker.as_str()))
-        .collect::<std::collections::BTreeSet<_>>()
-        .len()
+    outcome.incomplete_checks().len()
 }
 
 /// The most important things to do, errors first, one line each.
