@@ -5,12 +5,13 @@
 //! `<history>/aggregate/`. Checker crates do not link polars; this host does.
 //!
 //! Each question reads only what it needs: the rows of one domain's
-//! partitions in the window asked for ([`HistoryStore::aggregate_rows`]),
+//! partitions in the window asked for ([`HistoryStore::aggregate_window`]),
 //! the two DKIM columns of a domain's partitions
-//! ([`HistoryStore::observed_dkim_selectors`]). Answers are kept for the
-//! run in a small cache, so that the checkers of one domain asking for the
-//! same (or a narrower) window read it once, while memory stays bounded by
-//! a few domains' windows however many domains there are.
+//! ([`HistoryStore::observed_dkim_selectors`]). Windows are kept for the
+//! run in a small cache, as frames (several times smaller than rows), so
+//! that the checkers of one domain asking for the same (or a narrower)
+//! window read it once, while memory stays bounded by a few domains'
+//! windows however many domains there are.
 //!
 //! The services are added only when the history holds aggregate rows at
 //! all: a run without ingested reports adds neither, so the checkers say "no
@@ -22,7 +23,8 @@ use std::sync::{Arc, Mutex};
 
 use authwarden_aggregate::{AggregateRow, AggregateSource, AggregateSourceExt};
 use authwarden_api::{domain, Extensions};
-use authwarden_history::HistoryStore;
+use authwarden_history::polars::prelude::{col, lit, DataFrame, DataType, IntoLazy};
+use authwarden_history::{aggregate_rows_of, HistoryStore};
 use authwarden_registry::authwarden_checker_dkim::{ObservedSelectors, ObservedSelectorsExt};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 
@@ -48,7 +50,7 @@ impl Window {
 /// The aggregate rows of a history folder, read per domain and window.
 pub struct HistoryRows {
     store: HistoryStore,
-    rows: Mutex<VecDeque<(Window, Arc<Vec<AggregateRow>>)>>,
+    rows: Mutex<VecDeque<(Window, Arc<DataFrame>)>>,
     selectors: Mutex<HashMap<String, Vec<String>>>,
 }
 
@@ -64,25 +66,27 @@ impl HistoryRows {
     }
 
     /// The rows of `window` (whole days), from the cache or the history.
-    fn window(&self, window: Window) -> Arc<Vec<AggregateRow>> {
+    fn window(&self, window: Window) -> Option<Arc<DataFrame>> {
         if let Some(hit) = self.rows.lock().ok().and_then(|c| {
             c.iter()
                 .find(|(w, _)| w.contains(&window))
                 .map(|e| e.1.clone())
         }) {
-            return hit;
+            return Some(hit);
         }
-        let rows = self
+        let rows = match self
             .store
-            .aggregate_rows(&window.domain, window.since, window.until)
-            .unwrap_or_else(|e| {
+            .aggregate_window(&window.domain, window.since, window.until)
+        {
+            Ok(df) => Arc::new(df),
+            Err(e) => {
                 tracing::warn!(
                     "cannot read the aggregate rows of {} in the history: {e}",
                     window.domain
                 );
-                Vec::new()
-            });
-        let rows = Arc::new(rows);
+                return None;
+            }
+        };
         if let Ok(mut cache) = self.rows.lock() {
             cache.retain(|(w, _)| !window.contains(w));
             if cache.len() >= CACHED_WINDOWS {
@@ -90,7 +94,7 @@ impl HistoryRows {
             }
             cache.push_back((window, rows.clone()));
         }
-        rows
+        Some(rows)
     }
 }
 
@@ -119,12 +123,21 @@ impl AggregateSource for HistoryRows {
         if since >= until {
             return Vec::new();
         }
-        let rows = self.window(whole_days(domain, since, until));
-        let (since, until) = (since.timestamp(), until.timestamp());
-        rows.iter()
-            .filter(|r| r.begin >= since && r.begin < until)
-            .cloned()
+        let Some(frame) = self.window(whole_days(domain, since, until)) else {
+            return Vec::new();
+        };
+        let (since, until) = (since.timestamp_millis(), until.timestamp_millis());
+        let begin = || col("begin").cast(DataType::Int64);
+        (*frame)
+            .clone()
+            .lazy()
+            .filter(begin().gt_eq(lit(since)).and(begin().lt(lit(until))))
             .collect()
+            .and_then(|df| aggregate_rows_of(&df))
+            .unwrap_or_else(|e| {
+                tracing::warn!("cannot read the aggregate rows of {domain}: {e}");
+                Vec::new()
+            })
     }
 }
 

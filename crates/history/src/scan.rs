@@ -32,6 +32,9 @@ use crate::HistoryStore;
 /// bounded however long the history.
 pub const SELECTOR_WINDOW_DAYS: i64 = 400;
 
+/// How many files [`HistoryStore::aggregate_rows`] reads into one frame.
+const ROWS_CHUNK_FILES: usize = 256;
+
 /// One aggregate report file.
 #[derive(Debug, Clone)]
 pub(crate) struct AggFile {
@@ -265,36 +268,71 @@ impl HistoryStore {
     }
 
     /// The aggregate rows of `domain` whose report begins in
-    /// `[since, until)`, from that domain's partitions of those days only
-    /// (the domain as given: case and a final dot do not matter; its
+    /// `[since, until)`, as a frame with the columns of
+    /// [`aggregate_schema`](crate::aggregate_schema) but `date` (`domain`
+    /// is the partition value), from that domain's partitions of those days
+    /// only (the domain as given: case and a final dot do not matter; its
     /// subdomains have partitions of their own). Damaged files are skipped
-    /// and listed in [`HistoryStore::damaged`].
+    /// and listed in [`HistoryStore::damaged`]. Columnar, so several times
+    /// smaller than the same rows as [`AggregateRow`]s.
+    pub fn aggregate_window(
+        &self,
+        domain: &str,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<DataFrame> {
+        let files = self.window_files(domain, since, until)?;
+        self.collect_window(&files, since, until)
+    }
+
+    /// [`HistoryStore::aggregate_window`] as rows. The frame is read a few
+    /// hundred files at a time, so that at its peak the memory holds the
+    /// rows and one slice of the frame, not the whole frame too.
     pub fn aggregate_rows(
         &self,
         domain: &str,
         since: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Vec<AggregateRow>> {
+        let files = self.window_files(domain, since, until)?;
+        let mut out = Vec::new();
+        for chunk in files.chunks(ROWS_CHUNK_FILES) {
+            let df = self.collect_window(chunk, since, until)?;
+            out.extend(aggregate_rows_of(&df)?);
+        }
+        Ok(out)
+    }
+
+    fn window_files(
+        &self,
+        domain: &str,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<AggFile>> {
         let (from, to) = (since.timestamp_millis(), until.timestamp_millis());
         if from >= to {
             return Ok(Vec::new());
         }
-        let partition = domain_partition(domain);
-        let only = BTreeSet::from([partition]);
-        let files = self.aggregate_files_in(&Domains::Only(&only), &Days::of_millis(from, to))?;
-        if files.is_empty() {
-            return Ok(Vec::new());
-        }
+        let only = BTreeSet::from([domain_partition(domain)]);
+        self.aggregate_files_in(&Domains::Only(&only), &Days::of_millis(from, to))
+    }
+
+    fn collect_window(
+        &self,
+        files: &[AggFile],
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<DataFrame> {
+        let (from, to) = (since.timestamp_millis(), until.timestamp_millis());
         let columns: Vec<&str> = aggregate_schema()
             .into_iter()
             .map(|(name, _)| name)
             .filter(|name| !crate::aggregate::AGGREGATE_PARTITIONS.contains(name))
             .collect();
         let begin = || col("begin").cast(DataType::Int64);
-        let df = self.collect_aggregate(&files, &columns, &|lf| {
+        self.collect_aggregate(files, &columns, &|lf| {
             lf.filter(begin().gt_eq(lit(from)).and(begin().lt(lit(to))))
-        })?;
-        Ok(aggregate_rows_of(&df)?)
+        })
     }
 
     /// The DKIM selectors seen signing for `domain` in the aggregate
@@ -380,110 +418,113 @@ pub(crate) fn run_streaming(lf: LazyFrame) -> PolarsResult<DataFrame> {
     }
 }
 
+/// The text columns of an [`AggregateRow`], in the order
+/// [`aggregate_rows_of`] reads them.
+const ROW_TEXT_COLUMNS: [&str; 25] = [
+    "domain",
+    "org_name",
+    "report_id",
+    "source",
+    "adkim",
+    "aspf",
+    "p",
+    "sp",
+    "source_ip",
+    "disposition",
+    "dmarc_dkim",
+    "dmarc_spf",
+    "reasons",
+    "header_from",
+    "envelope_from",
+    "envelope_to",
+    "dkim_domains",
+    "dkim_selectors",
+    "dkim_results",
+    "spf_domains",
+    "spf_results",
+    "category",
+    "cause",
+    "provider",
+    "action",
+];
+
 /// Aggregate rows from a frame with the columns of
 /// [`aggregate_schema`](crate::aggregate_schema) (`date` may be missing):
 /// the inverse of [`aggregate_frame`](crate::aggregate_frame).
 pub fn aggregate_rows_of(df: &DataFrame) -> PolarsResult<Vec<AggregateRow>> {
     let n = df.height();
-    let text = |name: &str| -> PolarsResult<StringChunked> {
-        Ok(df.column(name)?.cast(&DataType::String)?.str()?.clone())
-    };
+    let mut texts = Vec::with_capacity(ROW_TEXT_COLUMNS.len());
+    for name in ROW_TEXT_COLUMNS {
+        texts.push(df.column(name)?.cast(&DataType::String)?.str()?.clone());
+    }
     let int = |name: &str| -> PolarsResult<Int64Chunked> {
         Ok(df.column(name)?.cast(&DataType::Int64)?.i64()?.clone())
     };
-    let count = df.column("count")?.cast(&DataType::UInt64)?;
-    let count = count.u64()?;
     let flag = |name: &str| -> PolarsResult<BooleanChunked> {
         Ok(df.column(name)?.cast(&DataType::Boolean)?.bool()?.clone())
     };
-    let [domain, org_name, report_id, source, adkim, aspf, p, sp, source_ip, disposition, dmarc_dkim, dmarc_spf, reasons, header_from, envelope_from, envelope_to, dkim_domains, dkim_selectors, dkim_results, spf_domains, spf_results, category, cause, provider, action] =
-        [
-            "domain",
-            "org_name",
-            "report_id",
-            "source",
-            "adkim",
-            "aspf",
-            "p",
-            "sp",
-            "source_ip",
-            "disposition",
-            "dmarc_dkim",
-            "dmarc_spf",
-            "reasons",
-            "header_from",
-            "envelope_from",
-            "envelope_to",
-            "dkim_domains",
-            "dkim_selectors",
-            "dkim_results",
-            "spf_domains",
-            "spf_results",
-            "category",
-            "cause",
-            "provider",
-            "action",
-        ]
-        .map(text);
-    let (domain, org_name, report_id, source) = (domain?, org_name?, report_id?, source?);
-    let (adkim, aspf, p, sp) = (adkim?, aspf?, p?, sp?);
-    let (source_ip, disposition, dmarc_dkim, dmarc_spf, reasons) =
-        (source_ip?, disposition?, dmarc_dkim?, dmarc_spf?, reasons?);
-    let (header_from, envelope_from, envelope_to) = (header_from?, envelope_from?, envelope_to?);
-    let (dkim_domains, dkim_selectors, dkim_results, spf_domains, spf_results) = (
-        dkim_domains?,
-        dkim_selectors?,
-        dkim_results?,
-        spf_domains?,
-        spf_results?,
-    );
-    let (category, cause, provider, action) = (category?, cause?, provider?, action?);
+    let count = df.column("count")?.cast(&DataType::UInt64)?;
     let (begin, end, pct) = (int("begin")?, int("end")?, int("pct")?);
     let (dkim_aligned, spf_aligned, reporter_agrees) = (
         flag("dkim_aligned")?,
         flag("spf_aligned")?,
         flag("reporter_agrees")?,
     );
-    let s = |c: &StringChunked, i: usize| c.get(i).unwrap_or_default().to_string();
-    let o = |c: &StringChunked, i: usize| c.get(i).map(str::to_string);
-    let b = |c: &BooleanChunked, i: usize| c.get(i).unwrap_or(false);
-    Ok((0..n)
-        .map(|i| AggregateRow {
-            org_name: s(&org_name, i),
-            report_id: s(&report_id, i),
-            source: s(&source, i),
+    // Iterators, not get(i): a frame read from many files has as many
+    // chunks, and each get(i) would search them.
+    let mut text_iters: Vec<_> = texts.iter().map(|c| c.iter()).collect();
+    let (mut begin, mut end, mut pct, mut count) =
+        (begin.iter(), end.iter(), pct.iter(), count.u64()?.iter());
+    let (mut dkim_aligned, mut spf_aligned, mut reporter_agrees) = (
+        dkim_aligned.iter(),
+        spf_aligned.iter(),
+        reporter_agrees.iter(),
+    );
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut t = text_iters.iter_mut().map(|it| it.next().flatten());
+        let mut o = || t.next().flatten().map(str::to_string);
+        let [domain, org_name, report_id, source, adkim, aspf, p, sp, source_ip, disposition, dmarc_dkim, dmarc_spf, reasons, header_from, envelope_from, envelope_to, dkim_domains, dkim_selectors, dkim_results, spf_domains, spf_results, category, cause, provider, action] =
+            std::array::from_fn(|_| o());
+        let flag =
+            |it: &mut dyn Iterator<Item = Option<bool>>| it.next().flatten().unwrap_or(false);
+        out.push(AggregateRow {
+            org_name: org_name.unwrap_or_default(),
+            report_id: report_id.unwrap_or_default(),
+            source: source.unwrap_or_default(),
             // Milliseconds in the frame, seconds in the rows.
-            begin: begin.get(i).unwrap_or(0).div_euclid(1000),
-            end: end.get(i).unwrap_or(0).div_euclid(1000),
-            domain: s(&domain, i),
-            adkim: o(&adkim, i),
-            aspf: o(&aspf, i),
-            p: o(&p, i),
-            sp: o(&sp, i),
-            pct: pct.get(i).and_then(|v| u8::try_from(v).ok()),
-            source_ip: s(&source_ip, i),
-            count: count.get(i).unwrap_or(0),
-            disposition: o(&disposition, i),
-            dmarc_dkim: o(&dmarc_dkim, i),
-            dmarc_spf: o(&dmarc_spf, i),
-            reasons: o(&reasons, i),
-            header_from: s(&header_from, i),
-            envelope_from: o(&envelope_from, i),
-            envelope_to: o(&envelope_to, i),
-            dkim_domains: o(&dkim_domains, i),
-            dkim_selectors: o(&dkim_selectors, i),
-            dkim_results: o(&dkim_results, i),
-            spf_domains: o(&spf_domains, i),
-            spf_results: o(&spf_results, i),
-            dkim_aligned: b(&dkim_aligned, i),
-            spf_aligned: b(&spf_aligned, i),
-            reporter_agrees: b(&reporter_agrees, i),
-            category: s(&category, i),
-            cause: s(&cause, i),
-            provider: o(&provider, i),
-            action: s(&action, i),
-        })
-        .collect())
+            begin: begin.next().flatten().unwrap_or(0).div_euclid(1000),
+            end: end.next().flatten().unwrap_or(0).div_euclid(1000),
+            domain: domain.unwrap_or_default(),
+            adkim,
+            aspf,
+            p,
+            sp,
+            pct: pct.next().flatten().and_then(|v| u8::try_from(v).ok()),
+            source_ip: source_ip.unwrap_or_default(),
+            count: count.next().flatten().unwrap_or(0),
+            disposition,
+            dmarc_dkim,
+            dmarc_spf,
+            reasons,
+            header_from: header_from.unwrap_or_default(),
+            envelope_from,
+            envelope_to,
+            dkim_domains,
+            dkim_selectors,
+            dkim_results,
+            spf_domains,
+            spf_results,
+            dkim_aligned: flag(&mut dkim_aligned),
+            spf_aligned: flag(&mut spf_aligned),
+            reporter_agrees: flag(&mut reporter_agrees),
+            category: category.unwrap_or_default(),
+            cause: cause.unwrap_or_default(),
+            provider,
+            action: action.unwrap_or_default(),
+        });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -716,3 +716,56 @@ fn a_damaged_previous_run_is_passed_over_and_said() {
     assert_eq!(repair.quarantined.len(), 1);
     assert!(repair.forgotten.is_empty());
 }
+
+#[test]
+fn older_files_with_other_column_types_or_fewer_columns_still_count() {
+    use authwarden_history::polars::prelude::*;
+    let tmp = tempfile::tempdir().unwrap();
+    let store = HistoryStore::new(tmp.path());
+    append(
+        &store,
+        &[report(
+            "a.example",
+            "new",
+            at(2026, 11, 3),
+            &[("192.0.2.1", 10, "pass")],
+        )],
+    );
+    // A file as an older version might have written it: `pct` as Int64,
+    // `count` as Int64, no `provider` or `action` column.
+    let (_, rows) = report(
+        "a.example",
+        "old",
+        at(2026, 11, 4),
+        &[("192.0.2.9", 4, "fail")],
+    );
+    let df = authwarden_history::aggregate_frame(&rows).unwrap();
+    let mut df = df
+        .drop_many(["domain", "date", "provider", "action"])
+        .lazy()
+        .with_columns([
+            col("pct").cast(DataType::Int64),
+            col("count").cast(DataType::Int64),
+        ])
+        .collect()
+        .unwrap();
+    let path = file_of(&store, "a.example", at(2026, 11, 4), "old");
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    ParquetWriter::new(fs::File::create(&path).unwrap())
+        .finish(&mut df)
+        .unwrap();
+
+    let s = store.mail_summary(&november()).unwrap().unwrap();
+    assert_eq!((s.messages, s.fail, s.reports), (14, 4, 2));
+    let d = &s.domains[0];
+    assert_eq!(d.failing_sources[0].source_ip, "192.0.2.9");
+    assert_eq!(d.failing_sources[0].action, "");
+    let rows = store
+        .aggregate_rows("a.example", at(2026, 11, 1), at(2026, 12, 1))
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    let old = rows.iter().find(|r| r.report_id == "old").unwrap();
+    assert_eq!((old.count, old.provider.as_deref()), (4, None));
+    assert!(store.damaged().is_empty(), "{:?}", store.damaged());
+    assert!(store.verify().unwrap().is_empty());
+}
