@@ -6,22 +6,12 @@ use serde_json::json;
 
 use crate::{Format, EXIT_OK, EXIT_USAGE};
 
-fn all_codes(registry: &Registry) -> Vec<(String, &'static CodeInfo)> {
-    let mut codes: Vec<(String, &'static CodeInfo)> = Vec::new();
-    for checker in registry.checkers() {
-        let info = checker.info();
-        for code in info.codes {
-            codes.push((info.id.to_string(), code));
-        }
-    }
-    for code in authwarden_engine::CODES {
-        codes.push((authwarden_engine::ENGINE_ID.to_string(), code));
-    }
-    // Reported under each external checker's id; documented once.
-    for code in authwarden_external::CODES {
-        codes.push(("external checkers".to_string(), code));
-    }
-    codes
+fn all_codes(registry: &Registry) -> Vec<(String, &CodeInfo)> {
+    registry
+        .all_codes()
+        .into_iter()
+        .map(|(owner, code)| (owner.to_string(), code))
+        .collect()
 }
 
 /// Prints the docs of one code.
@@ -112,6 +102,16 @@ pub fn list_checkers(registry: &Registry, format: Format) -> anyhow::Result<u8> 
                     );
                 }
                 println!();
+            }
+            println!("reported by authwarden itself, whatever the checkers:");
+            for (owner, c) in authwarden_registry::host_codes() {
+                println!(
+                    "  {:<9} {:<8} {:<40} {} ({owner})",
+                    c.code,
+                    c.default_severity.as_str(),
+                    c.name,
+                    one_line(&c.summary())
+                );
             }
         }
     }

@@ -14,7 +14,7 @@ use authwarden_registry::Registry;
 
 /// What the config crate needs to know about checkers and codes.
 pub fn known(registry: &Registry) -> Known {
-    let mut known = Known {
+    let known = Known {
         checkers: registry
             .checkers()
             .iter()
@@ -24,19 +24,11 @@ pub fn known(registry: &Registry) -> Known {
             })
             .collect(),
         codes: registry
-            .codes()
+            .all_codes()
             .iter()
             .map(|(_, c)| (c.code.to_string(), c.name.to_string()))
             .collect(),
     };
-    for code in authwarden_engine::CODES
-        .iter()
-        .chain(authwarden_external::CODES)
-    {
-        known
-            .codes
-            .push((code.code.to_string(), code.name.to_string()));
-    }
     known
 }
 

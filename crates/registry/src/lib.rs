@@ -32,6 +32,24 @@ pub fn builtin() -> Vec<Arc<dyn Checker>> {
     ]
 }
 
+/// Who reports the codes of the host itself, in [`host_codes`].
+pub const EXTERNAL_OWNER: &str = "external checkers";
+
+/// The codes the host reports itself, whatever checkers a build has:
+/// ENGINE001 (a checker crashed or ran out of time) and EXT001 (an external
+/// checker failed), with who reports them (`engine`, `external checkers`).
+pub fn host_codes() -> Vec<(&'static str, &'static CodeInfo)> {
+    authwarden_engine::CODES
+        .iter()
+        .map(|c| (authwarden_engine::ENGINE_ID, c))
+        .chain(
+            authwarden_external::CODES
+                .iter()
+                .map(|c| (EXTERNAL_OWNER, c)),
+        )
+        .collect()
+}
+
 /// A set of checkers with lookups over their codes.
 #[derive(Clone, Default)]
 pub struct Registry {
@@ -87,6 +105,19 @@ impl Registry {
             .collect()
     }
 
+    /// Every code a run of this registry can report: each checker's, then
+    /// the host's ([`host_codes`]), with the id of who reports it. The one
+    /// list that `checkers`, `explain` and config validation read.
+    pub fn all_codes(&self) -> Vec<(&str, &CodeInfo)> {
+        let mut all: Vec<(&str, &CodeInfo)> = self
+            .codes()
+            .into_iter()
+            .map(|(info, code)| (info.id, code))
+            .collect();
+        all.extend(host_codes());
+        all
+    }
+
     /// Finds a code by its code (`DMARC001`) or name (`dmarc-record-missing`), case-insensitively.
     pub fn find_code(&self, code_or_name: &str) -> Option<(&CheckerInfo, &CodeInfo)> {
         let wanted = code_or_name.trim();
@@ -104,6 +135,11 @@ impl Registry {
         let mut facts = std::collections::BTreeSet::new();
         let mut codes = std::collections::BTreeMap::new();
         let mut names = std::collections::BTreeMap::new();
+        // The host's own codes are taken first: a checker may not reuse them.
+        for (owner, code) in host_codes() {
+            codes.insert(code.code, owner);
+            names.insert(code.name, owner);
+        }
         for checker in &self.checkers {
             let info = checker.info();
             if !ids.insert(info.id) {
