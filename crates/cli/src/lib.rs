@@ -6,6 +6,7 @@
 
 mod check;
 mod explain;
+mod history;
 mod jobs;
 mod progress;
 mod reports;
@@ -149,6 +150,11 @@ enum Command {
         #[command(subcommand)]
         command: spf::SpfCommand,
     },
+    /// The history: find unreadable files, set them aside for repair
+    History {
+        #[command(subcommand)]
+        command: history::HistoryCommand,
+    },
     /// Configuration commands
     Config {
         #[command(subcommand)]
@@ -251,6 +257,7 @@ async fn dispatch(cli: Cli, registry: Registry) -> u8 {
         } => setup::validate(&cli.global, &registry, &external_problems),
         Command::Reports { command } => reports::run(&cli.global, &command, &registry),
         Command::Ingest(args) => reports::ingest(&cli.global, &args, &registry),
+        Command::History { command } => history::run(&cli.global, &command, &registry),
         Command::Spf { command } => spf::run(&cli.global, &command, &registry).await,
     };
     match result {

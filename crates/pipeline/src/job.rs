@@ -95,7 +95,16 @@ pub async fn run_job(
         ));
     }
     let resolver = setup::resolver(config)?;
-    let ctx = setup::run_context(config, resolver.clone(), clock.clone(), RunKind::Job(job));
+    // One store for the whole run: the damaged files that any read meets
+    // (the checkers' included) end up in the report.
+    let store = HistoryStore::new(&config.history_dir);
+    let ctx = setup::run_context_with_store(
+        config,
+        resolver.clone(),
+        clock.clone(),
+        RunKind::Job(job),
+        &store,
+    );
     let engine = Engine::new(planned.clone()).levels(config.levels.clone());
     progress.checks_started(engine.total_checks(targets.len()));
     let outcome = engine.run(&ctx, &targets, &|| progress.check_done()).await;
@@ -107,7 +116,6 @@ pub async fn run_job(
     );
 
     // 2. frames and history
-    let store = HistoryStore::new(&config.history_dir);
     let findings_df = history::findings_frame(&meta, &outcome.findings)?;
     let facts: Vec<history::DomainFacts> = outcome
         .domains
@@ -143,7 +151,7 @@ pub async fn run_job(
         Vec::new()
     });
     let mail = store
-        .mail_summary(&mail_query(job, local.date_naive()))
+        .mail_summary(&mail_query(job, local.date_naive(), config))
         .unwrap_or_else(|e| {
             tracing::warn!("mail summary unavailable: {e}");
             None
@@ -204,6 +212,21 @@ pub async fn run_job(
     ctx.mail = mail_ctx;
     let (rollout_ctx, rollout_png) = rollout_context(job, &store, &outcome, started);
     ctx.rollout = rollout_ctx;
+    ctx.data_gaps = store
+        .damaged()
+        .into_iter()
+        .map(|d| report::DataGap {
+            description: d.description,
+            reason: d.reason,
+        })
+        .collect();
+    for gap in &ctx.data_gaps {
+        tracing::error!(
+            "history data missing from this report: {}: {}",
+            gap.description,
+            gap.reason
+        );
+    }
     let ctx = ctx.sorted();
 
     // 4. render and write
@@ -512,6 +535,28 @@ fn build_context(
             };
             findings.push(row(f, status, runs, since));
         }
+        // Earlier findings this run could not re-check (its check of the
+        // domain was incomplete): still open as far as anyone knows.
+        for r in comparison.rows.iter().filter(|r| r.domain == d.domain) {
+            if let history::Status::NotRechecked { runs_open, since } = &r.status {
+                findings.push(FindingRow {
+                    domain: r.domain.clone(),
+                    severity: r.severity,
+                    code: r.code.clone(),
+                    name: r.name.clone(),
+                    subject: r.subject.clone(),
+                    message: r.message.clone(),
+                    help: r.help.clone(),
+                    status: FindingStatus::Open,
+                    runs_open: *runs_open,
+                    since: Some(since.clone()),
+                    evidence: vec![Fact::new(
+                        "not re-checked",
+                        "this run's check of the domain did not complete; the finding stays open until a complete check",
+                    )],
+                });
+            }
+        }
         let passed = planned
             .iter()
             .filter_map(|p| {
@@ -576,6 +621,7 @@ fn build_context(
         is_audit: job == Cadence::Annual,
         mail: None,
         rollout: None,
+        data_gaps: Vec::new(),
     }
     .with_timezone_note(config)
 }
@@ -692,7 +738,7 @@ async fn ingest_new_reports(config: &Config) -> Option<crate::intake::IngestSumm
 /// UTC days of those dates, which is how aggregate reports count; its
 /// pass-rate series runs weekly over the last 6 months, 4 quarters or 2
 /// years.
-fn mail_query(job: Cadence, today: chrono::NaiveDate) -> history::MailQuery {
+fn mail_query(job: Cadence, today: chrono::NaiveDate, config: &Config) -> history::MailQuery {
     use chrono::{Datelike, Months, NaiveDate};
     let (months, trend) = match job {
         Cadence::Monthly => (1, 6),
@@ -713,8 +759,12 @@ fn mail_query(job: Cadence, today: chrono::NaiveDate) -> history::MailQuery {
     let utc = |d: NaiveDate| d.and_time(chrono::NaiveTime::MIN).and_utc();
     let mut q = history::MailQuery::new(utc(start), utc(end));
     q.trend_start = utc(trend_start);
+    // "New" senders: none of their mail in the chart's months before.
+    q.known_since = q.trend_start;
     q.bucket = history::Bucket::Week;
-    q
+    // Only the configured domains: reports about other domains (a typo in
+    // someone's rua, a domain no longer configured) are not "your" mail.
+    q.with_domains(config.domains.iter().map(|d| d.name.as_str()))
 }
 
 /// The window of the DMARC rollout section, in UTC: the last 12 whole months

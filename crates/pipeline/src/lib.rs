@@ -19,8 +19,6 @@
 pub mod delivery;
 pub mod intake;
 pub mod job;
-// Moves here from crates/cli once the history work on it has landed.
-#[path = "../../cli/src/report_rows.rs"]
 pub mod report_rows;
 pub mod setup;
 

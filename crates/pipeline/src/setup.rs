@@ -63,6 +63,20 @@ pub fn run_context(
     clock: Arc<dyn Clock>,
     kind: RunKind,
 ) -> CheckContext {
+    let store = authwarden_history::HistoryStore::new(&config.history_dir);
+    run_context_with_store(config, resolver, clock, kind, &store)
+}
+
+/// [`run_context`] over the run's own history store, so that the damaged
+/// files the checkers' reads meet are in the store's `damaged()` list that
+/// the report shows.
+pub fn run_context_with_store(
+    config: &Config,
+    resolver: Arc<dyn Resolver>,
+    clock: Arc<dyn Clock>,
+    kind: RunKind,
+    store: &authwarden_history::HistoryStore,
+) -> CheckContext {
     let mut ctx = CheckContext::new(resolver, clock);
     let keeps_state = match kind {
         RunKind::Check => config.source.is_some(),
@@ -76,7 +90,7 @@ pub fn run_context(
             data_dir: config.history_dir.clone(),
         }));
     }
-    crate::report_rows::insert(&mut ctx.extensions, &config.history_dir);
+    crate::report_rows::insert_store(&mut ctx.extensions, store);
     ctx
 }
 

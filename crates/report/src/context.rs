@@ -54,6 +54,21 @@ pub struct ReportContext {
     /// it or the history has no phase yet.
     #[serde(default)]
     pub rollout: Option<RolloutTimeline>,
+    /// History files that could not be read in this run: the data (which
+    /// domain and day, which run) that this report lacks, and why. Empty when
+    /// the history is whole.
+    #[serde(default)]
+    pub data_gaps: Vec<DataGap>,
+}
+
+/// A part of the history this report could not read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataGap {
+    /// What is missing, e.g. "DMARC aggregate report rows of a.example for
+    /// 2026-11-04".
+    pub description: String,
+    /// Why the file could not be read.
+    pub reason: String,
 }
 
 /// Each domain's DMARC rollout phase over a window of time, from the run
@@ -532,6 +547,7 @@ impl ReportContext {
             is_audit: job == Cadence::Annual,
             mail: Some(MailSummary::sample()),
             rollout: Some(RolloutTimeline::sample()),
+            data_gaps: Vec::new(),
         }
     }
 }

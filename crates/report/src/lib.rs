@@ -17,7 +17,7 @@ pub use chart::{
     PhaseRow, TimelinePhase, TimelinePolicy,
 };
 pub use context::{
-    percent, Chart, DomainSection, DomainStatus, Fact, FailingSource, FindingRow, FindingStatus,
+    percent, Chart, DataGap, DomainSection, DomainStatus, Fact, FailingSource, FindingRow, FindingStatus,
     MailDomain, MailSummary, NewSource, PassedCheck, ReportContext, RolloutChange, RolloutDomain,
     RolloutTimeline, Summary,
 };
