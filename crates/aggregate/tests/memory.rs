@@ -160,7 +160,9 @@ fn mbox_of_zip_gz_attachments_with_padding_stays_small() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("amplifying.mbox");
     let mbox = amplifying_mbox(8);
-    assert!(mbox.len() < 8 * 1024 * 1024, "{} bytes", mbox.len());
+    // A few MB of mail expanding to 760 MiB (how small depends on the
+    // deflate backend the build unifies flate2 to: miniz or zlib-rs).
+    assert!(mbox.len() < 16 * 1024 * 1024, "{} bytes", mbox.len());
     std::fs::write(&path, &mbox).unwrap();
     let w = run_worker(&path);
     eprintln!("{}", w.output);
