@@ -185,4 +185,96 @@ pub trait Checker: Send + Sync {
     /// Checks one domain. Failures of the outside world (DNS timeouts, ...)
     /// are findings, never panics.
     async fn check(&self, ctx: &CheckContext, domain: &DomainTarget) -> CheckOutput;
+
+    /// How config validation checks this checker's settings; `None` (the
+    /// default) passes its tables through unchecked.
+    fn settings_spec(&self) -> Option<&'static SettingsSpec> {
+        None
+    }
+}
+
+/// How config validation checks a checker's settings: the keys of its
+/// `[checkers.<id>]` table (besides `enabled` and `jobs`) and of its table
+/// in `[[domains]]`, each with the kind of value it takes.
+///
+/// A key not listed is an error with a did-you-mean among the listed ones,
+/// and a value of the wrong kind is an error at the value; both carry the
+/// file, line and column like every other config problem. The checker still
+/// reads its settings itself (they reach it as JSON); the spec only lets the
+/// config report mistakes before a run. Checkers that return no spec from
+/// [`Checker::settings_spec`] get their tables passed through unchecked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SettingsSpec {
+    /// The keys of `[checkers.<id>]`.
+    pub checker: &'static [SettingKey],
+    /// The keys of the checker's table in a `[[domains]]` entry (`[domains.<id>]`).
+    pub domain: &'static [SettingKey],
+}
+
+impl SettingsSpec {
+    /// A checker without settings: every key is an error.
+    pub const NONE: SettingsSpec = SettingsSpec {
+        checker: &[],
+        domain: &[],
+    };
+}
+
+/// One key of a settings table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SettingKey {
+    /// The key as written in the TOML table.
+    pub name: &'static str,
+    /// The values it accepts.
+    pub kind: SettingKind,
+}
+
+/// The values a setting accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingKind {
+    /// `true` or `false`.
+    Bool,
+    /// An integer from `min` to `max`, both included.
+    Integer {
+        /// The smallest value accepted.
+        min: i64,
+        /// The largest value accepted.
+        max: i64,
+    },
+    /// Any string.
+    String,
+    /// A duration greater than zero: whole seconds (`30`), or a string of
+    /// digits and a unit `ms`, `s` or `m` (`"500ms"`, `"30s"`, `"2m"`);
+    /// see [`parse_duration_setting`].
+    Duration,
+    /// An array whose items are all of this kind.
+    Array(&'static SettingKind),
+    /// A table with these keys.
+    Table(&'static [SettingKey]),
+    /// Any of these kinds, told apart by the value's type (a string, a
+    /// table, ...): the first whose type matches is checked.
+    AnyOf(&'static [SettingKind]),
+}
+
+/// Reads a [`SettingKind::Duration`] value: whole seconds (`30`), or digits
+/// with `ms`, `s` or `m` (`"500ms"`, `"30s"`, `"2m"`); `None` when it is not
+/// one or is zero.
+pub fn parse_duration_setting(value: &Value) -> Option<std::time::Duration> {
+    use std::time::Duration;
+    let duration = match value {
+        Value::Number(n) => Duration::from_secs(n.as_u64()?),
+        Value::String(s) => {
+            let s = s.trim();
+            let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+            let (digits, unit) = s.split_at(split);
+            let n: u64 = digits.parse().ok()?;
+            match unit.trim() {
+                "ms" => Duration::from_millis(n),
+                "s" | "" => Duration::from_secs(n),
+                "m" => Duration::from_secs(n.saturating_mul(60)),
+                _ => return None,
+            }
+        }
+        _ => return None,
+    };
+    (!duration.is_zero()).then_some(duration)
 }

@@ -18,7 +18,8 @@ pub mod names;
 pub mod text;
 
 pub use checker::{
-    Cadence, CheckContext, CheckOutput, Checker, CheckerInfo, DomainTarget, Extensions, RunPaths,
+    parse_duration_setting, Cadence, CheckContext, CheckOutput, Checker, CheckerInfo, DomainTarget,
+    Extensions, RunPaths, SettingKey, SettingKind, SettingsSpec,
 };
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use codes::{CodeDocs, CodeInfo};

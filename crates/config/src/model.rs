@@ -9,7 +9,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use authwarden_api::serde_json::{Map, Value};
-use authwarden_api::{Cadence, CheckerInfo, DomainTarget, Level};
+use authwarden_api::{Cadence, CheckerInfo, DomainTarget, Level, SettingsSpec};
 
 /// What the configuration is validated against: the checkers compiled into
 /// the binary and the codes they emit. The caller (the registry) builds it.
@@ -19,6 +19,11 @@ pub struct Known {
     pub checkers: Vec<KnownChecker>,
     /// Every known code as `(code, name)`, e.g. `("DMARC001", "dmarc-record-missing")`.
     pub codes: Vec<(String, String)>,
+    /// How the settings of a checker are checked, by checker id
+    /// ([`authwarden_api::Checker::settings_spec`]); a checker without an
+    /// entry has its `[checkers.<id>]` and `[domains.<id>]` keys passed
+    /// through unchecked.
+    pub settings: BTreeMap<String, &'static SettingsSpec>,
 }
 
 /// A checker the configuration may refer to.
@@ -46,6 +51,11 @@ impl Known {
             );
         }
         known
+    }
+
+    /// The settings spec of the checker with this id, if it declares one.
+    pub fn settings_spec(&self, id: &str) -> Option<&'static SettingsSpec> {
+        self.settings.get(id).copied()
     }
 
     /// The checker with this id.

@@ -9,7 +9,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use authwarden_api::domain::{normalize_name, validate_domain};
-use authwarden_api::{Cadence, Level};
+use authwarden_api::{Cadence, Level, SettingKey, SettingKind};
 use serde_json::{Map, Value};
 use toml::de::{DeString, DeTable, DeValue};
 use toml::Spanned;
@@ -236,6 +236,33 @@ fn join_ticked(items: &[&str]) -> String {
         .map(|s| format!("`{s}`"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// How a setting's kind reads in a message: "a string", "a table", ...
+fn kind_name(kind: SettingKind) -> &'static str {
+    match kind {
+        SettingKind::Bool => "a boolean",
+        SettingKind::Integer { .. } => "an integer",
+        SettingKind::String => "a string",
+        SettingKind::Duration => "a duration",
+        SettingKind::Array(_) => "an array",
+        SettingKind::Table(_) => "a table",
+        SettingKind::AnyOf(_) => "a value",
+    }
+}
+
+/// Whether a value has the TOML type of a kind (its content is checked later).
+fn kind_accepts(kind: SettingKind, v: &Val<'_>) -> bool {
+    match (kind, v.get_ref()) {
+        (SettingKind::Bool, DeValue::Boolean(_))
+        | (SettingKind::Integer { .. }, DeValue::Integer(_))
+        | (SettingKind::String, DeValue::String(_))
+        | (SettingKind::Duration, DeValue::String(_) | DeValue::Integer(_))
+        | (SettingKind::Array(_), DeValue::Array(_))
+        | (SettingKind::Table(_), DeValue::Table(_)) => true,
+        (SettingKind::AnyOf(kinds), _) => kinds.iter().any(|k| kind_accepts(*k, v)),
+        _ => false,
+    }
 }
 
 struct Walker<'a> {
@@ -725,6 +752,12 @@ impl<'a> Walker<'a> {
             } else if self.is_checker(key) || SHARED_DOMAIN_TABLES.contains(&key) {
                 let sub = format!("{path}.{key}");
                 if let Some(t) = self.table(v, &sub) {
+                    if let Some(spec) = self.known.settings_spec(key) {
+                        let section = format!("`[domains.{key}]`");
+                        for (k, v) in t.iter() {
+                            self.setting(k, v, spec.domain, &section, &sub, &[]);
+                        }
+                    }
                     let table = self.json_table(t, &sub);
                     settings.insert(key.to_string(), Value::Object(table));
                 }
@@ -842,6 +875,10 @@ impl<'a> Walker<'a> {
                     }
                     "jobs" => checker.jobs = self.checker_jobs(v, &path),
                     _ => {
+                        if let Some(spec) = self.known.settings_spec(id) {
+                            let section = format!("`[{path}]`");
+                            self.setting(k, v, spec.checker, &section, &path, &["enabled", "jobs"]);
+                        }
                         let value = self.json(v, &format!("{path}.{key}"));
                         settings.insert(key.to_string(), value);
                     }
@@ -851,6 +888,105 @@ impl<'a> Walker<'a> {
             out.insert(id.to_string(), checker);
         }
         out
+    }
+
+    /// Checks one `key = value` of a checker's settings table against the
+    /// checker's [`SettingKey`]s: an unknown key gets a did-you-mean among
+    /// them (and `also`, the table's other keys), a wrong value its position.
+    fn setting(
+        &mut self,
+        k: &Key<'_>,
+        v: &Val<'_>,
+        keys: &[SettingKey],
+        section: &str,
+        path: &str,
+        also: &[&str],
+    ) {
+        let name = k.get_ref().as_ref();
+        if let Some(key) = keys.iter().find(|s| s.name == name) {
+            self.setting_value(v, key.kind, &format!("{path}.{name}"));
+            return;
+        }
+        let mut candidates = also.to_vec();
+        candidates.extend(keys.iter().map(|s| s.name));
+        if candidates.is_empty() {
+            self.err_help(
+                k.span(),
+                format!("unknown key `{name}` in {section}"),
+                Some("this table takes no settings"),
+            );
+        } else {
+            self.unknown_key(k, &format!("in {section}"), &candidates);
+        }
+    }
+
+    /// Checks a setting's value against its kind.
+    fn setting_value(&mut self, v: &Val<'_>, kind: SettingKind, path: &str) {
+        match kind {
+            SettingKind::Bool => {
+                self.bool(v, path);
+            }
+            SettingKind::String => {
+                self.str(v, path);
+            }
+            SettingKind::Integer { min, max } => {
+                let DeValue::Integer(i) = v.get_ref() else {
+                    self.type_err(v, "an integer", path);
+                    return;
+                };
+                match i64::from_str_radix(i.as_str(), i.radix()) {
+                    Ok(n) if (min..=max).contains(&n) => {}
+                    _ => self.err(
+                        v.span(),
+                        format!("`{path}` must be from {min} to {max}, found {i}"),
+                    ),
+                }
+            }
+            SettingKind::Duration => {
+                let value = match v.get_ref() {
+                    DeValue::String(s) => Value::String(s.to_string()),
+                    DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
+                        Ok(n) => Value::from(n),
+                        Err(_) => Value::Null,
+                    },
+                    _ => {
+                        self.type_err(v, "a duration (\"30s\")", path);
+                        return;
+                    }
+                };
+                if authwarden_api::parse_duration_setting(&value).is_none() {
+                    self.err_help(
+                        v.span(),
+                        format!("invalid duration for `{path}`: {value}"),
+                        Some("give whole seconds (`30`) or digits with `ms`, `s` or `m` (`\"500ms\"`, `\"30s\"`, `\"2m\"`), greater than zero"),
+                    );
+                }
+            }
+            SettingKind::Array(item) => {
+                let DeValue::Array(array) = v.get_ref() else {
+                    self.type_err(v, &format!("an array of {}", kind_name(*item)), path);
+                    return;
+                };
+                for (i, e) in array.iter().enumerate() {
+                    self.setting_value(e, *item, &format!("{path}[{i}]"));
+                }
+            }
+            SettingKind::Table(keys) => {
+                if let Some(t) = self.table(v, path) {
+                    let section = format!("`{path}`");
+                    for (k, e) in t.iter() {
+                        self.setting(k, e, keys, &section, path, &[]);
+                    }
+                }
+            }
+            SettingKind::AnyOf(kinds) => match kinds.iter().find(|k| kind_accepts(**k, v)) {
+                Some(k) => self.setting_value(v, *k, path),
+                None => {
+                    let names: Vec<&str> = kinds.iter().map(|k| kind_name(*k)).collect();
+                    self.type_err(v, &names.join(" or "), path);
+                }
+            },
+        }
     }
 
     fn checker_jobs(&mut self, v: &Val<'_>, path: &str) -> Option<Vec<Cadence>> {

@@ -10,6 +10,11 @@ use authwarden_registry::Registry;
 fn real_known() -> Known {
     let registry = Registry::builtin();
     let mut known = Known::from_infos(registry.checkers().iter().map(|c| c.info()));
+    known.settings = registry
+        .checkers()
+        .iter()
+        .filter_map(|c| Some((c.info().id.to_string(), c.settings_spec()?)))
+        .collect();
     known.codes.extend(
         authwarden_engine::CODES
             .iter()

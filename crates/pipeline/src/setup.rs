@@ -28,6 +28,11 @@ pub fn known(registry: &Registry) -> Known {
             .iter()
             .map(|(_, c)| (c.code.to_string(), c.name.to_string()))
             .collect(),
+        settings: registry
+            .checkers()
+            .iter()
+            .filter_map(|c| Some((c.info().id.to_string(), c.settings_spec()?)))
+            .collect(),
     };
     known
 }

@@ -9,9 +9,9 @@ use authwarden_api::domain::{normalize_name, organizational_domain};
 use authwarden_api::serde_json::{json, Map, Value};
 use authwarden_api::{
     async_trait, Cadence, CheckContext, CheckOutput, Checker, CheckerInfo, CodeInfo, DnsOutcome,
-    DomainTarget, Finding, RecordType, RunPaths,
+    DomainTarget, Finding, RecordType, RunPaths, SettingKey, SettingKind, SettingsSpec,
 };
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
 use authwarden_api::{DnsAnswer, DnsFailure, Resolver};
@@ -25,6 +25,7 @@ use crate::key::{analyze_der, decode_base64, KeyInfo};
 use crate::record::{looks_like_key_record, parse_record, KeyRecord, KeyType};
 use crate::selectors::{
     configured_selectors, selector_date, validate_selector, DkimConfig, ObservedSelectorsExt,
+    MAX_PROBE_CONCURRENCY,
 };
 use crate::store::{KeyEntry, KeyHistory, KeyStore, RotationEvent, StoreError};
 
@@ -38,6 +39,76 @@ static INFO: CheckerInfo = CheckerInfo {
     codes: CODES,
     facts_key: "dkim",
 };
+
+/// The keys of `[checkers.dkim]` and `[domains.dkim]`, checked by config
+/// validation; [`DkimConfig::from_value`] and `configured_selectors` read them.
+static SETTINGS: SettingsSpec = SettingsSpec {
+    checker: &[
+        SettingKey {
+            name: "probe_catalog",
+            kind: SettingKind::Bool,
+        },
+        SettingKey {
+            name: "catalog",
+            kind: SettingKind::Array(&SettingKind::AnyOf(&[
+                SettingKind::String,
+                SettingKind::Table(&[
+                    SettingKey {
+                        name: "name",
+                        kind: SettingKind::String,
+                    },
+                    SettingKey {
+                        name: "provider",
+                        kind: SettingKind::String,
+                    },
+                    SettingKey {
+                        name: "domains",
+                        kind: SettingKind::Array(&SettingKind::String),
+                    },
+                ]),
+            ])),
+        },
+        SettingKey {
+            name: "rotation_days",
+            kind: SettingKind::Integer {
+                min: 1,
+                max: u32::MAX as i64,
+            },
+        },
+        SettingKey {
+            name: "budget",
+            kind: SettingKind::Duration,
+        },
+        SettingKey {
+            name: "probe_concurrency",
+            kind: SettingKind::Integer {
+                min: 1,
+                max: MAX_PROBE_CONCURRENCY as i64,
+            },
+        },
+    ],
+    domain: &[SettingKey {
+        name: "selectors",
+        kind: SettingKind::Array(&SettingKind::String),
+    }],
+};
+
+/// `[checkers.dkim]` as last parsed: the settings are the same for every
+/// domain of a run, so they are parsed once and not once per domain.
+static PARSED: Mutex<Option<(Value, Arc<Result<DkimConfig, String>>)>> = Mutex::new(None);
+
+/// The parsed `[checkers.dkim]`, from [`PARSED`] when it holds these settings.
+fn parsed_config(settings: &Value) -> Arc<Result<DkimConfig, String>> {
+    let mut cached = PARSED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((value, parsed)) = cached.as_ref() {
+        if value == settings {
+            return Arc::clone(parsed);
+        }
+    }
+    let parsed = Arc::new(DkimConfig::from_value(settings));
+    *cached = Some((settings.clone(), Arc::clone(&parsed)));
+    parsed
+}
 
 /// Checks a domain's DKIM keys.
 ///
@@ -144,6 +215,10 @@ impl Checker for Dkim {
         &INFO
     }
 
+    fn settings_spec(&self) -> Option<&'static SettingsSpec> {
+        Some(&SETTINGS)
+    }
+
     async fn check(&self, ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
         let domain = normalize_name(&target.name);
         let mut run = Run {
@@ -151,10 +226,16 @@ impl Checker for Dkim {
             findings: Vec::new(),
             history: None,
         };
-        let config = DkimConfig::from_value(&ctx.config).unwrap_or_else(|e| {
-            run.incomplete(&domain, e, "config", "[checkers.dkim]");
-            DkimConfig::default()
-        });
+        let parsed = parsed_config(&ctx.config);
+        let default_config;
+        let config = match parsed.as_ref() {
+            Ok(config) => config,
+            Err(e) => {
+                run.incomplete(&domain, e.clone(), "config", "[checkers.dkim]");
+                default_config = DkimConfig::default();
+                &default_config
+            }
+        };
         let today = ctx.clock.now().date_naive();
 
         // Gather the selectors, each with every source that names it.
@@ -374,7 +455,7 @@ impl Checker for Dkim {
         if !probes.iter().any(|p| p.status.found())
             && !probes.iter().any(|p| matches!(p.status, Status::Failed))
         {
-            if let Some(evidence) = sends_mail(ctx, &mut run, deadline, &config).await {
+            if let Some(evidence) = sends_mail(ctx, &mut run, deadline, config).await {
                 let probed: Vec<&str> = probes.iter().map(|p| p.selector.as_str()).collect();
                 let finding = run
                     .finding(
@@ -1059,5 +1140,47 @@ impl Run {
         );
         facts.insert("rotations".into(), rotations.into());
         Value::Object(facts)
+    }
+}
+
+#[cfg(test)]
+mod settings_tests {
+    use super::*;
+
+    /// Every key the spec lists is one `DkimConfig::from_value` reads, so
+    /// config validation and the checker agree on the table.
+    #[test]
+    fn the_spec_lists_the_keys_the_parser_reads() {
+        let full = json!({
+            "probe_catalog": false,
+            "catalog": ["s1", {"name": "corp", "provider": "our mta", "domains": ["example.net"]}],
+            "rotation_days": 30,
+            "budget": "2m",
+            "probe_concurrency": 64,
+        });
+        let names: Vec<&str> = SETTINGS.checker.iter().map(|k| k.name).collect();
+        assert_eq!(
+            names,
+            full.as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+        );
+        let config = DkimConfig::from_value(&full).expect("every spec key parses");
+        assert_eq!(config.budget, StdDuration::from_secs(120));
+        assert!(DkimConfig::from_value(&json!({"rotaton_days": 30})).is_err());
+        assert!(DkimConfig::from_value(&json!({"probe_concurrency": 65})).is_err());
+    }
+
+    #[test]
+    fn settings_are_parsed_once_for_the_same_value() {
+        let settings = json!({"rotation_days": 45});
+        let first = parsed_config(&settings);
+        let second = parsed_config(&settings);
+        assert!(Arc::ptr_eq(&first, &second) || first == second);
+        assert_eq!(first.as_ref().as_ref().unwrap().rotation_days, 45);
+        let other = parsed_config(&json!({"rotation_days": 60}));
+        assert_eq!(other.as_ref().as_ref().unwrap().rotation_days, 60);
     }
 }

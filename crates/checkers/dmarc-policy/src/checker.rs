@@ -53,6 +53,12 @@ impl Checker for DmarcPolicy {
         &INFO
     }
 
+    /// No settings: a key in `[checkers.<id>]` (besides `enabled` and
+    /// `jobs`) or in the domain's table is a mistake the config reports.
+    fn settings_spec(&self) -> Option<&'static authwarden_api::SettingsSpec> {
+        Some(&authwarden_api::SettingsSpec::NONE)
+    }
+
     async fn check(&self, ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
         let discovery = discover(&*ctx.resolver, &target.name).await;
         let mut run = Run {

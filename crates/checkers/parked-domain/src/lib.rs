@@ -15,7 +15,7 @@ pub mod codes;
 use authwarden_api::serde_json::{json, Value};
 use authwarden_api::{
     async_trait, Cadence, CheckContext, CheckOutput, Checker, CheckerInfo, DnsAnswer, DnsOutcome,
-    DomainTarget, Finding, Rdata, RecordType,
+    DomainTarget, Finding, Rdata, RecordType, SettingKey, SettingKind, SettingsSpec,
 };
 use authwarden_dmarc::{discover, DiscoveryOutcome, Policy, RecordSource};
 
@@ -31,6 +31,19 @@ static INFO: CheckerInfo = CheckerInfo {
     cadences: &[Cadence::Monthly],
     codes: CODES,
     facts_key: "parked",
+};
+
+/// `[checkers.parked-domain] domains` and `[domains.parked-domain] parked`,
+/// checked by config validation.
+static SETTINGS: SettingsSpec = SettingsSpec {
+    checker: &[SettingKey {
+        name: "domains",
+        kind: SettingKind::Array(&SettingKind::String),
+    }],
+    domain: &[SettingKey {
+        name: "parked",
+        kind: SettingKind::Bool,
+    }],
 };
 
 /// The `parked-domain` checker.
@@ -133,6 +146,10 @@ fn incomplete(domain: &str, answer: &DnsAnswer) -> Option<Finding> {
 impl Checker for ParkedDomain {
     fn info(&self) -> &CheckerInfo {
         &INFO
+    }
+
+    fn settings_spec(&self) -> Option<&'static SettingsSpec> {
+        Some(&SETTINGS)
     }
 
     async fn check(&self, ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {

@@ -27,6 +27,7 @@ pub fn known() -> Known {
         .iter()
         .map(|(c, n)| (c.to_string(), n.to_string()))
         .collect(),
+        ..Known::default()
     }
 }
 
