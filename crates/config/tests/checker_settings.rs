@@ -134,3 +134,28 @@ fn checkers_without_settings_refuse_every_other_key() {
     );
     assert!(e.contains("help: this table takes no settings"), "{e}");
 }
+
+/// Every key a built-in checker declares has a row in CONFIG.md, so the
+/// reference cannot fall behind the checkers.
+#[test]
+fn config_md_documents_every_declared_key() {
+    let doc = include_str!("../CONFIG.md");
+    for (id, spec) in &known().settings {
+        if spec.checker.is_empty() && spec.domain.is_empty() {
+            continue;
+        }
+        let section = format!("### `[checkers.{id}]`");
+        let start = doc
+            .find(&section)
+            .unwrap_or_else(|| panic!("CONFIG.md has no section {section}"));
+        let body = &doc[start + section.len()..];
+        let body = &body[..body.find("\n### ").unwrap_or(body.len())];
+        for key in spec.checker.iter().chain(spec.domain) {
+            assert!(
+                body.contains(&format!("| `{}` |", key.name)),
+                "CONFIG.md section {section} has no row for `{}`",
+                key.name
+            );
+        }
+    }
+}

@@ -95,10 +95,13 @@ static SETTINGS: SettingsSpec = SettingsSpec {
 
 /// `[checkers.dkim]` as last parsed: the settings are the same for every
 /// domain of a run, so they are parsed once and not once per domain.
-static PARSED: Mutex<Option<(Value, Arc<Result<DkimConfig, String>>)>> = Mutex::new(None);
+static PARSED: Mutex<Option<(Value, Parsed)>> = Mutex::new(None);
+
+/// `[checkers.dkim]` read by [`DkimConfig::from_value`], shared by the domains of a run.
+type Parsed = Arc<Result<DkimConfig, String>>;
 
 /// The parsed `[checkers.dkim]`, from [`PARSED`] when it holds these settings.
-fn parsed_config(settings: &Value) -> Arc<Result<DkimConfig, String>> {
+fn parsed_config(settings: &Value) -> Parsed {
     let mut cached = PARSED.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((value, parsed)) = cached.as_ref() {
         if value == settings {
