@@ -115,6 +115,9 @@ mod tests {
             Some("DMARC001")
         );
         // Two candidates share the prefix: no guess.
-        assert_eq!(did_you_mean_or_prefix("goo", ["google-a", "google-b"]), None);
+        assert_eq!(
+            did_you_mean_or_prefix("goo", ["google-a", "google-b"]),
+            None
+        );
     }
 }

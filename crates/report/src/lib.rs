@@ -17,8 +17,8 @@ pub use chart::{
     PhaseRow, TimelinePhase, TimelinePolicy,
 };
 pub use context::{
-    percent, Chart, DataGap, DomainSection, DomainStatus, Fact, FailingSource, FindingRow, FindingStatus,
-    MailDomain, MailSummary, NewSource, PassedCheck, ReportContext, RolloutChange, RolloutDomain,
-    RolloutTimeline, Summary,
+    percent, Chart, DataGap, DomainSection, DomainStatus, Fact, FailingSource, FindingRow,
+    FindingStatus, MailDomain, MailSummary, NewSource, PassedCheck, ReportContext, RolloutChange,
+    RolloutDomain, RolloutTimeline, Summary,
 };
 pub use render::{RenderError, Rendered, Renderer};

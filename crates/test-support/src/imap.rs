@@ -320,8 +320,8 @@ struct Identity {
 impl Identity {
     fn current() -> Result<Identity, String> {
         // /proc/self belongs to the process's effective user and group.
-        let me = std::fs::metadata("/proc/self")
-            .map_err(|e| format!("cannot read /proc/self: {e}"))?;
+        let me =
+            std::fs::metadata("/proc/self").map_err(|e| format!("cannot read /proc/self: {e}"))?;
         let (uid, gid) = (
             std::os::unix::fs::MetadataExt::uid(&me),
             std::os::unix::fs::MetadataExt::gid(&me),

@@ -12,7 +12,6 @@ use std::sync::{Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-
 /// Ports already handed out by [`free_port`] in this process.
 ///
 /// Tests run in parallel threads: without this, two servers started at the
