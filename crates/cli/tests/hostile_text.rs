@@ -17,21 +17,7 @@ const FORGED: &str = "FORGED LINE: everything is fine";
 /// A stored (uncompressed) zip of one member, built by hand: the member name
 /// is taken as given, newline and escapes included.
 fn zip_one(name: &[u8], data: &[u8]) -> Vec<u8> {
-    fn crc32(data: &[u8]) -> u32 {
-        let mut crc = 0xffff_ffffu32;
-        for &b in data {
-            crc ^= u32::from(b);
-            for _ in 0..8 {
-                crc = if crc & 1 == 1 {
-                    (crc >> 1) ^ 0xedb8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
-    }
-    let crc = crc32(data);
+    let crc = authwarden_test_support::mail::crc32(data);
     let (n, d) = (name.len() as u16, data.len() as u32);
     let mut out = Vec::new();
     // local file header

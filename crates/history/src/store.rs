@@ -602,35 +602,26 @@ pub(crate) fn encode_error(path: &Path, kept: &KeptError, source: PolarsError) -
 }
 
 /// Creates `path`'s directory, writes through `write` into a temporary file
-/// beside `path`, syncs it and renames it over `path`.
+/// beside `path`, syncs it and renames it over `path` (the workspace's one
+/// atomic write, [`authwarden_api::fsutil::write_atomic_with`]); an error of
+/// `write` itself comes back as it is.
 pub(crate) fn write_atomic(path: &Path, write: impl FnOnce(&mut File) -> Result<()>) -> Result<()> {
-    let write_err = |p: &Path| {
-        let p = p.to_path_buf();
-        move |source| HistoryError::Write { path: p, source }
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(write_err(dir))?;
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut file = File::create(&tmp).map_err(write_err(&tmp))?;
-        write(&mut file)?;
-        file.sync_all().map_err(write_err(&tmp))?;
-        drop(file);
-        fs::rename(&tmp, path).map_err(write_err(path))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-        return result;
+    let mut failed: Option<HistoryError> = None;
+    let written = authwarden_api::fsutil::write_atomic_with(path, |file| {
+        write(file).map_err(|e| {
+            let text = e.to_string();
+            failed = Some(e);
+            std::io::Error::other(text)
+        })
+    });
+    match (written, failed) {
+        (Ok(()), _) => Ok(()),
+        (Err(_), Some(e)) => Err(e),
+        (Err(source), None) => Err(HistoryError::Write {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
-    // Make the rename itself durable; not every platform can open a directory.
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 /// The entries of a directory as (name, path), sorted by name; none when it
