@@ -19,7 +19,8 @@
 //!   [`report_rows`] flattens a report into classified [`AggregateRow`]s.
 //! - [`AggregateSource`]: the rows of the history per domain and period, as
 //!   a service that the host adds to a run ([`AggregateSourceExt`]), so that
-//!   checkers read them without linking polars.
+//!   checkers read them without linking polars. It and [`AggregateRow`] are
+//!   defined in `authwarden_api::reports` and re-exported here.
 //!
 //! Hostile input is expected: DOCTYPEs and custom entities are refused,
 //! and [`Limits`] caps decompressed size, nesting, record count and the
@@ -52,7 +53,6 @@ mod parse;
 mod payload;
 mod rdns;
 mod rows;
-mod source;
 mod types;
 
 pub use classify::{
@@ -60,6 +60,11 @@ pub use classify::{
     ProviderKind,
 };
 
+/// The row and source types live in the checker API so that checkers need
+/// not link this crate; re-exported for the hosts that use both.
+pub use authwarden_api::reports::{
+    AggregateRow, AggregateSource, AggregateSourceExt, RowClassification, StaticSource,
+};
 pub use error::ReportError;
 pub use failed::{FailedInput, FailedInputs, FailedInputsError, MAX_FAILED_INPUTS};
 pub use ingest::{ingest_paths, visit_payloads, visit_payloads_skipping, IngestResult, Visit};
@@ -72,8 +77,7 @@ pub use rdns::{
     parse_source_ip, ptr_query_name, resolve_ptrs, PtrCache, PtrCacheError, PtrCounts, PtrEntry,
     DEFAULT_PTR_CONCURRENCY, PTR_NEGATIVE_TTL, PTR_POSITIVE_TTL,
 };
-pub use rows::{report_rows, AggregateRow};
-pub use source::{AggregateSource, AggregateSourceExt, StaticSource};
+pub use rows::report_rows;
 pub use types::*;
 
 /// Caps against hostile or broken input. The defaults suit real reports: the

@@ -1,82 +1,14 @@
 //! Flat rows: one per `<record>`, with the report's metadata and the
-//! record's [`Classification`]. The history crate turns them into a polars
-//! frame; this crate stays free of polars.
+//! record's [`Classification`]. The row type, [`AggregateRow`], lives in the
+//! checker API (`authwarden_api::reports`) so that checkers read rows
+//! without linking this crate; here is how a record becomes one. The
+//! history crate turns them into a polars frame; this crate stays free of
+//! polars.
 
-use serde::Serialize;
+use authwarden_api::reports::{AggregateRow, RowClassification};
 
 use crate::classify::{Classification, Classifier};
 use crate::types::*;
-
-/// One record of one report, flattened, with its classification. Multi-valued
-/// `auth_results` fields are joined with `;` in document order, so that the
-/// n-th DKIM domain, selector and result belong together.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct AggregateRow {
-    /// The reporting organisation.
-    pub org_name: String,
-    /// The reporter's report id.
-    pub report_id: String,
-    /// The file (or `file#member`) the report came from.
-    pub source: String,
-    /// Start of the reporting period, Unix seconds.
-    pub begin: i64,
-    /// End of the reporting period, Unix seconds.
-    pub end: i64,
-    /// The domain of `policy_published`.
-    pub domain: String,
-    /// Published `adkim` (`r`, `s`).
-    pub adkim: Option<String>,
-    /// Published `aspf` (`r`, `s`).
-    pub aspf: Option<String>,
-    /// Published `p`.
-    pub p: Option<String>,
-    /// Published `sp`.
-    pub sp: Option<String>,
-    /// Published `pct`.
-    pub pct: Option<u8>,
-    /// The sending IP as reported.
-    pub source_ip: String,
-    /// Number of messages.
-    pub count: u64,
-    /// The applied disposition.
-    pub disposition: Option<String>,
-    /// The reporter's DMARC verdict for DKIM.
-    pub dmarc_dkim: Option<String>,
-    /// The reporter's DMARC verdict for SPF.
-    pub dmarc_spf: Option<String>,
-    /// Override reasons as `type` or `type: comment`, joined with `;`.
-    pub reasons: Option<String>,
-    /// RFC5322.From domain.
-    pub header_from: String,
-    /// RFC5321.MailFrom domain.
-    pub envelope_from: Option<String>,
-    /// RFC5321.RcptTo domain.
-    pub envelope_to: Option<String>,
-    /// DKIM `d=` domains.
-    pub dkim_domains: Option<String>,
-    /// DKIM selectors (empty where none was reported).
-    pub dkim_selectors: Option<String>,
-    /// DKIM results.
-    pub dkim_results: Option<String>,
-    /// SPF domains.
-    pub spf_domains: Option<String>,
-    /// SPF results.
-    pub spf_results: Option<String>,
-    /// Our DKIM alignment.
-    pub dkim_aligned: bool,
-    /// Our SPF alignment.
-    pub spf_aligned: bool,
-    /// The reporter's verdicts match ours.
-    pub reporter_agrees: bool,
-    /// `pass`, `partial` or `fail`.
-    pub category: String,
-    /// The cause code, e.g. `unknown-source`.
-    pub cause: String,
-    /// The known service, by name.
-    pub provider: Option<String>,
-    /// The suggested action.
-    pub action: String,
-}
 
 fn join<'a>(items: impl Iterator<Item = &'a str>) -> Option<String> {
     let mut out = String::new();
@@ -91,16 +23,16 @@ fn join<'a>(items: impl Iterator<Item = &'a str>) -> Option<String> {
     any.then_some(out)
 }
 
-impl AggregateRow {
-    /// The row of `record`, from the report with this metadata and policy,
-    /// read from `source`, classified as `class`.
-    pub fn new(
+/// How [`AggregateRow::new`] flattens a record of this crate's report types.
+impl RowClassification<ReportMetadata, PolicyPublished, Record> for Classification {
+    fn into_row(
+        self,
         source: &str,
         metadata: &ReportMetadata,
         policy: &PolicyPublished,
         record: &Record,
-        class: Classification,
     ) -> AggregateRow {
+        let class = self;
         let s = |v: &Option<_>| v.as_ref().map(|v: &Disposition| v.as_str().to_owned());
         let a = |v: &Option<_>| v.as_ref().map(|v: &Alignment| v.as_str().to_owned());
         let r = |v: &Option<_>| v.as_ref().map(|v: &DmarcResult| v.as_str().to_owned());

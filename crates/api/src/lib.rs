@@ -4,7 +4,8 @@
 //! [`Checker`] trait, the [`Finding`] type with its [`Severity`], the stable
 //! finding codes ([`CodeInfo`], declared with [`declare_codes!`]), the job
 //! [`Cadence`], the [`CheckContext`] a checker runs in, and the DNS
-//! [`Resolver`] trait that the `authwarden-dns` crate implements.
+//! [`Resolver`] trait that the `authwarden-dns` crate implements, and the
+//! aggregate report rows a checker may read ([`reports`]).
 #![deny(missing_docs)]
 
 mod checker;
@@ -15,6 +16,7 @@ pub mod domain;
 mod finding;
 pub mod fsutil;
 pub mod names;
+pub mod reports;
 pub mod text;
 
 pub use checker::{

@@ -18,7 +18,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use authwarden_aggregate::{AggregateRow, Catalog};
+use authwarden_aggregate::Catalog;
+use authwarden_api::reports::AggregateRow;
 
 use crate::authorization::SpfView;
 use crate::inventory::{Cidr, Inventory};

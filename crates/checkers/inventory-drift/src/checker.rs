@@ -3,7 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use authwarden_aggregate::{AggregateRow, AggregateSourceExt, Catalog};
+use authwarden_aggregate::Catalog;
+use authwarden_api::reports::{AggregateRow, AggregateSourceExt};
 use authwarden_api::serde_json::{json, Value};
 use authwarden_api::{
     async_trait, Cadence, CheckContext, CheckOutput, Checker, CheckerInfo, CodeInfo, DomainTarget,

@@ -6,7 +6,7 @@
 //! SPF record's includes and ranges (the `authwarden-spf` evaluation) and the
 //! DKIM keys at the providers' default selectors; (3) who actually sent as
 //! the domain, from the DMARC aggregate reports of the history (an
-//! [`authwarden_aggregate::AggregateSource`] the host adds to the run).
+//! [`authwarden_api::reports::AggregateSource`] the host adds to the run).
 //! Seven drift kinds between them are findings DRIFT001 to DRIFT007, each
 //! with its action; without reports, the kinds that need them are skipped
 //! and the facts say so.

@@ -3,7 +3,7 @@
 
 mod common;
 
-use authwarden_aggregate::AggregateRow;
+use authwarden_api::reports::AggregateRow;
 use authwarden_api::serde_json::{json, Value};
 use authwarden_api::RecordType;
 use chrono::Duration;

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use authwarden_aggregate::{AggregateRow, AggregateSourceExt, StaticSource};
+use authwarden_api::reports::{AggregateRow, AggregateSourceExt, StaticSource};
 use authwarden_api::serde_json::{json, Value};
 use authwarden_api::{
     CheckContext, CheckOutput, Checker, DnsFailure, DomainTarget, FixedClock, RecordType, RunPaths,

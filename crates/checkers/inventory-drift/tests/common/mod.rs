@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use authwarden_aggregate::{AggregateRow, AggregateSourceExt, StaticSource};
+use authwarden_api::reports::{AggregateRow, AggregateSourceExt, StaticSource};
 use authwarden_api::serde_json::{json, Value};
 use authwarden_api::{CheckContext, CheckOutput, Checker, DomainTarget, FixedClock, RunPaths};
 use authwarden_checker_inventory_drift::InventoryDrift;

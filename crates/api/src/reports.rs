@@ -1,0 +1,173 @@
+//! Aggregate report rows as checkers read them: the flat [`AggregateRow`]
+//! (one per `<record>` of a report, with its classification) and the
+//! [`AggregateSource`] service that serves them per domain and period.
+//!
+//! Checkers that compare DNS with who actually sends (inventory drift,
+//! rollout readiness) read the rows through [`AggregateSource`], which the
+//! host implements over the history (Parquet, polars) and adds to the run's
+//! extensions as [`AggregateSourceExt`]. The types live here, in the checker
+//! API, so that a checker links neither the report parser (quick-xml) nor the
+//! history (polars); the report intake crate builds the rows.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// One record of one report, flattened, with its classification. Multi-valued
+/// `auth_results` fields are joined with `;` in document order, so that the
+/// n-th DKIM domain, selector and result belong together.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AggregateRow {
+    /// The reporting organisation.
+    pub org_name: String,
+    /// The reporter's report id.
+    pub report_id: String,
+    /// The file (or `file#member`) the report came from.
+    pub source: String,
+    /// Start of the reporting period, Unix seconds.
+    pub begin: i64,
+    /// End of the reporting period, Unix seconds.
+    pub end: i64,
+    /// The domain of `policy_published`.
+    pub domain: String,
+    /// Published `adkim` (`r`, `s`).
+    pub adkim: Option<String>,
+    /// Published `aspf` (`r`, `s`).
+    pub aspf: Option<String>,
+    /// Published `p`.
+    pub p: Option<String>,
+    /// Published `sp`.
+    pub sp: Option<String>,
+    /// Published `pct`.
+    pub pct: Option<u8>,
+    /// The sending IP as reported.
+    pub source_ip: String,
+    /// Number of messages.
+    pub count: u64,
+    /// The applied disposition.
+    pub disposition: Option<String>,
+    /// The reporter's DMARC verdict for DKIM.
+    pub dmarc_dkim: Option<String>,
+    /// The reporter's DMARC verdict for SPF.
+    pub dmarc_spf: Option<String>,
+    /// Override reasons as `type` or `type: comment`, joined with `;`.
+    pub reasons: Option<String>,
+    /// RFC5322.From domain.
+    pub header_from: String,
+    /// RFC5321.MailFrom domain.
+    pub envelope_from: Option<String>,
+    /// RFC5321.RcptTo domain.
+    pub envelope_to: Option<String>,
+    /// DKIM `d=` domains.
+    pub dkim_domains: Option<String>,
+    /// DKIM selectors (empty where none was reported).
+    pub dkim_selectors: Option<String>,
+    /// DKIM results.
+    pub dkim_results: Option<String>,
+    /// SPF domains.
+    pub spf_domains: Option<String>,
+    /// SPF results.
+    pub spf_results: Option<String>,
+    /// Our DKIM alignment.
+    pub dkim_aligned: bool,
+    /// Our SPF alignment.
+    pub spf_aligned: bool,
+    /// The reporter's verdicts match ours.
+    pub reporter_agrees: bool,
+    /// `pass`, `partial` or `fail`.
+    pub category: String,
+    /// The cause code, e.g. `unknown-source`.
+    pub cause: String,
+    /// The known service, by name.
+    pub provider: Option<String>,
+    /// The suggested action.
+    pub action: String,
+}
+
+/// What a classification adds to a record to make its row: implemented by
+/// the report intake crate for its classification type over its report
+/// types (`M` the report metadata, `P` the published policy, `R` the
+/// record), so that [`AggregateRow::new`] keeps one call shape while the row
+/// type lives here, free of the parser.
+pub trait RowClassification<M: ?Sized, P: ?Sized, R: ?Sized> {
+    /// The row of `record`, from the report with this metadata and policy,
+    /// read from `source`, classified as `self`.
+    fn into_row(self, source: &str, metadata: &M, policy: &P, record: &R) -> AggregateRow;
+}
+
+impl AggregateRow {
+    /// The row of `record`, from the report with this metadata and policy,
+    /// read from `source`, classified as `class`.
+    pub fn new<M: ?Sized, P: ?Sized, R: ?Sized, C: RowClassification<M, P, R>>(
+        source: &str,
+        metadata: &M,
+        policy: &P,
+        record: &R,
+        class: C,
+    ) -> AggregateRow {
+        class.into_row(source, metadata, policy, record)
+    }
+}
+
+/// The aggregate report rows of the history, per domain and period.
+///
+/// ```
+/// use std::sync::Arc;
+/// use authwarden_api::reports::{AggregateRow, AggregateSource, AggregateSourceExt, StaticSource};
+/// use authwarden_api::Extensions;
+///
+/// let mut ext = Extensions::default();
+/// ext.insert(Arc::new(AggregateSourceExt(Arc::new(StaticSource::new(Vec::new())))));
+/// let source = ext.get::<AggregateSourceExt>().unwrap();
+/// assert!(source.0.rows("example.org", chrono::DateTime::UNIX_EPOCH, chrono::Utc::now()).is_empty());
+/// ```
+pub trait AggregateSource: Send + Sync {
+    /// The rows of reports about `domain` (the `policy_published` domain,
+    /// lower-case, no trailing dot) whose reporting period begins at or
+    /// after `since` and before `until`, in any order.
+    fn rows(&self, domain: &str, since: DateTime<Utc>, until: DateTime<Utc>) -> Vec<AggregateRow>;
+}
+
+/// The [`AggregateSource`] of a run, as stored in
+/// [`crate::Extensions`] (which looks services up by concrete type,
+/// so the trait object is wrapped in this struct). Absent when the run has
+/// no history of aggregate reports to read.
+#[derive(Clone)]
+pub struct AggregateSourceExt(pub Arc<dyn AggregateSource>);
+
+impl std::fmt::Debug for AggregateSourceExt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AggregateSourceExt(..)")
+    }
+}
+
+/// An [`AggregateSource`] over rows held in memory: for tests, and for a
+/// host that has already loaded its rows.
+#[derive(Debug, Clone, Default)]
+pub struct StaticSource {
+    rows: Vec<AggregateRow>,
+}
+
+impl StaticSource {
+    /// A source serving `rows`.
+    pub fn new(rows: Vec<AggregateRow>) -> Self {
+        StaticSource { rows }
+    }
+}
+
+impl AggregateSource for StaticSource {
+    fn rows(&self, domain: &str, since: DateTime<Utc>, until: DateTime<Utc>) -> Vec<AggregateRow> {
+        let domain = crate::domain::normalize_name(domain);
+        let (since, until) = (since.timestamp(), until.timestamp());
+        self.rows
+            .iter()
+            .filter(|r| {
+                crate::domain::normalize_name(&r.domain) == domain
+                    && r.begin >= since
+                    && r.begin < until
+            })
+            .cloned()
+            .collect()
+    }
+}
