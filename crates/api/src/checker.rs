@@ -191,6 +191,54 @@ pub trait Checker: Send + Sync {
     fn settings_spec(&self) -> Option<&'static SettingsSpec> {
         None
     }
+
+    /// How this checker's facts for one domain (what [`Checker::check`]
+    /// returned in [`CheckOutput::facts`]) read in a report: labelled lines,
+    /// in the order shown.
+    ///
+    /// The default shows every scalar field of a facts object as
+    /// `<facts_key> <field>: <value>`; checkers with structured facts say
+    /// what a reader needs instead.
+    fn report_facts(&self, facts: &Value) -> Vec<ReportFact> {
+        generic_report_facts(self.info().facts_key, facts)
+    }
+}
+
+/// One line of a domain's facts in a report: `label: value`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportFact {
+    /// What the line is about, e.g. `SPF lookups`.
+    pub label: String,
+    /// The value as text.
+    pub value: String,
+}
+
+impl ReportFact {
+    /// A line.
+    pub fn new(label: impl Into<String>, value: impl Into<String>) -> ReportFact {
+        ReportFact {
+            label: label.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// The default of [`Checker::report_facts`]: every string, number or
+/// boolean field of the facts object, labelled `<facts_key> <field>`.
+pub fn generic_report_facts(facts_key: &str, facts: &Value) -> Vec<ReportFact> {
+    let Value::Object(map) = facts else {
+        return Vec::new();
+    };
+    map.iter()
+        .filter_map(|(k, v)| {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                Value::Number(_) | Value::Bool(_) => v.to_string(),
+                _ => return None,
+            };
+            Some(ReportFact::new(format!("{facts_key} {k}"), text))
+        })
+        .collect()
 }
 
 /// How config validation checks a checker's settings: the keys of its
@@ -203,7 +251,7 @@ pub trait Checker: Send + Sync {
 /// reads its settings itself (they reach it as JSON); the spec only lets the
 /// config report mistakes before a run. Checkers that return no spec from
 /// [`Checker::settings_spec`] get their tables passed through unchecked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SettingsSpec {
     /// The keys of `[checkers.<id>]`.
     pub checker: &'static [SettingKey],
@@ -220,7 +268,7 @@ impl SettingsSpec {
 }
 
 /// One key of a settings table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SettingKey {
     /// The key as written in the TOML table.
     pub name: &'static str,
@@ -229,7 +277,7 @@ pub struct SettingKey {
 }
 
 /// The values a setting accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum SettingKind {
     /// `true` or `false`.
     Bool,
@@ -239,6 +287,14 @@ pub enum SettingKind {
         min: i64,
         /// The largest value accepted.
         max: i64,
+    },
+    /// A number from `min` to `max`, both included; an integer counts
+    /// (`1` is `1.0`).
+    Float {
+        /// The smallest value accepted.
+        min: f64,
+        /// The largest value accepted.
+        max: f64,
     },
     /// Any string.
     String,

@@ -20,8 +20,9 @@ pub mod reports;
 pub mod text;
 
 pub use checker::{
-    parse_duration_setting, Cadence, CheckContext, CheckOutput, Checker, CheckerInfo, DomainTarget,
-    Extensions, RunPaths, SettingKey, SettingKind, SettingsSpec,
+    generic_report_facts, parse_duration_setting, Cadence, CheckContext, CheckOutput, Checker,
+    CheckerInfo, DomainTarget, Extensions, ReportFact, RunPaths, SettingKey, SettingKind,
+    SettingsSpec,
 };
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use codes::{CodeDocs, CodeInfo};

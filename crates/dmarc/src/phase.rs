@@ -118,6 +118,47 @@ impl fmt::Display for Phase {
     }
 }
 
+/// A domain's DMARC state as history and the report's timeline follow it:
+/// a [`Phase`], or no usable record (missing, more than one, or invalid).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DomainPhase {
+    /// No usable DMARC record.
+    NoRecord,
+    /// A published phase.
+    Published(Phase),
+}
+
+impl DomainPhase {
+    /// The published `phase`, [normalised](Phase::normalized) so that two
+    /// records with the same effect compare equal.
+    pub fn published(phase: Phase) -> DomainPhase {
+        DomainPhase::Published(phase.normalized())
+    }
+
+    /// The phase, `None` without a record.
+    pub fn phase(&self) -> Option<Phase> {
+        match self {
+            DomainPhase::NoRecord => None,
+            DomainPhase::Published(p) => Some(*p),
+        }
+    }
+
+    /// `no record`, else [`Phase::describe`].
+    pub fn describe(&self) -> String {
+        match self {
+            DomainPhase::NoRecord => "no record".into(),
+            DomainPhase::Published(p) => p.describe(),
+        }
+    }
+}
+
+impl fmt::Display for DomainPhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
 /// The phase of a domain as published, with the record it comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishedPhase {

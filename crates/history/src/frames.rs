@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use authwarden_api::{Finding, Severity};
+use authwarden_dmarc::{DmarcFacts, RolloutFacts};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -193,16 +194,22 @@ pub fn summary_frame(
         warnings.push(c.warnings);
         notes.push(c.notes);
         total.push(c.errors + c.warnings + c.notes);
-        let dmarc = facts.get(domain).and_then(|f| f.get("dmarc"));
-        policy.push(dmarc.and_then(|d| fact_text(d.get("policy"))));
-        pct.push(dmarc.and_then(|d| fact_int(d.get("pct"))));
-        phase.push(dmarc.and_then(|d| fact_text(d.get("phase"))));
-        status.push(dmarc.and_then(|d| fact_text(d.get("status"))));
-        testing.push(dmarc.and_then(|d| fact_bool(d.get("testing"))));
-        let rollout = facts.get(domain).and_then(|f| f.get("rollout"));
-        rollout_phase.push(rollout.and_then(|d| fact_text(d.get("phase"))));
-        rollout_pct.push(rollout.and_then(|d| fact_int(d.get("pct"))));
-        rollout_testing.push(rollout.and_then(|d| fact_bool(d.get("testing"))));
+        let dmarc: Option<DmarcFacts> = typed(facts.get(domain), "dmarc");
+        let dmarc = dmarc.as_ref();
+        policy.push(dmarc.and_then(|d| d.policy).map(|p| p.as_str().to_string()));
+        pct.push(dmarc.and_then(|d| d.pct).map(i64::from));
+        phase.push(dmarc.and_then(|d| d.phase.clone()));
+        status.push(dmarc.and_then(|d| d.status.clone()));
+        testing.push(dmarc.and_then(|d| d.testing));
+        let rollout: Option<RolloutFacts> = typed(facts.get(domain), "rollout");
+        let rollout = rollout.as_ref();
+        rollout_phase.push(
+            rollout
+                .and_then(|d| d.phase)
+                .map(|p| p.as_str().to_string()),
+        );
+        rollout_pct.push(rollout.and_then(|d| d.pct).map(i64::from));
+        rollout_testing.push(rollout.and_then(|d| d.testing));
     }
 
     let mut columns = run_columns(meta, n);
@@ -224,32 +231,14 @@ pub fn summary_frame(
     DataFrame::new(n, columns)
 }
 
-fn fact_text(v: Option<&Value>) -> Option<String> {
-    match v? {
-        Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        other => Some(other.to_string()),
-    }
-}
-
-fn fact_bool(v: Option<&Value>) -> Option<bool> {
-    match v? {
-        Value::Bool(b) => Some(*b),
-        Value::String(s) => match s.trim() {
-            "y" | "true" => Some(true),
-            "n" | "false" => Some(false),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-fn fact_int(v: Option<&Value>) -> Option<i64> {
-    match v? {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f.round() as i64)),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
+/// The facts of `key` read as their type; `None` when absent or not of it
+/// (facts of another shape say nothing about the posture).
+fn typed<T: serde::de::DeserializeOwned>(
+    facts: Option<&&Map<String, Value>>,
+    key: &str,
+) -> Option<T> {
+    let value = facts?.get(key)?;
+    T::deserialize(value).ok()
 }
 
 /// Reorders and types `df` to `schema`, dropping other columns.

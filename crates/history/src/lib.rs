@@ -51,7 +51,7 @@ pub use mail::{
     Bucket, DomainMail, FailingSource, MailQuery, MailSummary, NewSource, PassRatePoint,
     MAX_SPREAD_DAYS,
 };
-pub use rollout::{rollout_history, DomainRollout, PhaseChange, PhasePolicy, RolloutPhase};
+pub use rollout::{rollout_history, DomainRollout, PhaseChange};
 pub use run::{period_for, RunMeta, CHECK_JOB};
 pub use scan::{aggregate_rows_of, SELECTOR_WINDOW_DAYS};
 pub use store::HistoryStore;

@@ -2,103 +2,15 @@
 //! job's runs: one point per change of phase.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use chrono::{DateTime, Utc};
 use polars::prelude::*;
 use serde::Serialize;
 
+use authwarden_dmarc::{DomainPhase, Phase, Policy};
+
 use crate::error::{HistoryError, Result};
 use crate::store::HistoryStore;
-
-/// The policy of a rollout phase.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PhasePolicy {
-    /// No usable DMARC record: missing, more than one, or invalid.
-    NoRecord,
-    /// `p=none`: monitoring.
-    None,
-    /// `p=quarantine`.
-    Quarantine,
-    /// `p=reject`.
-    Reject,
-}
-
-impl PhasePolicy {
-    /// `no record`, `none`, `quarantine` or `reject`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PhasePolicy::NoRecord => "no record",
-            PhasePolicy::None => "none",
-            PhasePolicy::Quarantine => "quarantine",
-            PhasePolicy::Reject => "reject",
-        }
-    }
-
-    fn parse(text: &str) -> Option<PhasePolicy> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "none" => Some(PhasePolicy::None),
-            "quarantine" => Some(PhasePolicy::Quarantine),
-            "reject" => Some(PhasePolicy::Reject),
-            _ => None,
-        }
-    }
-}
-
-/// A DMARC rollout phase: the applied policy, its `pct` and testing mode
-/// (`t=y`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-pub struct RolloutPhase {
-    /// The policy.
-    pub policy: PhasePolicy,
-    /// The effective `pct`, 0 to 100; always 100 for `none` and no record,
-    /// where it changes nothing.
-    pub pct: u8,
-    /// `t=y`; always false without a record.
-    pub testing: bool,
-}
-
-impl RolloutPhase {
-    /// A phase, with `pct` clamped to 0..=100 and normalised where it does
-    /// not apply.
-    pub fn new(policy: PhasePolicy, pct: i64, testing: bool) -> RolloutPhase {
-        let enforcing = matches!(policy, PhasePolicy::Quarantine | PhasePolicy::Reject);
-        RolloutPhase {
-            policy,
-            pct: if enforcing {
-                pct.clamp(0, 100) as u8
-            } else {
-                100
-            },
-            testing: testing && policy != PhasePolicy::NoRecord,
-        }
-    }
-
-    /// No usable record.
-    pub fn no_record() -> RolloutPhase {
-        RolloutPhase::new(PhasePolicy::NoRecord, 100, false)
-    }
-
-    /// The phase as the dmarc-policy checker words it: `no record`, `none`,
-    /// `quarantine pct 25`, `reject pct 100 (testing)`.
-    pub fn describe(&self) -> String {
-        let mut s = self.policy.as_str().to_string();
-        if matches!(self.policy, PhasePolicy::Quarantine | PhasePolicy::Reject) {
-            s.push_str(&format!(" pct {}", self.pct));
-        }
-        if self.testing {
-            s.push_str(" (testing)");
-        }
-        s
-    }
-}
-
-impl fmt::Display for RolloutPhase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.describe())
-    }
-}
 
 /// The first run that saw a domain in a phase.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -108,9 +20,9 @@ pub struct PhaseChange {
     /// The run.
     pub run_id: String,
     /// The phase before, `None` for the first run that saw the domain.
-    pub from: Option<RolloutPhase>,
+    pub from: Option<DomainPhase>,
     /// The phase from then on.
-    pub to: RolloutPhase,
+    pub to: DomainPhase,
 }
 
 /// One domain's rollout over a window of time.
@@ -120,12 +32,12 @@ pub struct DomainRollout {
     pub domain: String,
     /// The phase in effect when the window opens, seen by the last run
     /// before it; `None` when no run before the window saw the domain.
-    pub at_start: Option<RolloutPhase>,
+    pub at_start: Option<DomainPhase>,
     /// The changes within the window, oldest first. The first run that ever
     /// saw the domain counts as one (with no `from`).
     pub changes: Vec<PhaseChange>,
     /// The phase of the latest run in the window.
-    pub current: RolloutPhase,
+    pub current: DomainPhase,
     /// When the current phase began: the first run that saw it, which may be
     /// before the window.
     pub since: DateTime<Utc>,
@@ -147,7 +59,7 @@ pub fn rollout_history(
     from: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<Vec<DomainRollout>> {
-    let mut seen: Vec<(DateTime<Utc>, String, String, RolloutPhase)> = Vec::new();
+    let mut seen: Vec<(DateTime<Utc>, String, String, DomainPhase)> = Vec::new();
     for job in store.jobs()? {
         let df = store.load_summaries(&job, usize::MAX)?;
         observations(&df, until, &mut seen)?;
@@ -155,7 +67,7 @@ pub fn rollout_history(
     // Oldest first; within one run the domain order does not matter.
     seen.sort_by(|a, b| (a.0, &a.1, &a.2).cmp(&(b.0, &b.1, &b.2)));
 
-    let mut by_domain: BTreeMap<String, Vec<(DateTime<Utc>, String, RolloutPhase)>> =
+    let mut by_domain: BTreeMap<String, Vec<(DateTime<Utc>, String, DomainPhase)>> =
         BTreeMap::new();
     for (at, run_id, domain, phase) in seen {
         by_domain
@@ -173,7 +85,7 @@ pub fn rollout_history(
 /// run in the window saw it.
 fn domain_rollout(
     domain: String,
-    runs: &[(DateTime<Utc>, String, RolloutPhase)],
+    runs: &[(DateTime<Utc>, String, DomainPhase)],
     from: DateTime<Utc>,
 ) -> Option<DomainRollout> {
     let (last_seen, _, current) = runs.last()?.clone();
@@ -183,7 +95,7 @@ fn domain_rollout(
     let mut at_start = None;
     let mut changes = Vec::new();
     let mut since = last_seen;
-    let mut previous: Option<RolloutPhase> = None;
+    let mut previous: Option<DomainPhase> = None;
     for (at, run_id, phase) in runs {
         if previous == Some(*phase) {
             continue;
@@ -216,7 +128,7 @@ fn domain_rollout(
 fn observations(
     df: &DataFrame,
     until: DateTime<Utc>,
-    out: &mut Vec<(DateTime<Utc>, String, String, RolloutPhase)>,
+    out: &mut Vec<(DateTime<Utc>, String, String, DomainPhase)>,
 ) -> Result<()> {
     let text = |name: &str| -> PolarsResult<&StringChunked> { df.column(name)?.str() };
     let int = |name: &str| -> PolarsResult<&Int64Chunked> { df.column(name)?.i64() };
@@ -251,24 +163,24 @@ fn observations(
         if at > until {
             continue;
         }
-        let advisor = r_phase.get(i).and_then(PhasePolicy::parse).map(|p| {
-            RolloutPhase::new(
+        let advisor = r_phase.get(i).and_then(Policy::parse).map(|p| {
+            published(
                 p,
                 r_pct.get(i).unwrap_or(100),
                 r_testing.get(i) == Some(true),
             )
         });
         let checker = || {
-            let p = PhasePolicy::parse(policy.get(i)?)?;
+            let p = Policy::parse(policy.get(i)?.trim())?;
             // Files written before `dmarc_testing` existed say it in the phase.
             let t = testing
                 .get(i)
                 .unwrap_or_else(|| phase.get(i).is_some_and(|s| s.ends_with("(testing)")));
-            Some(RolloutPhase::new(p, pct.get(i).unwrap_or(100), t))
+            Some(published(p, pct.get(i).unwrap_or(100), t))
         };
         let found = advisor.or_else(checker).or_else(|| {
             matches!(status.get(i), Some("missing" | "multiple" | "invalid"))
-                .then(RolloutPhase::no_record)
+                .then_some(DomainPhase::NoRecord)
         });
         if let Some(found) = found {
             out.push((
@@ -282,6 +194,12 @@ fn observations(
     Ok(())
 }
 
+/// A published phase as a summary row stores it, `pct` clamped to 0..=100
+/// and normalised where it changes nothing.
+fn published(policy: Policy, pct: i64, testing: bool) -> DomainPhase {
+    DomainPhase::published(Phase::new(policy, pct.clamp(0, 100) as u8, testing))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,18 +207,21 @@ mod tests {
     #[test]
     fn phases_describe_like_the_checker_and_ignore_pct_where_it_does_not_apply() {
         assert_eq!(
-            RolloutPhase::new(PhasePolicy::Quarantine, 25, true).describe(),
+            published(Policy::Quarantine, 25, true).describe(),
             "quarantine pct 25 (testing)"
         );
         assert_eq!(
-            RolloutPhase::new(PhasePolicy::None, 30, false),
-            RolloutPhase::new(PhasePolicy::None, 100, false)
+            published(Policy::None, 30, false),
+            published(Policy::None, 100, false)
         );
         assert_eq!(
-            RolloutPhase::new(PhasePolicy::None, 0, true).describe(),
+            published(Policy::None, 0, true).describe(),
             "none (testing)"
         );
-        assert_eq!(RolloutPhase::no_record().describe(), "no record");
-        assert_eq!(RolloutPhase::new(PhasePolicy::Reject, 250, false).pct, 100);
+        assert_eq!(DomainPhase::NoRecord.describe(), "no record");
+        assert_eq!(
+            published(Policy::Reject, 250, false).phase().unwrap().pct,
+            100
+        );
     }
 }

@@ -5,10 +5,11 @@ mod common;
 
 use std::fs::File;
 
+use authwarden_dmarc::{DomainPhase, Phase, Policy as PhasePolicy};
 use authwarden_history::polars::prelude::*;
 use authwarden_history::{
     findings_frame, rollout_history, summary_frame, DomainFacts, DomainRollout, HistoryStore,
-    PhasePolicy, RolloutPhase, RunMeta,
+    RunMeta,
 };
 use chrono::{DateTime, TimeZone as _, Utc};
 use common::meta;
@@ -64,8 +65,8 @@ fn day(y: i32, m: u32, d: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap()
 }
 
-fn phase(policy: PhasePolicy, pct: i64, testing: bool) -> RolloutPhase {
-    RolloutPhase::new(policy, pct, testing)
+fn phase(policy: PhasePolicy, pct: u8, testing: bool) -> DomainPhase {
+    DomainPhase::published(Phase::new(policy, pct, testing))
 }
 
 /// `date: from -> to` per change.
@@ -139,7 +140,7 @@ fn changes_of_all_jobs_merged_in_time_and_repeats_dropped() {
             "2026-06-01: quarantine pct 50 -> no record",
         ]
     );
-    assert_eq!(d.current, RolloutPhase::no_record());
+    assert_eq!(d.current, DomainPhase::NoRecord);
     assert_eq!(d.since, Utc.with_ymd_and_hms(2026, 6, 1, 6, 0, 0).unwrap());
     assert_eq!(d.changes[1].run_id, "20260215T060000Z-check");
 

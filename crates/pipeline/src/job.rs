@@ -368,143 +368,37 @@ fn scalar(v: &Value) -> String {
     }
 }
 
-/// Facts a reader wants to see per domain: the DMARC phase and record
-/// first, then every scalar fact of other checkers.
-fn domain_facts(facts: &serde_json::Map<String, Value>) -> Vec<Fact> {
-    let mut out = Vec::new();
-    if let Some(Value::Object(d)) = facts.get("dmarc") {
-        if let Some(Value::String(p)) = d.get("phase") {
-            out.push(Fact::new("DMARC phase", p.clone()));
-        }
-        match d.get("record") {
-            Some(Value::String(r)) => out.push(Fact::new("DMARC record", r.clone())),
-            _ => out.push(Fact::new("DMARC record", "none published")),
-        }
-    }
-    if let Some(Value::Object(spf)) = facts.get("spf") {
-        if let Some(Value::String(r)) = spf.get("record") {
-            out.push(Fact::new("SPF record", r.clone()));
-        }
-        if let Some(n) = spf.get("dns_lookups").and_then(Value::as_u64) {
-            let voids = spf.get("void_lookups").and_then(Value::as_u64).unwrap_or(0);
-            out.push(Fact::new(
-                "SPF lookups",
-                format!("{n} of 10 DNS lookups, {voids} of 2 void lookups"),
-            ));
-        }
-    }
-    if let Some(Value::Array(selectors)) = facts.get("dkim") {
-        for sel in selectors {
-            let Some(name) = sel.get("selector").and_then(Value::as_str) else {
-                continue;
-            };
-            if sel.get("found").and_then(Value::as_bool) != Some(true) {
-                continue;
+/// The facts keys whose lines come first in a domain's section, in this
+/// order (DMARC posture, then SPF, DKIM, the sender inventory, the rollout
+/// and parking); the facts of any other checker follow in the order of the
+/// domain's facts.
+const FACTS_ORDER: [&str; 6] = ["dmarc", "spf", "dkim", "inventory", "rollout", "parked"];
+
+/// Facts a reader wants to see per domain, as each checker words its own
+/// ([`authwarden_api::Checker::report_facts`]); facts of a key no checker of
+/// the registry owns read as their scalar fields.
+fn domain_facts(registry: &Registry, facts: &serde_json::Map<String, Value>) -> Vec<Fact> {
+    let mut keys: Vec<&String> = facts.keys().collect();
+    keys.sort_by_key(|k| {
+        FACTS_ORDER
+            .iter()
+            .position(|o| o == k)
+            .unwrap_or(FACTS_ORDER.len())
+    });
+    keys.into_iter()
+        .flat_map(|key| {
+            let value = &facts[key];
+            match registry
+                .checkers()
+                .iter()
+                .find(|c| c.info().facts_key == key.as_str())
+            {
+                Some(checker) => checker.report_facts(value),
+                None => authwarden_api::generic_report_facts(key, value),
             }
-            let mut parts = Vec::new();
-            if sel.get("revoked").and_then(Value::as_bool) == Some(true) {
-                parts.push("revoked".to_string());
-            } else {
-                let kind = sel.get("key_type").and_then(Value::as_str).unwrap_or("key");
-                match sel.get("key_bits").and_then(Value::as_u64) {
-                    Some(bits) => parts.push(format!("{kind} {bits} bits")),
-                    None => parts.push(kind.to_string()),
-                }
-            }
-            if let Some(first) = sel.get("first_seen").and_then(Value::as_str) {
-                let age = sel.get("key_age_days").and_then(Value::as_u64);
-                parts.push(match age {
-                    Some(days) => format!("first seen {first} ({days} days)"),
-                    None => format!("first seen {first}"),
-                });
-            }
-            if let Some(next) = sel.get("next_rotation").and_then(Value::as_str) {
-                parts.push(format!("next rotation {next}"));
-            }
-            if let Some(target) = sel.get("cname_target").and_then(Value::as_str) {
-                parts.push(format!("delegated to {target}"));
-            }
-            out.push(Fact::new(format!("DKIM {name}"), parts.join(" · ")));
-            if let Some(Value::Array(rotations)) = sel.get("rotations") {
-                let events: Vec<String> = rotations
-                    .iter()
-                    .filter_map(|r| {
-                        let date = r.get("date").and_then(Value::as_str)?;
-                        Some(match r.get("old_selector").and_then(Value::as_str) {
-                            Some(old) => format!("{date} (replaced selector {old})"),
-                            None => format!("{date} (new key)"),
-                        })
-                    })
-                    .collect();
-                if !events.is_empty() {
-                    out.push(Fact::new(
-                        format!("DKIM {name} rotations"),
-                        events.join(", "),
-                    ));
-                }
-            }
-        }
-    }
-    if let Some(Value::Object(inv)) = facts.get("inventory") {
-        if inv.get("configured").and_then(Value::as_bool) == Some(true) {
-            let len = |k: &str| inv.get(k).and_then(Value::as_array).map_or(0, Vec::len);
-            out.push(Fact::new(
-                "Sender inventory",
-                format!(
-                    "{} declared, {} authorized by SPF, {} seen in reports, {} drift",
-                    len("declared"),
-                    len("authorized_by_spf"),
-                    len("seen"),
-                    len("drift")
-                ),
-            ));
-        }
-    }
-    if let Some(Value::Object(r)) = facts.get("rollout") {
-        let action = r.get("action").and_then(Value::as_str);
-        let weeks = r.get("weeks_in_phase").and_then(Value::as_u64);
-        let messages = r.get("messages").and_then(Value::as_u64).unwrap_or(0);
-        let rate = r.get("pass_rate").and_then(Value::as_f64);
-        if let Some(action) = action {
-            let mut text = action.to_string();
-            if let Some(rate) = rate {
-                text.push_str(&format!(
-                    " · {:.1}% of {messages} legitimate messages aligned",
-                    rate * 100.0
-                ));
-            }
-            if let Some(w) = weeks {
-                text.push_str(&format!(" · {w} weeks in this phase"));
-            }
-            out.push(Fact::new("DMARC rollout", text));
-        }
-        if let Some(next) = r.get("next_record").and_then(Value::as_str) {
-            out.push(Fact::new("Next DMARC record", next));
-        }
-    }
-    if let Some(Value::Object(p)) = facts.get("parked") {
-        if p.get("parked").and_then(Value::as_bool) == Some(true) {
-            out.push(Fact::new("Parked", "yes: sends no mail"));
-        } else if p.get("looks_parked").and_then(Value::as_bool) == Some(true) {
-            out.push(Fact::new("Parked", "looks parked (no MX), not marked"));
-        }
-    }
-    for (key, value) in facts {
-        if matches!(
-            key.as_str(),
-            "dmarc" | "spf" | "dkim" | "inventory" | "rollout" | "parked"
-        ) {
-            continue;
-        }
-        if let Value::Object(map) = value {
-            for (k, v) in map {
-                if matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_)) {
-                    out.push(Fact::new(format!("{key} {k}"), scalar(v)));
-                }
-            }
-        }
-    }
-    out
+        })
+        .map(|f| Fact::new(f.label, f.value))
+        .collect()
 }
 
 fn build_context(
@@ -516,7 +410,6 @@ fn build_context(
     comparison: &history::Comparison,
     planned: &[authwarden_engine::PlannedChecker],
 ) -> ReportContext {
-    let _ = registry;
     let status_of: BTreeMap<&str, &history::FindingStatus> = comparison
         .rows
         .iter()
@@ -583,7 +476,7 @@ fn build_context(
         domains.push(DomainSection {
             domain: d.domain.clone(),
             status,
-            facts: domain_facts(&d.facts),
+            facts: domain_facts(registry, &d.facts),
             findings,
             passed,
         });
@@ -834,16 +727,6 @@ fn rollout_context(
                 .collect(),
         })
         .collect();
-    let timeline_phase = |p: &history::RolloutPhase| report::TimelinePhase {
-        policy: match p.policy {
-            history::PhasePolicy::NoRecord => report::TimelinePolicy::NoRecord,
-            history::PhasePolicy::None => report::TimelinePolicy::Monitor,
-            history::PhasePolicy::Quarantine => report::TimelinePolicy::Quarantine,
-            history::PhasePolicy::Reject => report::TimelinePolicy::Reject,
-        },
-        pct: p.pct,
-        testing: p.testing,
-    };
     let rows: Vec<report::PhaseRow> = history
         .iter()
         .map(|d| report::PhaseRow {
@@ -851,12 +734,8 @@ fn rollout_context(
             phases: d
                 .at_start
                 .iter()
-                .map(|p| (from.date_naive(), timeline_phase(p)))
-                .chain(
-                    d.changes
-                        .iter()
-                        .map(|c| (c.at.date_naive(), timeline_phase(&c.to))),
-                )
+                .map(|p| (from.date_naive(), *p))
+                .chain(d.changes.iter().map(|c| (c.at.date_naive(), c.to)))
                 .collect(),
         })
         .collect();

@@ -23,6 +23,8 @@ use plotters::coord::types::RangedCoordu32;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use authwarden_dmarc::{DomainPhase, Policy};
+
 use crate::RenderError;
 
 /// One domain's findings over the last runs.
@@ -774,31 +776,6 @@ fn points(
         .collect()
 }
 
-/// The policy of a rollout phase, for [`phase_timeline_png`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TimelinePolicy {
-    /// No usable DMARC record.
-    NoRecord,
-    /// `p=none`.
-    Monitor,
-    /// `p=quarantine`.
-    Quarantine,
-    /// `p=reject`.
-    Reject,
-}
-
-/// A rollout phase: its policy, `pct` (0 to 100) and testing mode (`t=y`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TimelinePhase {
-    /// The policy.
-    pub policy: TimelinePolicy,
-    /// The share of failing mail the policy applies to; drawn only for
-    /// quarantine and reject.
-    pub pct: u8,
-    /// `t=y`: drawn hatched.
-    pub testing: bool,
-}
-
 /// One domain's row in [`phase_timeline_png`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhaseRow {
@@ -807,7 +784,7 @@ pub struct PhaseRow {
     /// `(first day, phase)`, oldest first: each phase lasts until the next
     /// one begins or the window ends. Before the first, the row is empty
     /// (not yet checked).
-    pub phases: Vec<(NaiveDate, TimelinePhase)>,
+    pub phases: Vec<(NaiveDate, DomainPhase)>,
 }
 
 /// Draws one row per domain with its DMARC rollout phases as coloured
@@ -839,12 +816,12 @@ pub fn phase_timeline_png(
 }
 
 /// The colour of a policy.
-fn phase_colour(policy: TimelinePolicy) -> RGBColor {
-    match policy {
-        TimelinePolicy::NoRecord => NO_RECORD,
-        TimelinePolicy::Monitor => MONITOR,
-        TimelinePolicy::Quarantine => QUARANTINE,
-        TimelinePolicy::Reject => REJECT,
+fn phase_colour(phase: &DomainPhase) -> RGBColor {
+    match phase.phase().map(|p| p.policy) {
+        None => NO_RECORD,
+        Some(Policy::None) => MONITOR,
+        Some(Policy::Quarantine) => QUARANTINE,
+        Some(Policy::Reject) => REJECT,
     }
 }
 
@@ -995,12 +972,13 @@ fn draw_timeline(
             if x1 <= x0 {
                 continue;
             }
-            let colour = phase_colour(phase.policy);
-            let enforcing = matches!(
-                phase.policy,
-                TimelinePolicy::Quarantine | TimelinePolicy::Reject
-            );
-            let pct = if enforcing { phase.pct.min(100) } else { 100 };
+            let colour = phase_colour(phase);
+            // The pct is drawn for quarantine and reject only.
+            let (enforcing, pct, testing) = match phase.phase() {
+                Some(p) if p.policy != Policy::None => (true, p.pct.min(100), p.testing),
+                Some(p) => (false, 100, p.testing),
+                None => (false, 100, false),
+            };
             if pct < 100 {
                 root.draw(&Rectangle::new([(x0, y0), (x1, y1)], tint(colour).filled()))?;
             }
@@ -1011,7 +989,7 @@ fn draw_timeline(
                     colour.filled(),
                 ))?;
             }
-            if phase.testing {
+            if testing {
                 hatch(root, (x0, y0, x1, y1), unit(0.45).max(4))?;
             }
             if i > 0 && x0 > left {

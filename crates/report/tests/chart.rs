@@ -2,8 +2,8 @@
 //! days, weeks or domains.
 
 use authwarden_report::{
-    pass_rate_chart_png, phase_timeline_png, trend_chart_png, DomainTrend, PassRateSeries,
-    PhaseRow, RenderError, TimelinePhase, TimelinePolicy,
+    pass_rate_chart_png, phase_timeline_png, trend_chart_png, DomainPhase, DomainTrend,
+    PassRateSeries, Phase, PhaseRow, Policy, RenderError,
 };
 use chrono::NaiveDate;
 
@@ -135,12 +135,23 @@ fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()
 }
 
-fn phase(policy: TimelinePolicy, pct: u8, testing: bool) -> TimelinePhase {
-    TimelinePhase {
-        policy,
-        pct,
-        testing,
-    }
+/// The four states the timeline draws.
+#[derive(Clone, Copy)]
+enum TimelinePolicy {
+    NoRecord,
+    Monitor,
+    Quarantine,
+    Reject,
+}
+
+fn phase(policy: TimelinePolicy, pct: u8, testing: bool) -> DomainPhase {
+    let policy = match policy {
+        TimelinePolicy::NoRecord => return DomainPhase::NoRecord,
+        TimelinePolicy::Monitor => Policy::None,
+        TimelinePolicy::Quarantine => Policy::Quarantine,
+        TimelinePolicy::Reject => Policy::Reject,
+    };
+    DomainPhase::Published(Phase::new(policy, pct, testing))
 }
 
 /// A year of rollout: one domain walking the whole ramp, one that lost its
@@ -199,7 +210,9 @@ fn phase_timeline_of_four_domains_over_a_year() {
     );
     // A phase drawn differently changes the image.
     let mut changed = rows.clone();
-    changed[0].phases[1].1.testing = false;
+    if let DomainPhase::Published(p) = &mut changed[0].phases[1].1 {
+        p.testing = false;
+    }
     assert_ne!(
         png,
         phase_timeline_png(&changed, from, until, 1184, 520).unwrap()

@@ -10,11 +10,13 @@
 //! - [`flatten`](mod@flatten): replacing DNS-querying terms by the ranges
 //!   they authorize today ([`flatten()`]) and splitting long records into
 //!   strings;
+//! - [`facts`]: the facts the spf checker publishes ([`SpfFacts`]);
 //! - [`phase`]: the `all` qualifier that fits the DMARC rollout phase
 //!   ([`Rollout`]).
 #![deny(missing_docs)]
 
 pub mod eval;
+pub mod facts;
 pub mod flatten;
 pub mod phase;
 pub mod record;
@@ -23,6 +25,7 @@ pub use eval::{
     evaluate, select_record, Evaluation, Fetched, LookupNode, NodeProblem, LOOKUP_LIMIT, MX_LIMIT,
     VOID_LIMIT,
 };
+pub use facts::SpfFacts;
 pub use flatten::{flatten, txt_strings, Flattened, REFRESH_WARNING};
 pub use phase::{published_phase, PublishedPhase, Rollout};
 pub use record::{

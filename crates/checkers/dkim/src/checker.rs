@@ -9,7 +9,7 @@ use authwarden_api::domain::{normalize_name, organizational_domain};
 use authwarden_api::serde_json::{json, Map, Value};
 use authwarden_api::{
     async_trait, Cadence, CheckContext, CheckOutput, Checker, CheckerInfo, CodeInfo, DnsOutcome,
-    DomainTarget, Finding, RecordType, RunPaths, SettingKey, SettingKind, SettingsSpec,
+    DomainTarget, Finding, RecordType, ReportFact, RunPaths, SettingKey, SettingKind, SettingsSpec,
 };
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
@@ -220,6 +220,66 @@ impl Checker for Dkim {
 
     fn settings_spec(&self) -> Option<&'static SettingsSpec> {
         Some(&SETTINGS)
+    }
+
+    /// One line per published selector (key, first seen and age, next
+    /// rotation, delegation) and one for its rotations.
+    fn report_facts(&self, facts: &Value) -> Vec<ReportFact> {
+        let Value::Array(selectors) = facts else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for sel in selectors {
+            let Some(name) = sel.get("selector").and_then(Value::as_str) else {
+                continue;
+            };
+            if sel.get("found").and_then(Value::as_bool) != Some(true) {
+                continue;
+            }
+            let mut parts = Vec::new();
+            if sel.get("revoked").and_then(Value::as_bool) == Some(true) {
+                parts.push("revoked".to_string());
+            } else {
+                let kind = sel.get("key_type").and_then(Value::as_str).unwrap_or("key");
+                match sel.get("key_bits").and_then(Value::as_u64) {
+                    Some(bits) => parts.push(format!("{kind} {bits} bits")),
+                    None => parts.push(kind.to_string()),
+                }
+            }
+            if let Some(first) = sel.get("first_seen").and_then(Value::as_str) {
+                let age = sel.get("key_age_days").and_then(Value::as_u64);
+                parts.push(match age {
+                    Some(days) => format!("first seen {first} ({days} days)"),
+                    None => format!("first seen {first}"),
+                });
+            }
+            if let Some(next) = sel.get("next_rotation").and_then(Value::as_str) {
+                parts.push(format!("next rotation {next}"));
+            }
+            if let Some(target) = sel.get("cname_target").and_then(Value::as_str) {
+                parts.push(format!("delegated to {target}"));
+            }
+            out.push(ReportFact::new(format!("DKIM {name}"), parts.join(" · ")));
+            if let Some(Value::Array(rotations)) = sel.get("rotations") {
+                let events: Vec<String> = rotations
+                    .iter()
+                    .filter_map(|r| {
+                        let date = r.get("date").and_then(Value::as_str)?;
+                        Some(match r.get("old_selector").and_then(Value::as_str) {
+                            Some(old) => format!("{date} (replaced selector {old})"),
+                            None => format!("{date} (new key)"),
+                        })
+                    })
+                    .collect();
+                if !events.is_empty() {
+                    out.push(ReportFact::new(
+                        format!("DKIM {name} rotations"),
+                        events.join(", "),
+                    ));
+                }
+            }
+        }
+        out
     }
 
     async fn check(&self, ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {

@@ -4,16 +4,16 @@
 use std::collections::BTreeSet;
 
 use authwarden_api::domain::organizational_domain;
-use authwarden_api::serde_json::{json, Value};
+use authwarden_api::serde_json::{self, Value};
 use authwarden_api::{
     async_trait, Cadence, CheckContext, CheckOutput, Checker, CheckerInfo, CodeInfo, DomainTarget,
-    Finding,
+    Finding, ReportFact,
 };
 
 use authwarden_dmarc::{
     authorization_name, check_authorization, discover, parse_record_bytes, Authorization,
-    Discovery, DiscoveryOutcome, DmarcRecord, FoundRecord, IssueKind, ParsedRecord, Phase, Policy,
-    RecordSource, ReportUri, SyntaxIssue,
+    Discovery, DiscoveryOutcome, DmarcFacts, DmarcRecord, FoundRecord, IssueKind, ParsedRecord,
+    Phase, Policy, RecordSource, ReportUri, SyntaxIssue,
 };
 
 use crate::codes::*;
@@ -100,8 +100,8 @@ impl Checker for DmarcPolicy {
             } => {
                 run.multiple(domain, records);
                 let mut facts = empty_facts("multiple", &discovery);
-                facts["source"] = source.as_str().into();
-                facts["record_domain"] = domain.as_str().into();
+                facts.source = Some(source.as_str().into());
+                facts.record_domain = Some(domain.clone());
                 facts
             }
             DiscoveryOutcome::Found(found) => match &found.parsed {
@@ -126,17 +126,33 @@ impl Checker for DmarcPolicy {
                         run.syntax(found, issue, &fixed);
                     }
                     let mut facts = empty_facts("invalid", &discovery);
-                    facts["record"] = found.text.as_str().into();
-                    facts["source"] = found.source.as_str().into();
-                    facts["record_domain"] = found.domain.as_str().into();
+                    facts.record = Some(found.text.clone());
+                    facts.source = Some(found.source.as_str().into());
+                    facts.record_domain = Some(found.domain.clone());
                     facts
                 }
             },
         };
         CheckOutput {
             findings: run.findings,
-            facts: Some(facts),
+            facts: Some(serde_json::to_value(&facts).expect("dmarc facts serialise")),
         }
+    }
+
+    /// The phase and the record.
+    fn report_facts(&self, facts: &Value) -> Vec<ReportFact> {
+        let Ok(dmarc) = serde_json::from_value::<DmarcFacts>(facts.clone()) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        if let Some(phase) = &dmarc.phase {
+            out.push(ReportFact::new("DMARC phase", phase.as_str()));
+        }
+        out.push(ReportFact::new(
+            "DMARC record",
+            dmarc.record.as_deref().unwrap_or("none published"),
+        ));
+        out
     }
 }
 
@@ -702,54 +718,35 @@ fn lookalike_fix(text: &str) -> String {
 }
 
 /// The facts with every field null, for a domain without a usable record.
-fn empty_facts(status: &str, discovery: &Discovery) -> Value {
-    json!({
-        "status": status,
-        "record": null,
-        "source": null,
-        "record_domain": null,
-        "organizational_domain": discovery.organizational_domain,
-        "policy": null,
-        "subdomain_policy": null,
-        "nonexistent_subdomain_policy": null,
-        "pct": null,
-        "testing": null,
-        "rua": null,
-        "ruf": null,
-        "adkim": null,
-        "aspf": null,
-        "fo": null,
-        "ri": null,
-        "strictness": null,
-        "phase": null,
-    })
+fn empty_facts(status: &str, discovery: &Discovery) -> DmarcFacts {
+    DmarcFacts::without_record(status, &discovery.organizational_domain)
 }
 
 /// The facts for a found record. `policy` is the policy applied to the
 /// checked domain (the organizational record's `sp` when inherited);
 /// `strictness` is that policy one step weaker when `t=y` or `pct=0`;
 /// `phase` is the rollout stage, e.g. `quarantine pct 25 (testing)`.
-fn found_facts(discovery: &Discovery, found: &FoundRecord, record: &DmarcRecord) -> Value {
+fn found_facts(discovery: &Discovery, found: &FoundRecord, record: &DmarcRecord) -> DmarcFacts {
     let phase = Phase::of(record, found.source);
     let fo: Vec<&str> = record.effective_fo().iter().map(|o| o.as_str()).collect();
-    json!({
-        "status": "found",
-        "record": found.text,
-        "source": found.source.as_str(),
-        "record_domain": found.domain,
-        "organizational_domain": discovery.organizational_domain,
-        "policy": phase.policy.as_str(),
-        "subdomain_policy": record.effective_subdomain_policy().as_str(),
-        "nonexistent_subdomain_policy": record.effective_nonexistent_subdomain_policy().as_str(),
-        "pct": phase.pct,
-        "testing": phase.testing,
-        "rua": record.rua.iter().map(|u| u.uri.clone()).collect::<Vec<_>>(),
-        "ruf": record.ruf.iter().map(|u| u.uri.clone()).collect::<Vec<_>>(),
-        "adkim": record.effective_adkim().as_str(),
-        "aspf": record.effective_aspf().as_str(),
-        "fo": fo.join(":"),
-        "ri": record.effective_ri(),
-        "strictness": phase.strictness().as_str(),
-        "phase": phase.describe(),
-    })
+    DmarcFacts {
+        status: Some("found".into()),
+        record: Some(found.text.clone()),
+        source: Some(found.source.as_str().into()),
+        record_domain: Some(found.domain.clone()),
+        organizational_domain: Some(discovery.organizational_domain.clone()),
+        policy: Some(phase.policy),
+        subdomain_policy: Some(record.effective_subdomain_policy()),
+        nonexistent_subdomain_policy: Some(record.effective_nonexistent_subdomain_policy()),
+        pct: Some(phase.pct),
+        testing: Some(phase.testing),
+        rua: Some(record.rua.iter().map(|u| u.uri.clone()).collect()),
+        ruf: Some(record.ruf.iter().map(|u| u.uri.clone()).collect()),
+        adkim: Some(record.effective_adkim().as_str().into()),
+        aspf: Some(record.effective_aspf().as_str().into()),
+        fo: Some(fo.join(":")),
+        ri: Some(record.effective_ri()),
+        strictness: Some(phase.strictness()),
+        phase: Some(phase.describe()),
+    }
 }

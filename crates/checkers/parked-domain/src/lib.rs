@@ -15,7 +15,7 @@ pub mod codes;
 use authwarden_api::serde_json::{json, Value};
 use authwarden_api::{
     async_trait, Cadence, CheckContext, CheckOutput, Checker, CheckerInfo, DnsAnswer, DnsOutcome,
-    DomainTarget, Finding, Rdata, RecordType, SettingKey, SettingKind, SettingsSpec,
+    DomainTarget, Finding, Rdata, RecordType, ReportFact, SettingKey, SettingKind, SettingsSpec,
 };
 use authwarden_dmarc::{discover, DiscoveryOutcome, Policy, RecordSource};
 
@@ -150,6 +150,21 @@ impl Checker for ParkedDomain {
 
     fn settings_spec(&self) -> Option<&'static SettingsSpec> {
         Some(&SETTINGS)
+    }
+
+    /// Whether the domain is marked parked, or only looks parked.
+    fn report_facts(&self, facts: &Value) -> Vec<ReportFact> {
+        let flag = |key: &str| facts.get(key).and_then(Value::as_bool) == Some(true);
+        if flag("parked") {
+            vec![ReportFact::new("Parked", "yes: sends no mail")]
+        } else if flag("looks_parked") {
+            vec![ReportFact::new(
+                "Parked",
+                "looks parked (no MX), not marked",
+            )]
+        } else {
+            Vec::new()
+        }
     }
 
     async fn check(&self, ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {

@@ -4,14 +4,14 @@
 use authwarden_api::serde_json::{json, Value};
 use authwarden_api::{
     async_trait, Cadence, CheckContext, CheckOutput, Checker, CheckerInfo, CodeInfo, DomainTarget,
-    Finding, RecordType,
+    Finding, RecordType, ReportFact,
 };
 
 use authwarden_dmarc::{published_phase, PublishedPhase};
 use authwarden_spf::{
     evaluate, flatten, is_spf_record, select_record, Evaluation, Fetched, Flattened, LookupNode,
-    Mechanism, NodeProblem, Qualifier, Rollout, SpfRecord, SyntaxError, TermKind, LOOKUP_LIMIT,
-    MX_LIMIT, REFRESH_WARNING, VOID_LIMIT,
+    Mechanism, NodeProblem, Qualifier, Rollout, SpfFacts, SpfRecord, SyntaxError, TermKind,
+    LOOKUP_LIMIT, MX_LIMIT, REFRESH_WARNING, VOID_LIMIT,
 };
 
 use crate::codes::*;
@@ -52,6 +52,21 @@ impl Checker for Spf {
     /// `jobs`) or in the domain's table is a mistake the config reports.
     fn settings_spec(&self) -> Option<&'static authwarden_api::SettingsSpec> {
         Some(&authwarden_api::SettingsSpec::NONE)
+    }
+
+    /// The record and its lookups against the limits.
+    fn report_facts(&self, facts: &Value) -> Vec<ReportFact> {
+        let Ok(spf) = authwarden_api::serde_json::from_value::<SpfFacts>(facts.clone()) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        if let Some(record) = &spf.record {
+            out.push(ReportFact::new("SPF record", record.as_str()));
+        }
+        if let Some(lookups) = spf.lookups_text() {
+            out.push(ReportFact::new("SPF lookups", lookups));
+        }
+        out
     }
 
     async fn check(&self, ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
@@ -134,33 +149,26 @@ fn qualifier_name(all: Option<Qualifier>) -> String {
 }
 
 fn empty_facts(status: &str, record: Option<&str>) -> Value {
-    json!({
-        "status": status,
-        "record": record,
-        "dns_lookups": null,
-        "void_lookups": null,
-        "all": null,
-        "redirect": null,
-        "redirect_ignored": null,
-        "ip4": [],
-        "ip6": [],
-        "tree": [],
-    })
+    facts_json(&SpfFacts::without_record(status, record))
 }
 
 fn found_facts(record: &SpfRecord, ev: &Evaluation) -> Value {
-    json!({
-        "status": "found",
-        "record": record.text,
-        "dns_lookups": ev.dns_lookups,
-        "void_lookups": ev.void_lookups,
-        "all": qualifier_name(ev.all),
-        "redirect": record.redirect().map(|(_, d)| d.text.clone()),
-        "redirect_ignored": ev.redirect_ignored,
-        "ip4": ev.ip4,
-        "ip6": ev.ip6,
-        "tree": tree_json(&ev.tree),
+    facts_json(&SpfFacts {
+        status: Some("found".into()),
+        record: Some(record.text.clone()),
+        dns_lookups: Some(ev.dns_lookups),
+        void_lookups: Some(ev.void_lookups),
+        all: Some(qualifier_name(ev.all)),
+        redirect: record.redirect().map(|(_, d)| d.text.clone()),
+        redirect_ignored: Some(ev.redirect_ignored),
+        ip4: ev.ip4.clone(),
+        ip6: ev.ip6.clone(),
+        tree: ev.tree.iter().map(node_json).collect(),
     })
+}
+
+fn facts_json(facts: &SpfFacts) -> Value {
+    authwarden_api::serde_json::to_value(facts).expect("spf facts serialise")
 }
 
 /// The lookup tree as the facts' `tree` shows it: per node `term`,
