@@ -13,7 +13,7 @@ use authwarden_api::{Cadence, CheckerInfo, DomainTarget, Level, SettingsSpec};
 
 /// What the configuration is validated against: the checkers compiled into
 /// the binary and the codes they emit. The caller (the registry) builds it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Known {
     /// Every known checker.
     pub checkers: Vec<KnownChecker>,

@@ -243,6 +243,7 @@ fn kind_name(kind: SettingKind) -> &'static str {
     match kind {
         SettingKind::Bool => "a boolean",
         SettingKind::Integer { .. } => "an integer",
+        SettingKind::Float { .. } => "a number",
         SettingKind::String => "a string",
         SettingKind::Duration => "a duration",
         SettingKind::Array(_) => "an array",
@@ -256,6 +257,7 @@ fn kind_accepts(kind: SettingKind, v: &Val<'_>) -> bool {
     match (kind, v.get_ref()) {
         (SettingKind::Bool, DeValue::Boolean(_))
         | (SettingKind::Integer { .. }, DeValue::Integer(_))
+        | (SettingKind::Float { .. }, DeValue::Float(_) | DeValue::Integer(_))
         | (SettingKind::String, DeValue::String(_))
         | (SettingKind::Duration, DeValue::String(_) | DeValue::Integer(_))
         | (SettingKind::Array(_), DeValue::Array(_))
@@ -939,6 +941,28 @@ impl<'a> Walker<'a> {
                     _ => self.err(
                         v.span(),
                         format!("`{path}` must be from {min} to {max}, found {i}"),
+                    ),
+                }
+            }
+            SettingKind::Float { min, max } => {
+                let (n, text) = match v.get_ref() {
+                    DeValue::Float(f) => (f.as_str().parse::<f64>().ok(), f.as_str().to_string()),
+                    DeValue::Integer(i) => (
+                        i64::from_str_radix(i.as_str(), i.radix())
+                            .ok()
+                            .map(|n| n as f64),
+                        i.as_str().to_string(),
+                    ),
+                    _ => {
+                        self.type_err(v, "a number", path);
+                        return;
+                    }
+                };
+                match n {
+                    Some(n) if (min..=max).contains(&n) => {}
+                    _ => self.err(
+                        v.span(),
+                        format!("`{path}` must be from {min} to {max}, found {text}"),
                     ),
                 }
             }
