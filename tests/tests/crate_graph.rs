@@ -34,17 +34,10 @@ struct Exception {
 
 /// The known exceptions, each with its reason. Remove an entry as soon as the
 /// edge it allows is gone (the test fails while an entry matches nothing).
-const EXCEPTIONS: &[Exception] = &[Exception {
-    through: "authwarden-aggregate",
-    brings: &["quick-xml"],
-    // inventory-drift and rollout-advisor (and authwarden-inventory, which
-    // both use) read the aggregate report rows (`AggregateSource`,
-    // `AggregateRow`) and the provider catalog (`Catalog`) from the report
-    // intake crate, which parses reports with quick-xml. The rows are to come
-    // through a trait of authwarden-api and the catalog from a crate of its
-    // own; then this entry goes.
-    why: "aggregate report rows and the provider catalog, until they come through authwarden-api and a catalog crate",
-}];
+/// Empty: the aggregate rows come through `authwarden_api::reports` and the
+/// provider catalog from `authwarden-catalog`, so no checker reaches the
+/// report intake any more.
+const EXCEPTIONS: &[Exception] = &[];
 
 /// The dependency graph the checks run over: package names, and for each
 /// package its normal dependencies by name.

@@ -15,7 +15,7 @@
 //!   failed and has not changed since.
 //! - [`Classifier`]: DMARC alignment computed from `auth_results`, then a
 //!   [`Category`] (pass / partial / fail), a [`Cause`], the known service
-//!   from the provider [`Catalog`] (`providers.toml`) and a suggested action;
+//!   from the provider [`Catalog`] (the `authwarden-catalog` crate) and a suggested action;
 //!   [`report_rows`] flattens a report into classified [`AggregateRow`]s.
 //! - [`AggregateSource`]: the rows of the history per domain and period, as
 //!   a service that the host adds to a run ([`AggregateSourceExt`]), so that
@@ -55,10 +55,10 @@ mod rdns;
 mod rows;
 mod types;
 
-pub use classify::{
-    provider_id, Catalog, CatalogError, Category, Cause, Classification, Classifier, Provider,
-    ProviderKind,
-};
+/// The provider catalog lives in its own crate, which checkers read too;
+/// re-exported for the hosts that classify with it.
+pub use authwarden_catalog::{provider_id, Catalog, CatalogError, Provider, ProviderKind};
+pub use classify::{Category, Cause, Classification, Classifier};
 
 /// The row and source types live in the checker API so that checkers need
 /// not link this crate; re-exported for the hosts that use both.

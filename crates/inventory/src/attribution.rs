@@ -18,8 +18,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use authwarden_aggregate::Catalog;
 use authwarden_api::reports::AggregateRow;
+use authwarden_catalog::Catalog;
 
 use crate::authorization::SpfView;
 use crate::inventory::{Cidr, Inventory};

@@ -13,7 +13,7 @@
 //! ```
 //!
 //! Catalog providers are named by their id in the one provider catalog of
-//! authwarden (`crates/aggregate/providers.toml`). Parsing collects every
+//! authwarden (`crates/catalog/providers.toml`). Parsing collects every
 //! problem instead of stopping at the first, leaves the broken entries out
 //! and keeps the rest.
 
@@ -21,8 +21,8 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use authwarden_aggregate::{Catalog, Provider};
 use authwarden_api::serde_json::{Map, Value};
+use authwarden_catalog::{Catalog, Provider};
 
 /// The settings keys the inventory is read from, in order: `inventory` (the
 /// documented table, shared by the `inventory-drift` and `rollout-advisor`

@@ -10,7 +10,7 @@ declare_codes! {
     /// DNS cannot list a domain's selectors, so the checker probes the selectors
     /// it knows of: those listed in config (`[domains.dkim] selectors`) or given
     /// with `--selector`, those seen in DMARC aggregate reports, those in its key
-    /// history, and the provider catalog (`config/catalog/dkim-selectors.toml`). This code
+    /// history, and the provider catalog (`crates/catalog/providers.toml`). This code
     /// fires when none of them holds a usable key and the domain sends mail (it
     /// has MX records or an SPF record that authorises something).
     ///

@@ -10,9 +10,6 @@ use authwarden_api::serde_json::{self, Value};
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-/// The provider catalog shipped in `config/catalog/dkim-selectors.toml`.
-pub const DEFAULT_CATALOG: &str = include_str!("../../../../config/catalog/dkim-selectors.toml");
-
 /// The default rotation interval in days: the organisation's quarterly
 /// rotation. M3AAWG's DKIM key rotation best practices ask for at most six
 /// months.
@@ -43,22 +40,19 @@ pub struct CatalogEntry {
     pub domains: Vec<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CatalogFile {
-    selectors: Vec<CatalogEntry>,
-}
-
-/// Parses a catalog file (`[[selectors]]` tables).
-pub fn parse_catalog(text: &str) -> Result<Vec<CatalogEntry>, String> {
-    toml::from_str::<CatalogFile>(text)
-        .map(|f| f.selectors)
-        .map_err(|e| e.to_string())
-}
-
-/// The embedded default catalog.
+/// The selectors of the provider catalog (`authwarden-catalog`), in its
+/// probe order: each with its provider's name and domains, so that a key
+/// delegated by CNAME into those domains is reported as managed by it.
 pub fn default_catalog() -> Vec<CatalogEntry> {
-    parse_catalog(DEFAULT_CATALOG).expect("the shipped catalog parses")
+    authwarden_catalog::Catalog::builtin()
+        .dkim_probe()
+        .into_iter()
+        .map(|(selector, provider)| CatalogEntry {
+            name: selector.to_owned(),
+            provider: provider.map(|p| p.name.clone()),
+            domains: provider.map(|p| p.domains.clone()).unwrap_or_default(),
+        })
+        .collect()
 }
 
 #[derive(Deserialize)]

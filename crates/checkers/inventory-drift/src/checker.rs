@@ -3,13 +3,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use authwarden_aggregate::Catalog;
 use authwarden_api::reports::{AggregateRow, AggregateSourceExt};
 use authwarden_api::serde_json::{json, Value};
 use authwarden_api::{
     async_trait, Cadence, CheckContext, CheckOutput, Checker, CheckerInfo, CodeInfo, DomainTarget,
     Finding, RunPaths,
 };
+use authwarden_catalog::Catalog;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 

@@ -142,7 +142,7 @@ declare_codes! {
     /// sender and its includes look unexplained.
     /// ## How to fix
     /// Correct the entry as the message says; `authwarden explain DRIFT008`
-    /// lists the keys. The catalog's ids are in `crates/aggregate/providers.toml`.
+    /// lists the keys. The catalog's ids are in `crates/catalog/providers.toml`.
     pub DRIFT_INVENTORY_INVALID = ("DRIFT008", "inventory-invalid", Severity::Error);
 
     /// Part of the drift check could not run.

@@ -2,13 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use authwarden_aggregate::Catalog;
 use authwarden_api::reports::{AggregateRow, AggregateSourceExt};
 use authwarden_api::serde_json::{json, Value};
 use authwarden_api::{
     async_trait, Cadence, CheckContext, CheckOutput, Checker, CheckerInfo, CodeInfo, DomainTarget,
     Finding, RunPaths,
 };
+use authwarden_catalog::Catalog;
 use authwarden_dmarc::{discover, DiscoveryOutcome, Phase, Policy};
 use authwarden_inventory::attribution::{summarize, Attributor, Origin};
 use authwarden_inventory::authorization::SpfView;
