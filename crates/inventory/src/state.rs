@@ -100,15 +100,11 @@ impl StateFile {
         };
         let out = f(&mut state);
         let json = serde_json::to_vec_pretty(&state).map_err(StateError::Encode)?;
-        let tmp = self.path.with_extension("json.tmp");
-        let write = || -> std::io::Result<()> {
-            let mut file = File::create(&tmp)?;
+        authwarden_api::fsutil::write_atomic_with(&self.path, |file| {
             file.write_all(&json)?;
-            file.write_all(b"\n")?;
-            file.sync_all()?;
-            fs::rename(&tmp, &self.path)
-        };
-        write().map_err(|err| e("cannot write", &self.path, err))?;
+            file.write_all(b"\n")
+        })
+        .map_err(|err| e("cannot write", &self.path, err))?;
         drop(lock);
         Ok(out)
     }

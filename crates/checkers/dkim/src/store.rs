@@ -401,26 +401,16 @@ impl KeyStore {
 }
 
 impl LockedHistory {
-    /// Writes the history back atomically (temporary file, fsync, rename)
-    /// and releases the lock.
+    /// Writes the history back atomically through
+    /// [`authwarden_api::fsutil::write_atomic_with`] (temporary file, fsync,
+    /// rename, fsync of the directory) and releases the lock.
     pub fn save(self) -> Result<(), StoreError> {
         let path = self.store.path();
-        let tmp = self.store.dir.join(format!(
-            "{}.json.tmp.{}",
-            self.store.stem,
-            std::process::id()
-        ));
-        let write = || -> std::io::Result<()> {
-            let mut f = File::create(&tmp)?;
-            serde_json::to_writer_pretty(&mut f, &self.history)?;
-            f.write_all(b"\n")?;
-            f.sync_all()?;
-            fs::rename(&tmp, &path)
-        };
-        write().map_err(|err| {
-            let _ = fs::remove_file(&tmp);
-            StoreError::Io(format!("cannot write {}: {err}", path.display()))
+        authwarden_api::fsutil::write_atomic_with(&path, |f| {
+            serde_json::to_writer_pretty(&mut *f, &self.history)?;
+            f.write_all(b"\n")
         })
+        .map_err(|err| StoreError::Io(format!("cannot write {}: {err}", path.display())))
     }
 }
 
