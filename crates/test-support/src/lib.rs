@@ -1,4 +1,6 @@
-//! Test support: real servers on loopback for integration and end-to-end tests.
+//! Test support: real servers on loopback for integration and end-to-end tests,
+//! and the checker fixture harness ([`fixture`]: zone-file fixtures and the
+//! checks every checker's tests share, which panic by design).
 //!
 //! Each server is started by a guard value and stopped when the guard drops,
 //! whatever the test's outcome. [`mail`] builds the report mails those
@@ -6,6 +8,7 @@
 
 pub mod corpus;
 pub mod dns;
+pub mod fixture;
 pub mod imap;
 pub mod mail;
 pub mod smtp;

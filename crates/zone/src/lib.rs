@@ -18,7 +18,6 @@
 #![deny(missing_docs)]
 
 mod error;
-pub mod fixture;
 mod lexer;
 mod name;
 mod parser;

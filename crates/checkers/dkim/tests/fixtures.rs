@@ -8,7 +8,9 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use authwarden_checker_dkim::CODES;
-use authwarden_zone::fixture::{assert_every_code_seen, assert_finding_conventions, fixture_names};
+use authwarden_test_support::fixture::{
+    assert_every_code_seen, assert_finding_conventions, fixture_names,
+};
 use common::{run, selector_facts, snapshot_value};
 
 macro_rules! fixtures {

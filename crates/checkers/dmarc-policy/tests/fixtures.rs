@@ -13,7 +13,7 @@ use std::sync::Arc;
 use authwarden_api::serde_json::{json, Value};
 use authwarden_api::{CheckContext, CheckOutput, Checker, DomainTarget, FixedClock};
 use authwarden_checker_dmarc_policy::{DmarcPolicy, CODES};
-use authwarden_zone::fixture::{
+use authwarden_test_support::fixture::{
     assert_every_code_seen, assert_finding_conventions, fixture_names, Fixture as Zone,
 };
 use chrono::{TimeZone, Utc};

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use authwarden_api::serde_json::{self, json, Value};
 use authwarden_api::{CheckContext, CheckOutput, Checker, DomainTarget, SystemClock};
 use authwarden_checker_parked_domain::{ParkedDomain, CHECKER_ID};
-use authwarden_zone::fixture::{fixture_names, Fixture as Zone};
+use authwarden_test_support::fixture::{fixture_names, Fixture as Zone};
 
 struct Fixture {
     domain: String,

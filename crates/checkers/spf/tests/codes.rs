@@ -2,7 +2,7 @@
 
 use authwarden_api::{Cadence, Checker};
 use authwarden_checker_spf::{Spf, CODES};
-use authwarden_zone::fixture::assert_codes_documented;
+use authwarden_test_support::fixture::assert_codes_documented;
 
 #[test]
 fn codes_are_unique_numbered_and_documented() {

@@ -16,7 +16,7 @@ use authwarden_api::{
     FixedClock, Rdata, RecordType, Resolver,
 };
 use authwarden_checker_spf::{Spf, CODES};
-use authwarden_zone::fixture::{
+use authwarden_test_support::fixture::{
     assert_every_code_seen, assert_finding_conventions, fixture_names, Fixture as Zone,
 };
 use chrono::{TimeZone, Utc};

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use authwarden_api::serde_json::{json, Value};
 use authwarden_api::{CheckContext, CheckOutput, Checker, DomainTarget, FixedClock, RunPaths};
 use authwarden_checker_dkim::{Dkim, ObservedSelectors, ObservedSelectorsExt};
-use authwarden_zone::fixture::Fixture as Zone;
+use authwarden_test_support::fixture::Fixture as Zone;
 use chrono::{DateTime, TimeZone, Utc};
 
 pub struct Fixture {

@@ -13,8 +13,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use authwarden_api::{CodeInfo, DnsFailure, Finding, RecordType};
-
-use crate::ZoneResolver;
+use authwarden_zone::ZoneResolver;
 
 /// A parsed fixture.
 #[derive(Debug, Clone)]
