@@ -156,6 +156,73 @@ impl Checker for InventoryDrift {
     async fn check(&self, ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
         Run::new(ctx, target).run().await
     }
+
+    /// The keys of [`DriftConfig`]; the domain tables take none (the
+    /// inventory is the shared `[domains.inventory]`).
+    fn settings_spec(&self) -> Option<&'static authwarden_api::SettingsSpec> {
+        Some(&SETTINGS)
+    }
+
+    /// How many senders are declared, authorized, seen and drifting.
+    fn report_facts(&self, facts: &Value) -> Vec<authwarden_api::ReportFact> {
+        if facts.get("configured").and_then(Value::as_bool) != Some(true) {
+            return Vec::new();
+        }
+        let len = |k: &str| facts.get(k).and_then(Value::as_array).map_or(0, Vec::len);
+        vec![authwarden_api::ReportFact::new(
+            "Sender inventory",
+            format!(
+                "{} declared, {} authorized by SPF, {} seen in reports, {} drift",
+                len("declared"),
+                len("authorized_by_spf"),
+                len("seen"),
+                len("drift")
+            ),
+        )]
+    }
+}
+
+/// The keys of `[checkers.inventory-drift]`, checked by config validation
+/// with the ranges [`DriftConfig::from_value`] enforces.
+static SETTINGS: authwarden_api::SettingsSpec = {
+    use authwarden_api::{SettingKey, SettingKind};
+    const DAYS: SettingKind = SettingKind::Integer {
+        min: 1,
+        max: u32::MAX as i64,
+    };
+    authwarden_api::SettingsSpec {
+        checker: &[
+            SettingKey {
+                name: "stale_days",
+                kind: DAYS,
+            },
+            SettingKey {
+                name: "period_days",
+                kind: DAYS,
+            },
+        ],
+        domain: &[],
+    }
+};
+
+/// `[checkers.inventory-drift]` as last parsed: the same for every domain of
+/// a run, so it is parsed once, not once per domain.
+static PARSED: std::sync::Mutex<Option<(Value, Result<DriftConfig, String>)>> =
+    std::sync::Mutex::new(None);
+
+impl DriftConfig {
+    /// [`DriftConfig::from_value`], kept while the settings stay the same.
+    pub fn parsed(value: &Value) -> Result<Self, String> {
+        let mut cached = PARSED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((v, parsed)) = cached.as_ref() {
+            if v == value {
+                return parsed.clone();
+            }
+        }
+        let parsed = DriftConfig::from_value(value);
+        *cached = Some((value.clone(), parsed.clone()));
+        parsed
+    }
 }
 
 struct Run<'c> {
@@ -229,7 +296,7 @@ impl<'c> Run<'c> {
     }
 
     async fn run(mut self) -> CheckOutput {
-        let config = match DriftConfig::from_value(&self.ctx.config) {
+        let config = match DriftConfig::parsed(&self.ctx.config) {
             Ok(c) => c,
             Err(e) => {
                 let f = self

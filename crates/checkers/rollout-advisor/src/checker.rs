@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use authwarden_api::reports::{AggregateRow, AggregateSourceExt};
-use authwarden_api::serde_json::{json, Value};
+use authwarden_api::serde_json::Value;
 use authwarden_api::{
     async_trait, Cadence, CheckContext, CheckOutput, Checker, CheckerInfo, CodeInfo, DomainTarget,
     Finding, RunPaths,
@@ -95,7 +95,64 @@ impl Default for RolloutConfig {
     }
 }
 
+/// The keys of `[checkers.rollout-advisor]`, checked by config validation
+/// with the ranges [`RolloutConfig::from_value`] enforces.
+static SETTINGS: authwarden_api::SettingsSpec = {
+    use authwarden_api::{SettingKey, SettingKind};
+    const WEEKS: SettingKind = SettingKind::Integer {
+        min: 0,
+        max: u32::MAX as i64,
+    };
+    const AT_LEAST_ONE: SettingKind = SettingKind::Integer {
+        min: 1,
+        max: u32::MAX as i64,
+    };
+    authwarden_api::SettingsSpec {
+        checker: &[
+            SettingKey {
+                name: "pass_rate",
+                kind: SettingKind::Float { min: 0.0, max: 1.0 },
+            },
+            SettingKey {
+                name: "stall_weeks",
+                kind: AT_LEAST_ONE,
+            },
+            SettingKey {
+                name: "monitor_weeks",
+                kind: WEEKS,
+            },
+            SettingKey {
+                name: "step_weeks",
+                kind: WEEKS,
+            },
+            SettingKey {
+                name: "window_days",
+                kind: AT_LEAST_ONE,
+            },
+        ],
+        domain: &[],
+    }
+};
+
+/// `[checkers.rollout-advisor]` as last parsed: the same for every domain
+/// of a run, so it is parsed once, not once per domain.
+static PARSED: std::sync::Mutex<Option<(Value, Result<RolloutConfig, String>)>> =
+    std::sync::Mutex::new(None);
+
 impl RolloutConfig {
+    /// [`RolloutConfig::from_value`], kept while the settings stay the same.
+    pub fn parsed(value: &Value) -> Result<Self, String> {
+        let mut cached = PARSED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((v, parsed)) = cached.as_ref() {
+            if v == value {
+                return parsed.clone();
+            }
+        }
+        let parsed = RolloutConfig::from_value(value);
+        *cached = Some((value.clone(), parsed.clone()));
+        parsed
+    }
+
     /// Reads the section; unknown keys, wrong types and out-of-range values
     /// are errors.
     pub fn from_value(value: &Value) -> Result<Self, String> {
@@ -149,6 +206,41 @@ impl Checker for RolloutAdvisor {
     async fn check(&self, ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
         advise(ctx, target).await
     }
+
+    /// The keys of [`RolloutConfig`]; the domain tables take none (the
+    /// inventory is the shared `[domains.inventory]`).
+    fn settings_spec(&self) -> Option<&'static authwarden_api::SettingsSpec> {
+        Some(&SETTINGS)
+    }
+
+    /// The advice with its evidence, and the next record to publish.
+    fn report_facts(&self, facts: &Value) -> Vec<authwarden_api::ReportFact> {
+        use authwarden_api::ReportFact;
+        let Ok(r) =
+            authwarden_api::serde_json::from_value::<authwarden_dmarc::RolloutFacts>(facts.clone())
+        else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        if !r.action.is_empty() {
+            let mut text = r.action.clone();
+            if let Some(rate) = r.pass_rate {
+                text.push_str(&format!(
+                    " · {:.1}% of {} legitimate messages aligned",
+                    rate * 100.0,
+                    r.messages
+                ));
+            }
+            if let Some(w) = r.weeks_in_phase {
+                text.push_str(&format!(" · {w} weeks in this phase"));
+            }
+            out.push(ReportFact::new("DMARC rollout", text));
+        }
+        if let Some(next) = r.next_record {
+            out.push(ReportFact::new("Next DMARC record", next));
+        }
+        out
+    }
 }
 
 fn finding(domain: &str, code: &CodeInfo, subject: &str, message: String) -> Finding {
@@ -156,11 +248,11 @@ fn finding(domain: &str, code: &CodeInfo, subject: &str, message: String) -> Fin
 }
 
 fn unknown_facts(reasons: Vec<String>) -> Value {
-    json!({
-        "phase": null, "pct": null, "testing": null, "ready": false, "pass_rate": null,
-        "next_record": null, "reasons": reasons, "action": "unknown",
-        "weeks_in_phase": null, "since": null, "messages": 0, "failing_sources": [], "phases": [],
-    })
+    facts_json(&authwarden_dmarc::RolloutFacts::unknown(reasons))
+}
+
+fn facts_json(facts: &authwarden_dmarc::RolloutFacts) -> Value {
+    authwarden_api::serde_json::to_value(facts).expect("rollout facts serialise")
 }
 
 /// The first day of the uninterrupted run of reports, newest backwards,
@@ -187,7 +279,7 @@ async fn advise(ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
     let now: DateTime<Utc> = ctx.clock.now();
     let today = now.date_naive();
     let mut findings = Vec::new();
-    let config = RolloutConfig::from_value(&ctx.config).unwrap_or_else(|e| {
+    let config = RolloutConfig::parsed(&ctx.config).unwrap_or_else(|e| {
         findings.push(
             finding(
                 &domain,
@@ -328,8 +420,11 @@ async fn advise(ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
                     "{id} still fails DMARC for {} of {} messages: {fix} (see the inventory-drift findings)",
                     s.failing, s.messages
                 ));
-                failing_sources
-                    .push(json!({"source": id, "messages": s.messages, "failing": s.failing}));
+                failing_sources.push(authwarden_dmarc::FailingSource {
+                    source: id.to_string(),
+                    messages: s.messages,
+                    failing: s.failing,
+                });
             }
         }
         (messages, aligned)
@@ -461,32 +556,37 @@ async fn advise(ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
                 })
                 .evidence("reasons", reasons.clone())
                 .evidence("pass_rate", pass_rate)
-                .evidence("failing_sources", failing_sources.clone())
+                .evidence(
+                    "failing_sources",
+                    authwarden_api::serde_json::to_value(&failing_sources)
+                        .expect("failing sources serialise"),
+                )
                 .evidence("weeks_in_phase", weeks),
             );
         }
     }
 
-    let facts = json!({
-        "phase": phase.policy.as_str(),
-        "pct": phase.pct,
-        "testing": phase.testing,
-        "ready": ready,
-        "pass_rate": pass_rate,
-        "next_record": next_record,
-        "reasons": reasons,
-        "action": action,
-        "record": found.text,
-        "weeks_in_phase": weeks,
-        "since": since.map(|d| d.to_string()),
-        "messages": messages,
-        "failing_sources": failing_sources,
-        "phases": history_entries.iter().map(|e| json!({
-            "phase": e.phase.policy.as_str(), "pct": e.phase.pct, "testing": e.phase.testing, "since": e.since.to_string(),
-        })).collect::<Vec<_>>(),
-    });
+    let facts = authwarden_dmarc::RolloutFacts {
+        phase: Some(phase.policy),
+        pct: Some(phase.pct),
+        testing: Some(phase.testing),
+        ready,
+        pass_rate,
+        next_record,
+        reasons,
+        action: action.to_string(),
+        record: Some(found.text.clone()),
+        weeks_in_phase: weeks,
+        since: since.map(|d| d.to_string()),
+        messages,
+        failing_sources,
+        phases: history_entries
+            .iter()
+            .map(|e| authwarden_dmarc::PhaseSince::new(&e.phase, e.since.to_string()))
+            .collect(),
+    };
     CheckOutput {
         findings,
-        facts: Some(facts),
+        facts: Some(facts_json(&facts)),
     }
 }
