@@ -309,6 +309,9 @@ pub enum SettingKind {
     /// Any of these kinds, told apart by the value's type (a string, a
     /// table, ...): the first whose type matches is checked.
     AnyOf(&'static [SettingKind]),
+    /// Any value: the checker checks it itself, at check time (the sender
+    /// inventory's `senders`, whose entries the inventory parser reports).
+    Any,
 }
 
 /// Reads a [`SettingKind::Duration`] value: whole seconds (`30`), or digits

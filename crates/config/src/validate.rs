@@ -248,7 +248,7 @@ fn kind_name(kind: SettingKind) -> &'static str {
         SettingKind::Duration => "a duration",
         SettingKind::Array(_) => "an array",
         SettingKind::Table(_) => "a table",
-        SettingKind::AnyOf(_) => "a value",
+        SettingKind::AnyOf(_) | SettingKind::Any => "a value",
     }
 }
 
@@ -263,6 +263,7 @@ fn kind_accepts(kind: SettingKind, v: &Val<'_>) -> bool {
         | (SettingKind::Array(_), DeValue::Array(_))
         | (SettingKind::Table(_), DeValue::Table(_)) => true,
         (SettingKind::AnyOf(kinds), _) => kinds.iter().any(|k| kind_accepts(*k, v)),
+        (SettingKind::Any, _) => true,
         _ => false,
     }
 }
@@ -1003,6 +1004,7 @@ impl<'a> Walker<'a> {
                     }
                 }
             }
+            SettingKind::Any => {}
             SettingKind::AnyOf(kinds) => match kinds.iter().find(|k| kind_accepts(**k, v)) {
                 Some(k) => self.setting_value(v, *k, path),
                 None => {

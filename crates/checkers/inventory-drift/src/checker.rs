@@ -183,7 +183,11 @@ impl Checker for InventoryDrift {
 }
 
 /// The keys of `[checkers.inventory-drift]`, checked by config validation
-/// with the ranges [`DriftConfig::from_value`] enforces.
+/// with the ranges [`DriftConfig::from_value`] enforces; and of
+/// `[domains.inventory-drift]`, the other table the sender inventory is read
+/// from (`authwarden_inventory::SETTINGS_KEYS`): its `senders`, whose
+/// entries the inventory parser checks (DRIFT008), as it does in the shared
+/// `[domains.inventory]`.
 static SETTINGS: authwarden_api::SettingsSpec = {
     use authwarden_api::{SettingKey, SettingKind};
     const DAYS: SettingKind = SettingKind::Integer {
@@ -201,7 +205,10 @@ static SETTINGS: authwarden_api::SettingsSpec = {
                 kind: DAYS,
             },
         ],
-        domain: &[],
+        domain: &[SettingKey {
+            name: "senders",
+            kind: SettingKind::Any,
+        }],
     }
 };
 
