@@ -15,7 +15,7 @@
 #![deny(missing_docs)]
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
@@ -57,6 +57,25 @@ pub struct Provider {
     /// hints to recognise it in `auth_results` and to probe in DNS.
     #[serde(default)]
     pub dkim_selectors: Vec<String>,
+    /// Selectors of this provider that DKIM findings name otherwise, by
+    /// selector: a product of the provider with its own name (Mandrill,
+    /// Mailchimp's transactional service), and the domains of the
+    /// provider's where the keys of that selector are delegated to.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dkim_labels: BTreeMap<String, DkimLabel>,
+}
+
+/// How DKIM findings name one selector of a provider (`dkim_labels`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DkimLabel {
+    /// The name a key at this selector, or delegated by CNAME into one of
+    /// `domains`, is reported as managed by.
+    pub name: String,
+    /// The provider's domains that belong to this selector rather than to
+    /// the provider's other selectors (a subset of its `domains`).
+    #[serde(default)]
+    pub domains: Vec<String>,
 }
 
 impl Provider {
@@ -68,6 +87,30 @@ impl Provider {
             .strip_prefix("include:")
             .or_else(|| spf.strip_prefix("+include:"))?;
         Some(target.trim_end_matches('.'))
+    }
+
+    /// How DKIM findings name the provider of a key at `selector`: its
+    /// label's name (`dkim_labels`), else the provider's.
+    pub fn dkim_name(&self, selector: &str) -> &str {
+        match self.dkim_labels.get(&normalize_selector(selector)) {
+            Some(label) => &label.name,
+            None => &self.name,
+        }
+    }
+
+    /// The domains a key at `selector` is delegated into when it is managed
+    /// by this provider: its label's domains, else the provider's domains
+    /// that no label claims.
+    pub fn dkim_domains(&self, selector: &str) -> Vec<&str> {
+        match self.dkim_labels.get(&normalize_selector(selector)) {
+            Some(label) => label.domains.iter().map(String::as_str).collect(),
+            None => self
+                .domains
+                .iter()
+                .filter(|d| !self.dkim_labels.values().any(|l| l.domains.contains(d)))
+                .map(String::as_str)
+                .collect(),
+        }
     }
 }
 
@@ -98,6 +141,7 @@ pub struct Catalog {
     by_domain: HashMap<String, usize>,
     generic_selectors: Vec<String>,
     probe_order: Vec<String>,
+    unprobed: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -107,6 +151,8 @@ struct CatalogFile {
     generic_dkim_selectors: Vec<String>,
     #[serde(default)]
     dkim_probe_order: Vec<String>,
+    #[serde(default)]
+    dkim_unprobed: Vec<String>,
     #[serde(default, rename = "provider")]
     providers: Vec<Provider>,
 }
@@ -160,6 +206,20 @@ impl Catalog {
             }
             catalog.probe_order.push(s);
         }
+        for s in file.dkim_unprobed {
+            let s = normalize_selector(&s);
+            if catalog.by_selector(&s).next().is_none() && !catalog.generic_selectors.contains(&s) {
+                return Err(CatalogError(format!(
+                    "`dkim_unprobed` names `{s}`, a selector of no provider and not generic"
+                )));
+            }
+            if catalog.probe_order.contains(&s) || catalog.unprobed.contains(&s) {
+                return Err(CatalogError(format!(
+                    "`dkim_unprobed` names `{s}`, which is in `dkim_probe_order` or named twice"
+                )));
+            }
+            catalog.unprobed.push(s);
+        }
         Ok(catalog)
     }
 
@@ -186,6 +246,33 @@ impl Catalog {
         for s in &mut provider.dkim_selectors {
             *s = normalize_selector(s);
         }
+        let mut labels = BTreeMap::new();
+        for (selector, mut label) in std::mem::take(&mut provider.dkim_labels) {
+            let selector = normalize_selector(&selector);
+            if !provider.dkim_selectors.contains(&selector) {
+                return Err(CatalogError(format!(
+                    "`{}` labels `{selector}`, which is not one of its dkim_selectors",
+                    provider.name
+                )));
+            }
+            if label.name.trim().is_empty() {
+                return Err(CatalogError(format!(
+                    "`{}` gives `{selector}` an empty label",
+                    provider.name
+                )));
+            }
+            for d in &mut label.domains {
+                *d = normalize(d).into_owned();
+                if !provider.domains.iter().any(|p| normalize(p) == d.as_str()) {
+                    return Err(CatalogError(format!(
+                        "`{}` labels `{selector}` with `{d}`, which is not one of its domains",
+                        provider.name
+                    )));
+                }
+            }
+            labels.insert(selector, label);
+        }
+        provider.dkim_labels = labels;
         let index = self.providers.len();
         for d in &mut provider.domains {
             *d = normalize(d).into_owned();
@@ -259,8 +346,10 @@ impl Catalog {
     /// by default (`None` for a generic selector). The file's
     /// `dkim_probe_order` first, then any selector it does not name (of
     /// providers added later, or of a catalog without an order).
+    /// Selectors named in `dkim_unprobed` are left out: known (in aggregate
+    /// reports, for a sender of the provider), but not probed everywhere.
     pub fn dkim_probe(&self) -> Vec<(&str, Option<&Provider>)> {
-        let mut seen = HashSet::new();
+        let mut seen: HashSet<&str> = self.unprobed.iter().map(String::as_str).collect();
         let mut out = Vec::new();
         let owned = self
             .providers

@@ -72,12 +72,14 @@ fn the_shipped_catalog_is_consistent() {
         assert!(well_formed_selector(s), "generic selector `{s}`");
         assert!(!selectors.contains_key(s.as_str()), "{s}");
     }
-    // The probe order names every selector, each once, and nothing else:
-    // every selector probed belongs to a provider or is generic.
+    // The probe order and the unprobed selectors name every selector, each
+    // once, and nothing else: every selector probed belongs to a provider or
+    // is generic.
     let order: Vec<&str> = c.probe_order.iter().map(String::as_str).collect();
     let mut expected: Vec<&str> = selectors.keys().copied().collect();
     expected.extend(c.generic_selectors().iter().map(String::as_str));
     let mut sorted = order.clone();
+    sorted.extend(c.unprobed.iter().map(String::as_str));
     sorted.sort_unstable();
     expected.sort_unstable();
     assert_eq!(sorted, expected, "`dkim_probe_order` against the selectors");
@@ -128,6 +130,11 @@ fn lookups() {
         ["krs", "mailo", "pic"]
     );
     let probe = c.dkim_probe();
+    // The dkim checker's probe list as it was: 30 selectors, Mailgun's
+    // `mailo` and `pic` known but not probed at every domain.
+    assert_eq!(probe.len(), 30);
+    assert!(probe.iter().any(|(s, _)| *s == "krs"));
+    assert!(!probe.iter().any(|(s, _)| *s == "mailo" || *s == "pic"));
     assert_eq!(probe[0].0, "google");
     assert_eq!(probe[0].1.unwrap().id, "google-workspace");
     assert!(probe.iter().any(|(s, p)| *s == "default" && p.is_none()));
@@ -160,4 +167,53 @@ fn ambiguous_catalogs_are_refused() {
         .map(|(s, p)| (s, p.map(|p| p.id.as_str())))
         .collect();
     assert_eq!(probe, [("s1", Some("a")), ("dkim", None)]);
+    // An unprobed selector is left out of the probe, and must be known.
+    let c = Catalog::from_toml(&format!("dkim_unprobed=['S1']\n{a}")).unwrap();
+    assert!(c.dkim_probe().is_empty());
+    assert_eq!(c.by_selector("s1").next().unwrap().name, "A");
+    let e = err(&format!("dkim_unprobed=['s9']\n{a}"));
+    assert!(e.contains("`s9`, a selector of no provider"), "{e}");
+    let e = err(&format!(
+        "dkim_probe_order=['s1']\ndkim_unprobed=['s1']\n{a}"
+    ));
+    assert!(e.contains("`s1`, which is in `dkim_probe_order`"), "{e}");
+}
+
+#[test]
+fn dkim_labels_name_a_selector_and_its_domains() {
+    let c = Catalog::builtin();
+    let m = c.by_id("mailchimp").unwrap();
+    assert_eq!(
+        m.dkim_name("mandrill"),
+        "Mandrill (Mailchimp Transactional)"
+    );
+    assert_eq!(m.dkim_domains("mandrill"), ["mandrillapp.com"]);
+    assert_eq!(m.dkim_name("k1"), "Mailchimp");
+    let k1 = m.dkim_domains("k1");
+    assert!(
+        k1.contains(&"mcsv.net") && !k1.contains(&"mandrillapp.com"),
+        "{k1:?}"
+    );
+    // The classifier still names the provider.
+    assert_eq!(c.lookup("mandrillapp.com").unwrap().name, "Mailchimp");
+    let s = c.by_id("sendgrid").unwrap();
+    assert_eq!(s.dkim_name("smtpapi"), "SendGrid");
+    assert_eq!(s.dkim_domains("s1"), ["sendgrid.net", "sendgrid.com"]);
+
+    let err = |text: &str| Catalog::from_toml(text).unwrap_err().to_string();
+    let a = "[[provider]]\nname='A'\ndomains=['a.example']\ndkim_selectors=['s1']\n";
+    let e = err(&format!("{a}dkim_labels = {{ s2 = {{ name = 'B' }} }}\n"));
+    assert!(
+        e.contains("`s2`, which is not one of its dkim_selectors"),
+        "{e}"
+    );
+    let e = err(&format!(
+        "{a}dkim_labels = {{ s1 = {{ name = 'B', domains = ['b.example'] }} }}\n"
+    ));
+    assert!(
+        e.contains("`b.example`, which is not one of its domains"),
+        "{e}"
+    );
+    let e = err(&format!("{a}dkim_labels = {{ s1 = {{ name = ' ' }} }}\n"));
+    assert!(e.contains("empty label"), "{e}");
 }

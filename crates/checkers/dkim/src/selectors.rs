@@ -41,7 +41,8 @@ pub struct CatalogEntry {
 }
 
 /// The selectors of the provider catalog (`authwarden-catalog`), in its
-/// probe order: each with its provider's name and domains, so that a key
+/// probe order: each with its provider's name and domains (a selector's
+/// label and its domains where the catalog has one), so that a key
 /// delegated by CNAME into those domains is reported as managed by it.
 pub fn default_catalog() -> Vec<CatalogEntry> {
     authwarden_catalog::Catalog::builtin()
@@ -49,8 +50,15 @@ pub fn default_catalog() -> Vec<CatalogEntry> {
         .into_iter()
         .map(|(selector, provider)| CatalogEntry {
             name: selector.to_owned(),
-            provider: provider.map(|p| p.name.clone()),
-            domains: provider.map(|p| p.domains.clone()).unwrap_or_default(),
+            provider: provider.map(|p| p.dkim_name(selector).to_owned()),
+            domains: provider
+                .map(|p| {
+                    p.dkim_domains(selector)
+                        .into_iter()
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
         .collect()
 }
