@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context as _};
 use authwarden_api::Checker as _;
-use authwarden_config::Config;
+use authwarden_config::{Config, KnownChecker};
 use authwarden_registry::Registry;
 
 use crate::{GlobalArgs, EXIT_OK, EXIT_USAGE};
@@ -90,19 +90,54 @@ pub async fn with_external(
     Ok((registry, problems))
 }
 
+/// What a command asks of [`load_config_with`] beyond [`load_config`].
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Loading<'a> {
+    /// Checker ids whose tables (`[checkers.<id>]`, `[domains.<id>]`) the
+    /// file may hold even when no checker of this build has that id: the
+    /// command reads them itself (`spf build` reads `[domains.inventory]`
+    /// when the inventory-drift checker is not registered).
+    pub extra_checkers: &'a [&'a str],
+    /// The file must exist, the default path too (no built-in defaults);
+    /// the text says why, after "config file PATH does not exist: ".
+    pub required_because: Option<&'a str>,
+}
+
 /// Loads the config: `--config` (must exist), else `config/authwarden.toml`
 /// when it exists, else the built-in defaults. Command-line DNS options
 /// override the file. Config errors are printed, all at once.
 pub fn load_config(global: &GlobalArgs, registry: &Registry) -> anyhow::Result<Config> {
-    let known = known(registry);
+    load_config_with(global, registry, &Loading::default())
+}
+
+/// [`load_config`], with the extra checker ids and the "file must exist"
+/// rule of `loading`.
+pub fn load_config_with(
+    global: &GlobalArgs,
+    registry: &Registry,
+    loading: &Loading<'_>,
+) -> anyhow::Result<Config> {
+    let mut known = known(registry);
+    for &id in loading.extra_checkers {
+        if !known.checkers.iter().any(|c| c.id == id) {
+            known.checkers.push(KnownChecker {
+                id: id.into(),
+                cadences: Vec::new(),
+            });
+        }
+    }
     let path = match &global.config {
         Some(p) => Some(p.clone()),
+        None if loading.required_because.is_some() => Some(PathBuf::from(DEFAULT_CONFIG)),
         None => Some(PathBuf::from(DEFAULT_CONFIG)).filter(|p| p.exists()),
     };
     let mut config = match &path {
         Some(path) => {
             if !path.exists() {
-                bail!("config file {} does not exist", path.display());
+                match loading.required_because {
+                    Some(why) => bail!("config file {} does not exist: {why}", path.display()),
+                    None => bail!("config file {} does not exist", path.display()),
+                }
             }
             match authwarden_config::load(path, &known) {
                 Ok(c) => c,
@@ -209,5 +244,68 @@ pub fn validate(
             eprintln!("error: {e:#}");
             Ok(EXIT_USAGE)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Format;
+
+    fn global(config: PathBuf) -> GlobalArgs {
+        GlobalArgs {
+            config: Some(config),
+            nameservers: Vec::new(),
+            zone_files: Vec::new(),
+            format: Format::Text,
+            verbose: 0,
+        }
+    }
+
+    #[test]
+    fn extra_checkers_admit_their_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("authwarden.toml");
+        std::fs::write(
+            &path,
+            "[[domains]]\nname = \"example.org\"\n\n[checkers.inventory-drift]\nstale_days = 60\n",
+        )
+        .unwrap();
+        let registry = Registry::empty();
+        let err = load_config(&global(path.clone()), &registry).unwrap_err();
+        assert!(err.to_string().ends_with("has 1 problem"), "{err:#}");
+        let loading = Loading {
+            extra_checkers: &["inventory", "inventory-drift"],
+            required_because: None,
+        };
+        let config = load_config_with(&global(path), &registry, &loading).unwrap();
+        assert_eq!(config.domains.len(), 1);
+    }
+
+    #[test]
+    fn a_required_file_that_is_missing_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing.toml");
+        let loading = Loading {
+            extra_checkers: &[],
+            required_because: Some("the command reads it"),
+        };
+        let err = load_config_with(&global(path.clone()), &Registry::empty(), &loading)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            format!(
+                "config file {} does not exist: the command reads it",
+                path.display()
+            )
+        );
+        let err = load_config(&global(path.clone()), &Registry::empty())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            format!("config file {} does not exist", path.display())
+        );
     }
 }

@@ -9,7 +9,6 @@
 //! re-exports.)
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
 use authwarden_aggregate::Catalog;
@@ -20,7 +19,7 @@ use authwarden_checker_spf::{
     evaluate, flatten, parse_record, published_phase, tree_json, txt_strings, Evaluation,
     LookupNode, NodeProblem, PublishedPhase, Rollout, LOOKUP_LIMIT, REFRESH_WARNING, VOID_LIMIT,
 };
-use authwarden_config::{Config, KnownChecker};
+use authwarden_config::Config;
 use authwarden_registry::Registry;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
@@ -66,49 +65,16 @@ pub async fn run(
 
 /// The config, accepting the shared `[domains.inventory]` table even when no
 /// checker of this build claims it (the inventory-drift checker may not be
-/// registered): `spf build` is one of its readers.
+/// registered): `spf build` is one of its readers. The file must exist.
 fn load_config(global: &GlobalArgs, registry: &Registry) -> anyhow::Result<Config> {
-    let mut known = setup::known(registry);
-    for id in ["inventory", "inventory-drift"] {
-        if !known.checkers.iter().any(|c| c.id == id) {
-            known.checkers.push(KnownChecker {
-                id: id.into(),
-                cadences: Vec::new(),
-            });
-        }
-    }
-    let path = match &global.config {
-        Some(p) => p.clone(),
-        None => PathBuf::from(setup::DEFAULT_CONFIG),
-    };
-    if !path.exists() {
-        bail!(
-            "config file {} does not exist: `spf build` reads the domain's sender inventory from it",
-            path.display()
-        );
-    }
-    let mut config = match authwarden_config::load(&path, &known) {
-        Ok(c) => c,
-        Err(errors) => {
-            eprint!("{errors}");
-            if !errors.to_string().ends_with('\n') {
-                eprintln!();
-            }
-            bail!("{} has {} problem(s)", path.display(), errors.0.len());
-        }
-    };
-    if !global.nameservers.is_empty() {
-        config.dns.nameservers = global
-            .nameservers
-            .iter()
-            .map(|s| setup::parse_nameserver(s))
-            .collect::<Result<_, _>>()?;
-    }
-    config
-        .dns
-        .zone_files
-        .extend(global.zone_files.iter().cloned());
-    Ok(config)
+    setup::load_config_with(
+        global,
+        registry,
+        &setup::Loading {
+            extra_checkers: &["inventory", "inventory-drift"],
+            required_because: Some("`spf build` reads the domain's sender inventory from it"),
+        },
+    )
 }
 
 /// One term of the built record and the senders it stands for.
