@@ -127,6 +127,46 @@ pub trait AggregateSource: Send + Sync {
     /// lower-case, no trailing dot) whose reporting period begins at or
     /// after `since` and before `until`, in any order.
     fn rows(&self, domain: &str, since: DateTime<Utc>, until: DateTime<Utc>) -> Vec<AggregateRow>;
+
+    /// The policies the reports about `domain` in `[since, until)` say
+    /// were published: one entry per distinct (`begin`, `p`, `pct`) of
+    /// their rows, in any order. A checker that needs only the policy over
+    /// a long window (the rollout advisor's phase start, a year back) asks
+    /// for this instead of every row, so its memory follows the number of
+    /// reports, not of rows. The default derives it from
+    /// [`AggregateSource::rows`]; a host over a columnar history reads the
+    /// three columns alone.
+    fn published_policies(
+        &self,
+        domain: &str,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Vec<PublishedPolicy> {
+        let mut out: Vec<PublishedPolicy> = self
+            .rows(domain, since, until)
+            .into_iter()
+            .map(|r| PublishedPolicy {
+                begin: r.begin,
+                p: r.p,
+                pct: r.pct,
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// The policy a report says was published (its `policy_published`), as
+/// [`AggregateSource::published_policies`] gives it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PublishedPolicy {
+    /// Start of the report's period, seconds since the Unix epoch.
+    pub begin: i64,
+    /// Published `p`, as written in the report.
+    pub p: Option<String>,
+    /// Published `pct`.
+    pub pct: Option<u8>,
 }
 
 /// The [`AggregateSource`] of a run, as stored in

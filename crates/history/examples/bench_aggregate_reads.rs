@@ -5,8 +5,9 @@
 //! fresh process so that the peak RSS is that of the reads alone, runs what
 //! the monthly job of 1 December reads: the mail summary of November (with
 //! the weekly pass-rate series over six months) for the configured domains,
-//! and per domain the rollout advisor's rows (366 days), the inventory
-//! drift's rows (121 days) and the DKIM selectors seen. The per-domain reads
+//! and per domain the rollout advisor's published policies (366 days) and
+//! rows (28 days), the inventory drift's rows (121 days) and the DKIM
+//! selectors seen. The per-domain reads
 //! run one domain after the other; the job runs up to 16 checks at once,
 //! each holding its rows.
 //!
@@ -219,15 +220,22 @@ fn read(root: &Path, domains: usize) {
         peak_rss_mb().unwrap_or(0.0)
     );
 
-    // As the job's checker services do: the widest window of a domain read
-    // once as a frame, each checker's rows cut from it; both checkers' rows
-    // held at once, as when they run side by side.
+    // As the job's checker services do: the rollout advisor's year of
+    // published policies (three columns, one entry a report), the widest
+    // row window of a domain (the inventory drift's 121 days) read once as
+    // a frame, each checker's rows cut from it (the rollout advisor's
+    // readiness window of 28 days); both checkers' rows held at once, as
+    // when they run side by side.
     let t = Instant::now();
-    let (mut rollout_rows, mut drift_rows, mut selectors) = (0usize, 0usize, 0usize);
+    let (mut policies, mut rollout_rows, mut drift_rows, mut selectors) = (0usize, 0, 0, 0);
     let since = |days| (now - Duration::days(days)).timestamp_millis();
     for name in &names {
+        policies += store
+            .aggregate_policies(name, now - Duration::days(366), now)
+            .unwrap()
+            .len();
         let frame = store
-            .aggregate_window(name, now - Duration::days(366), now)
+            .aggregate_window(name, now - Duration::days(121), now)
             .unwrap();
         let cut = |from: i64| {
             let df = frame
@@ -238,7 +246,7 @@ fn read(root: &Path, domains: usize) {
                 .unwrap();
             aggregate_rows_of(&df).unwrap()
         };
-        let rollout = cut(since(366));
+        let rollout = cut(since(28));
         let drift = cut(since(121));
         rollout_rows += rollout.len();
         drift_rows += drift.len();
@@ -246,7 +254,7 @@ fn read(root: &Path, domains: usize) {
     }
     let per_domain_s = t.elapsed().as_secs_f64();
     println!(
-        "per domain, one after the other: {rollout_rows} rollout rows (366 days), {drift_rows} drift rows (121 days), {selectors} selectors, {per_domain_s:.2} s ({:.0} ms a domain)",
+        "per domain, one after the other: {policies} published policies (366 days), {rollout_rows} rollout rows (28 days), {drift_rows} drift rows (121 days), {selectors} selectors, {per_domain_s:.2} s ({:.0} ms a domain)",
         per_domain_s * 1000.0 / domains.max(1) as f64
     );
     assert!(store.damaged().is_empty(), "{:?}", store.damaged());

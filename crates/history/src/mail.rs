@@ -22,7 +22,7 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::scan::{domain_partition, Days, Domains};
+use crate::scan::{domain_partition, AggFile, Days, Domains};
 use crate::HistoryStore;
 
 const DAY_MS: i64 = 86_400_000;
@@ -351,9 +351,33 @@ impl RowSource for StoreRows<'_> {
         if !with_begin.contains(&"begin") {
             with_begin.push("begin");
         }
-        self.store.collect_aggregate(&files, &with_begin, &|lf| {
-            query(lf.filter(in_window(from, to)))
-        })
+        let run = |files: &[AggFile]| {
+            self.store.collect_aggregate(files, &with_begin, &|lf| {
+                query(lf.filter(in_window(from, to)))
+            })
+        };
+        // One domain at a time: every query groups by domain, so the
+        // answers of the domains stacked are the answer of all of them,
+        // while the engine holds the scan state of one domain's files only
+        // (a union of every domain's scans runs them side by side, each
+        // with its own buffers, and memory grows with the domains).
+        let mut out: Option<DataFrame> = None;
+        for chunk in files.chunk_by(|a, b| a.domain == b.domain) {
+            let df = run(chunk)?;
+            match out.as_mut() {
+                None => out = Some(df),
+                Some(all) => {
+                    all.vstack_mut(&df)?;
+                }
+            }
+        }
+        match out {
+            Some(mut df) => {
+                df.rechunk_mut();
+                Ok(df)
+            }
+            None => run(&[]),
+        }
     }
 
     fn latest_begin(&self) -> Result<Option<i64>> {

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use authwarden_aggregate::AggregateRow;
 use authwarden_api::dns::normalize_name;
+use authwarden_api::reports::PublishedPolicy;
 use chrono::{DateTime, Utc};
 use polars::prelude::*;
 
@@ -300,6 +301,45 @@ impl HistoryStore {
             let df = self.collect_window(chunk, since, until)?;
             out.extend(aggregate_rows_of(&df)?);
         }
+        Ok(out)
+    }
+
+    /// The distinct published policies (`begin` in seconds, `p`, `pct`) of
+    /// the reports about `domain` that begin in `[since, until)`: the three
+    /// columns alone, made distinct in the engine, so a year of a busy
+    /// domain is one entry a report (and policy), not a row each.
+    pub fn aggregate_policies(
+        &self,
+        domain: &str,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<PublishedPolicy>> {
+        let files = self.window_files(domain, since, until)?;
+        let (from, to) = (since.timestamp_millis(), until.timestamp_millis());
+        let begin = || col("begin").cast(DataType::Int64);
+        let df = self.collect_aggregate(&files, &["begin", "p", "pct"], &|lf| {
+            lf.filter(begin().gt_eq(lit(from)).and(begin().lt(lit(to))))
+                .select([
+                    begin().floor_div(lit(1000i64)).alias("begin"),
+                    col("p"),
+                    col("pct"),
+                ])
+                .unique(None, UniqueKeepStrategy::Any)
+        })?;
+        let begins = df.column("begin")?.i64()?.clone();
+        let ps = df.column("p")?.str()?.clone();
+        let pcts = df.column("pct")?.cast(&DataType::UInt32)?;
+        let pcts = pcts.u32()?;
+        let mut out: Vec<PublishedPolicy> = (0..df.height())
+            .filter_map(|i| {
+                Some(PublishedPolicy {
+                    begin: begins.get(i)?,
+                    p: ps.get(i).map(str::to_string),
+                    pct: pcts.get(i).and_then(|v| u8::try_from(v).ok()),
+                })
+            })
+            .collect();
+        out.sort();
         Ok(out)
     }
 

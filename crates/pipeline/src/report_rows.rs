@@ -22,6 +22,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use authwarden_aggregate::{AggregateRow, AggregateSource, AggregateSourceExt};
+use authwarden_api::reports::PublishedPolicy;
 use authwarden_api::{domain, Extensions};
 use authwarden_history::polars::prelude::{col, lit, DataFrame, DataType, IntoLazy};
 use authwarden_history::{aggregate_rows_of, HistoryStore};
@@ -136,6 +137,23 @@ impl AggregateSource for HistoryRows {
             .and_then(|df| aggregate_rows_of(&df))
             .unwrap_or_else(|e| {
                 tracing::warn!("cannot read the aggregate rows of {domain}: {e}");
+                Vec::new()
+            })
+    }
+
+    fn published_policies(
+        &self,
+        domain: &str,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Vec<PublishedPolicy> {
+        if since >= until {
+            return Vec::new();
+        }
+        self.store
+            .aggregate_policies(&domain::normalize_name(domain), since, until)
+            .unwrap_or_else(|e| {
+                tracing::warn!("cannot read the published policies of {domain}: {e}");
                 Vec::new()
             })
     }
@@ -260,6 +278,21 @@ mod tests {
                 .rows("example.org", at(1_790_000_000), at(1_790_000_001)),
             vec![rows[0].clone()]
         );
+        // The published policies: one entry a report, from three columns.
+        assert_eq!(
+            source
+                .0
+                .published_policies("example.org", at(1_789_000_000), at(1_791_000_000)),
+            vec![PublishedPolicy {
+                begin: rows[0].begin,
+                p: None,
+                pct: Some(10),
+            }]
+        );
+        assert!(source
+            .0
+            .published_policies("example.org", at(1_790_000_001), at(1_791_000_000))
+            .is_empty());
         let seen = ext.get::<ObservedSelectorsExt>().unwrap();
         assert_eq!(seen.0.selectors("example.org"), ["s2026"]);
         assert!(store.damaged().is_empty());

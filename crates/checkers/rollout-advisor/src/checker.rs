@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use authwarden_api::reports::{AggregateRow, AggregateSourceExt};
+use authwarden_api::reports::{AggregateRow, AggregateSourceExt, PublishedPolicy};
 use authwarden_api::serde_json::Value;
 use authwarden_api::{
     async_trait, Cadence, CheckContext, CheckOutput, Checker, CheckerInfo, CodeInfo, DomainTarget,
@@ -257,8 +257,8 @@ fn facts_json(facts: &authwarden_dmarc::RolloutFacts) -> Value {
 
 /// The first day of the uninterrupted run of reports, newest backwards,
 /// that published this policy and pct.
-fn backfill(rows: &[AggregateRow], phase: &Phase) -> Option<NaiveDate> {
-    let mut by_begin: Vec<&AggregateRow> = rows.iter().filter(|r| r.p.is_some()).collect();
+fn backfill(policies: &[PublishedPolicy], phase: &Phase) -> Option<NaiveDate> {
+    let mut by_begin: Vec<&PublishedPolicy> = policies.iter().filter(|r| r.p.is_some()).collect();
     by_begin.sort_by_key(|r| std::cmp::Reverse(r.begin));
     let mut first = None;
     for r in by_begin {
@@ -340,17 +340,20 @@ async fn advise(ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
     let record = parsed.repaired();
     let phase = Phase::of(&record, found.source);
 
-    // Reports: the window for readiness, a year for the phase's start.
+    // Reports: a year of published policies for the phase's start (one
+    // entry a report, not a row), the rows of the window for readiness.
     let source = ctx.extensions.get::<AggregateSourceExt>();
-    let rows: Vec<AggregateRow> = source
+    let policies: Vec<PublishedPolicy> = source
         .as_ref()
-        .map(|s| s.0.rows(&domain, now - Duration::days(366), now))
+        .map(|s| {
+            s.0.published_policies(&domain, now - Duration::days(366), now)
+        })
         .unwrap_or_default();
 
     // Weeks in the phase, from the phase history.
     let mut history_entries: Vec<PhaseEntry> = Vec::new();
     let since = match ctx.extensions.get::<RunPaths>() {
-        None => backfill(&rows, &phase),
+        None => backfill(&policies, &phase),
         Some(paths) => {
             let file = StateFile::new(&paths.data_dir, CHECKER_ID, PHASES_FILE);
             let result = file.update(|h: &mut PhaseHistory| {
@@ -359,7 +362,7 @@ async fn advise(ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
                 let same = entries.last().is_some_and(|e| e.phase == phase);
                 if !same {
                     let since = if entries.is_empty() {
-                        backfill(&rows, &phase).unwrap_or(today)
+                        backfill(&policies, &phase).unwrap_or(today)
                     } else {
                         today
                     };
@@ -384,7 +387,7 @@ async fn advise(ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
                         .help("check the file's permissions, or move a damaged file away")
                         .evidence("failure", e.to_string()),
                     );
-                    backfill(&rows, &phase)
+                    backfill(&policies, &phase)
                 }
             }
         }
@@ -396,8 +399,17 @@ async fn advise(ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
     let (inventory, _) = parse_inventory(&target.settings, catalog);
     let spf = SpfView::fetch(ctx.resolver.as_ref(), &domain).await;
     let attributor = Attributor::new(&inventory, catalog, &spf);
-    let window_start = (now - Duration::days(i64::from(config.window_days))).timestamp();
-    let window: Vec<&AggregateRow> = rows.iter().filter(|r| r.begin >= window_start).collect();
+    let rows: Vec<AggregateRow> = source
+        .as_ref()
+        .map(|s| {
+            s.0.rows(
+                &domain,
+                now - Duration::days(i64::from(config.window_days).min(366)),
+                now,
+            )
+        })
+        .unwrap_or_default();
+    let window: Vec<&AggregateRow> = rows.iter().collect();
     let mut reasons = Vec::new();
     let mut failing_sources = Vec::new();
     let (messages, aligned) = if inventory.configured {
