@@ -12,12 +12,11 @@ mod chart;
 mod context;
 mod render;
 
-pub use chart::{
-    pass_rate_chart_png, phase_timeline_png, trend_chart_png, DomainTrend, PassRateSeries,
-    PhaseRow,
-};
 /// The phase type of [`PhaseRow`]: the one of `authwarden-dmarc`.
 pub use authwarden_dmarc::{DomainPhase, Phase, Policy};
+pub use chart::{
+    pass_rate_chart_png, phase_timeline_png, trend_chart_png, DomainTrend, PassRateSeries, PhaseRow,
+};
 pub use context::{
     percent, Chart, DataGap, DomainSection, DomainStatus, Fact, FailingSource, FindingRow,
     FindingStatus, MailDomain, MailSummary, NewSource, PassedCheck, ReportContext, RolloutChange,
