@@ -147,11 +147,8 @@ impl AggregateSource for HistoryRows {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Vec<PublishedPolicy> {
-        if since >= until {
-            return Vec::new();
-        }
         self.store
-            .aggregate_policies(&domain::normalize_name(domain), since, until)
+            .aggregate_policies(domain, since, until)
             .unwrap_or_else(|e| {
                 tracing::warn!("cannot read the published policies of {domain}: {e}");
                 Vec::new()

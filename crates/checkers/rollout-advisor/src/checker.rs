@@ -399,7 +399,7 @@ async fn advise(ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
     let (inventory, _) = parse_inventory(&target.settings, catalog);
     let spf = SpfView::fetch(ctx.resolver.as_ref(), &domain).await;
     let attributor = Attributor::new(&inventory, catalog, &spf);
-    let rows: Vec<AggregateRow> = source
+    let window: Vec<AggregateRow> = source
         .as_ref()
         .map(|s| {
             s.0.rows(
@@ -409,11 +409,10 @@ async fn advise(ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
             )
         })
         .unwrap_or_default();
-    let window: Vec<&AggregateRow> = rows.iter().collect();
     let mut reasons = Vec::new();
     let mut failing_sources = Vec::new();
     let (messages, aligned) = if inventory.configured {
-        let seen = summarize(&attributor, window.iter().copied());
+        let seen = summarize(&attributor, window.iter());
         let mut messages = 0u64;
         let mut aligned = 0u64;
         for (origin, s) in &seen {
@@ -443,7 +442,7 @@ async fn advise(ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
     } else {
         // Without an inventory, legitimate mail is everything but the
         // unknown sources (likely spoofing).
-        let legit: Vec<&&AggregateRow> = window
+        let legit: Vec<&AggregateRow> = window
             .iter()
             .filter(|r| r.cause != "unknown-source")
             .collect();
