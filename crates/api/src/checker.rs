@@ -173,6 +173,10 @@ pub struct CheckOutput {
     /// Facts about the domain (e.g. the DMARC policy), shown under
     /// [`CheckerInfo::facts_key`] in the domain's JSON object.
     pub facts: Option<Value>,
+    /// DNS changes (or actions outside DNS) that would resolve findings,
+    /// merged into one plan per domain by the pipeline (see
+    /// [`crate::plan`]).
+    pub proposals: Vec<crate::plan::Proposal>,
 }
 
 /// A checker. Implementations live in their own crates and are listed in

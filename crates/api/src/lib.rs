@@ -16,6 +16,7 @@ pub mod domain;
 mod finding;
 pub mod fsutil;
 pub mod names;
+pub mod plan;
 pub mod reports;
 pub mod text;
 

@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use authwarden_api::plan::Proposal;
 use authwarden_api::{
     async_trait, declare_codes, serde_json::Map, serde_json::Value, CheckContext, Checker,
     DnsAnswer, DnsFailure, DnsOutcome, DomainTarget, Finding, Level, RecordType, Resolver,
@@ -58,6 +59,10 @@ pub struct DomainReport {
     /// Facts, e.g. `"dmarc": {...}`.
     #[serde(flatten)]
     pub facts: Map<String, Value>,
+    /// The changes the checkers propose for this domain, in checker order
+    /// (the input of the pipeline's plan stage; not part of the facts).
+    #[serde(skip)]
+    pub proposals: Vec<authwarden_api::plan::Proposal>,
 }
 
 /// Everything one run produced.
@@ -211,7 +216,8 @@ impl Engine {
         }
         let timeout = self.timeout;
         let budget = self.effective_dns_budget();
-        let mut results: Vec<(usize, usize, Vec<Finding>, Option<Value>)> =
+        #[allow(clippy::type_complexity)]
+        let mut results: Vec<(usize, usize, Vec<Finding>, Option<Value>, Vec<Proposal>)> =
             stream::iter(jobs.into_iter().map(|(di, ci, domain, planned)| {
                 let mut ctx = ctx.with_config(planned.settings.clone());
                 async move {
@@ -227,8 +233,8 @@ impl Engine {
                         });
                         tokio::time::timeout(timeout, planned.checker.check(&ctx, &domain)).await
                     });
-                    let (findings, facts) = match task.await {
-                        Ok(Ok(out)) => (out.findings, out.facts),
+                    let (findings, facts, proposals) = match task.await {
+                        Ok(Ok(out)) => (out.findings, out.facts, out.proposals),
                         Ok(Err(_elapsed)) => (
                             vec![crashed(
                                 id,
@@ -236,20 +242,21 @@ impl Engine {
                                 format!("did not finish within {timeout:?}"),
                             )],
                             None,
+                            Vec::new(),
                         ),
                         Err(join) => {
                             let why = panic_message(join);
-                            (vec![crashed(id, &name, why)], None)
+                            (vec![crashed(id, &name, why)], None, Vec::new())
                         }
                     };
                     on_done();
-                    (di, ci, findings, facts)
+                    (di, ci, findings, facts, proposals)
                 }
             }))
             .buffer_unordered(self.concurrency)
             .collect()
             .await;
-        results.sort_by_key(|(di, ci, _, _)| (*di, *ci));
+        results.sort_by_key(|(di, ci, ..)| (*di, *ci));
 
         let mut outcome = RunOutcome {
             findings: Vec::new(),
@@ -258,14 +265,16 @@ impl Engine {
                 .map(|d| DomainReport {
                     domain: d.name.clone(),
                     facts: Map::new(),
+                    proposals: Vec::new(),
                 })
                 .collect(),
         };
-        for (di, ci, findings, facts) in results {
+        for (di, ci, findings, facts, proposals) in results {
             let key = self.checkers[ci].checker.info().facts_key;
             if let Some(facts) = facts {
                 outcome.domains[di].facts.insert(key.to_string(), facts);
             }
+            outcome.domains[di].proposals.extend(proposals);
             outcome
                 .findings
                 .extend(findings.into_iter().filter_map(|f| self.apply_level(f)));
@@ -431,6 +440,7 @@ mod tests {
             CheckOutput {
                 findings,
                 facts: None,
+                ..Default::default()
             }
         }
     }
@@ -466,6 +476,7 @@ mod tests {
             CheckOutput {
                 findings: vec![Finding::new(self.info.id, &codes::T1, &d.name, "something")],
                 facts: Some(serde_json::json!({"seen": d.name})),
+                ..Default::default()
             }
         }
     }

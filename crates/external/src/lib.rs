@@ -312,6 +312,7 @@ impl Checker for ExternalChecker {
             return CheckOutput {
                 findings: vec![self.incomplete(domain, why, &[])],
                 facts: None,
+                ..Default::default()
             };
         }
         let settings = target
@@ -337,10 +338,12 @@ impl Checker for ExternalChecker {
                 .unwrap_or_else(|why| CheckOutput {
                     findings: vec![self.incomplete(domain, &why, &[])],
                     facts: None,
+                    ..Default::default()
                 }),
             Err(e) => CheckOutput {
                 findings: vec![self.incomplete(domain, &e.error, &e.stderr)],
                 facts: None,
+                ..Default::default()
             },
         }
     }

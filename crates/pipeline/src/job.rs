@@ -940,6 +940,7 @@ mod tests {
                 .map(|d| DomainReport {
                     domain: d.to_string(),
                     facts: serde_json::Map::new(),
+                    proposals: Vec::new(),
                 })
                 .collect(),
         }

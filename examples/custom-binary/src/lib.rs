@@ -71,6 +71,7 @@ impl Checker for OwnerTag {
                     format!("the txt lookup of {domain} failed: {failure}"),
                 )],
                 facts: None,
+                ..Default::default()
             };
         }
         let owner = answer
@@ -90,6 +91,7 @@ impl Checker for OwnerTag {
         CheckOutput {
             findings,
             facts: Some(json!({ "owner": owner })),
+            ..Default::default()
         }
     }
 }

@@ -543,6 +543,7 @@ impl Checker for Dkim {
         CheckOutput {
             findings: run.findings,
             facts: Some(Value::Array(facts)),
+            ..Default::default()
         }
     }
 }

@@ -136,6 +136,7 @@ impl Checker for DmarcPolicy {
         CheckOutput {
             findings: run.findings,
             facts: Some(serde_json::to_value(&facts).expect("dmarc facts serialise")),
+            ..Default::default()
         }
     }
 

@@ -339,6 +339,7 @@ impl<'c> Run<'c> {
                     "seen": [], "drift": [],
                     "skipped": [{"kind": "all", "reason": "the domain has no [domains.inventory]"}],
                 })),
+                ..Default::default()
             };
         }
 
@@ -464,6 +465,7 @@ impl<'c> Run<'c> {
         CheckOutput {
             findings: self.findings,
             facts: Some(facts),
+            ..Default::default()
         }
     }
 

@@ -214,6 +214,7 @@ impl Checker for ParkedDomain {
         CheckOutput {
             findings,
             facts: Some(facts),
+            ..Default::default()
         }
     }
 }

@@ -310,6 +310,7 @@ async fn advise(ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
             return CheckOutput {
                 findings,
                 facts: Some(unknown_facts(vec![format!("TXT {name}: {failure}")])),
+                ..Default::default()
             };
         }
         DiscoveryOutcome::Missing => {
@@ -318,6 +319,7 @@ async fn advise(ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
                 facts: Some(unknown_facts(vec![format!(
                     "{domain} publishes no DMARC record: start with p=none (see the dmarc-policy findings)"
                 )])),
+                ..Default::default()
             }
         }
         DiscoveryOutcome::Multiple { .. } => {
@@ -326,6 +328,7 @@ async fn advise(ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
                 facts: Some(unknown_facts(vec![
                     "several DMARC records: receivers apply none (see the dmarc-policy findings)".into(),
                 ])),
+                ..Default::default()
             }
         }
     };
@@ -335,6 +338,7 @@ async fn advise(ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
             facts: Some(unknown_facts(vec![
                 "the DMARC record does not parse (see the dmarc-policy findings)".into(),
             ])),
+            ..Default::default()
         };
     };
     let record = parsed.repaired();
@@ -599,5 +603,6 @@ async fn advise(ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
     CheckOutput {
         findings,
         facts: Some(facts_json(&facts)),
+        ..Default::default()
     }
 }

@@ -137,6 +137,7 @@ impl Checker for Spf {
         CheckOutput {
             findings: run.findings,
             facts: Some(facts),
+            ..Default::default()
         }
     }
 }
