@@ -20,10 +20,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use authwarden_api::plan::Proposal;
 use authwarden_api::{
-    async_trait, declare_codes, serde_json::Map, serde_json::Value, CheckContext, Checker,
-    DnsAnswer, DnsFailure, DnsOutcome, DomainTarget, Finding, Level, RecordType, Resolver,
+    async_trait, declare_codes, serde_json::Map, serde_json::Value, CheckContext, CheckOutput,
+    Checker, DnsAnswer, DnsFailure, DnsOutcome, DomainTarget, Finding, Level, RecordType, Resolver,
     Severity,
 };
 use futures::stream::{self, StreamExt};
@@ -216,8 +215,7 @@ impl Engine {
         }
         let timeout = self.timeout;
         let budget = self.effective_dns_budget();
-        #[allow(clippy::type_complexity)]
-        let mut results: Vec<(usize, usize, Vec<Finding>, Option<Value>, Vec<Proposal>)> =
+        let mut results: Vec<(usize, usize, CheckOutput)> =
             stream::iter(jobs.into_iter().map(|(di, ci, domain, planned)| {
                 let mut ctx = ctx.with_config(planned.settings.clone());
                 async move {
@@ -233,24 +231,23 @@ impl Engine {
                         });
                         tokio::time::timeout(timeout, planned.checker.check(&ctx, &domain)).await
                     });
-                    let (findings, facts, proposals) = match task.await {
-                        Ok(Ok(out)) => (out.findings, out.facts, out.proposals),
-                        Ok(Err(_elapsed)) => (
-                            vec![crashed(
+                    let out = match task.await {
+                        Ok(Ok(out)) => out,
+                        Ok(Err(_elapsed)) => CheckOutput {
+                            findings: vec![crashed(
                                 id,
                                 &name,
                                 format!("did not finish within {timeout:?}"),
                             )],
-                            None,
-                            Vec::new(),
-                        ),
-                        Err(join) => {
-                            let why = panic_message(join);
-                            (vec![crashed(id, &name, why)], None, Vec::new())
-                        }
+                            ..Default::default()
+                        },
+                        Err(join) => CheckOutput {
+                            findings: vec![crashed(id, &name, panic_message(join))],
+                            ..Default::default()
+                        },
                     };
                     on_done();
-                    (di, ci, findings, facts, proposals)
+                    (di, ci, out)
                 }
             }))
             .buffer_unordered(self.concurrency)
@@ -269,15 +266,15 @@ impl Engine {
                 })
                 .collect(),
         };
-        for (di, ci, findings, facts, proposals) in results {
+        for (di, ci, out) in results {
             let key = self.checkers[ci].checker.info().facts_key;
-            if let Some(facts) = facts {
+            if let Some(facts) = out.facts {
                 outcome.domains[di].facts.insert(key.to_string(), facts);
             }
-            outcome.domains[di].proposals.extend(proposals);
+            outcome.domains[di].proposals.extend(out.proposals);
             outcome
                 .findings
-                .extend(findings.into_iter().filter_map(|f| self.apply_level(f)));
+                .extend(out.findings.into_iter().filter_map(|f| self.apply_level(f)));
         }
         outcome
     }
