@@ -813,8 +813,15 @@ impl ParsedRecord {
         self.issues.is_empty()
     }
 
-    /// The record with every did-you-mean applied and a missing `p` set to
-    /// `none` (what receivers assume): the basis of suggested records.
+    /// The record with every did-you-mean applied and a missing or invalid
+    /// `p` set to `none` (what receivers assume): the basis of suggested
+    /// records.
+    ///
+    /// An invalid policy value (`p=rejct`, `sp=quarantin`, `np=...`) is not
+    /// corrected to its did-you-mean: receivers apply `none` (or fall back
+    /// to `p`) today, and going from there to the policy the typo meant is
+    /// a rollout step, which the rollout advisor decides on the aggregate
+    /// reports, not a repair.
     pub fn repaired(&self) -> DmarcRecord {
         let mut record = self.record.clone();
         for issue in &self.issues {
@@ -822,6 +829,7 @@ impl ParsedRecord {
                 (&issue.tag, &issue.value, &issue.suggestion)
             {
                 let applied = match issue.kind {
+                    IssueKind::InvalidValue if is_policy_tag(tag) => Ok(()),
                     IssueKind::InvalidValue => record.set_tag(tag, suggestion),
                     IssueKind::UnknownTag => record.set_tag(suggestion, value),
                     IssueKind::MalformedTag => match suggestion.split_once('=') {
@@ -839,6 +847,21 @@ impl ParsedRecord {
         }
         record
     }
+
+    /// The value of an invalid `p` as published (`rejct` for `p=rejct`),
+    /// `None` when `p` is valid or missing. Receivers treat such a record
+    /// as `p=none`; the phase says so: `none (invalid p=rejct)`.
+    pub fn invalid_policy(&self) -> Option<&str> {
+        self.issues
+            .iter()
+            .find(|i| i.kind == IssueKind::InvalidValue && i.tag.as_deref() == Some("p"))
+            .and_then(|i| i.value.as_deref())
+    }
+}
+
+/// `p`, `sp` and `np`: the tags whose value is a policy.
+fn is_policy_tag(tag: &str) -> bool {
+    matches!(tag, "p" | "sp" | "np")
 }
 
 /// True when `text` is a DMARC record for discovery (RFC 7489 section

@@ -190,7 +190,11 @@ fn invalid_p_says_how_receivers_treat_it() {
     assert!(parsed.issues[0]
         .message
         .contains("treat the record as p=none because rua is present"));
-    assert_eq!(parsed.repaired().policy, Some(Policy::Reject));
+    // The typo's correction is a rollout step, not a repair: receivers
+    // apply none today.
+    assert_eq!(parsed.repaired().policy, Some(Policy::None));
+    assert_eq!(parsed.invalid_policy(), Some("rejct"));
+    assert_eq!(ok("v=DMARC1; p=reject").invalid_policy(), None);
 }
 
 #[test]

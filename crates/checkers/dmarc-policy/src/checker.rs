@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use authwarden_api::domain::organizational_domain;
+use authwarden_api::plan::{Change, DmarcEditKind, FindingRef, Proposal, Publisher};
 use authwarden_api::serde_json::{self, Value};
 use authwarden_api::{
     async_trait, Cadence, CheckContext, CheckOutput, Checker, CheckerInfo, CodeInfo, DomainTarget,
@@ -64,25 +65,46 @@ impl Checker for DmarcPolicy {
         let mut run = Run {
             domain: discovery.domain.clone(),
             findings: Vec::new(),
+            proposals: Vec::new(),
         };
         for lookalike in &discovery.lookalikes {
-            run.push(
-                Finding::new(
-                    CHECKER_ID,
-                    &DMARC_SYNTAX_ERROR,
-                    &run.domain,
-                    format!(
-                        "txt record at {} does not start with `v=DMARC1`, receivers ignore it",
-                        lookalike.name
-                    ),
-                )
-                .subject(&lookalike.name)
-                .help(format!(
-                    "put `v=DMARC1` first and delete any other dmarc record at that name: {}",
-                    publish(&lookalike.name, &lookalike_fix(&lookalike.text))
-                ))
-                .evidence("record", lookalike.text.as_str()),
+            let finding = Finding::new(
+                CHECKER_ID,
+                &DMARC_SYNTAX_ERROR,
+                &run.domain,
+                format!(
+                    "txt record at {} does not start with `v=DMARC1`, receivers ignore it",
+                    lookalike.name
+                ),
+            )
+            .subject(&lookalike.name)
+            .help(format!(
+                "put `v=DMARC1` first and delete any other dmarc record at that name: {}",
+                publish(&lookalike.name, &lookalike_fix(&lookalike.text))
+            ))
+            .evidence("record", lookalike.text.as_str());
+            // The edit: the string receivers ignore goes, its tags become the
+            // record at that name.
+            let fixed = lookalike_fix(&lookalike.text);
+            run.propose(
+                Change::RemoveTxt {
+                    name: lookalike.name.clone(),
+                    value: Some(lookalike.text.clone()),
+                },
+                "receivers ignore a txt record that does not start with v=DMARC1",
+                &finding,
             );
+            run.propose(
+                dmarc_tags(
+                    &lookalike.name,
+                    tag_pairs(&fixed),
+                    Vec::new(),
+                    DmarcEditKind::Fix,
+                ),
+                "the same tags, with v=DMARC1 first",
+                &finding,
+            );
+            run.push(finding);
         }
         let facts = match &discovery.outcome {
             DiscoveryOutcome::Failed { name, failure } => {
@@ -107,7 +129,7 @@ impl Checker for DmarcPolicy {
             DiscoveryOutcome::Found(found) => match &found.parsed {
                 Ok(parsed) => {
                     run.analyze(ctx, found, parsed).await;
-                    found_facts(&discovery, found, &parsed.record)
+                    found_facts(&discovery, found, parsed)
                 }
                 Err(issues) => {
                     let fixed = with_placeholder_rua(
@@ -117,14 +139,27 @@ impl Checker for DmarcPolicy {
                         },
                         &found.domain,
                     );
+                    let edit = dmarc_tags(
+                        &found.name(),
+                        tag_pairs(&fixed.record.to_txt()),
+                        Vec::new(),
+                        DmarcEditKind::Fix,
+                    );
                     let fixed = format!(
                         "{}{}",
                         publish(&found.name(), &fixed.record.to_txt()),
                         fixed.note
                     );
+                    let start = run.findings.len();
                     for issue in issues {
-                        run.syntax(found, issue, &fixed);
+                        run.syntax(found, issue, &fixed, None);
                     }
+                    let resolves = run.findings[start..].iter().map(FindingRef::to).collect();
+                    run.proposals.push(Proposal::new(
+                        edit,
+                        "receivers ignore the record: start again from a monitoring record",
+                        resolves,
+                    ));
                     let mut facts = empty_facts("invalid", &discovery);
                     facts.record = Some(found.text.clone());
                     facts.source = Some(found.source.as_str().into());
@@ -135,8 +170,8 @@ impl Checker for DmarcPolicy {
         };
         CheckOutput {
             findings: run.findings,
+            proposals: run.proposals,
             facts: Some(serde_json::to_value(&facts).expect("dmarc facts serialise")),
-            ..Default::default()
         }
     }
 
@@ -161,11 +196,18 @@ impl Checker for DmarcPolicy {
 struct Run {
     domain: String,
     findings: Vec<Finding>,
+    proposals: Vec<Proposal>,
 }
 
 impl Run {
     fn push(&mut self, finding: Finding) {
         self.findings.push(finding);
+    }
+
+    /// Proposes `change` as the resolution of `finding`.
+    fn propose(&mut self, change: Change, reason: &str, finding: &Finding) {
+        self.proposals
+            .push(Proposal::new(change, reason, vec![FindingRef::to(finding)]));
     }
 
     fn finding(&self, code: &CodeInfo, subject: &str, message: String) -> Finding {
@@ -219,6 +261,27 @@ impl Run {
             )
             .help(help)
             .evidence("queried", discovery.queried.clone());
+        if let Some(lookalike) = discovery.lookalikes.iter().find(|l| l.name == own_name) {
+            // The lookalike's own finding carries the edit; it resolves
+            // this one too.
+            let fixed = lookalike_fix(&lookalike.text);
+            self.propose(
+                dmarc_tags(&own_name, tag_pairs(&fixed), Vec::new(), DmarcEditKind::Fix),
+                "the same tags, with v=DMARC1 first",
+                &finding,
+            );
+        } else {
+            self.propose(
+                dmarc_tags(
+                    &format!("_dmarc.{org}"),
+                    tag_pairs(&record.record.to_txt()),
+                    Vec::new(),
+                    DmarcEditKind::Fix,
+                ),
+                &format!("start with a monitoring record{}", record.note),
+                &finding,
+            );
+        }
         self.push(finding);
     }
 
@@ -229,15 +292,19 @@ impl Run {
             .map(|b| String::from_utf8_lossy(b).into_owned())
             .collect();
         // Suggest keeping the strongest of the records that parse, repaired.
-        let best = records
+        let best_index = records
             .iter()
-            .filter_map(|b| parse_record_bytes(b).ok())
-            .max_by_key(|p| {
+            .enumerate()
+            .filter_map(|(i, b)| parse_record_bytes(b).ok().map(|p| (i, p)))
+            .max_by_key(|(_, p)| {
                 (
                     p.record.effective_policy(),
                     std::cmp::Reverse(p.issues.len()),
                 )
             })
+            .map(|(i, _)| i);
+        let best = best_index
+            .and_then(|i| parse_record_bytes(&records[i]).ok())
             .map(|p| p.repaired());
         let help = match best {
             Some(record) => format!(
@@ -257,11 +324,33 @@ impl Run {
             )
             .help(help)
             .evidence("count", records.len())
-            .evidence("records", texts);
+            .evidence("records", texts.clone());
+        // Keep the strongest record (its own problems are findings of the
+        // next run), delete the others.
+        for (i, text) in texts.iter().enumerate() {
+            if Some(i) != best_index.or(Some(0)) {
+                self.propose(
+                    Change::RemoveTxt {
+                        name: name.clone(),
+                        value: Some(text.clone()),
+                    },
+                    "receivers ignore every record at a name with more than one",
+                    &finding,
+                );
+            }
+        }
         self.push(finding);
     }
 
-    fn syntax(&mut self, found: &FoundRecord, issue: &SyntaxIssue, publish_fixed: &str) {
+    /// A syntax finding; with `record` (the record as parsed), also the
+    /// tag edit that fixes this one issue.
+    fn syntax(
+        &mut self,
+        found: &FoundRecord,
+        issue: &SyntaxIssue,
+        publish_fixed: &str,
+        record: Option<&DmarcRecord>,
+    ) {
         let code = match issue.kind {
             IssueKind::UnknownTag => &DMARC_UNKNOWN_TAG,
             IssueKind::MissingPolicy => &DMARC_POLICY_MISSING,
@@ -293,6 +382,14 @@ impl Run {
             finding = finding.evidence("offset", offset);
         }
         finding = finding.evidence("record", found.text.as_str());
+        if let Some(record) = record {
+            let (set, remove, reason) = issue_edit(issue, record);
+            self.propose(
+                dmarc_tags(&name, set, remove, DmarcEditKind::Fix),
+                &reason,
+                &finding,
+            );
+        }
         self.push(finding);
     }
 
@@ -318,7 +415,7 @@ impl Run {
         let publish_here = |r: &DmarcRecord| publish(&name, &r.to_txt());
 
         for issue in &parsed.issues {
-            self.syntax(found, issue, &publish_base);
+            self.syntax(found, issue, &publish_base, Some(&parsed.repaired()));
         }
 
         let (applied, tag) = applied_policy(found.source, record);
@@ -331,7 +428,9 @@ impl Run {
         let p_broken = tag == "p" && record.policy.is_none();
         if applied == Policy::None && !p_broken {
             let mut next = base.clone();
+            let mut drop_sp = false;
             let what = if tag == "sp" && base.effective_policy() > Policy::None {
+                drop_sp = true;
                 next.subdomain_policy = None;
                 format!(
                     "remove sp so that subdomains inherit p={}, or give {} a record of its own",
@@ -354,6 +453,21 @@ impl Run {
                 .evidence("tag", tag)
                 .evidence("value", "none")
                 .evidence("source", found.source.as_str());
+            // The step from p=none is the rollout advisor's proposal (it
+            // knows whether the reports are clean); removing a weaker sp is
+            // not a step of its ramp.
+            if drop_sp {
+                self.propose(
+                    dmarc_tags(
+                        &name,
+                        Vec::new(),
+                        vec!["sp".into()],
+                        DmarcEditKind::Strengthen,
+                    ),
+                    "subdomains inherit p once sp is gone",
+                    &finding,
+                );
+            }
             self.push(finding);
         } else if applied > Policy::None {
             let pct = record.effective_pct();
@@ -426,16 +540,42 @@ impl Run {
                 ))
                 .evidence("sp", sp.as_str())
                 .evidence("p", p.as_str());
+            self.propose(
+                dmarc_tags(
+                    &name,
+                    Vec::new(),
+                    vec!["sp".into()],
+                    DmarcEditKind::Strengthen,
+                ),
+                "subdomains inherit p once sp is gone",
+                &finding,
+            );
             self.push(finding);
         }
         if let Some(np) = record.nonexistent_subdomain_policy.filter(|np| *np < p) {
             let mut next = base.clone();
             next.nonexistent_subdomain_policy = None;
-            let what = if next.effective_nonexistent_subdomain_policy() < p {
+            let (what, edit) = if next.effective_nonexistent_subdomain_policy() < p {
                 next.nonexistent_subdomain_policy = Some(Policy::Reject);
-                "set np=reject"
+                (
+                    "set np=reject",
+                    dmarc_tags(
+                        &name,
+                        vec![("np".into(), "reject".into())],
+                        Vec::new(),
+                        DmarcEditKind::Strengthen,
+                    ),
+                )
             } else {
-                "remove np so that non-existent subdomains follow p"
+                (
+                    "remove np so that non-existent subdomains follow p",
+                    dmarc_tags(
+                        &name,
+                        Vec::new(),
+                        vec!["np".into()],
+                        DmarcEditKind::Strengthen,
+                    ),
+                )
             };
             let finding = self
                 .finding(
@@ -449,6 +589,11 @@ impl Run {
                 ))
                 .evidence("np", np.as_str())
                 .evidence("p", p.as_str());
+            self.propose(
+                edit,
+                "names that do not exist send no legitimate mail",
+                &finding,
+            );
             self.push(finding);
         }
 
@@ -464,6 +609,15 @@ impl Run {
                     "add a rua address whose mailbox is read: {publish_base}"
                 ))
                 .evidence("tag", "rua");
+            let rua = format!("mailto:dmarc-reports@{}", found.domain);
+            self.propose(
+                dmarc_tags(&name, vec![("rua".into(), rua)], Vec::new(), DmarcEditKind::Fix),
+                &format!(
+                    "aggregate reports show who sends as the domain (replace dmarc-reports@{} with a mailbox that is read)",
+                    found.domain
+                ),
+                &finding,
+            );
             self.push(finding);
         } else if record.rua.len() > 2 {
             let mut next = base.clone();
@@ -484,6 +638,16 @@ impl Run {
                 .evidence("count", record.rua.len())
                 .evidence("limit", 2)
                 .evidence("uris", uri_strings(&record.rua));
+            self.propose(
+                dmarc_tags(
+                    &name,
+                    vec![("rua".into(), uri_list(&next.rua))],
+                    Vec::new(),
+                    DmarcEditKind::Fix,
+                ),
+                "many receivers send to the first two destinations only",
+                &finding,
+            );
             self.push(finding);
         }
 
@@ -503,6 +667,27 @@ impl Run {
                 .evidence("tag", tag)
                 .evidence("uri", uri.uri.as_str())
                 .evidence("scheme", uri.scheme());
+            let mut left: Vec<ReportUri> = if tag == "rua" {
+                record.rua.clone()
+            } else {
+                record.ruf.clone()
+            };
+            left.retain(|u| u != uri);
+            let edit = if left.is_empty() {
+                dmarc_tags(&name, Vec::new(), vec![tag.into()], DmarcEditKind::Fix)
+            } else {
+                dmarc_tags(
+                    &name,
+                    vec![(tag.into(), uri_list(&left))],
+                    Vec::new(),
+                    DmarcEditKind::Fix,
+                )
+            };
+            self.propose(
+                edit,
+                "receivers send reports to mailto: uris only",
+                &finding,
+            );
             self.push(finding);
         }
 
@@ -521,6 +706,11 @@ impl Run {
                 ))
                 .evidence("tag", "ruf")
                 .evidence("uris", uri_strings(&record.ruf));
+            self.propose(
+                dmarc_tags(&name, Vec::new(), vec!["ruf".into()], DmarcEditKind::Fix),
+                "failure reports carry personal data; keep ruf only if someone reads and protects them",
+                &finding,
+            );
             self.push(finding);
         }
 
@@ -550,6 +740,19 @@ impl Run {
                         .evidence("host", dest.host.as_str())
                         .evidence("authorization_record", auth_name.as_str())
                         .evidence("answer", *answer);
+                    self.propose(
+                        Change::PublishTxt {
+                            name: auth_name.clone(),
+                            value: "v=DMARC1".into(),
+                            publisher: Publisher::Other(organizational_domain(&dest.host)),
+                            replace: false,
+                        },
+                        &format!(
+                            "{} drops reports for {} until it authorizes them",
+                            dest.host, found.domain
+                        ),
+                        &finding,
+                    );
                     self.push(finding);
                 }
                 (None, Some(failure)) => {
@@ -718,6 +921,87 @@ fn lookalike_fix(text: &str) -> String {
     record.to_txt()
 }
 
+/// A [`Change::DmarcTags`].
+fn dmarc_tags(
+    name: &str,
+    set: Vec<(String, String)>,
+    remove: Vec<String>,
+    kind: DmarcEditKind,
+) -> Change {
+    Change::DmarcTags {
+        name: name.to_string(),
+        set,
+        remove,
+        kind,
+    }
+}
+
+/// The tags of a record's text after `v=DMARC1`, as (tag, value).
+fn tag_pairs(text: &str) -> Vec<(String, String)> {
+    text.split(';')
+        .filter_map(|p| p.split_once('='))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .filter(|(n, _)| n != "v")
+        .collect()
+}
+
+/// `mailto:a@x,mailto:b@y`: a `rua` or `ruf` value.
+fn uri_list(uris: &[ReportUri]) -> String {
+    uri_strings(uris).join(",")
+}
+
+/// The tag edit that fixes one syntax issue of a parsed record, with its
+/// reason. `repaired` is [`ParsedRecord::repaired`]: where the issue is not
+/// one tag's, its tags are set as they are there.
+fn issue_edit(
+    issue: &SyntaxIssue,
+    repaired: &DmarcRecord,
+) -> (Vec<(String, String)>, Vec<String>, String) {
+    let tag = issue.tag.clone().unwrap_or_default();
+    match (issue.kind, issue.suggestion.as_deref()) {
+        (IssueKind::MissingPolicy, _) => (
+            vec![("p".into(), "none".into())],
+            Vec::new(),
+            "receivers need a p tag; none keeps monitoring and the rollout advisor takes it from there".into(),
+        ),
+        // An invalid policy: what receivers apply today, spelled right;
+        // the step to the policy the typo meant is the rollout advisor's.
+        (IssueKind::InvalidValue, _) if tag == "p" => (
+            vec![("p".into(), "none".into())],
+            Vec::new(),
+            format!(
+                "receivers treat p={} as p=none; the rollout advisor proposes the stricter policy when the reports are clean",
+                issue.value.as_deref().unwrap_or("")
+            ),
+        ),
+        (IssueKind::InvalidValue, _) if tag == "sp" || tag == "np" => (
+            Vec::new(),
+            vec![tag.clone()],
+            format!("receivers ignore the invalid {tag} and apply p"),
+        ),
+        (IssueKind::InvalidValue, Some(s)) => (
+            vec![(tag.clone(), s.to_string())],
+            Vec::new(),
+            format!("{tag}={s} is the valid value nearest to what is written"),
+        ),
+        (IssueKind::InvalidValue, None) | (IssueKind::UnknownTag, None) if !tag.is_empty() => (
+            Vec::new(),
+            vec![tag.clone()],
+            format!("receivers ignore the {tag} tag as written"),
+        ),
+        (IssueKind::UnknownTag, Some(s)) => (
+            vec![(s.to_string(), issue.value.clone().unwrap_or_default())],
+            vec![tag.clone()],
+            format!("`{tag}` is a typo of `{s}`"),
+        ),
+        _ => (
+            tag_pairs(&repaired.to_txt()),
+            Vec::new(),
+            "every tag written as receivers read it".into(),
+        ),
+    }
+}
+
 /// The facts with every field null, for a domain without a usable record.
 fn empty_facts(status: &str, discovery: &Discovery) -> DmarcFacts {
     DmarcFacts::without_record(status, &discovery.organizational_domain)
@@ -727,8 +1011,18 @@ fn empty_facts(status: &str, discovery: &Discovery) -> DmarcFacts {
 /// checked domain (the organizational record's `sp` when inherited);
 /// `strictness` is that policy one step weaker when `t=y` or `pct=0`;
 /// `phase` is the rollout stage, e.g. `quarantine pct 25 (testing)`.
-fn found_facts(discovery: &Discovery, found: &FoundRecord, record: &DmarcRecord) -> DmarcFacts {
+fn found_facts(discovery: &Discovery, found: &FoundRecord, parsed: &ParsedRecord) -> DmarcFacts {
+    let record = &parsed.record;
     let phase = Phase::of(record, found.source);
+    // An invalid `p` is read as none, and the phase says why.
+    let described = match parsed.invalid_policy() {
+        Some(value)
+            if found.source == RecordSource::Domain || record.subdomain_policy.is_none() =>
+        {
+            format!("{} (invalid p={value})", phase.describe())
+        }
+        _ => phase.describe(),
+    };
     let fo: Vec<&str> = record.effective_fo().iter().map(|o| o.as_str()).collect();
     DmarcFacts {
         status: Some("found".into()),
@@ -748,6 +1042,6 @@ fn found_facts(discovery: &Discovery, found: &FoundRecord, record: &DmarcRecord)
         fo: Some(fo.join(":")),
         ri: Some(record.effective_ri()),
         strictness: Some(phase.strictness()),
-        phase: Some(phase.describe()),
+        phase: Some(described),
     }
 }
