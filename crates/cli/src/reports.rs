@@ -119,7 +119,9 @@ pub fn analyze(global: &GlobalArgs, args: &AnalyzeArgs, registry: &Registry) -> 
             eprintln!("error: {}: {}", name(&e.file), text(&e.reason));
         }
     }
-    let mut out = std::io::stdout().lock();
+    // Standard output is line-buffered: one `write` per line of a 100,000-line
+    // JSON answer. A buffer of its own writes it in large blocks.
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let written = match global.format {
         Format::Json => serde_json::to_writer_pretty(&mut out, &a)
             .map_err(std::io::Error::from)
@@ -288,7 +290,7 @@ pub fn ingest(global: &GlobalArgs, args: &IngestArgs, registry: &Registry) -> an
         eprintln!("warning: {}", text(&w));
     }
     let store = HistoryStore::new(&config.history_dir);
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if global.format == Format::Json {
         serde_json::to_writer_pretty(&mut out, &summary)?;
         writeln!(out)?;
