@@ -210,13 +210,17 @@ pub fn validate(
             resolver(&config)?;
             // Templates too: a broken template is found now, with its file
             // and line, rather than at the next scheduled run.
-            if let Err(errors) = authwarden_report::Renderer::validate_dir(&config.templates_dir) {
+            let checked = match &config.templates_dir {
+                Some(dir) => authwarden_report::Renderer::validate_dir(dir).map_err(|e| (dir, e)),
+                None => Ok(()),
+            };
+            if let Err((dir, errors)) = checked {
                 for e in &errors {
                     eprintln!("{e}");
                 }
                 eprintln!(
                     "error: the templates in {} have {} problem{}",
-                    config.templates_dir.display(),
+                    dir.display(),
                     errors.len(),
                     if errors.len() == 1 { "" } else { "s" }
                 );

@@ -100,7 +100,7 @@ pub fn external_checkers(text: &str, path: &Path, known: &Known) -> Vec<(String,
 /// `base_dir` is where the config file would live (usually `config`), so
 /// the directories are the same as for a file there without those keys:
 /// reports in `<base_dir>/../reports`, history in `<reports>/data`,
-/// templates in `<base_dir>/../templates`.
+/// and the built-in templates.
 pub fn defaults(base_dir: &Path) -> Config {
     let project_dir = model::resolve_path(base_dir, Path::new(".."));
     let reports_dir = model::resolve_path(&project_dir, Path::new("reports"));
@@ -118,7 +118,7 @@ pub fn defaults(base_dir: &Path) -> Config {
             .map(|c| (c, JobConfig::default_for(c)))
             .collect(),
         smtp: None,
-        templates_dir: model::resolve_path(&project_dir, Path::new("templates")),
+        templates_dir: None,
         imap: None,
         ingest: IngestConfig::default(),
     }

@@ -98,8 +98,10 @@ pub struct Config {
     pub jobs: BTreeMap<Cadence, JobConfig>,
     /// How mail is sent; `None` leaves messages in the outbox.
     pub smtp: Option<SmtpConfig>,
-    /// Where the report templates live.
-    pub templates_dir: PathBuf,
+    /// A folder of report templates that replaces the built-in ones
+    /// (`[templates] dir`); `None` uses the templates compiled into the
+    /// binary, so an installed binary needs no files beside it.
+    pub templates_dir: Option<PathBuf>,
     /// The mailbox DMARC aggregate reports arrive in; `None` without `[imap]`.
     pub imap: Option<ImapConfig>,
     /// Caps on what one report may cost when it is ingested (`[ingest]`).

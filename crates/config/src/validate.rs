@@ -600,7 +600,7 @@ impl<'a> Walker<'a> {
                                     if let Some(p) =
                                         self.file_path(v, "templates.dir", Kind::Folder)
                                     {
-                                        config.templates_dir = p;
+                                        config.templates_dir = Some(p);
                                     }
                                 }
                                 _ => self.unknown_key(k, "in `[templates]`", TEMPLATES_KEYS),

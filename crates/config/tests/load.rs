@@ -121,7 +121,7 @@ fn every_key_is_read() {
 
     assert_eq!(
         c.templates_dir,
-        PathBuf::from("/etc/authwarden/conf/templates")
+        Some(PathBuf::from("/etc/authwarden/conf/templates"))
     );
 }
 
@@ -137,7 +137,7 @@ fn empty_file_gives_the_defaults() {
     assert_eq!(c.timezone, chrono_tz::Tz::UTC);
     assert_eq!(c.reports_dir, PathBuf::from("reports"));
     assert_eq!(c.history_dir, PathBuf::from("reports/data"));
-    assert_eq!(c.templates_dir, PathBuf::from("templates"));
+    assert_eq!(c.templates_dir, None, "the built-in templates");
     assert!(c.dns.nameservers.is_empty());
     assert_eq!(c.dns.timeout, Duration::from_secs(5));
     assert_eq!(c.dns.retries, 1);
@@ -155,7 +155,6 @@ fn empty_file_gives_the_defaults() {
 fn default_directories_follow_the_config_file() {
     let c = authwarden_config::parse("", Path::new("authwarden.toml"), &common::known()).unwrap();
     assert_eq!(c.reports_dir, PathBuf::from("../reports"));
-    assert_eq!(c.templates_dir, PathBuf::from("../templates"));
     let c = authwarden_config::parse(
         "reports_dir = \"r\"",
         Path::new("/srv/aw/config/a.toml"),
@@ -164,7 +163,6 @@ fn default_directories_follow_the_config_file() {
     .unwrap();
     assert_eq!(c.reports_dir, PathBuf::from("/srv/aw/config/r"));
     assert_eq!(c.history_dir, PathBuf::from("/srv/aw/config/r/data"));
-    assert_eq!(c.templates_dir, PathBuf::from("/srv/aw/templates"));
 }
 
 #[test]

@@ -29,6 +29,10 @@ const CHART_CID: &str = "trend-chart@authwarden";
 const MAIL_CHART_CID: &str = "pass-rate-chart@authwarden";
 /// The content id of the DMARC rollout timeline.
 const ROLLOUT_CHART_CID: &str = "phase-timeline@authwarden";
+/// The charts' files beside `report.html`.
+const CHART_FILE: &str = "trend.png";
+const MAIL_CHART_FILE: &str = "pass-rate.png";
+const ROLLOUT_CHART_FILE: &str = "phase-timeline.png";
 
 /// What a run left behind.
 #[derive(Debug)]
@@ -73,14 +77,15 @@ pub async fn run_job(
 
     // 0. the templates, first: a broken template fails the run before any
     // DNS work and before anything is written to the history.
-    let renderer = Renderer::from_dir(&config.templates_dir)
-        .map_err(|e| anyhow!("{e}"))
-        .with_context(|| {
-            format!(
-                "cannot load the templates in {}",
-                config.templates_dir.display()
-            )
-        })?;
+    // Without `[templates] dir`, the templates compiled into the binary.
+    let renderer = match &config.templates_dir {
+        Some(dir) => Renderer::from_dir(dir)
+            .map_err(|e| anyhow!("{e}"))
+            .with_context(|| format!("cannot load the templates in {}", dir.display()))?,
+        None => Renderer::builtin()
+            .map_err(|e| anyhow!("{e}"))
+            .context("cannot load the built-in templates")?,
+    };
 
     // 0b. new aggregate reports: the `[ingest] folders` and the `[imap]`
     // mailbox, so the checks and the mail section see this period's reports.
@@ -196,14 +201,15 @@ pub async fn run_job(
         }
     };
     if chart_png.is_some() {
-        ctx.chart = Some(Chart {
-            cid: CHART_CID.to_string(),
-            alt: format!(
+        ctx.chart = Some(Chart::new(
+            CHART_CID,
+            CHART_FILE,
+            format!(
                 "findings per domain over the last {} {} runs",
                 trends.iter().map(|t| t.points.len()).max().unwrap_or(1),
                 job
             ),
-        });
+        ));
     }
     let (mail_ctx, mail_png) = match &mail {
         Some(m) => mail_context(job, m),
@@ -229,21 +235,26 @@ pub async fn run_job(
     }
     let ctx = ctx.sorted();
 
-    // 4. render and write
+    // 4. render and write: the mail's HTML names its charts by Content-ID,
+    // the file on disk by the PNG files beside it.
     let rendered = renderer.render(&ctx).map_err(|e| anyhow!("{e}"))?;
+    let html_file = renderer
+        .render(&ctx.for_files())
+        .map_err(|e| anyhow!("{e}"))?
+        .html;
     let report_dir = config.reports_dir.join(job.as_str()).join(&meta.period);
     std::fs::create_dir_all(&report_dir)
         .with_context(|| format!("cannot create {}", report_dir.display()))?;
-    write_atomic(&report_dir.join("report.html"), rendered.html.as_bytes())?;
+    write_atomic(&report_dir.join("report.html"), html_file.as_bytes())?;
     write_atomic(&report_dir.join("report.txt"), rendered.text.as_bytes())?;
     if let Some(png) = &chart_png {
-        write_atomic(&report_dir.join("trend.png"), png)?;
+        write_atomic(&report_dir.join(CHART_FILE), png)?;
     }
     if let Some(png) = &mail_png {
-        write_atomic(&report_dir.join("pass-rate.png"), png)?;
+        write_atomic(&report_dir.join(MAIL_CHART_FILE), png)?;
     }
     if let Some(png) = &rollout_png {
-        write_atomic(&report_dir.join("phase-timeline.png"), png)?;
+        write_atomic(&report_dir.join(ROLLOUT_CHART_FILE), png)?;
     }
     fault_point("report");
 
@@ -773,14 +784,17 @@ fn rollout_context(
     let timeline = report::RolloutTimeline {
         from: day(from),
         until: day(until),
-        chart: png.as_ref().map(|_| Chart {
-            cid: ROLLOUT_CHART_CID.to_string(),
-            alt: format!(
-                "DMARC phase per domain from {} to {}: {}",
-                day(from),
-                day(until),
-                alt.join(", ")
-            ),
+        chart: png.as_ref().map(|_| {
+            Chart::new(
+                ROLLOUT_CHART_CID,
+                ROLLOUT_CHART_FILE,
+                format!(
+                    "DMARC phase per domain from {} to {}: {}",
+                    day(from),
+                    day(until),
+                    alt.join(", ")
+                ),
+            )
         }),
         domains,
     };
@@ -877,13 +891,16 @@ fn mail_context(
                 new_sources_more: more(d.new_sources_total, d.new_sources.len()),
             })
             .collect(),
-        chart: png.as_ref().map(|_| Chart {
-            cid: MAIL_CHART_CID.to_string(),
-            alt: format!(
-                "share of messages with SPF and DKIM aligned per week and domain, from the week of {} to {}",
-                first_week.as_deref().unwrap_or("?"),
-                day(&(m.end - chrono::Duration::days(1)))
-            ),
+        chart: png.as_ref().map(|_| {
+            Chart::new(
+                MAIL_CHART_CID,
+                MAIL_CHART_FILE,
+                format!(
+                    "share of messages with SPF and DKIM aligned per week and domain, from the week of {} to {}",
+                    first_week.as_deref().unwrap_or("?"),
+                    day(&(m.end - chrono::Duration::days(1)))
+                ),
+            )
         }),
     };
     (Some(summary), png)

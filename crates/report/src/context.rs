@@ -434,16 +434,56 @@ pub struct PassedCheck {
     pub summary: String,
 }
 
-/// The trend chart, sent as an inline attachment.
+/// A chart: an inline attachment of the mail and a PNG file beside
+/// `report.html` on disk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Chart {
     /// The Content-ID of the attachment, without angle brackets.
     pub cid: String,
+    /// The PNG file's name in the report folder, e.g. `trend.png`.
+    pub file: String,
+    /// What an `<img src>` names: `cid:<cid>` in the mail, the file's name
+    /// in the `report.html` written to disk (see
+    /// [`ReportContext::for_files`]), so both show their images.
+    pub src: String,
     /// The text alternative: what the chart shows, in one sentence.
     pub alt: String,
 }
 
+impl Chart {
+    /// A chart sent as the inline attachment `cid` and written as `file`.
+    pub fn new(cid: impl Into<String>, file: impl Into<String>, alt: impl Into<String>) -> Chart {
+        let cid = cid.into();
+        Chart {
+            src: format!("cid:{cid}"),
+            cid,
+            file: file.into(),
+            alt: alt.into(),
+        }
+    }
+
+    fn pointing_at_file(&mut self) {
+        self.src = self.file.clone();
+    }
+}
+
 impl ReportContext {
+    /// The same context for the `report.html` written to disk: every chart's
+    /// `src` names its PNG file beside the report instead of the mail's
+    /// inline attachment, which a browser opening the file cannot resolve.
+    pub fn for_files(&self) -> ReportContext {
+        let mut ctx = self.clone();
+        let charts = [
+            ctx.chart.as_mut(),
+            ctx.mail.as_mut().and_then(|m| m.chart.as_mut()),
+            ctx.rollout.as_mut().and_then(|r| r.chart.as_mut()),
+        ];
+        for chart in charts.into_iter().flatten() {
+            chart.pointing_at_file();
+        }
+        ctx
+    }
+
     /// The mail subject, e.g.
     /// `authwarden monthly report 2026-11 — 3 errors, 1 warning`, or
     /// `authwarden monthly report 2026-11 — all checks passed` when there are
@@ -540,10 +580,7 @@ impl ReportContext {
             domains,
             resolved,
             next_steps: vec!["an example next step".into()],
-            chart: Some(Chart {
-                cid: "trend@example".into(),
-                alt: "an example chart".into(),
-            }),
+            chart: Some(Chart::new("trend@example", "trend.png", "an example chart")),
             is_audit: job == Cadence::Annual,
             mail: Some(MailSummary::sample()),
             rollout: Some(RolloutTimeline::sample()),
@@ -593,10 +630,11 @@ impl RolloutTimeline {
                     }],
                 },
             ],
-            chart: Some(Chart {
-                cid: "phase-timeline@example".into(),
-                alt: "an example rollout timeline".into(),
-            }),
+            chart: Some(Chart::new(
+                "phase-timeline@example",
+                "phase-timeline.png",
+                "an example rollout timeline",
+            )),
         }
     }
 }
@@ -683,10 +721,11 @@ impl MailSummary {
                     new_sources_more: 0,
                 },
             ],
-            chart: Some(Chart {
-                cid: "pass-rate@example".into(),
-                alt: "an example pass-rate chart".into(),
-            }),
+            chart: Some(Chart::new(
+                "pass-rate@example",
+                "pass-rate.png",
+                "an example pass-rate chart",
+            )),
         }
     }
 }

@@ -151,6 +151,27 @@ fn html_is_self_contained() {
 }
 
 #[test]
+fn the_file_on_disk_names_the_chart_files_and_the_mail_the_inline_images() {
+    for job in Cadence::ALL {
+        let ctx = fixture(job);
+        let mail = renderer().render(&ctx).unwrap().html;
+        let file = renderer().render(&ctx.for_files()).unwrap().html;
+        assert!(mail.contains("<img src=\"cid:trend-2026-11@authwarden\""));
+        assert!(
+            !file.contains("cid:"),
+            "{job}: a browser cannot resolve cid:"
+        );
+        assert!(file.contains("<img src=\"trend.png\""), "{job}");
+        assert!(file.contains("<img src=\"pass-rate.png\""), "{job}");
+        assert_eq!(
+            file.contains("<img src=\"phase-timeline.png\""),
+            job == Cadence::Monthly,
+            "{job}"
+        );
+    }
+}
+
+#[test]
 fn severities_have_words_not_only_colours() {
     let r = renderer().render(&fixture(Cadence::Monthly)).unwrap();
     for word in [
