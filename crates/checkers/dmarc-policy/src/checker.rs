@@ -210,6 +210,21 @@ impl Run {
             .push(Proposal::new(change, reason, vec![FindingRef::to(finding)]));
     }
 
+    /// Proposes removing a weaker `sp` at `name` so that subdomains inherit
+    /// `p`, as the resolution of `finding`.
+    fn propose_sp_removal(&mut self, name: &str, finding: &Finding) {
+        self.propose(
+            dmarc_tags(
+                name,
+                Vec::new(),
+                vec!["sp".into()],
+                DmarcEditKind::Strengthen,
+            ),
+            "subdomains inherit p once sp is gone",
+            finding,
+        );
+    }
+
     fn finding(&self, code: &CodeInfo, subject: &str, message: String) -> Finding {
         Finding::new(CHECKER_ID, code, &self.domain, message).subject(subject)
     }
@@ -457,16 +472,7 @@ impl Run {
             // knows whether the reports are clean); removing a weaker sp is
             // not a step of its ramp.
             if drop_sp {
-                self.propose(
-                    dmarc_tags(
-                        &name,
-                        Vec::new(),
-                        vec!["sp".into()],
-                        DmarcEditKind::Strengthen,
-                    ),
-                    "subdomains inherit p once sp is gone",
-                    &finding,
-                );
+                self.propose_sp_removal(&name, &finding);
             }
             self.push(finding);
         } else if applied > Policy::None {
@@ -540,16 +546,7 @@ impl Run {
                 ))
                 .evidence("sp", sp.as_str())
                 .evidence("p", p.as_str());
-            self.propose(
-                dmarc_tags(
-                    &name,
-                    Vec::new(),
-                    vec!["sp".into()],
-                    DmarcEditKind::Strengthen,
-                ),
-                "subdomains inherit p once sp is gone",
-                &finding,
-            );
+            self.propose_sp_removal(&name, &finding);
             self.push(finding);
         }
         if let Some(np) = record.nonexistent_subdomain_policy.filter(|np| *np < p) {
