@@ -28,6 +28,31 @@ impl Cadence {
     /// All cadences, shortest first.
     pub const ALL: [Cadence; 3] = [Cadence::Monthly, Cadence::Quarterly, Cadence::Annual];
 
+    /// The label of the period of this cadence that `date` lies in:
+    /// `2026-12`, `2026-Q4` or `2026` for 1 December 2026.
+    pub fn period_of(self, date: chrono::NaiveDate) -> String {
+        use chrono::Datelike;
+        match self {
+            Cadence::Monthly => format!("{:04}-{:02}", date.year(), date.month()),
+            Cadence::Quarterly => format!("{:04}-Q{}", date.year(), (date.month() - 1) / 3 + 1),
+            Cadence::Annual => format!("{:04}", date.year()),
+        }
+    }
+
+    /// The label of the last whole period before the one `date` lies in:
+    /// the period a job run on `date` reports on (`2026-11`, `2026-Q3`,
+    /// `2025` for 1 December 2026).
+    pub fn covered_period(self, date: chrono::NaiveDate) -> String {
+        use chrono::{Datelike, Months, NaiveDate};
+        let (month, back) = match self {
+            Cadence::Monthly => (date.month(), 1),
+            Cadence::Quarterly => ((date.month() - 1) / 3 * 3 + 1, 3),
+            Cadence::Annual => (1, 12),
+        };
+        let start = NaiveDate::from_ymd_opt(date.year(), month, 1).unwrap_or(date);
+        self.period_of(start - Months::new(back))
+    }
+
     /// The lower-case name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -349,15 +349,11 @@ impl Checker for ExternalChecker {
     }
 }
 
-/// The period label of a job run at `now` (UTC), as the history files it:
-/// `2026-11`, `2026-Q4`, `2026`.
+/// The period label of a job run at `now` (UTC), as the history files it
+/// and the report is named: the last whole period before `now`, `2026-11`
+/// for a monthly run in December, `2026-Q3`, `2025`.
 fn period_for(job: Cadence, now: chrono::DateTime<chrono::Utc>) -> String {
-    use chrono::Datelike;
-    match job {
-        Cadence::Monthly => format!("{:04}-{:02}", now.year(), now.month()),
-        Cadence::Quarterly => format!("{:04}-Q{}", now.year(), (now.month() - 1) / 3 + 1),
-        Cadence::Annual => format!("{:04}", now.year()),
-    }
+    job.covered_period(now.date_naive())
 }
 
 /// A record in presentation form.
@@ -641,11 +637,11 @@ mod tests {
         );
         assert_eq!(
             period_for(Cadence::Monthly, "2026-12-01T06:00:00Z".parse().unwrap()),
-            "2026-12"
+            "2026-11"
         );
         assert_eq!(
             period_for(Cadence::Annual, "2027-01-01T06:00:00Z".parse().unwrap()),
-            "2027"
+            "2026"
         );
         assert_eq!(
             presentation(&Rdata::Mx {

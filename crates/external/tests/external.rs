@@ -72,7 +72,7 @@ async fn a_described_checker_runs_with_its_dns_answers_config_and_period() {
     assert_eq!(request["request"], "run");
     assert_eq!(request["protocol"], 1);
     assert_eq!(request["job"], "quarterly");
-    assert_eq!(request["period"], "2026-Q4");
+    assert_eq!(request["period"], "2026-Q3"); // the quarter before 1 November
     assert_eq!(request["config"], json!({"strict": true}));
     let domain = &request["domains"][0];
     assert_eq!(domain["name"], "example.org");

@@ -52,7 +52,7 @@ pub use mail::{
     MAX_SPREAD_DAYS,
 };
 pub use rollout::{rollout_history, DomainRollout, PhaseChange};
-pub use run::{period_for, RunMeta, CHECK_JOB};
+pub use run::{covered_period, period_for, RunMeta, CHECK_JOB};
 pub use scan::{aggregate_rows_of, SELECTOR_WINDOW_DAYS};
 pub use store::HistoryStore;
 pub use trends::{trends, DomainTrend, TrendPoint};

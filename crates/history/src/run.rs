@@ -1,7 +1,7 @@
 //! Run identity: the run id, the job and the period a run reports on.
 
 use authwarden_api::Cadence;
-use chrono::{DateTime, Datelike, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 /// The job name of an ad-hoc `authwarden check` run.
@@ -14,8 +14,8 @@ pub struct RunMeta {
     pub run_id: String,
     /// `monthly`, `quarterly`, `annual` or `check`.
     pub job: String,
-    /// The period the run reports on: `2026-12`, `2026-Q4`, `2026`, or a day
-    /// `2026-12-01` for `check`. See [`period_for`].
+    /// The period the run reports on: `2026-11`, `2026-Q4`, `2026`, or a day
+    /// `2026-12-01` for `check`. See [`covered_period`].
     pub period: String,
     /// When the run started. Kept to the millisecond in the history.
     pub started_at: DateTime<Utc>,
@@ -29,7 +29,7 @@ impl RunMeta {
     pub fn new<Tz: TimeZone>(job: Option<Cadence>, at: DateTime<Tz>) -> RunMeta {
         let utc = at.with_timezone(&Utc);
         let (job_name, period) = match job {
-            Some(cadence) => (cadence.as_str(), period_for(cadence, at.clone())),
+            Some(cadence) => (cadence.as_str(), covered_period(cadence, at.clone())),
             None => (CHECK_JOB, at.date_naive().format("%Y-%m-%d").to_string()),
         };
         RunMeta {
@@ -46,20 +46,21 @@ impl RunMeta {
     }
 }
 
-/// The period a run of `job` at `at` reports on, in `at`'s own time zone.
-///
-/// The period is the one *in which the run happens*: the monthly run on
-/// 1 December reports `2026-12`, the quarterly run on 1 October `2026-Q4`, the
-/// annual run on 1 January 2027 `2027`. A posture check is a snapshot of DNS
-/// at run time, so the run is filed under the period whose state it saw; a
-/// re-run later in the same month lands in the same period.
+/// The period a run of `job` at `at` reports on, in `at`'s own time zone:
+/// the last whole period before the one `at` is in, the period whose
+/// aggregate reports the run summarizes. The monthly run on 1 December
+/// reports `2026-11`, the quarterly run on 1 October `2026-Q3`, the annual
+/// run on 1 January 2027 `2026`; a re-run later in the same month lands in
+/// the same period. The report says when its checks ran (they see DNS as it
+/// is then).
+pub fn covered_period<Tz: TimeZone>(job: Cadence, at: DateTime<Tz>) -> String {
+    job.covered_period(at.date_naive())
+}
+
+/// The period of `job` that `at` lies in, in `at`'s own time zone:
+/// `2026-12`, `2026-Q4`, `2026` for 1 December 2026.
 pub fn period_for<Tz: TimeZone>(job: Cadence, at: DateTime<Tz>) -> String {
-    let date = at.date_naive();
-    match job {
-        Cadence::Monthly => format!("{:04}-{:02}", date.year(), date.month()),
-        Cadence::Quarterly => format!("{:04}-Q{}", date.year(), (date.month() - 1) / 3 + 1),
-        Cadence::Annual => format!("{:04}", date.year()),
-    }
+    job.period_of(at.date_naive())
 }
 
 /// Drops sub-millisecond precision, which the history does not keep, so that

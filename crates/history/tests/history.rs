@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use authwarden_api::{Cadence, Severity};
 use authwarden_history::polars::prelude::*;
 use authwarden_history::{
-    annotate, compare, export, export_to_path, findings_frame, period_for, summary_frame, trends,
-    Comparison, ExportFormat, HistoryStore, RunMeta, Status,
+    annotate, compare, covered_period, export, export_to_path, findings_frame, period_for,
+    summary_frame, trends, Comparison, ExportFormat, HistoryStore, RunMeta, Status,
 };
 use chrono::{FixedOffset, TimeZone as _, Utc};
 use common::{dmarc_facts, finding, meta, no_facts};
@@ -80,6 +80,25 @@ fn read_parquet(path: &Path) -> DataFrame {
 }
 
 #[test]
+fn a_run_covers_the_last_whole_period() {
+    let at = Utc.with_ymd_and_hms(2026, 12, 1, 6, 0, 0).unwrap();
+    assert_eq!(covered_period(Cadence::Monthly, at), "2026-11");
+    assert_eq!(covered_period(Cadence::Quarterly, at), "2026-Q3");
+    assert_eq!(covered_period(Cadence::Annual, at), "2025");
+    let late = Utc.with_ymd_and_hms(2026, 12, 31, 23, 0, 0).unwrap();
+    assert_eq!(covered_period(Cadence::Monthly, late), "2026-11");
+    let january = Utc.with_ymd_and_hms(2027, 1, 1, 6, 0, 0).unwrap();
+    assert_eq!(covered_period(Cadence::Monthly, january), "2026-12");
+    assert_eq!(covered_period(Cadence::Quarterly, january), "2026-Q4");
+    assert_eq!(covered_period(Cadence::Annual, january), "2026");
+    assert_eq!(
+        RunMeta::new(Some(Cadence::Monthly), at).period,
+        "2026-11",
+        "the run on 1 December reports November"
+    );
+}
+
+#[test]
 fn period_is_the_one_the_run_happens_in() {
     let at = Utc.with_ymd_and_hms(2026, 12, 1, 6, 0, 0).unwrap();
     assert_eq!(period_for(Cadence::Monthly, at), "2026-12");
@@ -104,7 +123,8 @@ fn period_is_the_one_the_run_happens_in() {
 
     let m = RunMeta::new(Some(Cadence::Monthly), local);
     assert_eq!(m.run_id, "20261231T223000000Z-monthly");
-    assert_eq!((m.job.as_str(), m.period.as_str()), ("monthly", "2027-01"));
+    // A run reports the whole period before it.
+    assert_eq!((m.job.as_str(), m.period.as_str()), ("monthly", "2026-12"));
     let check = RunMeta::new(None, local);
     assert_eq!(
         (check.job.as_str(), check.period.as_str()),
