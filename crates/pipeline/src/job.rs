@@ -239,9 +239,8 @@ pub async fn run_job(
     // the file on disk by the PNG files beside it.
     let rendered = renderer.render(&ctx).map_err(|e| anyhow!("{e}"))?;
     let html_file = renderer
-        .render(&ctx.for_files())
-        .map_err(|e| anyhow!("{e}"))?
-        .html;
+        .render_html(&ctx.for_files())
+        .map_err(|e| anyhow!("{e}"))?;
     let report_dir = config.reports_dir.join(job.as_str()).join(&meta.period);
     std::fs::create_dir_all(&report_dir)
         .with_context(|| format!("cannot create {}", report_dir.display()))?;

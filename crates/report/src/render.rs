@@ -553,6 +553,16 @@ impl Renderer {
         })
     }
 
+    /// Renders only the HTML of the report for `ctx`, e.g. the file on disk
+    /// whose context differs from the mail's only in where images come from
+    /// ([`ReportContext::for_files`]).
+    pub fn render_html(&self, ctx: &ReportContext) -> Result<String, RenderError> {
+        let sorted = ctx.sorted();
+        let data = TemplateData::new(&sorted);
+        let context = template_context(&data);
+        self.html.render(&job_file(ctx.job, Kind::Html), &context)
+    }
+
     fn registry(&self, kind: Kind) -> &Registry {
         match kind {
             Kind::Html => &self.html,

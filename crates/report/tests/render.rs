@@ -155,7 +155,7 @@ fn the_file_on_disk_names_the_chart_files_and_the_mail_the_inline_images() {
     for job in Cadence::ALL {
         let ctx = fixture(job);
         let mail = renderer().render(&ctx).unwrap().html;
-        let file = renderer().render(&ctx.for_files()).unwrap().html;
+        let file = renderer().render_html(&ctx.for_files()).unwrap();
         assert!(mail.contains("<img src=\"cid:trend-2026-11@authwarden\""));
         assert!(
             !file.contains("cid:"),
