@@ -153,6 +153,29 @@ pub struct RunPaths {
     /// state across runs (e.g. DKIM key first-seen dates) keeps it in a
     /// sub-folder named after its id.
     pub data_dir: std::path::PathBuf,
+    /// Read the state, never write it: an ad-hoc `authwarden check` and the
+    /// plan's verification see what the last job remembered without
+    /// consuming it (a finding derived from remembered state stays open
+    /// until a job sees its condition gone).
+    pub read_only: bool,
+}
+
+impl RunPaths {
+    /// State under `data_dir`, read and written.
+    pub fn new(data_dir: impl Into<std::path::PathBuf>) -> Self {
+        RunPaths {
+            data_dir: data_dir.into(),
+            read_only: false,
+        }
+    }
+
+    /// State under `data_dir`, read only.
+    pub fn read_only(data_dir: impl Into<std::path::PathBuf>) -> Self {
+        RunPaths {
+            data_dir: data_dir.into(),
+            read_only: true,
+        }
+    }
 }
 
 /// Everything a checker may use from the outside world.

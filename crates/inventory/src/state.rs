@@ -52,6 +52,7 @@ pub enum StateError {
 #[derive(Debug, Clone)]
 pub struct StateFile {
     path: PathBuf,
+    read_only: bool,
 }
 
 impl StateFile {
@@ -59,6 +60,20 @@ impl StateFile {
     pub fn new(data_dir: &Path, dir: &str, name: &str) -> StateFile {
         StateFile {
             path: data_dir.join(dir).join(name),
+            read_only: false,
+        }
+    }
+
+    /// The file `<paths.data_dir>/<dir>/<name>` of this run: read only when
+    /// [`RunPaths::read_only`] says so (an ad-hoc check, the plan's
+    /// verification), so that such a run never consumes what a job
+    /// remembered.
+    ///
+    /// [`RunPaths::read_only`]: authwarden_api::RunPaths::read_only
+    pub fn for_run(paths: &authwarden_api::RunPaths, dir: &str, name: &str) -> StateFile {
+        StateFile {
+            read_only: paths.read_only,
+            ..StateFile::new(&paths.data_dir, dir, name)
         }
     }
 
@@ -69,7 +84,8 @@ impl StateFile {
 
     /// Reads the state (the default when the file does not exist), lets `f`
     /// change it, and writes it back atomically, under the lock. `f`'s
-    /// result is returned. A damaged file is an error (it is left alone, so
+    /// result is returned. A read-only file ([`StateFile::for_run`]) lets
+    /// `f` change a copy and writes nothing. A damaged file is an error (it is left alone, so
     /// that nothing is lost; the caller reports it).
     pub fn update<T, R>(&self, f: impl FnOnce(&mut T) -> R) -> Result<R, StateError>
     where
@@ -80,6 +96,10 @@ impl StateFile {
             path: path.to_path_buf(),
             source,
         };
+        if self.read_only {
+            let mut state: T = self.read()?;
+            return Ok(f(&mut state));
+        }
         let dir = self.path.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(dir).map_err(|err| e("cannot create", dir, err))?;
         let lock_path = self.path.with_extension("lock");
@@ -90,14 +110,7 @@ impl StateFile {
             .open(&lock_path)
             .map_err(|err| e("cannot open", &lock_path, err))?;
         fs4::FileExt::lock(&lock).map_err(|err| e("cannot lock", &lock_path, err))?;
-        let mut state: T = match fs::read(&self.path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| StateError::Damaged {
-                path: self.path.clone(),
-                source,
-            })?,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => T::default(),
-            Err(err) => return Err(e("cannot read", &self.path, err)),
-        };
+        let mut state: T = self.read()?;
         let out = f(&mut state);
         let json = serde_json::to_vec_pretty(&state).map_err(StateError::Encode)?;
         authwarden_api::fsutil::write_atomic_with(&self.path, |file| {
@@ -107,6 +120,22 @@ impl StateFile {
         .map_err(|err| e("cannot write", &self.path, err))?;
         drop(lock);
         Ok(out)
+    }
+
+    /// The state as on file (the default when the file does not exist).
+    fn read<T: DeserializeOwned + Default>(&self) -> Result<T, StateError> {
+        match fs::read(&self.path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| StateError::Damaged {
+                path: self.path.clone(),
+                source,
+            }),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
+            Err(source) => Err(StateError::Io {
+                what: "cannot read",
+                path: self.path.clone(),
+                source,
+            }),
+        }
     }
 }
 

@@ -83,17 +83,21 @@ pub fn run_context_with_store(
     store: &authwarden_history::HistoryStore,
 ) -> CheckContext {
     let mut ctx = CheckContext::new(resolver, clock);
-    let keeps_state = match kind {
-        RunKind::Check => config.source.is_some(),
+    // A job reads and writes the checkers' state; an ad-hoc check with a
+    // config reads it only, so that it never consumes what the next job
+    // must still report (e.g. an authorization gone since the last job).
+    let paths = match kind {
+        RunKind::Check if config.source.is_some() => Some(authwarden_api::RunPaths::read_only(
+            config.history_dir.clone(),
+        )),
+        RunKind::Check => None,
         RunKind::Job(job) => {
             ctx.job = Some(job);
-            true
+            Some(authwarden_api::RunPaths::new(config.history_dir.clone()))
         }
     };
-    if keeps_state {
-        ctx.extensions.insert(Arc::new(authwarden_api::RunPaths {
-            data_dir: config.history_dir.clone(),
-        }));
+    if let Some(paths) = paths {
+        ctx.extensions.insert(Arc::new(paths));
     }
     crate::report_rows::insert_store(&mut ctx.extensions, store);
     ctx

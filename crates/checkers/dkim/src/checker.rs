@@ -323,10 +323,11 @@ impl Checker for Dkim {
                 add(&s, Source::Observed);
             }
         }
-        let store = ctx
-            .extensions
-            .get::<RunPaths>()
-            .map(|p| KeyStore::new(&p.data_dir, &domain));
+        let paths = ctx.extensions.get::<RunPaths>();
+        let store = paths.as_ref().map(|p| KeyStore::new(&p.data_dir, &domain));
+        // An ad-hoc check and the plan's verification read the key history
+        // but never record into it.
+        let read_only = paths.as_ref().is_some_and(|p| p.read_only);
         let mut history_ok = store.is_some();
         if let Some(store) = &store {
             match store.read() {
@@ -483,7 +484,9 @@ impl Checker for Dkim {
                                 .replace_selector(&sighting.entry, &old, today);
                     }
                     let history = locked.history.clone();
-                    if let Err(e) = locked.save() {
+                    if read_only {
+                        drop(locked);
+                    } else if let Err(e) = locked.save() {
                         run.history_unusable(&e, &store.path());
                     }
                     run.history = Some(history);

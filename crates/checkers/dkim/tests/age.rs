@@ -140,9 +140,8 @@ async fn concurrent_checks_share_the_history() {
     let resolver = Arc::new(ZoneResolver::from_str(&text).unwrap());
     let dir = tempfile::tempdir().unwrap();
     let mut ctx = CheckContext::new(resolver, Arc::new(FixedClock(day(2026, 2, 1))));
-    ctx.extensions.insert(Arc::new(RunPaths {
-        data_dir: dir.path().to_path_buf(),
-    }));
+    ctx.extensions
+        .insert(Arc::new(RunPaths::new(dir.path().to_path_buf())));
     let ctx = ctx.with_config(authwarden_api::serde_json::json!({"probe_catalog": false}));
     let mut tasks = Vec::new();
     for i in 0..16 {

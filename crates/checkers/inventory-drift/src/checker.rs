@@ -542,7 +542,7 @@ impl<'c> Run<'c> {
             );
             return;
         };
-        let file = StateFile::new(&paths.data_dir, CHECKER_ID, STATE_FILE);
+        let file = StateFile::for_run(&paths, CHECKER_ID, STATE_FILE);
         let today = self.now.date_naive();
         let domain = self.domain.clone();
         let result = file.update(|state: &mut AuthorizedState| {

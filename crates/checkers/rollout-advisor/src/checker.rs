@@ -359,7 +359,7 @@ async fn advise(ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
     let since = match ctx.extensions.get::<RunPaths>() {
         None => backfill(&policies, &phase),
         Some(paths) => {
-            let file = StateFile::new(&paths.data_dir, CHECKER_ID, PHASES_FILE);
+            let file = StateFile::for_run(&paths, CHECKER_ID, PHASES_FILE);
             let result = file.update(|h: &mut PhaseHistory| {
                 h.version = 1;
                 let entries = h.domains.entry(domain.clone()).or_default();

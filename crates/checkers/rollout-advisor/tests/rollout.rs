@@ -144,9 +144,7 @@ impl Run {
                 )))));
         }
         if let Some(dir) = &self.data_dir {
-            ctx.extensions.insert(Arc::new(RunPaths {
-                data_dir: dir.clone(),
-            }));
+            ctx.extensions.insert(Arc::new(RunPaths::new(dir.clone())));
         }
         let mut target = DomainTarget::new(DOMAIN);
         target.settings = self.settings.clone();

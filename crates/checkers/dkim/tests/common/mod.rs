@@ -71,9 +71,8 @@ pub async fn run_text(
             .insert(Arc::new(ObservedSelectorsExt(Arc::new(Observed(list)))));
     }
     if let Some(dir) = data_dir {
-        ctx.extensions.insert(Arc::new(RunPaths {
-            data_dir: dir.to_path_buf(),
-        }));
+        ctx.extensions
+            .insert(Arc::new(RunPaths::new(dir.to_path_buf())));
     }
     let mut target = DomainTarget::new(&domain);
     target.settings = settings;
