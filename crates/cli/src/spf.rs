@@ -3,7 +3,10 @@
 //! `authwarden-inventory` parser, providers from the one provider catalog),
 //! with `~all` or `-all` chosen from the DMARC rollout phase, its lookups
 //! counted live by the `authwarden-spf` evaluator, a flattened alternative
-//! when it is over the limit, and a diff against what is published. Also the
+//! when it is over the limit, and a diff against what is published. The
+//! published record's terms for the domain's own hosts (`a`, `mx`, its
+//! `ip4:`/`ip6:` ranges) are kept, as the inventory-drift checker's
+//! suggested records keep them, so that both propose the same record. Also the
 //! text rendering of an SPF lookup tree, which `check` shows too. (The
 //! libraries are reached through the `spf` and `inventory-drift` checkers'
 //! re-exports.)
@@ -44,10 +47,12 @@ pub struct BuildArgs {
     /// published DMARC record: monitoring gives ~all, enforcing gives -all
     #[arg(long, value_parser = ["monitoring", "enforcing"])]
     pub phase: Option<String>,
-    /// Also authorise the domain's own mail exchangers (`mx`)
+    /// Also authorise the domain's own mail exchangers (`mx`); an `mx` of the
+    /// published record is kept without it
     #[arg(long)]
     pub mx: bool,
-    /// Also authorise the domain's own addresses (`a`)
+    /// Also authorise the domain's own addresses (`a`); an `a` of the
+    /// published record is kept without it
     #[arg(long)]
     pub a: bool,
 }
@@ -100,9 +105,19 @@ fn add_term(terms: &mut Vec<BuiltTerm>, term: String, sender: &str) {
     }
 }
 
-/// The terms of the record: ranges first (free, and matched first), then
-/// `a`/`mx` when asked for, then the includes, each in inventory order.
-fn terms_of(inventory: &Inventory, args: &BuildArgs, warnings: &mut Vec<String>) -> Vec<BuiltTerm> {
+/// Who the terms kept from the published record stand for.
+const PUBLISHED_OWN_HOSTS: &str = "the published record (the domain's own hosts)";
+
+/// The terms of the record: the inventory's ranges first (free, and matched
+/// first), then the published record's own-host terms (`a`, `mx`, ranges;
+/// see [`authwarden_checker_spf::SpfRecord::own_host_terms`]) and `a`/`mx` when asked for, then the
+/// includes, each in inventory order.
+fn terms_of(
+    inventory: &Inventory,
+    args: &BuildArgs,
+    kept: &[String],
+    warnings: &mut Vec<String>,
+) -> Vec<BuiltTerm> {
     let mut ranges = Vec::new();
     let mut own = Vec::new();
     let mut includes = Vec::new();
@@ -127,6 +142,14 @@ fn terms_of(inventory: &Inventory, args: &BuildArgs, warnings: &mut Vec<String>)
         }
         for d in &s.includes {
             add_term(&mut includes, format!("include:{d}"), &s.id);
+        }
+    }
+    for t in kept {
+        if !ranges
+            .iter()
+            .any(|r: &BuiltTerm| r.term.eq_ignore_ascii_case(t))
+        {
+            add_term(&mut own, t.clone(), PUBLISHED_OWN_HOSTS);
         }
     }
     if args.a {
@@ -190,12 +213,24 @@ struct Published {
     status: &'static str,
     record: Option<String>,
     terms: Vec<String>,
+    /// The terms for the domain's own hosts, which the built record keeps.
+    own_hosts: Vec<String>,
 }
 
 async fn published(resolver: &dyn Resolver, domain: &str) -> Published {
     let answer = resolver.query(domain, RecordType::TXT).await;
+    let mut own_hosts = Vec::new();
     let (status, record) = match select_record(&answer) {
-        Fetched::Record { text, .. } => ("found", Some(text)),
+        Fetched::Record { text, parsed, .. } => {
+            if let Ok(parsed) = parsed {
+                own_hosts = parsed
+                    .own_host_terms(domain)
+                    .into_iter()
+                    .map(|t| t.text.clone())
+                    .collect();
+            }
+            ("found", Some(text))
+        }
         Fetched::Missing { .. } => ("missing", None),
         Fetched::Multiple(r) => ("multiple", Some(r.join(" | "))),
         Fetched::Failed(_) => ("incomplete", None),
@@ -213,6 +248,7 @@ async fn published(resolver: &dyn Resolver, domain: &str) -> Published {
         status,
         record,
         terms,
+        own_hosts,
     }
 }
 
@@ -297,7 +333,8 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, registry: &Registry) -> an
     let resolver = setup::resolver(&config)?;
     let resolver = &*resolver;
     let mut warnings = Vec::new();
-    let terms = terms_of(&inventory, args, &mut warnings);
+    let current = published(resolver, &name).await;
+    let terms = terms_of(&inventory, args, &current.own_hosts, &mut warnings);
     if terms.is_empty() {
         warnings.push(format!(
             "the inventory authorises no sender by spf: the record says no server sends as {name}"
@@ -335,7 +372,6 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, registry: &Registry) -> an
             text.len()
         ));
     }
-    let current = published(resolver, &name).await;
     let (added, removed, unchanged) = diff(&words[1..], &current.terms);
     let report = Report {
         domain: &name,
@@ -386,6 +422,16 @@ struct Report<'a> {
 }
 
 impl Report<'_> {
+    /// The terms kept because the published record authorizes the domain's
+    /// own hosts with them.
+    fn kept(&self) -> Vec<&str> {
+        self.terms
+            .iter()
+            .filter(|t| t.senders.iter().any(|s| s == PUBLISHED_OWN_HOSTS))
+            .map(|t| t.term.as_str())
+            .collect()
+    }
+
     fn json(&self) -> Value {
         let flat = self.flat.map(|f| {
             json!({
@@ -419,6 +465,7 @@ impl Report<'_> {
             "tree": tree_json(&self.ev.tree),
             "flattened": flat,
             "published": {"status": self.published.status, "record": self.published.record},
+            "kept_from_published": self.kept(),
             "diff": {"added": self.added, "removed": self.removed, "unchanged": self.unchanged},
             "warnings": self.warnings,
         })
@@ -448,6 +495,14 @@ impl Report<'_> {
         writeln!(out, "terms and the senders they authorise:")?;
         for t in self.terms {
             writeln!(out, "  {}  ← {}", t.term, t.senders.join(", "))?;
+        }
+        let kept = self.kept();
+        if !kept.is_empty() {
+            writeln!(
+                out,
+                "kept from the published record: {} (the domain's own hosts, which the inventory of sending services does not list)",
+                kept.join(" ")
+            )?;
         }
         if let Some(f) = self.flat {
             writeln!(out)?;

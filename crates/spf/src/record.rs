@@ -221,6 +221,32 @@ impl SpfRecord {
         })
     }
 
+    /// The terms that authorize the domain's own hosts: `a` and `mx` whose
+    /// target is `domain` itself or a name under it (or unset), and the
+    /// `ip4:`/`ip6:` ranges written in the record, each with the `+`
+    /// qualifier, in record order. A record built from a sender inventory
+    /// keeps these: the inventory lists the services that send for the
+    /// domain, not the domain's own mail servers.
+    pub fn own_host_terms(&self, domain: &str) -> Vec<&Term> {
+        let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+        let own = |spec: &Option<DomainSpec>| match spec {
+            None => true,
+            Some(spec) => spec
+                .domain()
+                .is_some_and(|d| d == domain || d.ends_with(&format!(".{domain}"))),
+        };
+        self.terms
+            .iter()
+            .filter(|t| match &t.kind {
+                TermKind::Directive(Qualifier::Pass, Mechanism::A(spec, _))
+                | TermKind::Directive(Qualifier::Pass, Mechanism::Mx(spec, _)) => own(spec),
+                TermKind::Directive(Qualifier::Pass, Mechanism::Ip4(..))
+                | TermKind::Directive(Qualifier::Pass, Mechanism::Ip6(..)) => true,
+                _ => false,
+            })
+            .collect()
+    }
+
     /// The terms written after the first `all` (never evaluated).
     pub fn terms_after_all(&self) -> Vec<&Term> {
         let Some(i) = self
@@ -807,6 +833,29 @@ mod tests {
         assert_eq!(split_dual_cidr("//64"), ("", 0));
         assert_eq!(split_dual_cidr("/24"), ("", 0));
         assert_eq!(split_dual_cidr(":e.com"), (":e.com", 6));
+    }
+
+    #[test]
+    fn own_host_terms_are_a_mx_and_ranges_of_the_domain() {
+        let r = parse_record(
+            b"v=spf1 mx a:mail.Example.org. +a:other.example ip4:192.0.2.0/24 ~mx include:_spf.example.net ip6:2001:db8::/32 mx:example.org/24 a:%{d}.example.org -all",
+        )
+        .unwrap();
+        let own: Vec<&str> = r
+            .own_host_terms("example.org")
+            .iter()
+            .map(|t| t.text.as_str())
+            .collect();
+        assert_eq!(
+            own,
+            [
+                "mx",
+                "a:mail.Example.org.",
+                "ip4:192.0.2.0/24",
+                "ip6:2001:db8::/32",
+                "mx:example.org/24"
+            ]
+        );
     }
 
     #[test]
