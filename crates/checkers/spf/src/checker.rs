@@ -1,6 +1,7 @@
 //! The `spf` checker: fetch the record, parse it, evaluate it statically,
 //! then one finding per problem and the facts.
 
+use authwarden_api::plan::{Change, FindingRef, Proposal};
 use authwarden_api::serde_json::{json, Value};
 use authwarden_api::{
     async_trait, Cadence, CheckContext, CheckOutput, Checker, CheckerInfo, CodeInfo, DomainTarget,
@@ -9,9 +10,9 @@ use authwarden_api::{
 
 use authwarden_dmarc::{published_phase, PublishedPhase};
 use authwarden_spf::{
-    evaluate, flatten, is_spf_record, select_record, Evaluation, Fetched, Flattened, LookupNode,
-    Mechanism, NodeProblem, Qualifier, Rollout, SpfFacts, SpfRecord, SyntaxError, TermKind,
-    LOOKUP_LIMIT, MX_LIMIT, REFRESH_WARNING, VOID_LIMIT,
+    evaluate, flatten, is_spf_record, parse_record, select_record, txt_strings, Evaluation,
+    Fetched, Flattened, LookupNode, Mechanism, NodeProblem, Qualifier, Rollout, SpfFacts,
+    SpfRecord, SyntaxError, TermKind, LOOKUP_LIMIT, MX_LIMIT, REFRESH_WARNING, VOID_LIMIT,
 };
 
 use crate::codes::*;
@@ -74,6 +75,7 @@ impl Checker for Spf {
         let mut run = Run {
             domain: domain.clone(),
             findings: Vec::new(),
+            proposals: Vec::new(),
         };
         let resolver = &*ctx.resolver;
         let answer = resolver.query(&domain, RecordType::TXT).await;
@@ -123,11 +125,25 @@ impl Checker for Spf {
                         } else {
                             None
                         };
-                        run.record(&record, &ev, flat.as_ref());
-                        if matches!(ev.all, Some(Qualifier::SoftFail | Qualifier::Fail)) {
-                            if let Some(phase) = published_phase(resolver, &domain).await {
-                                run.phase(&record, &ev, &phase);
-                            }
+                        // The DMARC phase picks the `all` of SPF020 and
+                        // the `all` that replaces a missing or lax one.
+                        let lax = match record.all() {
+                            Some(q) => matches!(q, Qualifier::Pass | Qualifier::Neutral),
+                            None => record.redirect().is_none(),
+                        };
+                        let strict = matches!(ev.all, Some(Qualifier::SoftFail | Qualifier::Fail));
+                        let phase = if lax || strict {
+                            published_phase(resolver, &domain).await
+                        } else {
+                            None
+                        };
+                        let want = phase
+                            .as_ref()
+                            .map(|p| Rollout::of(&p.phase).all())
+                            .unwrap_or(Qualifier::SoftFail);
+                        run.record(&record, &ev, flat.as_ref(), want);
+                        if let (true, Some(phase)) = (strict, &phase) {
+                            run.phase(&record, &ev, phase);
                         }
                         found_facts(&record, &ev)
                     }
@@ -137,7 +153,7 @@ impl Checker for Spf {
         CheckOutput {
             findings: run.findings,
             facts: Some(facts),
-            ..Default::default()
+            proposals: run.proposals,
         }
     }
 }
@@ -223,6 +239,7 @@ fn problem_text(p: &NodeProblem) -> String {
 struct Run {
     domain: String,
     findings: Vec<Finding>,
+    proposals: Vec<Proposal>,
 }
 
 fn chain(path: &[&str]) -> String {
@@ -238,6 +255,36 @@ impl Run {
         self.findings.push(f);
     }
 
+    /// Proposes `change` as the resolution of `finding`.
+    fn propose(&mut self, change: Change, reason: &str, finding: &Finding) {
+        self.proposals
+            .push(Proposal::new(change, reason, vec![FindingRef::to(finding)]));
+    }
+
+    /// Proposes the term edit `(add, remove, all)` of the domain's own
+    /// record as the resolution of `finding`.
+    fn propose_terms(
+        &mut self,
+        add: Vec<String>,
+        remove: Vec<String>,
+        all: Option<String>,
+        reason: &str,
+        finding: &Finding,
+    ) {
+        let change = Change::SpfTerms {
+            name: self.domain.clone(),
+            add,
+            remove,
+            all,
+        };
+        self.propose(change, reason, finding);
+    }
+
+    /// Proposes the action outside DNS as the resolution of `finding`.
+    fn propose_outside(&mut self, action: String, reason: &str, finding: &Finding) {
+        self.propose(Change::Outside { action }, reason, finding);
+    }
+
     fn missing(&mut self) {
         let f = self
             .finding(
@@ -249,6 +296,17 @@ impl Run {
                 self.domain
             ))
             .evidence("name", self.domain.as_str());
+        // Which servers send the domain's mail is not in DNS: the record is
+        // built from the sender inventory (a parked domain's `v=spf1 -all`
+        // is the parked-domain checker's proposal).
+        self.propose_outside(
+            format!(
+                "publish an SPF record at {} listing the servers that send its mail (`authwarden spf build {}` builds it from the sender inventory)",
+                self.domain, self.domain
+            ),
+            "which servers send the domain's mail is not visible in DNS",
+            &f,
+        );
         self.push(f);
     }
 
@@ -271,7 +329,92 @@ impl Run {
             .evidence("count", records.len())
             .evidence("records", records.to_vec())
             .evidence("path", path.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        self.propose_merge(path, name, records, &f);
         self.push(f);
+    }
+
+    /// The records at the domain itself become the first one that parses,
+    /// with the other records' mechanisms added to it; the others are
+    /// removed. Records at an include or redirect target are their owner's.
+    fn propose_merge(&mut self, path: &[&str], name: &str, records: &[String], f: &Finding) {
+        if !path.is_empty() {
+            self.propose_outside(
+                format!(
+                    "ask the owner of {name} to merge its {} spf records into one",
+                    records.len()
+                ),
+                "the records are in another domain's DNS",
+                f,
+            );
+            return;
+        }
+        let parsed: Vec<Option<SpfRecord>> = records
+            .iter()
+            .map(|r| parse_record(r.as_bytes()).ok())
+            .collect();
+        let Some(keep) = parsed.iter().position(Option::is_some) else {
+            self.propose_outside(
+                format!(
+                    "merge the {} spf records of {name} into one record and delete the others (none of them parses)",
+                    records.len()
+                ),
+                "receivers return permerror while more than one record is published",
+                f,
+            );
+            return;
+        };
+        let kept = parsed[keep].as_ref().expect("kept record parses");
+        let mut add: Vec<String> = Vec::new();
+        let mut unmerged = Vec::new();
+        for (i, (text, record)) in records.iter().zip(&parsed).enumerate() {
+            if i == keep {
+                continue;
+            }
+            match record {
+                Some(record) => {
+                    for t in &record.terms {
+                        let directive =
+                            matches!(t.kind, TermKind::Directive(_, ref m) if *m != Mechanism::All);
+                        let known = kept
+                            .terms
+                            .iter()
+                            .any(|k| k.text.eq_ignore_ascii_case(&t.text))
+                            || add.iter().any(|a| a.eq_ignore_ascii_case(&t.text));
+                        if directive && !known {
+                            add.push(t.text.clone());
+                        }
+                    }
+                }
+                None => unmerged.push(text.clone()),
+            }
+            self.propose(
+                Change::RemoveTxt {
+                    name: name.to_string(),
+                    value: Some(text.clone()),
+                },
+                "receivers return permerror while more than one spf record is published",
+                f,
+            );
+        }
+        if !add.is_empty() {
+            self.propose_terms(
+                add,
+                Vec::new(),
+                None,
+                &format!(
+                    "the mechanisms of the removed records, added to \"{}\"",
+                    kept.text
+                ),
+                f,
+            );
+        }
+        for text in unmerged {
+            self.propose_outside(
+                format!("add the senders of the removed record \"{text}\" (it does not parse) to the spf record of {name} if they still send"),
+                "a record that does not parse cannot be merged term by term",
+                f,
+            );
+        }
     }
 
     fn syntax(&mut self, path: &[&str], name: &str, text: &str, e: &SyntaxError) {
@@ -309,6 +452,27 @@ impl Run {
                 "path",
                 path.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
             );
+        // The correction of a typo is the author's to choose; a record that
+        // does not parse cannot be edited term by term.
+        let action = if path.is_empty() {
+            format!(
+                "correct the term `{}` at byte {} of the spf record of {name}: {}",
+                e.term, e.position, e.reason
+            )
+        } else {
+            format!(
+                "ask the owner of {name} to correct the term `{}` of its spf record ({}), or remove `{}` from the spf record of {}",
+                e.term,
+                e.reason,
+                path.last().copied().unwrap_or_default(),
+                self.domain
+            )
+        };
+        self.propose_outside(
+            action,
+            "receivers return permerror for a record with a syntax error",
+            &f,
+        );
         self.push(f);
     }
 
@@ -340,6 +504,14 @@ impl Run {
                 self.domain
             ))
             .evidence("cname_chain", chain_.to_vec());
+        self.propose_outside(
+            format!(
+                "replace the CNAME at {} by the TXT record itself (with \"include:{target}\" if the provider maintains the record)",
+                self.domain
+            ),
+            "a CNAME cannot be replaced by a TXT record edit",
+            &f,
+        );
         self.push(f);
     }
 
@@ -354,6 +526,14 @@ impl Run {
             )
             .help("delete the type 99 (SPF) record; receivers read only the TXT record")
             .evidence("records", records.to_vec());
+        self.propose_outside(
+            format!(
+                "delete the record of type 99 (SPF) at {}; keep the TXT record",
+                self.domain
+            ),
+            "receivers read only the TXT record",
+            &f,
+        );
         self.push(f);
     }
 
@@ -373,6 +553,19 @@ impl Run {
                     .evidence("string", i + 1)
                     .evidence("bytes", p.len())
                     .evidence("limit", STRING_LIMIT);
+                let split = txt_strings(text)
+                    .iter()
+                    .map(|s| format!("\"{s}\""))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                self.propose_outside(
+                    format!(
+                        "store the TXT record of {} as strings of at most 255 bytes: {split}",
+                        self.domain
+                    ),
+                    "the record stays the same; only its strings are split",
+                    &f,
+                );
                 self.push(f);
             }
         }
@@ -389,12 +582,41 @@ impl Run {
             .help("shorten it: merge adjacent ranges into larger CIDR blocks, drop unused terms, or move groups of ranges into an include of your own")
             .evidence("bytes", len)
             .evidence("limit", limit);
+        // Which ranges to merge or which terms are unused is a judgement
+        // the checker cannot make.
+        self.propose_outside(
+            format!(
+                "shorten the spf record of {} to at most {limit} bytes: merge adjacent ranges, drop unused terms, or move groups of ranges into an include of your own",
+                self.domain
+            ),
+            "a shorter record fits a classic dns answer",
+            &f,
+        );
         self.push(f);
     }
 
-    fn record(&mut self, record: &SpfRecord, ev: &Evaluation, flat: Option<&Flattened>) {
+    /// `want` is the `all` that fits the domain's DMARC phase (`~all`
+    /// without a DMARC record), which replaces a missing or lax one.
+    fn record(
+        &mut self,
+        record: &SpfRecord,
+        ev: &Evaluation,
+        flat: Option<&Flattened>,
+        want: Qualifier,
+    ) {
         // Strictness of the domain's own record.
         let own_all = record.all();
+        let want_s = qualifier_name(Some(want));
+        // "~all ..., then -all" while DMARC monitors; "-all" at once when it
+        // enforces (SPF020 would ask for it next).
+        let step = |monitoring: &str| match want {
+            Qualifier::Fail => "use -all, dmarc enforces".to_string(),
+            _ => monitoring.to_string(),
+        };
+        let all_reason = match want {
+            Qualifier::Fail => "dmarc enforces: -all refuses what is not listed",
+            _ => "~all while dmarc monitors; -all once it enforces",
+        };
         match own_all {
             Some(Qualifier::Pass) => {
                 let f = self
@@ -403,10 +625,12 @@ impl Run {
                         "the spf record ends in +all, every server passes".into(),
                     )
                     .help(format!(
-                        "use ~all while checking the DMARC reports for unlisted senders, then -all: {}",
-                        publish(&self.domain, &replace_all(record, Qualifier::SoftFail))
+                        "{}: {}",
+                        step("use ~all while checking the DMARC reports for unlisted senders, then -all"),
+                        publish(&self.domain, &replace_all(record, want))
                     ))
                     .evidence("all", "+all");
+                self.propose_terms(Vec::new(), Vec::new(), Some(want_s.clone()), all_reason, &f);
                 self.push(f);
             }
             Some(Qualifier::Neutral) => {
@@ -416,10 +640,12 @@ impl Run {
                         "the spf record ends in ?all, unlisted servers are neutral".into(),
                     )
                     .help(format!(
-                        "use ~all while monitoring, then -all: {}",
-                        publish(&self.domain, &replace_all(record, Qualifier::SoftFail))
+                        "{}: {}",
+                        step("use ~all while monitoring, then -all"),
+                        publish(&self.domain, &replace_all(record, want))
                     ))
                     .evidence("all", "?all");
+                self.propose_terms(Vec::new(), Vec::new(), Some(want_s.clone()), all_reason, &f);
                 self.push(f);
             }
             None if record.redirect().is_none() => {
@@ -429,10 +655,18 @@ impl Run {
                         "the spf record has neither `all` nor `redirect`, unlisted servers are neutral".into(),
                     )
                     .help(format!(
-                        "end the record with ~all while monitoring, then -all: {}",
-                        publish(&self.domain, &format!("{} ~all", record.text.trim_end()))
+                        "{}: {}",
+                        match want {
+                            Qualifier::Fail => "end the record with -all, dmarc enforces".to_string(),
+                            _ => "end the record with ~all while monitoring, then -all".to_string(),
+                        },
+                        publish(
+                            &self.domain,
+                            &format!("{} {want_s}", record.text.trim_end())
+                        )
                     ))
                     .evidence("all", "none");
+                self.propose_terms(Vec::new(), Vec::new(), Some(want_s.clone()), all_reason, &f);
                 self.push(f);
             }
             _ => {}
@@ -454,6 +688,19 @@ impl Run {
                     publish(&self.domain, &move_all_last(record))
                 ))
                 .evidence("terms", terms);
+            // Ending the record with its own `all` moves that `all` after
+            // every mechanism.
+            let all = record.terms.iter().find_map(|t| match t.kind {
+                TermKind::Directive(_, Mechanism::All) => Some(t.text.clone()),
+                _ => None,
+            });
+            self.propose_terms(
+                Vec::new(),
+                Vec::new(),
+                all,
+                "the same record with `all` last",
+                &f,
+            );
             self.push(f);
         }
 
@@ -500,6 +747,25 @@ impl Run {
                         .evidence("target", target.as_str())
                         .evidence("void", node.void)
                         .evidence("path", full.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+                    // Whether the provider renamed its include or the
+                    // service is gone is not visible in DNS.
+                    let action = if path.is_empty() {
+                        format!(
+                            "check the provider's current spf include and fix `{}` in the spf record of {}, or remove it if the service is no longer used",
+                            node.term, self.domain
+                        )
+                    } else {
+                        format!(
+                            "ask the owner of the record that has `{}` ({}) to fix it",
+                            node.term,
+                            chain(&full)
+                        )
+                    };
+                    self.propose_outside(
+                        action,
+                        "an include of a name without spf is a permerror",
+                        &f,
+                    );
                     self.push(f);
                 }
                 Some(NodeProblem::Multiple(records)) => {
@@ -528,6 +794,20 @@ impl Run {
                             "path",
                             full.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
                         );
+                    let reason = "a term that loops back authorizes nothing new";
+                    if path.is_empty() {
+                        self.propose_terms(Vec::new(), vec![node.term.clone()], None, reason, &f);
+                    } else {
+                        self.propose_outside(
+                            format!(
+                                "remove `{}` from the record that has it ({})",
+                                node.term,
+                                chain(&full)
+                            ),
+                            reason,
+                            &f,
+                        );
+                    }
                     self.push(f);
                 }
                 Some(NodeProblem::TooManyMx(n)) => {
@@ -549,6 +829,23 @@ impl Run {
                             "path",
                             full.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
                         );
+                    let action = if path.is_empty() {
+                        format!(
+                            "replace `{}` in the spf record of {} by the ip4:/ip6: ranges of its mail hosts",
+                            node.term, self.domain
+                        )
+                    } else {
+                        format!(
+                            "ask the owner of the record that has `{}` ({}) to list its mail hosts' ranges instead",
+                            node.term,
+                            chain(&full)
+                        )
+                    };
+                    self.propose_outside(
+                        action,
+                        "which ranges the mail hosts need is the operator's choice",
+                        &f,
+                    );
                     self.push(f);
                 }
                 Some(NodeProblem::Failed(failure)) => {
@@ -571,10 +868,34 @@ impl Run {
                 )
                 .help("replace ptr with the ip4:/ip6: ranges of the servers it stood for (a ptr inside an include is the provider's to fix)")
                 .evidence("terms", paths);
+            let (own, theirs): (Vec<&Vec<String>>, Vec<&Vec<String>>) =
+                ev.ptr_terms.iter().partition(|p| p.len() == 1);
+            if !own.is_empty() {
+                let mut remove: Vec<String> = own.iter().map(|p| p[0].clone()).collect();
+                remove.dedup();
+                self.propose_terms(
+                    Vec::new(),
+                    remove,
+                    None,
+                    "ptr is deprecated; list the ip4:/ip6: ranges of the servers it stood for instead",
+                    &f,
+                );
+            }
+            for p in theirs {
+                self.propose_outside(
+                    format!(
+                        "ask the owner of the record that has `{}` ({}) to replace it with ip4:/ip6: ranges",
+                        p.last().cloned().unwrap_or_default(),
+                        p.join(" → ")
+                    ),
+                    "a ptr inside an include is its owner's to fix",
+                    &f,
+                );
+            }
             self.push(f);
         }
         if ev.dns_lookups > LOOKUP_LIMIT {
-            self.lookup_limit(ev, flat);
+            self.lookup_limit(record, ev, flat);
         }
         if ev.void_lookups > VOID_LIMIT {
             let f = self
@@ -592,6 +913,41 @@ impl Run {
                 .evidence("void_lookups", ev.void_lookups)
                 .evidence("limit", VOID_LIMIT)
                 .evidence("terms", voids);
+            // A term of the domain's own record whose query is void
+            // authorizes nothing: removing it changes no result. It is the
+            // edit when it brings the count within the limit.
+            let own_void: Vec<&LookupNode> = ev
+                .tree
+                .iter()
+                .filter(|n| n.void && !n.term.starts_with("redirect="))
+                .collect();
+            let left = ev.void_lookups - own_void.iter().map(|n| n.void_lookups).sum::<u32>();
+            if !own_void.is_empty() && left <= VOID_LIMIT {
+                self.propose_terms(
+                    Vec::new(),
+                    own_void.iter().map(|n| n.term.clone()).collect(),
+                    None,
+                    "these terms' lookups return nothing, so they authorize nothing",
+                    &f,
+                );
+            } else {
+                self.propose_outside(
+                    format!(
+                        "remove the terms of the spf record of {} whose targets no longer exist, or publish the missing records: {}",
+                        self.domain,
+                        f.evidence["terms"]
+                            .as_array()
+                            .map(|t| t
+                                .iter()
+                                .filter_map(Value::as_str)
+                                .collect::<Vec<_>>()
+                                .join(", "))
+                            .unwrap_or_default()
+                    ),
+                    "the void lookups are inside records of other domains",
+                    &f,
+                );
+            }
             self.push(f);
         }
     }
@@ -626,15 +982,32 @@ impl Run {
             .finding(&SPF_ALL_PHASE, message)
             .help(format!("{}; {fix}", rollout.reason()))
             .evidence("all", have_s)
-            .evidence("expected", want_s)
+            .evidence("expected", want_s.as_str())
             .evidence("dmarc_phase", describe.as_str())
             .evidence("rollout", rollout.as_str())
             .evidence("dmarc_record", phase.record.as_str())
             .evidence("dmarc_name", phase.record_name.as_str());
+        if record.all().is_some() {
+            self.propose_terms(Vec::new(), Vec::new(), Some(want_s), rollout.reason(), &f);
+        } else {
+            // Ending the own record with `all` would drop the redirect's
+            // mechanisms: the redirect target is to change.
+            self.propose_outside(
+                format!(
+                    "ask the owner of the record `{}` points to to end it with {want_s}",
+                    record
+                        .redirect()
+                        .map(|(t, _)| t.text.as_str())
+                        .unwrap_or("redirect")
+                ),
+                rollout.reason(),
+                &f,
+            );
+        }
         self.push(f);
     }
 
-    fn lookup_limit(&mut self, ev: &Evaluation, flat: Option<&Flattened>) {
+    fn lookup_limit(&mut self, record: &SpfRecord, ev: &Evaluation, flat: Option<&Flattened>) {
         let mut costs: Vec<&LookupNode> = ev.tree.iter().collect();
         costs.sort_by_key(|n| std::cmp::Reverse(n.dns_lookups));
         let cost_list: Vec<Value> = costs
@@ -684,6 +1057,41 @@ impl Run {
             .evidence("dns_lookups", ev.dns_lookups)
             .evidence("limit", LOOKUP_LIMIT)
             .evidence("costs", cost_list);
+        match flat.filter(|f| f.within_limit()) {
+            Some(flat) => {
+                // The flattened record as term edits: its new ranges added,
+                // the replaced terms removed.
+                let old: Vec<&str> = record.terms.iter().map(|t| t.text.as_str()).collect();
+                let new: Vec<String> = flat
+                    .record
+                    .split_ascii_whitespace()
+                    .skip(1)
+                    .map(str::to_string)
+                    .collect();
+                let remove: Vec<String> = flat.replaced.iter().map(|(t, _)| t.clone()).collect();
+                let add: Vec<String> = new
+                    .into_iter()
+                    .filter(|t| !old.iter().any(|o| o.eq_ignore_ascii_case(t)))
+                    .filter(|t| !t.trim_start_matches(['+', '-', '~', '?']).eq_ignore_ascii_case("all"))
+                    .collect();
+                self.propose_terms(
+                    add,
+                    remove,
+                    None,
+                    &format!("flattened within the limit; {REFRESH_WARNING}"),
+                    &f,
+                );
+            }
+            None => self.propose_outside(
+                format!(
+                    "cut {} dns lookup(s) from the spf record of {}: drop includes of services no longer used or replace a/mx with the ranges they stand for",
+                    ev.dns_lookups - LOOKUP_LIMIT,
+                    self.domain
+                ),
+                "flattening alone does not bring the record within the limit",
+                &f,
+            ),
+        }
         self.push(f);
     }
 }
