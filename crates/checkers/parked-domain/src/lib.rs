@@ -5,13 +5,17 @@
 //! `reject` for it and its subdomains, and a null MX (RFC 7505: no host
 //! accepts mail). No DKIM key is needed. [`ParkedDomain`] checks those three
 //! records for the domains the config marks as parked, and points out
-//! unmarked domains that look parked (no MX, no address, no SPF).
+//! unmarked domains that look parked (no MX, no address, no SPF). Each
+//! finding comes with the edit that resolves it as a proposal: the SPF
+//! record replaced by `v=spf1 -all`, the DMARC tags of a rejecting policy,
+//! and (not a TXT record) the null MX as an action.
 //!
 //! Made with `cargo xtask new-checker parked-domain --code-prefix PARK`.
 #![deny(missing_docs)]
 
 pub mod codes;
 
+use authwarden_api::plan::{Change, DmarcEditKind, FindingRef, Proposal, Publisher};
 use authwarden_api::serde_json::{json, Value};
 use authwarden_api::{
     async_trait, Cadence, CheckContext, CheckOutput, Checker, CheckerInfo, DnsAnswer, DnsOutcome,
@@ -187,26 +191,65 @@ impl Checker for ParkedDomain {
             "looks_parked": false,
         });
         let mut findings = Vec::new();
+        let mut proposals = Vec::new();
         match marked_by(ctx, target) {
             Some(by) => {
                 facts["parked"] = true.into();
                 facts["marked_by"] = by.into();
                 findings.extend(incomplete(domain, &txt));
                 findings.extend(incomplete(domain, &mx));
-                if let Some(spf) = &spf {
-                    findings.extend(check_spf(domain, spf));
+                if let Some(f) = spf.as_deref().and_then(|spf| check_spf(domain, spf)) {
+                    proposals.push(propose(
+                        Change::PublishTxt {
+                            name: domain.to_string(),
+                            value: NULL_SPF.into(),
+                            publisher: Publisher::Us,
+                            replace: true,
+                        },
+                        "no host may send for a parked domain",
+                        &f,
+                    ));
+                    findings.push(f);
                 }
-                if let Some(mxs) = &mxs {
-                    findings.extend(check_mx(domain, mxs));
+                if let Some(f) = mxs.as_deref().and_then(|mxs| check_mx(domain, mxs)) {
+                    let action = if mxs.as_ref().is_some_and(|m| !m.is_empty()) {
+                        format!("delete the mx records of {domain} and publish a null MX record: {domain}. MX 0 .")
+                    } else {
+                        format!("publish a null MX record: {domain}. MX 0 .")
+                    };
+                    proposals.push(propose(
+                        Change::Outside { action },
+                        "a null mx tells senders at once that the domain accepts no mail",
+                        &f,
+                    ));
+                    findings.push(f);
                 }
-                let (finding, policy, sub) = check_dmarc(ctx, domain).await;
-                findings.extend(finding);
+                let (dmarc, policy, sub) = check_dmarc(ctx, domain).await;
+                if let Some(Dmarc { finding, changes }) = dmarc {
+                    for change in changes {
+                        proposals.push(propose(
+                            change,
+                            "a parked domain rejects all mail in its name and its subdomains' names",
+                            &finding,
+                        ));
+                    }
+                    findings.push(finding);
+                }
                 facts["dmarc_policy"] = policy.map(Policy::as_str).into();
                 facts["dmarc_subdomain_policy"] = sub.map(Policy::as_str).into();
             }
             None => {
                 if let Some(f) = looks_parked(ctx, domain, &txt, &mx, spf.as_deref()).await {
                     facts["looks_parked"] = true.into();
+                    proposals.push(propose(
+                        Change::Outside {
+                            action: format!(
+                                "decide whether {domain} sends mail: if not, mark it parked (`[domains.parked-domain] parked = true`) and publish its parked records; if it does, publish its mail records"
+                            ),
+                        },
+                        "whether the domain is in use is not visible in DNS",
+                        &f,
+                    ));
                     findings.push(f);
                 }
             }
@@ -214,8 +257,46 @@ impl Checker for ParkedDomain {
         CheckOutput {
             findings,
             facts: Some(facts),
-            ..Default::default()
+            proposals,
         }
+    }
+}
+
+/// The SPF record of a domain that sends no mail.
+const NULL_SPF: &str = "v=spf1 -all";
+
+/// The DMARC tags of a parked domain, as PARK002's help gives them.
+const PARKED_DMARC_TAGS: [(&str, &str); 4] = [
+    ("p", "reject"),
+    ("sp", "reject"),
+    ("adkim", "s"),
+    ("aspf", "s"),
+];
+
+fn propose(change: Change, reason: &str, finding: &Finding) -> Proposal {
+    Proposal::new(change, reason, vec![FindingRef::to(finding)])
+}
+
+/// The DMARC finding and the changes that resolve it.
+struct Dmarc {
+    finding: Finding,
+    changes: Vec<Change>,
+}
+
+/// The parked domain's own DMARC record as tag edits: the tags of
+/// [`PARKED_DMARC_TAGS`] set, `pct` and `t` removed (both default to full
+/// enforcement). On a missing or invalid record the edit starts from
+/// `v=DMARC1`; a record of its own at `_dmarc.<domain>` also takes
+/// precedence over an inherited one.
+fn parked_dmarc(domain: &str) -> Change {
+    Change::DmarcTags {
+        name: format!("_dmarc.{domain}"),
+        set: PARKED_DMARC_TAGS
+            .iter()
+            .map(|(t, v)| (t.to_string(), v.to_string()))
+            .collect(),
+        remove: vec!["pct".into(), "t".into()],
+        kind: DmarcEditKind::Fix,
     }
 }
 
@@ -289,7 +370,41 @@ fn check_mx(domain: &str, mxs: &[(u16, String)]) -> Option<Finding> {
 async fn check_dmarc(
     ctx: &CheckContext,
     domain: &str,
-) -> (Option<Finding>, Option<Policy>, Option<Policy>) {
+) -> (Option<Dmarc>, Option<Policy>, Option<Policy>) {
+    let (finding, policy, sub, multiple_at) = dmarc_finding(ctx, domain).await;
+    let dmarc = finding.map(|finding| {
+        let mut changes = Vec::new();
+        if finding.code == PARKED_CHECK_INCOMPLETE.code {
+            // Run again: nothing to change.
+        } else {
+            // Several records at the domain's own name: receivers ignore
+            // them all, so they go before the edit starts from `v=DMARC1`.
+            // (At the organizational domain they are not this domain's to
+            // remove: a record of its own takes precedence.)
+            if multiple_at.as_deref() == Some(domain) {
+                changes.push(Change::RemoveTxt {
+                    name: format!("_dmarc.{domain}"),
+                    value: None,
+                });
+            }
+            changes.push(parked_dmarc(domain));
+        }
+        Dmarc { finding, changes }
+    });
+    (dmarc, policy, sub)
+}
+
+/// The DMARC finding, the policies applied, and where several records are
+/// published, if they are.
+async fn dmarc_finding(
+    ctx: &CheckContext,
+    domain: &str,
+) -> (
+    Option<Finding>,
+    Option<Policy>,
+    Option<Policy>,
+    Option<String>,
+) {
     let fix = format!(
         "publish `_dmarc.{domain}. TXT \"v=DMARC1; p=reject; sp=reject; adkim=s; aspf=s\"` (no dkim key is needed)"
     );
@@ -314,13 +429,14 @@ async fn check_dmarc(
             .evidence("name", name.as_str())
             .evidence("type", "TXT")
             .evidence("error", failure.to_string());
-            return (Some(f), None, None);
+            return (Some(f), None, None, None);
         }
         DiscoveryOutcome::Missing => {
             return (
                 Some(finding(
                     "the parked domain has no dmarc record, so receivers apply no policy to mail forged in its name".into(),
                 )),
+                None,
                 None,
                 None,
             )
@@ -340,6 +456,7 @@ async fn check_dmarc(
                 ),
                 None,
                 None,
+                Some(at),
             )
         }
         DiscoveryOutcome::Found(found) => found,
@@ -357,6 +474,7 @@ async fn check_dmarc(
                     .subject(subject)
                     .evidence("record", found.text.as_str()),
                 ),
+                None,
                 None,
                 None,
             )
@@ -402,7 +520,7 @@ async fn check_dmarc(
         .subject(subject)
         .evidence("record", found.text.as_str())
     });
-    (f, applied, sub)
+    (f, applied, sub, None)
 }
 
 /// For an unmarked domain: a note when it exists but has no MX, no address

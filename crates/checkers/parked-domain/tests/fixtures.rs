@@ -57,6 +57,7 @@ fn snapshot_value(fixture: &Fixture) -> Value {
         "domain": fixture.domain,
         "findings": fixture.output.findings,
         "facts": fixture.output.facts,
+        "proposals": fixture.output.proposals,
     })
 }
 
@@ -86,6 +87,8 @@ fixtures! {
     unmarked_in_use => "unmarked-in-use",
     unmarked_lookup_fails => "unmarked-lookup-fails",
     explicitly_not_parked => "explicitly-not-parked",
+    parked_two_dmarc => "parked-two-dmarc",
+    parked_subdomain_weak_org => "parked-subdomain-weak-org",
 }
 
 #[test]
@@ -111,6 +114,8 @@ async fn expected_codes() {
         ("unmarked-in-use", &[]),
         ("unmarked-lookup-fails", &[]),
         ("explicitly-not-parked", &[]),
+        ("parked-two-dmarc", &["PARK002"]),
+        ("parked-subdomain-weak-org", &["PARK002"]),
     ] {
         let fixture = run(file).await;
         let got: Vec<&str> = fixture
@@ -120,5 +125,50 @@ async fn expected_codes() {
             .map(|f| f.code.as_str())
             .collect();
         assert_eq!(got, codes, "{file}");
+    }
+}
+
+/// The proposals name exactly the records of a parked domain, and each
+/// resolves its finding: every finding but PARK004 (run again) has one.
+#[tokio::test]
+async fn proposals_resolve_every_finding() {
+    use authwarden_api::plan::{Change, FindingRef};
+    for file in FIXTURES {
+        let fixture = run(file).await;
+        let out = &fixture.output;
+        for f in out.findings.iter().filter(|f| f.code != "PARK004") {
+            assert!(
+                out.proposals
+                    .iter()
+                    .any(|p| p.resolves == [FindingRef::to(f)]),
+                "{file}: nothing resolves {} {}",
+                f.code,
+                f.subject
+            );
+        }
+        let domain = &fixture.domain;
+        for p in &out.proposals {
+            match &p.change {
+                Change::PublishTxt { name, value, .. } => {
+                    assert_eq!((name, value.as_str()), (domain, "v=spf1 -all"), "{file}");
+                }
+                Change::DmarcTags { name, set, .. } => {
+                    assert_eq!(name, &format!("_dmarc.{domain}"), "{file}");
+                    assert!(set.contains(&("p".into(), "reject".into())), "{file}");
+                    assert!(set.contains(&("sp".into(), "reject".into())), "{file}");
+                }
+                Change::RemoveTxt { name, value } => {
+                    assert_eq!(name, &format!("_dmarc.{domain}"), "{file}");
+                    assert_eq!(value, &None, "{file}");
+                }
+                Change::Outside { action } => {
+                    assert!(
+                        action.contains(&format!("{domain}. MX 0 .")) || action.contains("parked"),
+                        "{file}: {action}"
+                    );
+                }
+                other => panic!("{file}: unexpected {other:?}"),
+            }
+        }
     }
 }
