@@ -169,3 +169,103 @@ impl Proposal {
         }
     }
 }
+
+/// The merged plan of one domain: what the plan stage makes of every
+/// proposal of the domain's checkers (see `docs/PLAN.md` for the rules).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainPlan {
+    /// The domain.
+    pub domain: String,
+    /// One change per DNS name (TXT records): what the name holds before
+    /// and after.
+    pub changes: Vec<NameChange>,
+    /// Things to do outside DNS, each once.
+    pub outside: Vec<OutsideStep>,
+    /// Rollout holds in force, with their reasons.
+    pub holds: Vec<HoldNote>,
+    /// Proposals left out of the plan, each with why (held back by a hold,
+    /// superseded by a more urgent proposal for the same tag).
+    pub dropped: Vec<DroppedProposal>,
+    /// What re-running the checks with the plan applied showed.
+    pub verification: Verification,
+}
+
+impl DomainPlan {
+    /// True when there is nothing to change or do.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty() && self.outside.is_empty()
+    }
+}
+
+/// The TXT records of one name, before and after the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NameChange {
+    /// The name, e.g. `_dmarc.example.org`.
+    pub name: String,
+    /// What the records are: `dmarc`, `spf` or `txt`.
+    pub kind: String,
+    /// Whose DNS it is in.
+    pub publisher: Publisher,
+    /// The TXT records at the name now.
+    pub before: Vec<String>,
+    /// The TXT records at the name once the change is made (empty: none).
+    pub after: Vec<String>,
+    /// Records to publish (in `after`, not in `before`).
+    pub add: Vec<String>,
+    /// Records to delete (in `before`, not in `after`).
+    pub remove: Vec<String>,
+    /// Why, one sentence per merged proposal.
+    pub reasons: Vec<String>,
+    /// The findings the merged proposals say the change resolves.
+    pub resolves: Vec<FindingRef>,
+}
+
+/// An action outside DNS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutsideStep {
+    /// What to do.
+    pub action: String,
+    /// The findings it resolves.
+    pub resolves: Vec<FindingRef>,
+}
+
+/// A hold of the rollout at a DMARC record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldNote {
+    /// The DMARC record's name.
+    pub name: String,
+    /// Why.
+    pub reasons: Vec<String>,
+}
+
+/// A proposal the plan leaves out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DroppedProposal {
+    /// The name it was about.
+    pub name: String,
+    /// The change, in words (e.g. `set p=quarantine; pct=50`).
+    pub change: String,
+    /// Why it is left out.
+    pub why: String,
+    /// The findings it would have resolved.
+    pub resolves: Vec<FindingRef>,
+}
+
+/// The outcome of checking the domain again with the plan applied.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verification {
+    /// True when the checks ran again with the plan applied; false when
+    /// there was nothing to verify or it could not be done (`note` says why).
+    pub verified: bool,
+    /// Why it was not verified, or a remark.
+    pub note: Option<String>,
+    /// Findings of this run that the checks no longer report with the plan
+    /// applied.
+    pub resolved: Vec<FindingRef>,
+    /// Findings still reported with the plan applied (they need action
+    /// outside DNS, or time).
+    pub remaining: Vec<FindingRef>,
+    /// Findings the checks report only with the plan applied, at warning
+    /// or error severity (a plan that causes them is shown with them).
+    pub introduced: Vec<FindingRef>,
+}

@@ -161,6 +161,7 @@ pub fn export(
         Format::Json => ExportFormat::Json,
         Format::Parquet => ExportFormat::Parquet,
         Format::Text => return Ok(()),
+        Format::Zone => return Err(anyhow!("--format zone is for `authwarden plan`")),
     };
     match output {
         Some(path) => authwarden_history::export_to_path(frame, fmt, path)

@@ -8,6 +8,7 @@ mod check;
 mod explain;
 mod history;
 mod jobs;
+mod plan;
 mod progress;
 mod reports;
 mod setup;
@@ -116,12 +117,16 @@ pub enum Format {
     Csv,
     /// The run's findings frame as Parquet (`run` and `check`, with `--output`).
     Parquet,
+    /// A zone-file fragment (`plan`).
+    Zone,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Check domains now and print the findings
     Check(check::CheckArgs),
+    /// The changes to make, one per DNS name, verified by checking again with them applied
+    Plan(plan::PlanArgs),
     /// Print the documentation of a finding code (e.g. DMARC001 or dmarc-record-missing)
     Explain {
         /// Code or name
@@ -242,6 +247,7 @@ async fn dispatch(cli: Cli, registry: Registry) -> u8 {
     };
     let result = match cli.command {
         Command::Check(args) => check::run(&cli.global, &args, &registry).await,
+        Command::Plan(args) => plan::run(&cli.global, &args, &registry).await,
         Command::Explain { code } => explain::explain(&registry, &code, cli.global.format),
         Command::Run(args) => jobs::run(&cli.global, &args, &registry).await,
         Command::Daemon => jobs::daemon(&cli.global, &registry).await,

@@ -127,7 +127,7 @@ pub fn analyze(global: &GlobalArgs, args: &AnalyzeArgs, registry: &Registry) -> 
             .map_err(std::io::Error::from)
             .and_then(|()| writeln!(out)),
         Format::Csv => write_csv(&mut out, &a.sources),
-        Format::Text | Format::Parquet => write_text(&mut out, &a),
+        Format::Text | Format::Parquet | Format::Zone => write_text(&mut out, &a),
     }
     .and_then(|()| out.flush());
     match written {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context as _};
-use authwarden_api::{Cadence, Clock, Finding, Severity};
+use authwarden_api::{Cadence, Clock, Finding};
 use authwarden_config::Config;
 use authwarden_engine::{Engine, RunOutcome};
 use authwarden_history::{self as history, HistoryStore, RunMeta};
@@ -119,6 +119,13 @@ pub async fn run_job(
         dns_queries = resolver.queries_sent(),
         "checks done"
     );
+    // 1b. the plan: every proposal merged per DNS name and verified by
+    // running the checks again with it applied (state read only).
+    let plans = crate::plan::plan_and_verify(&engine, &ctx, &targets, &outcome).await;
+    tracing::info!(
+        domains = plans.iter().filter(|p| !p.is_empty()).count(),
+        "plan verified"
+    );
 
     // 2. frames and history
     let findings_df = history::findings_frame(&meta, &outcome.findings)?;
@@ -171,6 +178,7 @@ pub async fn run_job(
         &outcome,
         &comparison,
         &planned,
+        &plans,
     );
     let chart_png = if trends.is_empty() {
         None
@@ -419,6 +427,7 @@ fn build_context(
     outcome: &RunOutcome,
     comparison: &history::Comparison,
     planned: &[authwarden_engine::PlannedChecker],
+    plans: &[authwarden_api::plan::DomainPlan],
 ) -> ReportContext {
     let status_of: BTreeMap<&str, &history::FindingStatus> = comparison
         .rows
@@ -510,7 +519,7 @@ fn build_context(
         })
         .collect();
     let summary = Summary::tally(&domains, &resolved);
-    let next_steps = next_steps(outcome);
+    let plan = plans.iter().filter_map(report::PlanSection::of).collect();
     ReportContext {
         job,
         period: meta.period.clone(),
@@ -519,7 +528,7 @@ fn build_context(
         summary,
         domains,
         resolved,
-        next_steps,
+        plan,
         chart: None,
         is_audit: job == Cadence::Annual,
         mail: None,
@@ -550,26 +559,6 @@ impl TzNote for ReportContext {
 /// crashed or ran out of time ([`RunOutcome::incomplete_checks`]).
 pub fn incomplete_checks(outcome: &RunOutcome) -> usize {
     outcome.incomplete_checks().len()
-}
-
-/// The most important things to do, errors first, one line each.
-fn next_steps(outcome: &RunOutcome) -> Vec<String> {
-    let mut steps = Vec::new();
-    for severity in [Severity::Error, Severity::Warning] {
-        for f in outcome.findings.iter().filter(|f| f.severity == severity) {
-            if f.help.is_empty() {
-                continue;
-            }
-            let line = format!("{}: {}", f.domain, f.help);
-            if !steps.contains(&line) {
-                steps.push(line);
-            }
-            if steps.len() >= 8 {
-                return steps;
-            }
-        }
-    }
-    steps
 }
 
 /// Ingests the reports of `[ingest] folders` and, with `[imap]`, the

@@ -19,6 +19,7 @@
 pub mod delivery;
 pub mod intake;
 pub mod job;
+pub mod plan;
 pub mod report_rows;
 pub mod setup;
 

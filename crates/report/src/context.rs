@@ -38,8 +38,10 @@ pub struct ReportContext {
     pub domains: Vec<DomainSection>,
     /// Findings of the previous run that are gone now.
     pub resolved: Vec<FindingRow>,
-    /// What to do first, one sentence each.
-    pub next_steps: Vec<String>,
+    /// The next steps: each domain's plan, merged from every checker's
+    /// proposals and verified (domains with nothing to do are left out).
+    #[serde(default)]
+    pub plan: Vec<crate::PlanSection>,
     /// The trend chart, attached to the mail as an inline image.
     pub chart: Option<Chart>,
     /// Whether this is the audit, which also lists every check that passed.
@@ -579,7 +581,7 @@ impl ReportContext {
             summary: Summary::tally(&domains, &resolved),
             domains,
             resolved,
-            next_steps: vec!["an example next step".into()],
+            plan: vec![crate::PlanSection::sample()],
             chart: Some(Chart::new("trend@example", "trend.png", "an example chart")),
             is_audit: job == Cadence::Annual,
             mail: Some(MailSummary::sample()),

@@ -10,6 +10,7 @@
 
 mod chart;
 mod context;
+mod plan;
 mod render;
 
 /// The phase type of [`PhaseRow`]: the one of `authwarden-dmarc`.
@@ -22,4 +23,5 @@ pub use context::{
     FindingStatus, MailDomain, MailSummary, NewSource, PassedCheck, ReportContext, RolloutChange,
     RolloutDomain, RolloutTimeline, Summary,
 };
+pub use plan::{PlanSection, PlanStep};
 pub use render::{RenderError, Rendered, Renderer};

@@ -88,7 +88,7 @@ fn clean_report_says_so() {
         d.findings.clear();
     }
     ctx.resolved.clear();
-    ctx.next_steps.clear();
+    ctx.plan.clear();
     ctx.chart = None;
     ctx.summary = authwarden_report::Summary::tally(&ctx.domains, &ctx.resolved);
     let r = renderer().render(&ctx).unwrap();
@@ -211,7 +211,7 @@ fn hostile_values_are_escaped_in_html_and_literal_in_text() {
     let chars = r#"quote " amp & lt < gt >"#;
     let mut ctx = fixture(Cadence::Annual);
     ctx.organisation = Some(script.into());
-    ctx.next_steps.push(format!("fix {script}"));
+    ctx.plan[0].steps[0].publish.push(format!("fix {script}"));
     ctx.chart.as_mut().unwrap().alt = chars.into();
     let d = &mut ctx.domains[0];
     d.domain = format!("{script}.example");
@@ -367,7 +367,7 @@ fn control_bidi_and_huge_values_are_escaped_and_cut_in_both_formats() {
     for job in Cadence::ALL {
         let mut ctx = fixture(job);
         ctx.organisation = Some(format!("{forged} {osc}"));
-        ctx.next_steps.push(format!("{rtl}: {forged}"));
+        ctx.plan[0].steps[0].why = format!("{rtl}: {forged}");
         let d = &mut ctx.domains[0];
         d.facts.push(Fact::new(rtl, osc));
         let f = &mut d.findings[0];
@@ -498,11 +498,7 @@ fn syntax_error_names_file_line_and_column() {
     let dir = copy_templates();
     let path = dir.path().join("monthly.html.hbs");
     // Line 3 of monthly.html.hbs is `{{> next-steps}}`.
-    edit(
-        &path,
-        "{{> next-steps}}",
-        "<p>{{#if next_steps}}</p>{{/each}}",
-    );
+    edit(&path, "{{> next-steps}}", "<p>{{#if plan}}</p>{{/each}}");
     let err = Renderer::from_dir(dir.path()).unwrap_err().to_string();
     let prefix = format!("{}:3:", path.display());
     assert!(err.starts_with(&prefix), "{err}");
