@@ -89,6 +89,27 @@ impl SpfView {
         view
     }
 
+    /// The record's own pass `ip4:`/`ip6:` terms as written, with their
+    /// ranges (what a proposal to remove one names).
+    pub fn own_range_terms(&self) -> Vec<(String, Cidr)> {
+        let Some(record) = &self.record else {
+            return Vec::new();
+        };
+        record
+            .terms
+            .iter()
+            .filter_map(|t| match &t.kind {
+                TermKind::Directive(Qualifier::Pass, Mechanism::Ip4(a, l)) => {
+                    Some((t.text.clone(), Cidr::new((*a).into(), l.unwrap_or(32))))
+                }
+                TermKind::Directive(Qualifier::Pass, Mechanism::Ip6(a, l)) => {
+                    Some((t.text.clone(), Cidr::new((*a).into(), l.unwrap_or(128))))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     /// True when some authorized range covers `net`.
     pub fn covers(&self, net: &Cidr) -> bool {
         self.ranges.iter().any(|r| r.covers(net))

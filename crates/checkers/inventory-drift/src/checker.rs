@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use authwarden_api::plan::{Change, FindingRef, Proposal};
 use authwarden_api::reports::{AggregateRow, AggregateSourceExt};
 use authwarden_api::serde_json::{json, Value};
 use authwarden_api::{
@@ -14,7 +15,8 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use authwarden_inventory::attribution::{add_count, summarize, Attributor, Origin, SeenSource};
-use authwarden_inventory::authorization::{dkim_key_published, IncludeAuth, SpfView};
+use authwarden_inventory::authorization::{IncludeAuth, SpfView};
+use authwarden_inventory::declared::Authorizations;
 use authwarden_inventory::inventory::{parse_inventory, sender_facts, Inventory};
 use authwarden_inventory::state::StateFile;
 
@@ -131,6 +133,25 @@ pub struct DomainAuthorizations {
     pub checked: Option<NaiveDate>,
     /// The authorizations.
     pub authorized: Vec<Authorization>,
+    /// Authorizations found missing by a run and not back since: DRIFT007
+    /// stays open while they are here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lost: Vec<LostAuthorization>,
+}
+
+/// An authorization of an inventory sender that disappeared.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct LostAuthorization {
+    /// The inventory sender.
+    pub sender: String,
+    /// `include:<domain>` or `dkim:<selector>`.
+    pub mechanism: String,
+    /// The first run that saw it.
+    pub authorized_since: NaiveDate,
+    /// The first run that found it missing.
+    pub missing_since: NaiveDate,
+    /// The last run that saw it.
+    pub last_seen: Option<NaiveDate>,
 }
 
 /// One authorization of an inventory sender.
@@ -241,6 +262,7 @@ struct Run<'c> {
     findings: Vec<Finding>,
     drift: Vec<Value>,
     skipped: Vec<Value>,
+    proposals: Vec<Proposal>,
 }
 
 fn day(ts: i64) -> Value {
@@ -267,6 +289,7 @@ impl<'c> Run<'c> {
             findings: Vec::new(),
             drift: Vec::new(),
             skipped: Vec::new(),
+            proposals: Vec::new(),
         }
     }
 
@@ -292,6 +315,17 @@ impl<'c> Run<'c> {
         self.findings.push(f);
         self.drift
             .push(json!({"kind": kind, "source": source, "action": action}));
+    }
+
+    /// A proposal resolving the finding pushed last.
+    fn propose_last(&mut self, change: Change, reason: String) {
+        let resolves = self
+            .findings
+            .last()
+            .map(FindingRef::to)
+            .into_iter()
+            .collect();
+        self.proposals.push(Proposal::new(change, reason, resolves));
     }
 
     fn skip(&mut self, kinds: &[&str], reason: &str) {
@@ -361,7 +395,17 @@ impl<'c> Run<'c> {
             self.findings.push(f);
         }
         let spf_ok = spf.failure.is_none();
-        let (dkim_published, dkim_failed) = self.probe_dkim(&inventory).await;
+        let auth = Authorizations::fetch(
+            resolver.as_ref(),
+            &self.domain,
+            &inventory,
+            self.catalog,
+            &spf,
+            &BTreeMap::new(),
+        )
+        .await;
+        self.dkim_failures(&auth);
+        let dkim_published = auth.dkim_published();
 
         // (1) x (2): includes no inventory entry explains
         let mut authorized_by_spf = Vec::new();
@@ -421,8 +465,13 @@ impl<'c> Run<'c> {
         }
 
         // authorizations that disappeared since the last run
-        let current = self.authorizations(&inventory, &spf, &dkim_published);
-        self.compare_state(&inventory, &spf, current, spf_ok, &dkim_failed);
+        self.compare_state(
+            &inventory,
+            &spf,
+            auth.third_party_mechanisms(),
+            spf_ok,
+            &auth.dkim_unknown(),
+        );
 
         // (3) who sends
         let source = self.ctx.extensions.get::<AggregateSourceExt>();
@@ -446,7 +495,7 @@ impl<'c> Run<'c> {
                         ),
                     );
                 } else {
-                    seen_facts = self.report_drift(&config, &inventory, &spf, &rows);
+                    seen_facts = self.report_drift(&config, &inventory, &spf, &auth, &rows);
                 }
             }
         }
@@ -465,68 +514,34 @@ impl<'c> Run<'c> {
         CheckOutput {
             findings: self.findings,
             facts: Some(facts),
-            ..Default::default()
+            proposals: self.proposals,
         }
     }
 
-    /// Probes the default selectors of the inventory's providers: (sender,
-    /// selector) pairs with a key, and the senders whose probe failed.
-    async fn probe_dkim(
-        &mut self,
-        inventory: &Inventory,
-    ) -> (Vec<(String, String)>, BTreeSet<String>) {
-        let mut published = Vec::new();
-        let mut failed = BTreeSet::new();
-        for sender in &inventory.senders {
-            let Some(p) = &sender.provider else { continue };
-            for sel in &p.dkim_selectors {
-                match dkim_key_published(self.ctx.resolver.as_ref(), &self.domain, sel).await {
-                    Ok(true) => published.push((sender.id.clone(), sel.clone())),
-                    Ok(false) => {}
-                    Err(e) => {
-                        failed.insert(sender.id.clone());
-                        let f = self
-                            .finding(
-                                &DRIFT_INCOMPLETE,
-                                &format!("{sel}._domainkey.{}", self.domain),
-                                format!(
-                                    "dkim selector `{sel}` of {} could not be looked up: {e}",
-                                    sender.id
-                                ),
-                            )
-                            .help("retry the run; whether the key disappeared was not checked")
-                            .evidence("failure", e);
-                        self.findings.push(f);
-                    }
-                }
+    /// A DRIFT009 finding per DKIM selector whose lookup failed.
+    fn dkim_failures(&mut self, auth: &Authorizations) {
+        for a in &auth.senders {
+            for (sel, e) in &a.dkim_failed {
+                let f = self
+                    .finding(
+                        &DRIFT_INCOMPLETE,
+                        &format!("{sel}._domainkey.{}", self.domain),
+                        format!(
+                            "dkim selector `{sel}` of {} could not be looked up: {e}",
+                            a.sender
+                        ),
+                    )
+                    .help("retry the run; whether the key disappeared was not checked")
+                    .evidence("failure", e.clone());
+                self.findings.push(f);
             }
         }
-        (published, failed)
     }
 
-    /// The third-party authorizations of inventory senders found now.
-    fn authorizations(
-        &self,
-        inventory: &Inventory,
-        spf: &SpfView,
-        dkim: &[(String, String)],
-    ) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        for inc in spf.includes.iter().filter(|i| i.working) {
-            if let Some(s) = inventory.by_include(&inc.target, self.catalog) {
-                if s.third_party() {
-                    out.push((s.id.clone(), format!("include:{}", inc.target)));
-                }
-            }
-        }
-        for (s, sel) in dkim {
-            out.push((s.clone(), format!("dkim:{sel}")));
-        }
-        out.sort();
-        out.dedup();
-        out
-    }
-
+    /// DRIFT007: the third-party authorizations of the last run against
+    /// `current`. An authorization found missing is remembered as lost and
+    /// reported by every run until it is back or its sender leaves the
+    /// inventory; one whose lookup failed now is kept as it was.
     fn compare_state(
         &mut self,
         inventory: &Inventory,
@@ -545,12 +560,21 @@ impl<'c> Run<'c> {
         let file = StateFile::for_run(&paths, CHECKER_ID, STATE_FILE);
         let today = self.now.date_naive();
         let domain = self.domain.clone();
+        let unknown = |mechanism: &str, sender: &str| {
+            if mechanism.starts_with("include:") {
+                !spf_ok
+            } else {
+                dkim_failed.contains(sender)
+            }
+        };
         let result = file.update(|state: &mut AuthorizedState| {
             state.version = 1;
             let entry = state.domains.entry(domain).or_default();
-            let first_run = entry.checked.is_none();
             let previous = std::mem::take(&mut entry.authorized);
-            let mut lost = Vec::new();
+            let previous_lost = std::mem::take(&mut entry.lost);
+            let found = |sender: &str, mechanism: &str| {
+                current.iter().any(|(s, m)| s == sender && m == mechanism)
+            };
             let mut next = Vec::new();
             for (sender, mechanism) in &current {
                 let since = previous
@@ -564,29 +588,45 @@ impl<'c> Run<'c> {
                     since,
                 });
             }
+            let mut lost = Vec::new();
             for a in previous {
-                if next
-                    .iter()
-                    .any(|n| n.sender == a.sender && n.mechanism == a.mechanism)
-                {
+                if found(&a.sender, &a.mechanism) {
                     continue;
                 }
-                // Unknown now (a failed lookup): keep it, judge next run.
-                let unknown = if a.mechanism.starts_with("include:") {
-                    !spf_ok
-                } else {
-                    dkim_failed.contains(&a.sender)
-                };
-                if unknown {
+                if unknown(&a.mechanism, &a.sender) {
+                    // Unknown now (a failed lookup): keep it, judge next run.
                     next.push(a);
                 } else {
-                    lost.push((a, entry.checked));
+                    lost.push(LostAuthorization {
+                        sender: a.sender,
+                        mechanism: a.mechanism,
+                        authorized_since: a.since,
+                        missing_since: today,
+                        last_seen: entry.checked,
+                    });
                 }
             }
+            // Lost before: still open unless it is back or the sender left
+            // the inventory (then it was removed on purpose).
+            for l in previous_lost {
+                if found(&l.sender, &l.mechanism) || inventory.sender(&l.sender).is_none() {
+                    continue;
+                }
+                if !lost
+                    .iter()
+                    .any(|n| n.sender == l.sender && n.mechanism == l.mechanism)
+                {
+                    lost.push(l);
+                }
+            }
+            // Senders removed from the inventory lost it on purpose.
+            lost.retain(|l| inventory.sender(&l.sender).is_some());
+            lost.sort();
             next.sort();
             entry.authorized = next;
+            entry.lost = lost.clone();
             entry.checked = Some(today);
-            (lost, first_run)
+            lost
         });
         match result {
             Err(e) => {
@@ -605,50 +645,83 @@ impl<'c> Run<'c> {
                     "the state file could not be used",
                 );
             }
-            Ok((lost, _first_run)) => {
-                for (a, last_run) in lost {
-                    // Senders removed from the inventory lost it on purpose.
-                    if inventory.sender(&a.sender).is_none() {
-                        continue;
-                    }
-                    let (what, restore) = match a.mechanism.strip_prefix("dkim:") {
-                        Some(sel) => (
-                            format!("its DKIM key at selector `{sel}`"),
-                            format!(
-                                "publish the key {} gives for {sel}._domainkey.{} again",
-                                a.sender, self.domain
-                            ),
-                        ),
-                        None => (
-                            format!("`{}` in SPF", a.mechanism),
-                            format!(
-                                "restore {}: publish `{}`",
-                                a.mechanism,
-                                spf.with_term(&a.mechanism)
-                            ),
-                        ),
-                    };
-                    let message = format!("{} lost {what} since the last run", a.sender);
-                    let action = format!(
-                        "{restore}; or remove {} from the inventory if it no longer sends",
-                        a.sender
-                    );
-                    self.drift(
-                        &DRIFT_AUTHORIZATION_LOST,
-                        kind::AUTHORIZATION_DISAPPEARED,
-                        &a.sender,
-                        message,
-                        action,
-                        json!({
-                            "mechanism": a.mechanism,
-                            "authorized_since": a.since.to_string(),
-                            "last_run": last_run.map(|d| d.to_string()),
-                            "record": spf.text,
-                        }),
-                    );
+            Ok(lost) => {
+                for l in lost {
+                    self.report_lost(inventory, spf, &l, unknown(&l.mechanism, &l.sender));
                 }
             }
         }
+    }
+
+    /// The DRIFT007 finding of one lost authorization, with the proposal
+    /// that restores it.
+    fn report_lost(
+        &mut self,
+        inventory: &Inventory,
+        spf: &SpfView,
+        l: &LostAuthorization,
+        unverified: bool,
+    ) {
+        let (what, restore, change) = match l.mechanism.strip_prefix("dkim:") {
+            Some(sel) => {
+                let provider = inventory
+                    .sender(&l.sender)
+                    .and_then(|s| s.provider.as_ref())
+                    .map_or_else(|| l.sender.clone(), |p| p.name.clone());
+                let restore = format!(
+                    "publish the key {provider} gives for {sel}._domainkey.{} again",
+                    self.domain
+                );
+                (
+                    format!("its DKIM key at selector `{sel}`"),
+                    restore.clone(),
+                    Change::Outside { action: restore },
+                )
+            }
+            None => (
+                format!("`{}` in SPF", l.mechanism),
+                format!(
+                    "restore {}: publish `{}`",
+                    l.mechanism,
+                    spf.with_term(&l.mechanism)
+                ),
+                Change::SpfTerms {
+                    name: self.domain.clone(),
+                    add: vec![l.mechanism.clone()],
+                    remove: Vec::new(),
+                    all: None,
+                },
+            ),
+        };
+        let when = if l.missing_since == self.now.date_naive() {
+            "since the last run".to_string()
+        } else {
+            format!("(missing since {})", l.missing_since)
+        };
+        let message = format!("{} lost {what} {when}", l.sender);
+        let action = format!(
+            "{restore}; or remove {} from the inventory if it no longer sends",
+            l.sender
+        );
+        self.drift(
+            &DRIFT_AUTHORIZATION_LOST,
+            kind::AUTHORIZATION_DISAPPEARED,
+            &l.sender,
+            message,
+            action,
+            json!({
+                "mechanism": l.mechanism,
+                "authorized_since": l.authorized_since.to_string(),
+                "missing_since": l.missing_since.to_string(),
+                "last_run": l.last_seen.map(|d| d.to_string()),
+                "record": spf.text,
+                "unverified": unverified,
+            }),
+        );
+        self.propose_last(
+            change,
+            format!("{} is in the inventory but lost {what}", l.sender),
+        );
     }
 
     /// The report-based drift kinds; returns the `seen` facts.
@@ -657,6 +730,7 @@ impl<'c> Run<'c> {
         config: &DriftConfig,
         inventory: &Inventory,
         spf: &SpfView,
+        auth: &Authorizations,
         rows: &[AggregateRow],
     ) -> Vec<Value> {
         let attributor = Attributor::new(inventory, self.catalog, spf);
@@ -750,67 +824,61 @@ impl<'c> Run<'c> {
             let origin = Origin::Inventory(sender.id.clone());
             let period = in_period.get(&origin);
 
-            // DRIFT003: sending but not authorized by SPF
-            if let Some(seen) = period.filter(|s| s.messages > 0) {
-                let missing = match &sender.provider {
-                    Some(p) => {
-                        let authorized = spf
-                            .includes
-                            .iter()
-                            .any(|i| i.working && sender.owns_include(&i.target, self.catalog));
-                        (!authorized).then(|| {
-                            p.spf_include()
-                                .map(|d| format!("include:{d}"))
-                                .or_else(|| p.spf.clone())
-                        })
-                    }
-                    None => {
-                        let uncovered: Vec<String> = sender
-                            .ips
-                            .iter()
-                            .filter(|c| !spf.covers(c))
-                            .map(|c| c.spf_term())
-                            .collect();
-                        (!uncovered.is_empty()).then(|| Some(uncovered.join(" ")))
-                    }
-                };
-                if let Some(term) = missing.filter(|_| spf.failure.is_none()) {
-                    let (action, record) = match &term {
-                        Some(t) => {
-                            let r = spf.with_term(t);
-                            (
-                                format!("update the SPF record of {}: publish `{r}`", self.domain),
-                                Some(r),
-                            )
-                        }
-                        None => (
-                            format!(
-                                "authorize {} in the SPF record of {} as the service documents",
-                                sender.id, self.domain
-                            ),
-                            None,
-                        ),
-                    };
-                    self.drift(
-                        &DRIFT_MISSING_FROM_SPF,
-                        kind::MISSING_FROM_SPF,
-                        &sender.id,
+            // DRIFT003: sending but not authorized by SPF (the one answer
+            // the rollout advisor shares)
+            let status = auth.sender(&sender.id);
+            if let Some((seen, status)) = period
+                .filter(|s| s.messages > 0)
+                .zip(status)
+                .filter(|(_, a)| a.spf_known && !a.spf_authorized)
+            {
+                let terms = &status.spf_missing;
+                let (action, record) = if terms.is_empty() {
+                    (
                         format!(
-                            "{} sends as {} ({} message{}) but the spf record does not authorize it",
-                            sender.id,
-                            self.domain,
-                            seen.messages,
-                            if seen.messages == 1 { "" } else { "s" }
+                            "authorize {} in the SPF record of {} as the service documents",
+                            sender.id, self.domain
                         ),
-                        action,
-                        json!({
-                            "messages": seen.messages,
-                            "spf_aligned_messages": seen.spf_aligned,
-                            "mechanism": term,
-                            "record": spf.text,
-                            "suggested_record": record,
-                            "ips": ips_evidence(seen, 10),
-                        }),
+                        None,
+                    )
+                } else {
+                    let r = spf.with_term(&terms.join(" "));
+                    (
+                        format!("update the SPF record of {}: publish `{r}`", self.domain),
+                        Some(r),
+                    )
+                };
+                let term = (!terms.is_empty()).then(|| terms.join(" "));
+                self.drift(
+                    &DRIFT_MISSING_FROM_SPF,
+                    kind::MISSING_FROM_SPF,
+                    &sender.id,
+                    format!(
+                        "{} sends as {} ({} message{}) but the spf record does not authorize it",
+                        sender.id,
+                        self.domain,
+                        seen.messages,
+                        if seen.messages == 1 { "" } else { "s" }
+                    ),
+                    action,
+                    json!({
+                        "messages": seen.messages,
+                        "spf_aligned_messages": seen.spf_aligned,
+                        "mechanism": term,
+                        "record": spf.text,
+                        "suggested_record": record,
+                        "ips": ips_evidence(seen, 10),
+                    }),
+                );
+                if !terms.is_empty() {
+                    self.propose_last(
+                        Change::SpfTerms {
+                            name: self.domain.clone(),
+                            add: terms.clone(),
+                            remove: Vec::new(),
+                            all: None,
+                        },
+                        format!("authorize {} in the SPF record", sender.id),
                     );
                 }
             }
@@ -866,35 +934,64 @@ impl<'c> Run<'c> {
                 .iter()
                 .filter(|i| sender.owns_include(&i.target, self.catalog))
                 .collect();
+            // Its own ranges still in the record, as written (none that
+            // another sender of the inventory sends from).
+            let ranges: Vec<String> = spf
+                .own_range_terms()
+                .into_iter()
+                .filter(|(_, r)| {
+                    sender.ips.iter().any(|c| c.covers(r))
+                        && !inventory
+                            .senders
+                            .iter()
+                            .any(|o| o.id != sender.id && o.ips.iter().any(|c| c.overlaps(r)))
+                })
+                .map(|(t, _)| t)
+                .collect();
             let lookups: u32 = includes.iter().map(|i| i.lookups).sum();
-            let terms: Vec<String> = includes.iter().map(|i| i.term.clone()).collect();
-            let action = match includes.first() {
-                Some(i) => {
-                    let without = spf.without_term(&i.term);
-                    match without {
-                        Some(r) => format!(
-                            "confirm with {} that it is gone, then remove {} from SPF (saves {lookups} DNS lookup{}): publish `{r}`; and remove it from the inventory",
-                            sender.owner.as_deref().unwrap_or("its owner"),
-                            i.term,
-                            if lookups == 1 { "" } else { "s" }
-                        ),
-                        None => format!(
-                            "confirm it is gone, then remove {} from SPF (saves {lookups} DNS lookups) and the entry from the inventory",
-                            i.term
-                        ),
-                    }
+            let mut terms: Vec<String> = includes.iter().map(|i| i.term.clone()).collect();
+            terms.extend(ranges.iter().cloned());
+            // The terms a removal can take out of this record (not those
+            // behind a redirect).
+            let removable: Vec<String> = terms
+                .iter()
+                .filter(|t| spf.without_term(t).is_some())
+                .cloned()
+                .collect();
+            let owner = sender.owner.as_deref().unwrap_or("its owner");
+            let action = if terms.is_empty() {
+                format!("confirm with {owner} that it is gone and remove it from the inventory")
+            } else {
+                let saves = if lookups > 0 {
+                    format!(
+                        " (saves {lookups} DNS lookup{})",
+                        if lookups == 1 { "" } else { "s" }
+                    )
+                } else {
+                    String::new()
+                };
+                match spf_without(spf, &removable) {
+                    Some(r) if removable.len() == terms.len() => format!(
+                        "confirm with {owner} that it is gone, then remove {} from SPF{saves}: publish `{r}`; and remove it from the inventory",
+                        terms.join(" ")
+                    ),
+                    _ => format!(
+                        "confirm with {owner} that it is gone, then remove {} from SPF{saves} and the entry from the inventory",
+                        terms.join(" ")
+                    ),
                 }
-                None => format!(
-                    "confirm with {} that it is gone and remove it from the inventory",
-                    sender.owner.as_deref().unwrap_or("its owner")
-                ),
+            };
+            let still = match terms.len() {
+                0 => String::new(),
+                1 => format!("; {} is still in the SPF record", terms[0]),
+                _ => format!("; {} are still in the SPF record", terms.join(" ")),
             };
             self.drift(
                 &DRIFT_STALE,
                 kind::STALE,
                 &sender.id,
                 format!(
-                    "{} has not sent as {} for {} days",
+                    "{} has not sent as {} for {} days{still}",
                     sender.id, self.domain, config.stale_days
                 ),
                 action,
@@ -906,6 +1003,20 @@ impl<'c> Run<'c> {
                     "owner": sender.owner,
                 }),
             );
+            if !removable.is_empty() {
+                self.propose_last(
+                    Change::SpfTerms {
+                        name: self.domain.clone(),
+                        add: Vec::new(),
+                        remove: removable,
+                        all: None,
+                    },
+                    format!(
+                        "{} has not sent for {} days: its SPF authorization only widens who may send",
+                        sender.id, config.stale_days
+                    ),
+                );
+            }
         }
         if earliest > stale_start + 2 * 86_400 {
             let days = (self.now.timestamp() - earliest) / 86_400;
@@ -958,4 +1069,16 @@ impl<'c> Run<'c> {
         }
         seen_facts
     }
+}
+
+/// The record without every one of `terms`, when each is a top-level term.
+fn spf_without(spf: &SpfView, terms: &[String]) -> Option<String> {
+    let record = spf.record.as_ref()?;
+    let kept: Vec<&str> = record
+        .terms
+        .iter()
+        .map(|t| t.text.as_str())
+        .filter(|t| !terms.iter().any(|r| r == t))
+        .collect();
+    (!terms.is_empty()).then(|| format!("v=spf1 {}", kept.join(" ")))
 }

@@ -25,7 +25,7 @@ pub mod codes;
 pub use authwarden_inventory::{attribution, authorization, inventory, state};
 pub use checker::{
     kind, Authorization, AuthorizedState, DomainAuthorizations, DriftConfig, InventoryDrift,
-    CHECKER_ID, DEFAULT_PERIOD_DAYS, DEFAULT_STALE_DAYS, STATE_FILE,
+    LostAuthorization, CHECKER_ID, DEFAULT_PERIOD_DAYS, DEFAULT_STALE_DAYS, STATE_FILE,
 };
 pub use codes::CODES;
 pub use inventory::{parse_inventory, Cidr, Inventory, InventoryProblem, Sender};

@@ -3,6 +3,7 @@
 
 mod common;
 
+use authwarden_api::plan::Change;
 use authwarden_api::reports::AggregateRow;
 use authwarden_api::serde_json::{json, Value};
 use authwarden_api::RecordType;
@@ -128,6 +129,39 @@ async fn every_report_kind_from_months_of_history() {
         f("DRIFT003", "mailgun").evidence["suggested_record"],
         "v=spf1 include:_spf.google.com include:sendgrid.net include:servers.mcsv.net include:spf.unknown-esp.example ip4:192.0.2.0/24 include:mailgun.org -all"
     );
+    // ...and the same term proposed as an SPF edit resolving the finding.
+    let authorize: Vec<_> = out
+        .proposals
+        .iter()
+        .filter(|p| p.resolves.iter().any(|r| r.code == "DRIFT003"))
+        .collect();
+    assert_eq!(authorize.len(), 1);
+    assert_eq!(
+        authorize[0].change,
+        Change::SpfTerms {
+            name: DOMAIN.into(),
+            add: vec!["include:mailgun.org".into()],
+            remove: vec![],
+            all: None
+        }
+    );
+    assert_eq!(authorize[0].resolves[0].subject, "mailgun");
+    // The stale include is named and its removal proposed.
+    assert!(
+        f("DRIFT002", "mailchimp")
+            .message
+            .ends_with("include:servers.mcsv.net is still in the SPF record"),
+        "{}",
+        f("DRIFT002", "mailchimp").message
+    );
+    assert!(out.proposals.iter().any(|p| p.change
+        == Change::SpfTerms {
+            name: DOMAIN.into(),
+            add: vec![],
+            remove: vec!["include:servers.mcsv.net".into()],
+            all: None
+        }
+        && p.resolves[0].code == "DRIFT002"));
     // The stale include's cost, from the spf evaluation.
     assert_eq!(f("DRIFT002", "mailchimp").evidence["lookups"], 1);
     assert_eq!(f("DRIFT002", "zendesk").evidence["lookups"], 0);
@@ -259,6 +293,52 @@ async fn staleness_needs_reports_covering_the_stale_period() {
             ("stale", "crm")
         ])
     );
+    // The CRM's range is still in the record: the finding names the term as
+    // written and proposes removing exactly that.
+    let crm = out
+        .findings
+        .iter()
+        .find(|f| f.code == "DRIFT002" && f.subject == "crm")
+        .unwrap();
+    assert_eq!(
+        crm.message,
+        "crm has not sent as example.org for 20 days; ip4:192.0.2.0/24 is still in the SPF record"
+    );
+    assert_eq!(crm.evidence["spf_terms"], json!(["ip4:192.0.2.0/24"]));
+    let removal: Vec<&Change> = out
+        .proposals
+        .iter()
+        .filter(|p| {
+            p.resolves
+                .iter()
+                .any(|r| r.code == "DRIFT002" && r.subject == "crm")
+        })
+        .map(|p| &p.change)
+        .collect();
+    assert_eq!(
+        removal,
+        [&Change::SpfTerms {
+            name: DOMAIN.into(),
+            add: vec![],
+            remove: vec!["ip4:192.0.2.0/24".into()],
+            all: None
+        }]
+    );
+    assert!(
+        crm.help
+            .contains("publish `v=spf1 include:_spf.google.com include:sendgrid.net -all`"),
+        "{}",
+        crm.help
+    );
+}
+
+/// (sender, mechanism) of every DRIFT007 finding.
+fn lost_of(out: &authwarden_api::CheckOutput) -> Vec<(String, Value)> {
+    out.findings
+        .iter()
+        .filter(|f| f.code == "DRIFT007")
+        .map(|f| (f.subject.clone(), f.evidence["mechanism"].clone()))
+        .collect()
 }
 
 #[tokio::test]
@@ -278,14 +358,8 @@ async fn authorization_disappeared_since_the_last_run() {
     h.zone = zone("org-changed");
     h.now += Duration::days(30);
     let second = h.run().await;
-    let lost: Vec<_> = second
-        .findings
-        .iter()
-        .filter(|f| f.code == "DRIFT007")
-        .map(|f| (f.subject.clone(), f.evidence["mechanism"].clone()))
-        .collect();
     assert_eq!(
-        lost,
+        lost_of(&second),
         [
             ("sendgrid".to_string(), json!("dkim:s1")),
             ("sendgrid".to_string(), json!("include:sendgrid.net"))
@@ -302,10 +376,51 @@ async fn authorization_disappeared_since_the_last_run() {
         "{restore}"
     );
 
-    // Reported once: the next run compares with the changed state.
+    // Each lost authorization proposes its restoration.
+    let restores: Vec<&Change> = second
+        .proposals
+        .iter()
+        .filter(|p| p.resolves.iter().any(|r| r.code == "DRIFT007"))
+        .map(|p| &p.change)
+        .collect();
+    assert_eq!(
+        restores,
+        [
+            &Change::Outside {
+                action: "publish the key SendGrid gives for s1._domainkey.example.org again".into()
+            },
+            &Change::SpfTerms {
+                name: DOMAIN.into(),
+                add: vec!["include:sendgrid.net".into()],
+                remove: vec![],
+                all: None
+            }
+        ]
+    );
+
+    // Nothing fixed: the next job reports it again, with the day it went.
     h.now += Duration::days(30);
     let third = h.run().await;
-    assert!(!codes(&third).contains(&"DRIFT007".to_string()));
+    assert_eq!(lost_of(&third), lost_of(&second));
+    let again = third
+        .findings
+        .iter()
+        .find(|f| f.code == "DRIFT007")
+        .unwrap();
+    assert_eq!(again.evidence["missing_since"], "2026-12-01");
+    assert!(
+        again.message.contains("missing since 2026-12-01"),
+        "{}",
+        again.message
+    );
+
+    // DNS restored: resolved, and not reported again after that.
+    h.zone = zone("org");
+    h.now += Duration::days(30);
+    let fourth = h.run().await;
+    assert!(!codes(&fourth).contains(&"DRIFT007".to_string()));
+    h.now += Duration::days(30);
+    assert!(!codes(&h.run().await).contains(&"DRIFT007".to_string()));
 
     // A sender removed from the inventory lost it on purpose.
     let dir2 = tempfile::tempdir().unwrap();
@@ -325,6 +440,36 @@ async fn authorization_disappeared_since_the_last_run() {
         "{:#?}",
         out.findings
     );
+}
+
+#[tokio::test]
+async fn an_ad_hoc_check_between_two_jobs_does_not_consume_a_lost_authorization() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(&zone("org"), full_inventory());
+    h.data_dir = Some(dir.path().to_path_buf());
+    h.run().await;
+    let state = dir.path().join("inventory-drift/authorized.json");
+    let after_job = std::fs::read_to_string(&state).unwrap();
+
+    // SendGrid's include and key go; an ad-hoc check sees it first...
+    h.zone = zone("org-changed");
+    h.now += Duration::days(10);
+    h.read_only = true;
+    let adhoc = h.run().await;
+    assert_eq!(lost_of(&adhoc).len(), 2, "{:#?}", adhoc.findings);
+    assert_eq!(std::fs::read_to_string(&state).unwrap(), after_job);
+
+    // ...and the next job still reports it, as does the one after.
+    h.read_only = false;
+    h.now += Duration::days(20);
+    let job = h.run().await;
+    assert_eq!(lost_of(&job), lost_of(&adhoc));
+    h.read_only = true;
+    h.now += Duration::days(1);
+    assert_eq!(lost_of(&h.run().await), lost_of(&adhoc));
+    h.read_only = false;
+    h.now += Duration::days(29);
+    assert_eq!(lost_of(&h.run().await), lost_of(&adhoc));
 }
 
 #[tokio::test]

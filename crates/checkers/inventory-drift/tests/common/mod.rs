@@ -108,6 +108,8 @@ pub struct Harness {
     pub config: Value,
     pub rows: Option<Vec<AggregateRow>>,
     pub data_dir: Option<std::path::PathBuf>,
+    /// Run as an ad-hoc check: the state is read, never written.
+    pub read_only: bool,
     pub now: DateTime<Utc>,
     pub fail: Vec<(String, authwarden_api::RecordType)>,
 }
@@ -120,6 +122,7 @@ impl Harness {
             config: json!({}),
             rows: None,
             data_dir: None,
+            read_only: false,
             now: now(),
             fail: Vec::new(),
         }
@@ -139,7 +142,12 @@ impl Harness {
                 )))));
         }
         if let Some(dir) = &self.data_dir {
-            ctx.extensions.insert(Arc::new(RunPaths::new(dir.clone())));
+            let paths = if self.read_only {
+                RunPaths::read_only(dir.clone())
+            } else {
+                RunPaths::new(dir.clone())
+            };
+            ctx.extensions.insert(Arc::new(paths));
         }
         let mut target = DomainTarget::new(DOMAIN);
         target.settings = self.settings.clone();
