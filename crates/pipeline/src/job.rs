@@ -702,6 +702,7 @@ fn rollout_context(
     let history: Vec<_> = history
         .into_iter()
         .filter(|d| checked.contains(d.domain.as_str()))
+        .map(|d| with_advisor_phases(d, outcome, from, until))
         .collect();
     if history.is_empty() {
         return (None, None);
@@ -787,6 +788,64 @@ fn rollout_context(
         domains,
     };
     (Some(timeline), png)
+}
+
+/// The domain's rollout as the rollout advisor of this run sees it, when
+/// it has a phase history (its own, begun from the published policies of
+/// the aggregate reports): so that the DMARC ROLLOUT section and the
+/// advisor state one phase age. Otherwise the runs' view as it is.
+fn with_advisor_phases(
+    mut d: history::DomainRollout,
+    outcome: &RunOutcome,
+    from: chrono::DateTime<chrono::Utc>,
+    until: chrono::DateTime<chrono::Utc>,
+) -> history::DomainRollout {
+    use authwarden_dmarc::{DomainPhase, Phase, RolloutFacts};
+    let Some(facts) = outcome
+        .domains
+        .iter()
+        .find(|r| r.domain == d.domain)
+        .and_then(|r| r.facts.get("rollout"))
+        .and_then(|v| serde_json::from_value::<RolloutFacts>(v.clone()).ok())
+    else {
+        return d;
+    };
+    let entries: Vec<(chrono::DateTime<chrono::Utc>, DomainPhase)> = facts
+        .phases
+        .iter()
+        .filter_map(|p| {
+            let day = chrono::NaiveDate::parse_from_str(&p.since, "%Y-%m-%d").ok()?;
+            Some((
+                day.and_time(chrono::NaiveTime::MIN).and_utc(),
+                DomainPhase::published(Phase::new(p.phase, p.pct, p.testing)),
+            ))
+        })
+        .collect();
+    let Some((since, current)) = entries.last().cloned() else {
+        return d;
+    };
+    if since > until {
+        return d;
+    }
+    d.current = current;
+    d.since = since;
+    d.at_start = entries
+        .iter()
+        .rev()
+        .find(|(at, _)| *at < from)
+        .map(|(_, p)| *p);
+    d.changes = entries
+        .iter()
+        .enumerate()
+        .filter(|(_, (at, _))| *at >= from && *at <= until)
+        .map(|(i, (at, to))| history::PhaseChange {
+            at: *at,
+            run_id: String::new(),
+            from: i.checked_sub(1).map(|j| entries[j].1),
+            to: *to,
+        })
+        .collect();
+    d
 }
 
 /// The report's mail section from the history's summary, and the pass-rate
