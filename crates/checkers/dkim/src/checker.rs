@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use authwarden_api::domain::{normalize_name, organizational_domain};
+use authwarden_api::plan::{Change, FindingRef, Proposal, Publisher};
 use authwarden_api::serde_json::{json, Map, Value};
 use authwarden_api::{
     async_trait, Cadence, CheckContext, CheckOutput, Checker, CheckerInfo, CodeInfo, DnsOutcome,
@@ -202,9 +203,19 @@ struct Probe {
     cname_target: Option<String>,
     managed_by: Option<String>,
     key_sha256: Option<String>,
+    /// The key records found, as published.
+    texts: Vec<String>,
 }
 
 impl Probe {
+    /// Who holds the key: the provider the selector is delegated to, else
+    /// the service that signs with it.
+    fn holder(&self) -> String {
+        self.managed_by
+            .clone()
+            .unwrap_or_else(|| "the signing service".into())
+    }
+
     fn expected(&self) -> bool {
         self.sources
             .iter()
@@ -287,6 +298,7 @@ impl Checker for Dkim {
         let mut run = Run {
             domain: domain.clone(),
             findings: Vec::new(),
+            proposals: Vec::new(),
             history: None,
         };
         let parsed = parsed_config(&ctx.config);
@@ -374,6 +386,7 @@ impl Checker for Dkim {
                     cname_target: None,
                     managed_by: None,
                     key_sha256: None,
+                    texts: Vec::new(),
                 });
                 continue;
             };
@@ -390,6 +403,7 @@ impl Checker for Dkim {
                 cname_target,
                 managed_by,
                 key_sha256: None,
+                texts: Vec::new(),
             };
             match &answer.outcome {
                 DnsOutcome::Failed(f) => {
@@ -424,6 +438,7 @@ impl Checker for Dkim {
                         .collect();
                     if !texts.is_empty() {
                         probe.status = run.analyze(&mut probe, &texts);
+                        probe.texts = texts;
                     }
                 }
                 DnsOutcome::NxDomain | DnsOutcome::NoData => {}
@@ -539,6 +554,13 @@ impl Checker for Dkim {
                     )
                     .evidence("sends_mail", evidence)
                     .evidence("selectors_probed", probed);
+                run.outside(
+                    format!(
+                        "enable dkim signing at every service that sends mail for {domain} and publish the keys it gives, or list the selectors the domain already signs with under `[domains.dkim] selectors`"
+                    ),
+                    "the keys come from the signing services",
+                    &finding,
+                );
                 run.push(finding);
             }
         }
@@ -546,7 +568,7 @@ impl Checker for Dkim {
         CheckOutput {
             findings: run.findings,
             facts: Some(Value::Array(facts)),
-            ..Default::default()
+            proposals: run.proposals,
         }
     }
 }
@@ -723,12 +745,22 @@ impl Age {
 struct Run {
     domain: String,
     findings: Vec<Finding>,
+    proposals: Vec<Proposal>,
     history: Option<KeyHistory>,
 }
 
 impl Run {
     fn push(&mut self, finding: Finding) {
         self.findings.push(finding);
+    }
+
+    /// Proposes `action` outside DNS as the resolution of `finding`.
+    fn outside(&mut self, action: String, reason: &str, finding: &Finding) {
+        self.proposals.push(Proposal::new(
+            Change::Outside { action },
+            reason,
+            vec![FindingRef::to(finding)],
+        ));
     }
 
     fn finding(&self, code: &CodeInfo, subject: &str, message: String) -> Finding {
@@ -873,6 +905,15 @@ impl Run {
                 )
                 .evidence("selector", probe.selector.as_str())
                 .evidence("records", texts.to_vec());
+            self.outside(
+                format!(
+                    "keep one key record at {} (the one {} signs with) and delete the others; a new key gets a new selector",
+                    probe.name,
+                    probe.holder()
+                ),
+                "which key signs is not visible in dns",
+                &finding,
+            );
             self.push(finding);
         }
         let text = &texts[0];
@@ -896,6 +937,16 @@ impl Run {
                     .evidence("tag", e.tag.as_str())
                     .evidence("reason", e.reason.as_str())
                     .evidence("record", text.as_str());
+                self.outside(
+                    format!(
+                        "publish the key record of selector {} again exactly as {} gives it (the `{}` tag is malformed)",
+                        probe.selector,
+                        probe.holder(),
+                        e.tag
+                    ),
+                    "the key is the signing service's",
+                    &finding,
+                );
                 self.push(finding);
                 return Status::Malformed;
             }
@@ -925,6 +976,15 @@ impl Run {
                     .evidence("k", record.key_type.as_str())
                     .evidence("reason", e.0.as_str())
                     .evidence("p_length", record.public_key.len());
+                self.outside(
+                    format!(
+                        "publish the key of selector {} again exactly as {} gives it, every string of the record included",
+                        probe.selector,
+                        probe.holder()
+                    ),
+                    "the key is the signing service's",
+                    &finding,
+                );
                 self.push(finding);
                 Status::Undecodable(record)
             }
@@ -948,6 +1008,15 @@ impl Run {
                     ))
                     .evidence("selector", sel)
                     .evidence("cname_target", probe.cname_target.clone());
+                self.outside(
+                    format!(
+                        "publish the key record {} gives for selector {sel} at {}, or remove {sel} from `[domains.dkim] selectors` if the service no longer sends",
+                        probe.holder(),
+                        probe.name
+                    ),
+                    "the key is the signing service's",
+                    &finding,
+                );
                 self.push(finding);
             }
             Status::Revoked(_) if probe.expected() => {
@@ -979,11 +1048,24 @@ impl Run {
                     .help(help)
                     .evidence("selector", sel)
                     .evidence("sources", sources.clone());
+                // Removing the revoked record would not help: the selector
+                // is still expected. What signs with it is to change.
+                let action = if in_reports {
+                    format!("move the service still signing with selector {sel} to the current key")
+                } else {
+                    format!(
+                        "remove {sel} from `[domains.dkim] selectors`, or publish its current key if it is still in use"
+                    )
+                };
+                self.outside(action, "a revoked selector verifies nothing", &finding);
                 self.push(finding);
             }
             _ => {}
         }
         if let Some(record) = probe.status.record() {
+            // t=y and h=sha1 are both edits of the one record: they become
+            // one replacement resolving both findings.
+            let mut edited: Vec<FindingRef> = Vec::new();
             if record.testing() {
                 let finding = self
                     .finding(
@@ -994,6 +1076,7 @@ impl Run {
                     .help("remove `y` from the `t=` tag once signatures verify")
                     .evidence("selector", sel)
                     .evidence("flags", record.flags.clone());
+                edited.push(FindingRef::to(&finding));
                 self.push(finding);
             }
             if record.sha1_only() {
@@ -1006,7 +1089,19 @@ impl Run {
                     .help("sign with rsa-sha256 and remove the `h=` tag (or set `h=sha256`)")
                     .evidence("selector", sel)
                     .evidence("h", record.hashes.clone());
+                edited.push(FindingRef::to(&finding));
+                self.outside(
+                    format!(
+                        "sign with rsa-sha256 for selector {sel} at {}",
+                        probe.holder()
+                    ),
+                    "verifiers reject rsa-sha1 signatures (rfc 8301)",
+                    &finding,
+                );
                 self.push(finding);
+            }
+            if !edited.is_empty() {
+                self.propose_record_edit(probe, edited);
             }
         }
         if let Status::Valid(record, info) = &probe.status {
@@ -1043,9 +1138,62 @@ impl Run {
                     .evidence("selector", sel)
                     .evidence("key_bits", info.bits)
                     .evidence("key_format", info.format.as_str());
+                self.outside(
+                    format!(
+                        "rotate the key of selector {sel} at {} to a 2048-bit key under a new selector, then revoke {sel} (`p=`)",
+                        probe.holder()
+                    ),
+                    "a new key is generated where mail is signed",
+                    &finding,
+                );
                 self.push(finding);
             }
         }
+    }
+
+    /// The key record without `y` in `t=` and without `h=`, replacing the
+    /// one published, as the resolution of `resolves`: only for a single
+    /// record in the domain's own DNS (a delegated selector's record is the
+    /// provider's, asked for outside DNS).
+    fn propose_record_edit(&mut self, probe: &Probe, resolves: Vec<FindingRef>) {
+        let [text] = probe.texts.as_slice() else {
+            return;
+        };
+        if let Some(provider) = &probe.managed_by {
+            self.proposals.push(Proposal::new(
+                Change::Outside {
+                    action: format!(
+                        "ask {provider} to publish the key of selector {} without `t=y` and `h=sha1`",
+                        probe.selector
+                    ),
+                },
+                "the selector is delegated by cname",
+                resolves,
+            ));
+            return;
+        }
+        let fixed = without_testing_and_sha1(text);
+        if fixed == *text {
+            return;
+        }
+        self.proposals.push(Proposal::new(
+            Change::RemoveTxt {
+                name: probe.name.clone(),
+                value: Some(text.clone()),
+            },
+            "replaced by the same key without the flag",
+            resolves.clone(),
+        ));
+        self.proposals.push(Proposal::new(
+            Change::PublishTxt {
+                name: probe.name.clone(),
+                value: fixed,
+                publisher: Publisher::Us,
+                replace: false,
+            },
+            "the same key, out of testing mode and allowing sha256",
+            resolves,
+        ));
     }
 
     fn rotated(&mut self, probe: &Probe, rotation: &RotationEvent) {
@@ -1132,6 +1280,21 @@ impl Run {
             .evidence("selector_date", age.selector_date.map(|d| d.to_string()))
             .evidence("today", today.to_string())
             .evidence("managed_by", probe.managed_by.clone());
+        let action = match &probe.managed_by {
+            Some(provider) => format!(
+                "trigger the rotation of the key of selector {sel} at {provider} (delegated by cname to {})",
+                probe.cname_target.as_deref().unwrap_or_default()
+            ),
+            None => format!(
+                "rotate the key of selector {sel} at {}: a new key under a new selector, signing switched to it, then {sel} revoked (`p=`)",
+                probe.holder()
+            ),
+        };
+        self.outside(
+            action,
+            "a new key is generated where mail is signed",
+            &finding,
+        );
         self.push(finding);
     }
 
@@ -1210,9 +1373,52 @@ impl Run {
     }
 }
 
+/// A key record's text without `y` in `t=` (the tag dropped when nothing
+/// else is in it) and without `h=` (every hash allowed); the other tags as
+/// written.
+fn without_testing_and_sha1(text: &str) -> String {
+    let mut tags = Vec::new();
+    for tag in text.split(';').map(str::trim).filter(|t| !t.is_empty()) {
+        let name = tag.split('=').next().unwrap_or_default().trim();
+        if name.eq_ignore_ascii_case("h") {
+            continue;
+        }
+        if name.eq_ignore_ascii_case("t") {
+            let value = tag.split_once('=').map(|(_, v)| v).unwrap_or_default();
+            let flags: Vec<&str> = value
+                .split(':')
+                .map(str::trim)
+                .filter(|f| !f.is_empty() && !f.eq_ignore_ascii_case("y"))
+                .collect();
+            if !flags.is_empty() {
+                tags.push(format!("t={}", flags.join(":")));
+            }
+            continue;
+        }
+        tags.push(tag.to_string());
+    }
+    tags.join("; ")
+}
+
 #[cfg(test)]
 mod settings_tests {
     use super::*;
+
+    #[test]
+    fn a_record_leaves_testing_mode_and_allows_sha256() {
+        assert_eq!(
+            without_testing_and_sha1("v=DKIM1; k=rsa; t=y; h=sha1; p=MIIB"),
+            "v=DKIM1; k=rsa; p=MIIB"
+        );
+        assert_eq!(
+            without_testing_and_sha1("v=DKIM1;t=y:s;p=MIIB;"),
+            "v=DKIM1; t=s; p=MIIB"
+        );
+        assert_eq!(
+            without_testing_and_sha1("v=DKIM1; p=MIIB"),
+            "v=DKIM1; p=MIIB"
+        );
+    }
 
     /// Every key the spec lists is one `DkimConfig::from_value` reads, so
     /// config validation and the checker agree on the table.

@@ -50,6 +50,7 @@ fixtures! {
     servfail => "servfail",
     date_coded => "date-coded",
     config_invalid => "config-invalid",
+    testing_sha1 => "testing-sha1",
 }
 
 #[test]
@@ -140,4 +141,65 @@ async fn conventions_hold_and_every_code_is_exercised() {
     }
     seen.insert("DKIM013".into());
     assert_every_code_seen(CODES, &seen);
+}
+
+/// Every finding but an incomplete check (DKIM012) and a rotation seen
+/// (DKIM013, nothing to do) has a proposal resolving it; a record edit is
+/// of a selector in the domain's own DNS and replaces the record found.
+#[tokio::test]
+async fn every_finding_has_a_proposal() {
+    use authwarden_api::plan::{Change, FindingRef};
+    for name in FIXTURES {
+        let fixture = run(name).await;
+        let out = &fixture.output;
+        for f in &out.findings {
+            if f.code == "DKIM012" || f.code == "DKIM013" {
+                continue;
+            }
+            assert!(
+                out.proposals
+                    .iter()
+                    .any(|p| p.resolves.contains(&FindingRef::to(f))),
+                "{name}: nothing resolves {} {}",
+                f.code,
+                f.subject
+            );
+        }
+        for p in &out.proposals {
+            let own = format!("._domainkey.{}", fixture.domain);
+            match &p.change {
+                Change::Outside { .. } => {}
+                Change::RemoveTxt { name: at, value } => {
+                    assert!(at.ends_with(&own) && value.is_some(), "{name}: {p:?}");
+                }
+                Change::PublishTxt { name: at, .. } => {
+                    assert!(at.ends_with(&own), "{name}: {p:?}");
+                }
+                other => panic!("{name}: unexpected {other:?}"),
+            }
+        }
+    }
+}
+
+/// t=y and h=sha1 on one record: one replacement resolving both findings.
+#[tokio::test]
+async fn testing_and_sha1_are_one_replacement() {
+    use authwarden_api::plan::Change;
+    let fixture = run("testing-sha1").await;
+    let published: Vec<(&str, Vec<&str>)> = fixture
+        .output
+        .proposals
+        .iter()
+        .filter_map(|p| match &p.change {
+            Change::PublishTxt { value, .. } => Some((
+                value.as_str(),
+                p.resolves.iter().map(|r| r.code.as_str()).collect(),
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(published.len(), 1, "{:#?}", fixture.output.proposals);
+    let (value, codes) = &published[0];
+    assert!(value.starts_with("v=DKIM1; k=rsa; t=s; p=MIIB"), "{value}");
+    assert_eq!(codes, &["DKIM007", "DKIM008"]);
 }

@@ -96,6 +96,7 @@ pub fn snapshot_value(fixture: &Fixture) -> Value {
         "domain": fixture.domain,
         "findings": fixture.output.findings,
         "facts": fixture.output.facts,
+        "proposals": fixture.output.proposals,
     })
 }
 
