@@ -2,7 +2,8 @@
 //! (issue #13): on the bundled example, offline (its zone file), the record
 //! `spf build rollout.example` builds from the inventory is the record the
 //! inventory-drift finding DRIFT003 suggests for the sender SPF does not
-//! authorize yet. Both keep the published record's own-host terms (`mx`).
+//! authorize yet, and the record `authwarden plan` (the report's next steps)
+//! publishes. All keep the published record's own-host terms (`mx`).
 //!
 //! The example is copied to a temporary directory first, so the run writes
 //! nothing into the checkout.
@@ -80,6 +81,29 @@ fn spf_build_proposes_the_record_of_the_drift_finding() {
     // The published `mx` is kept and the output says why.
     assert_eq!(built["kept_from_published"], serde_json::json!(["mx"]));
     assert_eq!(built["diff"]["removed"], serde_json::json!([]), "{built:#}");
+
+    // The plan (the report's next steps) publishes the same SPF record.
+    let plan = authwarden(&[
+        "plan",
+        "rollout.example",
+        "--config",
+        config,
+        "--format",
+        "json",
+    ]);
+    let plans = plan.json();
+    let spf_after: Vec<&Value> = plans
+        .as_array()
+        .expect("one plan per domain")
+        .iter()
+        .filter(|p| p["domain"] == "rollout.example")
+        .filter_map(|p| p["changes"].as_array())
+        .flatten()
+        .filter(|c| c["kind"] == "spf")
+        .filter_map(|c| c["after"].as_array())
+        .flatten()
+        .collect();
+    assert_eq!(spf_after, [record], "{plans:#}");
 
     let text = authwarden(&["spf", "build", "rollout.example", "--config", config]);
     assert_eq!(text.code(), 0, "{text}");
