@@ -1,7 +1,8 @@
 //! The checker: phase, readiness, weeks in the phase, advice.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
+use authwarden_api::plan::{Change, DmarcEditKind, FindingRef, Proposal};
 use authwarden_api::reports::{AggregateRow, AggregateSourceExt, PublishedPolicy};
 use authwarden_api::serde_json::Value;
 use authwarden_api::{
@@ -9,9 +10,12 @@ use authwarden_api::{
     Finding, RunPaths,
 };
 use authwarden_catalog::Catalog;
+use authwarden_dmarc::DmarcRecord;
 use authwarden_dmarc::{discover, DiscoveryOutcome, Phase, Policy};
-use authwarden_inventory::attribution::{summarize, Attributor, Origin};
+use authwarden_inventory::attribution::{summarize, Attributor, Origin, SeenSource};
 use authwarden_inventory::authorization::SpfView;
+use authwarden_inventory::declared::{Authorizations, SenderAuthorization};
+use authwarden_inventory::inventory::Sender;
 use authwarden_inventory::parse_inventory;
 use authwarden_inventory::state::StateFile;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -415,8 +419,28 @@ async fn advise(ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
         .unwrap_or_default();
     let mut reasons = Vec::new();
     let mut failing_sources = Vec::new();
+    let mut troubles: Vec<Trouble> = Vec::new();
     let (messages, aligned) = if inventory.configured {
         let seen = summarize(&attributor, window.iter());
+        // What DNS authorizes of each declared sender now, with the
+        // selectors it signed with in the window: the inventory-drift
+        // checker's answer, so that the two agree.
+        let signed: BTreeMap<String, BTreeSet<String>> = seen
+            .iter()
+            .filter_map(|(o, s)| match o {
+                Origin::Inventory(id) => Some((id.clone(), s.selectors.clone())),
+                _ => None,
+            })
+            .collect();
+        let auth = Authorizations::fetch(
+            ctx.resolver.as_ref(),
+            &domain,
+            &inventory,
+            catalog,
+            &spf,
+            &signed,
+        )
+        .await;
         let mut messages = 0u64;
         let mut aligned = 0u64;
         for (origin, s) in &seen {
@@ -425,22 +449,28 @@ async fn advise(ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
             };
             messages = messages.saturating_add(s.messages);
             aligned = aligned.saturating_add(s.aligned);
+            // Lost: its own mail passed in the window, so DNS authorized
+            // it, and now DNS shows no authorization at all. (A sender that
+            // never passed is a failing one, weighed by the pass rate.)
+            let passed = s.aligned.saturating_sub(s.intermediary_aligned);
+            let lost = passed > 0 && auth.sender(id).is_some_and(|a| a.unauthorized());
+            if s.failing == 0 && !lost {
+                continue;
+            }
+            let sender = inventory
+                .sender(id)
+                .expect("attributed to an inventory sender");
+            let status = auth.sender(id);
+            let trouble = Trouble::of(&domain, sender, s, status, lost);
+            reasons.push(trouble.reason.clone());
             if s.failing > 0 {
-                let fix = if s.dkim_aligned == 0 {
-                    format!("configure DKIM signing with d={domain}")
-                } else {
-                    format!("make DKIM sign all of its mail with d={domain}")
-                };
-                reasons.push(format!(
-                    "{id} still fails DMARC for {} of {} messages: {fix} (see the inventory-drift findings)",
-                    s.failing, s.messages
-                ));
                 failing_sources.push(authwarden_dmarc::FailingSource {
                     source: id.to_string(),
                     messages: s.messages,
                     failing: s.failing,
                 });
             }
+            troubles.push(trouble);
         }
         (messages, aligned)
     } else {
@@ -465,7 +495,10 @@ async fn advise(ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
         )
     };
     let pass_rate = (messages > 0).then(|| aligned as f64 / messages as f64);
-    let ready = pass_rate.is_some_and(|r| r >= config.pass_rate);
+    // A declared sender DNS no longer authorizes holds the rollout whatever
+    // the reports of the window say: its next messages fail.
+    let blocked = troubles.iter().any(|t| t.lost);
+    let ready = pass_rate.is_some_and(|r| r >= config.pass_rate) && !blocked;
     match (source.is_some(), pass_rate) {
         (false, _) => reasons.insert(
             0,
@@ -494,6 +527,7 @@ async fn advise(ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
     };
     let old_enough = weeks.is_some_and(|w| w >= i64::from(needed));
     let mut next_record = None;
+    let mut proposals = Vec::new();
     let action;
     if phase.is_final() {
         action = "done";
@@ -524,14 +558,28 @@ async fn advise(ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
                 ),
             )
         };
-        findings.push(
-            finding(&domain, code, &found.name(), message)
-                .help(format!("publish at {}: `{text}`", found.name()))
-                .evidence("record", found.text.clone())
-                .evidence("next_record", text.clone())
-                .evidence("pass_rate", pass_rate)
-                .evidence("weeks_in_phase", weeks),
-        );
+        let step = finding(&domain, code, &found.name(), message)
+            .help(format!("publish at {}: `{text}`", found.name()))
+            .evidence("record", found.text.clone())
+            .evidence("next_record", text.clone())
+            .evidence("pass_rate", pass_rate)
+            .evidence("weeks_in_phase", weeks);
+        let (set, remove) = step_tags(&record, &next);
+        proposals.push(Proposal::new(
+            Change::DmarcTags {
+                name: found.name(),
+                set,
+                remove,
+                kind: DmarcEditKind::Strengthen,
+            },
+            format!(
+                "the next rollout step: {} after {}, legitimate mail passes",
+                next.describe(),
+                phase.describe()
+            ),
+            vec![FindingRef::to(&step)],
+        ));
+        findings.push(step);
         reasons.insert(
             0,
             format!(
@@ -556,28 +604,57 @@ async fn advise(ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
                 None => "the weeks in the current phase are unknown".into(),
             });
         }
+        let mut resolves = Vec::new();
         if source.is_some() && pass_rate.is_some() {
+            let hold = finding(
+                &domain,
+                &ROLL_HOLD,
+                &found.name(),
+                format!("dmarc rollout holds at {}: {}", phase.describe(), reasons.join("; ")),
+            )
+            .help(if troubles.is_empty() {
+                "wait for the phase to age, then publish the next step".to_string()
+            } else if failing_sources.is_empty() {
+                "authorize the legitimate sources listed again (SPF include or DKIM key), then publish the next step".to_string()
+            } else {
+                "fix the failing legitimate sources listed, then wait for a month of clean reports".to_string()
+            });
+            resolves.push(FindingRef::to(&hold));
             findings.push(
-                finding(
-                    &domain,
-                    &ROLL_HOLD,
-                    &found.name(),
-                    format!("dmarc rollout holds at {}: {}", phase.describe(), reasons.join("; ")),
-                )
-                .help(if failing_sources.is_empty() {
-                    "wait for the phase to age, then publish the next step".to_string()
-                } else {
-                    "fix the failing legitimate sources listed, then wait for a month of clean reports".to_string()
-                })
-                .evidence("reasons", reasons.clone())
-                .evidence("pass_rate", pass_rate)
-                .evidence(
-                    "failing_sources",
-                    authwarden_api::serde_json::to_value(&failing_sources)
-                        .expect("failing sources serialise"),
-                )
-                .evidence("weeks_in_phase", weeks),
+                hold.evidence("reasons", reasons.clone())
+                    .evidence("pass_rate", pass_rate)
+                    .evidence(
+                        "failing_sources",
+                        authwarden_api::serde_json::to_value(&failing_sources)
+                            .expect("failing sources serialise"),
+                    )
+                    .evidence(
+                        "lost_authorization",
+                        troubles
+                            .iter()
+                            .filter(|t| t.lost)
+                            .map(|t| t.sender.clone())
+                            .collect::<Vec<_>>(),
+                    )
+                    .evidence("weeks_in_phase", weeks),
             );
+        }
+        proposals.push(Proposal::new(
+            Change::Hold {
+                name: found.name(),
+                reasons: reasons.clone(),
+            },
+            format!("the rollout holds at {}", phase.describe()),
+            Vec::new(),
+        ));
+        for t in &troubles {
+            for (change, reason) in &t.fixes {
+                proposals.push(Proposal::new(
+                    change.clone(),
+                    reason.clone(),
+                    resolves.clone(),
+                ));
+            }
         }
     }
 
@@ -603,6 +680,158 @@ async fn advise(ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
     CheckOutput {
         findings,
         facts: Some(facts_json(&facts)),
-        ..Default::default()
+        proposals,
+    }
+}
+
+/// The tags of the rollout step from `record` to `next`: `p` and `pct` (or
+/// `t=y`) set, `pct` and `t` removed where the step drops them.
+fn step_tags(record: &DmarcRecord, next: &Phase) -> (Vec<(String, String)>, Vec<String>) {
+    let mut set = vec![("p".to_string(), next.policy.as_str().to_string())];
+    let mut remove = Vec::new();
+    if next.pct < 100 {
+        set.push(("pct".into(), next.pct.to_string()));
+    } else if record.pct.is_some() {
+        remove.push("pct".to_string());
+    }
+    if next.testing {
+        set.push(("t".into(), "y".into()));
+    } else if record.testing.is_some() {
+        remove.push("t".to_string());
+    }
+    (set, remove)
+}
+
+/// A declared sender that holds the rollout: it fails DMARC in the window,
+/// or DNS no longer authorizes it, with the reason and the changes that fix
+/// it.
+struct Trouble {
+    sender: String,
+    /// DNS no longer authorizes it.
+    lost: bool,
+    reason: String,
+    fixes: Vec<(Change, String)>,
+}
+
+impl Trouble {
+    fn of(
+        domain: &str,
+        sender: &Sender,
+        seen: &SeenSource,
+        status: Option<&SenderAuthorization>,
+        lost: bool,
+    ) -> Trouble {
+        let id = &sender.id;
+        let at = match &sender.provider {
+            Some(p) => format!("at {}", p.name),
+            None => format!("for {id}"),
+        };
+        let mut fixes = Vec::new();
+        // DKIM: a key it signed with and that is gone is published again;
+        // otherwise signing is set up (or extended to all of its mail).
+        let lost_key = status.filter(|a| lost && seen.dkim_aligned > 0 && a.dkim_missing());
+        let dkim_fix = match lost_key {
+            Some(a) => {
+                let sel = a
+                    .dkim_probed
+                    .iter()
+                    .find(|s| seen.selectors.contains(*s))
+                    .or(a.dkim_probed.first())
+                    .cloned()
+                    .unwrap_or_default();
+                let who = sender
+                    .provider
+                    .as_ref()
+                    .map_or(id.as_str(), |p| p.name.as_str());
+                Some(format!(
+                    "publish the key {who} gives for {sel}._domainkey.{domain} again"
+                ))
+            }
+            None if seen.dkim_aligned == 0 => {
+                Some(format!("configure DKIM signing with d={domain} {at}"))
+            }
+            None if seen.failing > 0 => Some(format!(
+                "make DKIM sign all of its mail with d={domain} {at}"
+            )),
+            None => None,
+        };
+        if let Some(action) = &dkim_fix {
+            fixes.push((
+                Change::Outside {
+                    action: action.clone(),
+                },
+                format!("{id} needs aligned DKIM for its mail to pass DMARC"),
+            ));
+        }
+        // SPF: the terms that authorize it, where they are missing.
+        let spf_missing: Vec<String> = status
+            .filter(|a| a.spf_known && !a.spf_authorized)
+            .map(|a| a.spf_missing.clone())
+            .unwrap_or_default();
+        if !spf_missing.is_empty() {
+            fixes.push((
+                Change::SpfTerms {
+                    name: domain.to_string(),
+                    add: spf_missing.clone(),
+                    remove: Vec::new(),
+                    all: None,
+                },
+                format!("authorize {id} in the SPF record"),
+            ));
+        }
+        let reason = if lost {
+            let spf = match spf_missing.as_slice() {
+                [] => "the SPF record does not authorize it".to_string(),
+                [t] => format!("{t} is not in the SPF record"),
+                ts => format!("{} are not in the SPF record", ts.join(" ")),
+            };
+            let probed = status.map(|a| a.dkim_probed.clone()).unwrap_or_default();
+            let dkim = if probed.is_empty() {
+                "no DKIM key of it is known".to_string()
+            } else {
+                format!(
+                    "no DKIM key is published at {}",
+                    or_list(
+                        &probed
+                            .iter()
+                            .map(|s| format!("{s}._domainkey.{domain}"))
+                            .collect::<Vec<_>>()
+                    )
+                )
+            };
+            let failing = if seen.failing > 0 {
+                format!(
+                    "; it already fails DMARC for {} of {} messages",
+                    seen.failing, seen.messages
+                )
+            } else {
+                String::new()
+            };
+            format!(
+                "{id} is declared but DNS no longer authorizes it: {spf} and {dkim}{failing} (see the inventory-drift findings)"
+            )
+        } else {
+            format!(
+                "{id} still fails DMARC for {} of {} messages: {} (see the inventory-drift findings)",
+                seen.failing,
+                seen.messages,
+                dkim_fix.unwrap_or_else(|| format!("make its mail align with {domain}"))
+            )
+        };
+        Trouble {
+            sender: id.clone(),
+            lost,
+            reason,
+            fixes,
+        }
+    }
+}
+
+/// `a`, `a or b`, `a, b or c`.
+fn or_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
     }
 }
