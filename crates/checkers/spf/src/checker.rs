@@ -961,6 +961,16 @@ impl Run {
         if have == want {
             return;
         }
+        // `v=spf1 -all` says the domain sends no mail: there is no sender
+        // the reports could still reveal, whatever the DMARC phase.
+        let null_record = have == Qualifier::Fail
+            && record
+                .terms
+                .iter()
+                .all(|t| matches!(t.kind, TermKind::Directive(_, Mechanism::All)));
+        if null_record {
+            return;
+        }
         let (have_s, want_s) = (qualifier_name(Some(have)), qualifier_name(Some(want)));
         let message = match rollout {
             Rollout::Monitoring => format!(

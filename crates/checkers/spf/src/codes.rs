@@ -305,6 +305,8 @@ declare_codes! {
     /// published DMARC record: `~all` is expected while DMARC monitors
     /// (`p=none`, `t=y` or `pct=0`), `-all` once it enforces (`p=quarantine`
     /// or `p=reject`). `+all`, `?all` and a missing `all` have their own codes.
+    /// `v=spf1 -all`, the record of a domain that sends no mail, fits every
+    /// phase.
     ///
     /// ## Why it matters
     /// While DMARC monitors, its reports are still revealing senders nobody

@@ -142,6 +142,7 @@ fixtures! {
     flatten_a_mx => "flatten-a-mx",
     pass_all_enforcing => "pass-all-enforcing",
     self_loop => "self-loop",
+    null_record_monitoring => "null-record-monitoring",
 }
 
 #[test]
