@@ -1176,12 +1176,19 @@ impl Run {
         if fixed == *text {
             return;
         }
+        let reason = match probe.status.record() {
+            Some(r) if r.testing() && r.sha1_only() => {
+                "the same key, out of testing mode and allowing sha256"
+            }
+            Some(r) if r.testing() => "the same key, out of testing mode",
+            _ => "the same key, allowing sha256",
+        };
         self.proposals.push(Proposal::new(
             Change::RemoveTxt {
                 name: probe.name.clone(),
                 value: Some(text.clone()),
             },
-            "replaced by the same key without the flag",
+            reason,
             resolves.clone(),
         ));
         self.proposals.push(Proposal::new(
@@ -1191,7 +1198,7 @@ impl Run {
                 publisher: Publisher::Us,
                 replace: false,
             },
-            "the same key, out of testing mode and allowing sha256",
+            reason,
             resolves,
         ));
     }
