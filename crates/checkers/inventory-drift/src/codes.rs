@@ -118,6 +118,9 @@ declare_codes! {
     /// includes, and the DKIM keys at their default selectors) found by the
     /// previous run, kept in `<history>/inventory-drift/authorized.json`,
     /// against those of this run. Reports are not needed for this check.
+    /// A lost authorization is remembered there and reported by every run
+    /// until it is back in DNS or the sender is removed from the inventory;
+    /// an ad-hoc `authwarden check` reads the file but never changes it.
     /// ## Why it matters
     /// The sender is still in the inventory, so its mail is expected; without
     /// the include or the key it now fails SPF or DKIM, and DMARC once the

@@ -9,7 +9,13 @@
 //! phase (a JSON phase history under the history folder). It advises the
 //! next step of the ramp ([`ramp`]) with the exact record to publish, or to
 //! hold with the reasons; a domain ready but stuck in its phase is a
-//! finding.
+//! finding. A declared sender that DNS no longer authorizes (the shared
+//! answer of `authwarden_inventory::declared`) holds the rollout.
+//!
+//! Its proposals (`CheckOutput::proposals`): the next step as a
+//! `Change::DmarcTags` of kind `Strengthen`; or a `Change::Hold` with the
+//! reasons, plus for each source that holds it the DKIM work at the provider
+//! (`Change::Outside`) and the missing SPF terms (`Change::SpfTerms`).
 #![deny(missing_docs)]
 
 mod checker;

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use authwarden_api::plan::{Change, DmarcEditKind};
 use authwarden_api::reports::{AggregateRow, AggregateSourceExt, StaticSource};
 use authwarden_api::serde_json::{json, Value};
 use authwarden_api::{
@@ -185,6 +186,21 @@ async fn monitoring_long_enough_and_clean_advances_to_quarantine_10() {
         f["next_record"],
         "v=DMARC1; p=quarantine; pct=10; rua=mailto:d@example.org"
     );
+    // The step as tag edits of the record, resolving the finding.
+    assert_eq!(out.proposals.len(), 1);
+    assert_eq!(
+        out.proposals[0].change,
+        Change::DmarcTags {
+            name: "_dmarc.example.org".into(),
+            set: vec![
+                ("p".into(), "quarantine".into()),
+                ("pct".into(), "10".into())
+            ],
+            remove: vec![],
+            kind: DmarcEditKind::Strengthen,
+        }
+    );
+    assert_eq!(out.proposals[0].resolves[0].code, "ROLL001");
     insta::assert_json_snapshot!(snapshot(&out));
 }
 
@@ -220,6 +236,35 @@ async fn a_failing_legitimate_source_holds_with_the_reason() {
         f["failing_sources"],
         json!([{"source": "mailgun", "messages": 280, "failing": 280}])
     );
+    // A hold with its reasons, and what fixes Mailgun: DKIM at the
+    // provider (outside DNS) and its documented SPF include.
+    let changes: Vec<&Change> = out.proposals.iter().map(|p| &p.change).collect();
+    assert_eq!(
+        changes,
+        [
+            &Change::Hold {
+                name: "_dmarc.example.org".into(),
+                reasons: vec![
+                    "aligned pass rate of legitimate mail is 90.9%, below 98.0%".into(),
+                    "mailgun still fails DMARC for 280 of 280 messages: configure DKIM signing with d=example.org at Mailgun (see the inventory-drift findings)".into(),
+                ],
+            },
+            &Change::Outside {
+                action: "configure DKIM signing with d=example.org at Mailgun".into()
+            },
+            &Change::SpfTerms {
+                name: DOMAIN.into(),
+                add: vec!["include:mailgun.org".into()],
+                remove: vec![],
+                all: None
+            },
+        ]
+    );
+    assert!(out.proposals[0].resolves.is_empty());
+    for p in &out.proposals[1..] {
+        assert_eq!(p.resolves.len(), 1);
+        assert_eq!(p.resolves[0].code, "ROLL002");
+    }
     insta::assert_json_snapshot!(snapshot(&out));
 }
 
@@ -291,6 +336,29 @@ async fn the_ramp_through_quarantine_100_reject_10_and_testing() {
             .await;
         assert_eq!(codes(&out), ["ROLL001"], "{record}");
         assert_eq!(facts(&out)["next_record"], next, "{record}");
+        let Change::DmarcTags {
+            set, remove, kind, ..
+        } = &out.proposals[0].change
+        else {
+            panic!("{record}: {:#?}", out.proposals);
+        };
+        assert_eq!(*kind, DmarcEditKind::Strengthen, "{record}");
+        // The proposed tags make the same record as next_record.
+        let mut edited: Vec<(String, String)> = record
+            .split("; ")
+            .skip(1)
+            .filter_map(|t| t.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .filter(|(k, _)| !remove.contains(k))
+            .collect();
+        for (k, v) in set {
+            match edited.iter_mut().find(|(t, _)| t == k) {
+                Some(slot) => slot.1 = v.clone(),
+                None => edited.push((k.clone(), v.clone())),
+            }
+        }
+        let text: Vec<String> = edited.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        assert_eq!(format!("v=DMARC1; {}", text.join("; ")), next, "{record}");
     }
 }
 
@@ -304,6 +372,7 @@ async fn reject_100_is_done_without_findings() {
     .await;
     assert!(out.findings.is_empty());
     assert_eq!(facts(&out)["action"], "done");
+    assert!(out.proposals.is_empty());
     assert_eq!(facts(&out)["next_record"], Value::Null);
 }
 
