@@ -212,3 +212,126 @@ fn spf_side(sender: &Sender, catalog: &Catalog, spf: &SpfView) -> SenderAuthoriz
         dkim_failed: Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::parse_inventory;
+    use authwarden_api::serde_json::json;
+    use authwarden_zone::ZoneResolver;
+
+    const PROVIDERS: &str = "$ORIGIN sendgrid.net.\n@ TXT \"v=spf1 ip4:167.89.0.0/17 ~all\"\n\
+        $ORIGIN mailhost.example.\n_spf TXT \"v=spf1 ip4:198.51.100.0/24 ~all\"\n";
+
+    async fn check(zone: &str, extra: &[(&str, &str)]) -> Authorizations {
+        let resolver = ZoneResolver::from_str(&format!("{zone}\n{PROVIDERS}")).unwrap();
+        let catalog = Catalog::builtin();
+        let (inventory, problems) = parse_inventory(
+            &json!({"inventory": {"senders": [
+                {"provider": "sendgrid"},
+                {"name": "mailhost", "includes": ["_spf.mailhost.example"]},
+                {"name": "crm", "ips": ["192.0.2.0/24", "203.0.113.0/24"]},
+            ]}}),
+            catalog,
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        let spf = SpfView::fetch(&resolver, "example.org").await;
+        let mut extras: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (s, sel) in extra {
+            extras
+                .entry(s.to_string())
+                .or_default()
+                .insert(sel.to_string());
+        }
+        Authorizations::fetch(&resolver, "example.org", &inventory, catalog, &spf, &extras).await
+    }
+
+    #[tokio::test]
+    async fn authorized_senders_and_what_the_others_miss() {
+        let all = check(
+            "$ORIGIN example.org.\n\
+             @ TXT \"v=spf1 include:sendgrid.net include:_spf.mailhost.example ip4:192.0.2.0/24 -all\"\n\
+             s1._domainkey TXT \"v=DKIM1; p=MIIB\"\n\
+             mail._domainkey TXT \"v=DKIM1; p=MIIB\"\n",
+            &[("mailhost", "mail")],
+        )
+        .await;
+        let sg = all.sender("sendgrid").unwrap();
+        assert!(sg.spf_authorized && !sg.unauthorized());
+        assert_eq!(sg.includes, ["sendgrid.net"]);
+        assert_eq!(sg.dkim_keys, ["s1"]);
+        assert_eq!(sg.dkim_probed, ["s1", "s2", "smtpapi"]);
+        let mh = all.sender("mailhost").unwrap();
+        assert!(
+            mh.spf_authorized && mh.third_party,
+            "a named source with includes"
+        );
+        assert_eq!(mh.dkim_keys, ["mail"], "a selector the caller saw it use");
+        // One of the CRM's two ranges is not in the record.
+        let crm = all.sender("crm").unwrap();
+        assert!(!crm.spf_authorized);
+        assert_eq!(crm.spf_missing, ["ip4:203.0.113.0/24"]);
+        assert_eq!(
+            all.third_party_mechanisms(),
+            [
+                ("mailhost".to_string(), "dkim:mail".to_string()),
+                (
+                    "mailhost".to_string(),
+                    "include:_spf.mailhost.example".to_string()
+                ),
+                ("sendgrid".to_string(), "dkim:s1".to_string()),
+                ("sendgrid".to_string(), "include:sendgrid.net".to_string()),
+            ]
+        );
+
+        // SendGrid's include and key gone: nothing authorizes it any more.
+        let after = check(
+            "$ORIGIN example.org.\n\
+             @ TXT \"v=spf1 include:_spf.mailhost.example ip4:192.0.2.0/24 -all\"\n",
+            &[],
+        )
+        .await;
+        let sg = after.sender("sendgrid").unwrap();
+        assert!(sg.unauthorized() && sg.dkim_missing());
+        assert_eq!(sg.spf_missing, ["include:sendgrid.net"]);
+        // The mail host without its include is missing it too.
+        let mh = after.sender("mailhost").unwrap();
+        assert!(mh.spf_authorized);
+        let without = check("$ORIGIN example.org.\n@ TXT \"v=spf1 -all\"\n", &[]).await;
+        let mh = without.sender("mailhost").unwrap();
+        assert_eq!(mh.spf_missing, ["include:_spf.mailhost.example"]);
+        assert!(mh.unauthorized(), "nothing probed, no key, no SPF");
+    }
+
+    #[tokio::test]
+    async fn a_failed_lookup_is_unknown_not_missing() {
+        let resolver = ZoneResolver::from_str(&format!(
+            "$ORIGIN example.org.\n@ TXT \"v=spf1 -all\"\n{PROVIDERS}"
+        ))
+        .unwrap()
+        .fail(
+            "s1._domainkey.example.org",
+            Some(authwarden_api::RecordType::TXT),
+            authwarden_api::DnsFailure::Timeout,
+        );
+        let catalog = Catalog::builtin();
+        let (inventory, _) = parse_inventory(
+            &json!({"inventory": {"senders": [{"provider": "sendgrid"}]}}),
+            catalog,
+        );
+        let spf = SpfView::fetch(&resolver, "example.org").await;
+        let a = Authorizations::fetch(
+            &resolver,
+            "example.org",
+            &inventory,
+            catalog,
+            &spf,
+            &BTreeMap::new(),
+        )
+        .await;
+        let sg = a.sender("sendgrid").unwrap();
+        assert_eq!(sg.dkim_failed.len(), 1);
+        assert!(!sg.unauthorized() && !sg.dkim_missing());
+        assert_eq!(a.dkim_unknown().len(), 1);
+    }
+}
