@@ -1,7 +1,8 @@
 //! `authwarden plan` end to end against Knot DNS: the plan's zone fragment
 //! is applied to the zones, Knot serves the changed zones, and a new
 //! `authwarden check` reports exactly what the plan said would remain: its
-//! verification (the checks run again over an overlay) agrees with real DNS.
+//! verification (the checks run again over an overlay) agrees with real DNS,
+//! and so does `check --zone-file` with the fragment over the old zones.
 
 use std::collections::BTreeSet;
 
@@ -30,11 +31,13 @@ fn zones() -> Vec<(String, String)> {
             ),
         ),
         (
-            "plan-sp.test".into(),
+            "plan-spf.test".into(),
             format!(
-                "{}plan-sp.test. TXT \"v=spf1 mx -all\"\n\
-                 _dmarc.plan-sp.test. TXT \"v=DMARC1; p=quarantine; pct=25; sp=none; rua=mailto:d@plan-sp.test\"\n",
-                soa("plan-sp.test")
+                "{}plan-spf.test. TXT \"v=spf1 ptr mx ~all\"\n\
+                 plan-spf.test. TXT \"v=spf1 a -all\"\n\
+                 _dmarc.plan-spf.test. TXT \"v=DMARC1; p=none; rua=mailto:d@plan-spf.test\"\n\
+                 _dmarc.plan-spf.test. TXT \"rua=mailto:x@plan-spf.test; v=DMARC1; p=none\"\n",
+                soa("plan-spf.test")
             ),
         ),
     ]
@@ -107,7 +110,7 @@ fn findings_of(check: &Value, domain: &str) -> BTreeSet<(String, String)> {
 
 #[test]
 fn the_zone_fragment_applied_in_knot_resolves_what_the_plan_says() {
-    let domains = ["plan-broken.test", "plan-sp.test"];
+    let domains = ["plan-broken.test", "plan-spf.test"];
     let mut zones = zones();
     let dns = serve(&zones);
     let ns = dns.addr().to_string();
@@ -128,6 +131,14 @@ fn the_zone_fragment_applied_in_knot_resolves_what_the_plan_says() {
     before.extend_from_slice(&domains);
     before.extend_from_slice(&["--nameserver", &ns, "--format", "json"]);
     let check_before = authwarden(&before).json();
+    // The fragment as `--zone-file` over the unchanged server: the
+    // overlay answers its record sets, the server everything else.
+    let dir = tempfile::tempdir().unwrap();
+    let fragment = dir.path().join("plan.zone");
+    std::fs::write(&fragment, &zone.stdout).unwrap();
+    let mut overlay = before.clone();
+    overlay.extend_from_slice(&["--zone-file", fragment.to_str().unwrap()]);
+    let check_overlay = authwarden(&overlay).json();
     dns.stop();
 
     // One DMARC record for each domain, the SPF fix of plan-broken.test
@@ -170,10 +181,30 @@ fn the_zone_fragment_applied_in_knot_resolves_what_the_plan_says() {
         1,
         "{after:?}"
     );
-    let sp = plan_of("plan-sp.test");
-    assert_eq!(sp["verification"]["verified"], true, "{sp:#}");
+    // Two SPF records become one; the DMARC record that does not start
+    // with v=DMARC1 goes, the valid one stays as it is.
+    let spf2 = plan_of("plan-spf.test");
+    assert_eq!(spf2["verification"]["verified"], true, "{spf2:#}");
+    let c = spf2["changes"].as_array().unwrap();
+    let at = |name: &str| {
+        c.iter()
+            .find(|x| x["name"] == name)
+            .unwrap_or_else(|| panic!("no change at {name}: {spf2:#}"))["after"]
+            .clone()
+    };
+    assert_eq!(
+        at("_dmarc.plan-spf.test"),
+        serde_json::json!(["v=DMARC1; p=none; rua=mailto:d@plan-spf.test"])
+    );
+    let spf_after = at("plan-spf.test");
+    assert_eq!(spf_after.as_array().unwrap().len(), 1, "{spf_after}");
     assert!(
-        text.stdout.contains("Publish at _dmarc.plan-sp.test (TXT)"),
+        !spf_after[0].as_str().unwrap().contains("ptr"),
+        "{spf_after}"
+    );
+    assert!(
+        text.stdout
+            .contains("Publish at _dmarc.plan-spf.test (TXT)"),
         "{text}"
     );
 
@@ -204,6 +235,11 @@ fn the_zone_fragment_applied_in_knot_resolves_what_the_plan_says() {
             &was - &now,
             resolved,
             "{d}: resolved in real DNS vs the plan"
+        );
+        assert_eq!(
+            findings_of(&check_overlay, d),
+            now,
+            "{d}: --zone-file with the fragment vs the changed zones"
         );
         assert_eq!(
             was.intersection(&now).cloned().collect::<BTreeSet<_>>(),

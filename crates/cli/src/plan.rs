@@ -105,7 +105,7 @@ fn print_section(out: &mut impl Write, s: &PlanSection) -> std::io::Result<()> {
     if !s.introduced.is_empty() {
         writeln!(
             out,
-            "  reported only with these changes (look before publishing): {}",
+            "  new once these changes are made: {}",
             safe(&s.introduced.join(", "))
         )?;
     }

@@ -55,16 +55,54 @@ pub async fn plan_and_verify(
     targets: &[DomainTarget],
     outcome: &RunOutcome,
 ) -> Vec<DomainPlan> {
-    let mut plans = Vec::with_capacity(outcome.domains.len());
-    for d in &outcome.domains {
-        let findings: Vec<&Finding> = outcome
-            .findings
-            .iter()
-            .filter(|f| f.domain == d.domain)
-            .collect();
-        plans.push(merge(&*ctx.resolver, &d.domain, &d.proposals, &findings).await);
+    // Proposals the re-check makes for findings the plan would introduce
+    // (e.g. `-all` once DMARC enforces), folded into the plan: at most
+    // three rounds.
+    let mut extra: HashMap<String, Vec<Proposal>> = HashMap::new();
+    let mut plans = Vec::new();
+    for _round in 0..3 {
+        plans = Vec::with_capacity(outcome.domains.len());
+        for d in &outcome.domains {
+            let findings: Vec<&Finding> = outcome
+                .findings
+                .iter()
+                .filter(|f| f.domain == d.domain)
+                .collect();
+            let mut proposals = d.proposals.clone();
+            proposals.extend(extra.get(&d.domain).into_iter().flatten().cloned());
+            plans.push(merge(&*ctx.resolver, &d.domain, &proposals, &findings).await);
+        }
+        let Some(after) = verify(engine, ctx, targets, outcome, &mut plans).await else {
+            break;
+        };
+        let mut more = false;
+        for plan in &plans {
+            let introduced: BTreeSet<&FindingRef> = plan.verification.introduced.iter().collect();
+            let Some(report) = after.domains.iter().find(|d| d.domain == plan.domain) else {
+                continue;
+            };
+            for p in &report.proposals {
+                let step = matches!(
+                    p.change,
+                    Change::DmarcTags {
+                        kind: DmarcEditKind::Strengthen,
+                        ..
+                    } | Change::Hold { .. }
+                );
+                if step || !p.resolves.iter().any(|r| introduced.contains(r)) {
+                    continue;
+                }
+                let list = extra.entry(plan.domain.clone()).or_default();
+                if !list.contains(p) {
+                    list.push(p.clone());
+                    more = true;
+                }
+            }
+        }
+        if !more {
+            break;
+        }
     }
-    verify(engine, ctx, targets, outcome, &mut plans).await;
     plans
 }
 
@@ -87,7 +125,7 @@ async fn verify(
     targets: &[DomainTarget],
     outcome: &RunOutcome,
     plans: &mut [DomainPlan],
-) {
+) -> Option<RunOutcome> {
     let changed: BTreeSet<String> = plans
         .iter()
         .filter(|p| !p.changes.is_empty())
@@ -104,7 +142,7 @@ async fn verify(
         }
     }
     if changed.is_empty() {
-        return;
+        return None;
     }
     let overlay = Overlay {
         inner: ctx.resolver.clone(),
@@ -147,6 +185,7 @@ async fn verify(
             ));
         }
     }
+    Some(after)
 }
 
 /// The references of `outcome`'s findings of `domain` that `keep`.
@@ -317,16 +356,21 @@ impl DmarcEdit {
         }
     }
 
-    /// The record: `v=DMARC1` first, `p` second.
+    /// The record: `v=DMARC1` first, then the policy tags in a fixed order
+    /// (`p`, `sp`, `np`, `pct`, `t`, `adkim`, `aspf`), then the others as
+    /// they were.
     fn to_record(&self) -> String {
+        const ORDER: [&str; 7] = ["p", "sp", "np", "pct", "t", "adkim", "aspf"];
         let mut parts = vec!["v=DMARC1".to_string()];
-        if let Some((_, p)) = self.tags.iter().find(|(k, _)| k == "p") {
-            parts.push(format!("p={p}"));
+        for tag in ORDER {
+            if let Some((_, v)) = self.tags.iter().find(|(k, _)| k == tag) {
+                parts.push(format!("{tag}={v}"));
+            }
         }
         parts.extend(
             self.tags
                 .iter()
-                .filter(|(k, _)| k != "p")
+                .filter(|(k, _)| !ORDER.contains(&k.as_str()))
                 .map(|(k, v)| format!("{k}={v}")),
         );
         parts.join("; ")
@@ -415,9 +459,15 @@ impl SpfEdit {
 fn describe(change: &Change) -> String {
     match change {
         Change::DmarcTags { set, remove, .. } => {
-            let mut parts: Vec<String> = set.iter().map(|(t, v)| format!("{t}={v}")).collect();
-            parts.extend(remove.iter().map(|t| format!("remove {t}")));
-            format!("set {}", parts.join("; "))
+            let mut parts = Vec::new();
+            if !set.is_empty() {
+                let tags: Vec<String> = set.iter().map(|(t, v)| format!("{t}={v}")).collect();
+                parts.push(format!("set {}", tags.join("; ")));
+            }
+            if !remove.is_empty() {
+                parts.push(format!("remove {}", remove.join(", ")));
+            }
+            parts.join(", ")
         }
         Change::SpfTerms {
             add, remove, all, ..
@@ -950,7 +1000,7 @@ mod tests {
         let p = plan(proposals, &findings).await;
         assert_eq!(
             p.changes[0].after,
-            vec!["v=DMARC1; p=none; sp=none; pct=25; rua=mailto:x@example.org; adkim=r"]
+            vec!["v=DMARC1; p=none; sp=none; pct=25; adkim=r; rua=mailto:x@example.org"]
         );
         assert!(p.dropped.is_empty());
     }

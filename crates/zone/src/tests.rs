@@ -337,8 +337,8 @@ fn errors_carry_line_and_column() {
             "2:1: 'mail.example.org.' is outside the zone(s) this file is authoritative for (example.com.)",
         ),
         (
-            "example.com. A 192.0.2.1\n",
-            "1:1: the file has neither an SOA record nor $ORIGIN",
+            "example.com. CNAME other.example.\n",
+            "1:1: a file without SOA and $ORIGIN only overrides record sets",
         ),
         (
             "$ORIGIN example.com.\nwww A 192.0.2.1\nwww CNAME @\n",
@@ -737,4 +737,40 @@ fn name_escapes_and_root_origin() {
     assert_eq!(lookup(&zone, "example", RecordType::A), ZoneLookup::NoData);
     assert!(err_at("$ORIGIN example.com.\na\\.b A 192.0.2.1\n")
         .starts_with("2:1: unsupported octet \\046"));
+}
+
+#[test]
+fn a_file_of_absolute_record_sets_overrides_just_those() {
+    let mut zone = Zone::parse(
+        "$ORIGIN example.com.\n@ TXT \"v=spf1 ?all\"\n@ A 192.0.2.1\n_dmarc TXT \"v=DMARC1; p=none\"\n",
+        "zone",
+        None,
+    )
+    .unwrap();
+    let fragment = Zone::parse(
+        "; a plan\nexample.com. 3600 IN TXT \"v=spf1 -all\"\nexample.com. TXT \"other\"\n",
+        "fragment",
+        None,
+    )
+    .unwrap();
+    assert_eq!(fragment.apexes().count(), 0);
+    assert_eq!(
+        fragment.lookup("example.org", RecordType::TXT),
+        ZoneLookup::Outside
+    );
+    zone.merge(fragment).unwrap();
+    let txt = |name: &str| match zone.lookup(name, RecordType::TXT) {
+        ZoneLookup::Records(r) => r.iter().filter_map(Rdata::txt_joined).collect::<Vec<_>>(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(txt("example.com"), vec!["v=spf1 -all", "other"]);
+    assert_eq!(txt("_dmarc.example.com"), vec!["v=DMARC1; p=none"]);
+    assert!(matches!(
+        zone.lookup("example.com", RecordType::A),
+        ZoneLookup::Records(_)
+    ));
+    assert_eq!(
+        zone.lookup("nx.example.com", RecordType::TXT),
+        ZoneLookup::NxDomain
+    );
 }

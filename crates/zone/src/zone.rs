@@ -50,7 +50,10 @@ pub enum ZoneLookup {
 ///
 /// The zones a file is authoritative for are the owners of its SOA records;
 /// a file without SOA is authoritative for its default origin and every
-/// `$ORIGIN` it sets. Every record must lie inside one of them. Zone cuts
+/// `$ORIGIN` it sets. A file with neither (every name absolute, as in the
+/// fragment `authwarden plan --format zone` writes) is authoritative for
+/// nothing: each of its record sets answers for its name and type, before
+/// the zones' data, and every other question goes on as without it. Every record must lie inside one of them. Zone cuts
 /// (NS records below an apex) are not treated as delegations: the data
 /// below them is answered like any other.
 #[derive(Debug, Clone, Default)]
@@ -59,6 +62,11 @@ pub struct Zone {
     nodes: BTreeMap<String, Vec<ZoneRecord>>,
     /// Names that have descendants (so exist even without records).
     ancestors: BTreeSet<String>,
+    /// Record sets of files without SOA and `$ORIGIN` (all names absolute,
+    /// e.g. the fragment of `authwarden plan --format zone`): they answer
+    /// for exactly their (name, type) and claim nothing else, before the
+    /// zones' own data.
+    rrsets: BTreeMap<(String, RecordType), Vec<ZoneRecord>>,
 }
 
 impl Zone {
@@ -81,13 +89,26 @@ impl Zone {
         } else {
             parsed.soa_owners.into_iter().collect()
         };
-        if let Some(first) = parsed.records.first() {
-            if apexes.is_empty() {
-                return Err(ZoneError::at_location(
-                    &first.location,
-                    "the file has neither an SOA record nor $ORIGIN, so the zone it is authoritative for is unknown (add `$ORIGIN example.com.` or an SOA record)",
-                ));
+        if apexes.is_empty() {
+            // Record sets only: every name absolute (a relative one failed
+            // above), authoritative for nothing.
+            let mut zone = Zone::default();
+            for record in parsed.records {
+                if record.rtype == RecordType::CNAME {
+                    return Err(ZoneError::at_location(
+                        &record.location,
+                        "a file without SOA and $ORIGIN only overrides record sets; a CNAME needs the zone (add `$ORIGIN example.com.` or an SOA record)",
+                    ));
+                }
+                let set = zone
+                    .rrsets
+                    .entry((record.name.clone(), record.rtype))
+                    .or_default();
+                if !set.iter().any(|r| r.rdata == record.rdata) {
+                    set.push(record);
+                }
             }
+            return Ok(zone);
         }
         for record in &parsed.records {
             if !apexes.iter().any(|apex| is_under(&record.name, apex)) {
@@ -143,6 +164,8 @@ impl Zone {
     /// part of `other` and should be dropped.
     pub fn merge(&mut self, other: Zone) -> Result<(), ZoneError> {
         self.apexes.extend(other.apexes);
+        // A later file's record set replaces an earlier one's.
+        self.rrsets.extend(other.rrsets);
         for record in other.nodes.into_values().flatten() {
             self.insert(record)?;
         }
@@ -201,17 +224,21 @@ impl Zone {
 
     /// All records, ordered by owner name.
     pub fn records(&self) -> impl Iterator<Item = &ZoneRecord> {
-        self.nodes.values().flatten()
+        self.nodes
+            .values()
+            .flatten()
+            .chain(self.rrsets.values().flatten())
     }
 
     /// The number of records.
     pub fn len(&self) -> usize {
-        self.nodes.values().map(Vec::len).sum()
+        self.nodes.values().map(Vec::len).sum::<usize>()
+            + self.rrsets.values().map(Vec::len).sum::<usize>()
     }
 
     /// True when the zone holds no record.
     pub fn is_empty(&self) -> bool {
-        self.nodes.values().all(Vec::is_empty)
+        self.nodes.values().all(Vec::is_empty) && self.rrsets.is_empty()
     }
 
     /// The closest apex at or above `name`, if the zone is authoritative
@@ -254,6 +281,9 @@ impl Zone {
     /// CNAME (a query for type CNAME returns the CNAME record itself).
     pub fn lookup(&self, name: &str, rtype: RecordType) -> ZoneLookup {
         let name = normalize_name(name);
+        if let Some(set) = self.rrsets.get(&(name.clone(), rtype)) {
+            return ZoneLookup::Records(set.iter().map(|r| r.rdata.clone()).collect());
+        }
         let Some(apex) = self.apex_of(&name) else {
             return ZoneLookup::Outside;
         };

@@ -83,8 +83,9 @@ impl Checker for DmarcPolicy {
                 publish(&lookalike.name, &lookalike_fix(&lookalike.text))
             ))
             .evidence("record", lookalike.text.as_str());
-            // The edit: the string receivers ignore goes, its tags become the
-            // record at that name.
+            // The edit: the string receivers ignore goes; its tags become the
+            // record at that name unless a valid record is published there
+            // (that one is what receivers apply, and stays as it is).
             let fixed = lookalike_fix(&lookalike.text);
             run.propose(
                 Change::RemoveTxt {
@@ -94,16 +95,23 @@ impl Checker for DmarcPolicy {
                 "receivers ignore a txt record that does not start with v=DMARC1",
                 &finding,
             );
-            run.propose(
-                dmarc_tags(
-                    &lookalike.name,
-                    tag_pairs(&fixed),
-                    Vec::new(),
-                    DmarcEditKind::Fix,
-                ),
-                "the same tags, with v=DMARC1 first",
-                &finding,
-            );
+            let valid_there = match &discovery.outcome {
+                DiscoveryOutcome::Found(found) => found.name() == lookalike.name,
+                DiscoveryOutcome::Multiple { .. } => true,
+                _ => false,
+            };
+            if !valid_there {
+                run.propose(
+                    dmarc_tags(
+                        &lookalike.name,
+                        tag_pairs(&fixed),
+                        Vec::new(),
+                        DmarcEditKind::Fix,
+                    ),
+                    "the same tags, with v=DMARC1 first",
+                    &finding,
+                );
+            }
             run.push(finding);
         }
         let facts = match &discovery.outcome {
