@@ -161,6 +161,23 @@ impl Authorizations {
     }
 }
 
+/// The one sentence for the DKIM work a sender's mail needs, shared by the
+/// checkers so that the plan lists it once: `configure DKIM signing with
+/// d=<domain> at <Provider>` when none of its mail is signed aligned,
+/// `make DKIM sign all of its mail with d=<domain> at <Provider>` when some
+/// is (`for <id>` instead of `at <Provider>` for a named source).
+pub fn dkim_signing_action(domain: &str, sender: &Sender, signs_some: bool) -> String {
+    let at = match &sender.provider {
+        Some(p) => format!("at {}", p.name),
+        None => format!("for {}", sender.id),
+    };
+    if signs_some {
+        format!("make DKIM sign all of its mail with d={domain} {at}")
+    } else {
+        format!("configure DKIM signing with d={domain} {at}")
+    }
+}
+
 /// The SPF fields of one sender's entry.
 fn spf_side(sender: &Sender, catalog: &Catalog, spf: &SpfView) -> SenderAuthorization {
     let mut includes: Vec<String> = spf

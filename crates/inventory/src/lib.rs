@@ -26,6 +26,6 @@ pub mod state;
 
 pub use attribution::{summarize, Attributor, Origin, SeenSource, INTERMEDIARY_CAUSES};
 pub use authorization::{dkim_key_published, IncludeAuth, SpfView};
-pub use declared::{Authorizations, SenderAuthorization};
+pub use declared::{dkim_signing_action, Authorizations, SenderAuthorization};
 pub use inventory::{parse_inventory, Cidr, CidrError, Inventory, InventoryProblem, Sender};
 pub use state::{StateError, StateFile};

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use authwarden_inventory::attribution::{add_count, summarize, Attributor, Origin, SeenSource};
 use authwarden_inventory::authorization::{IncludeAuth, SpfView};
-use authwarden_inventory::declared::Authorizations;
+use authwarden_inventory::declared::{dkim_signing_action, Authorizations};
 use authwarden_inventory::inventory::{parse_inventory, sender_facts, Inventory};
 use authwarden_inventory::state::StateFile;
 
@@ -913,6 +913,18 @@ impl<'c> Run<'c> {
                             "selectors_seen": seen.selectors.iter().cloned().collect::<Vec<_>>(),
                             "ips": ips_evidence(seen, 10),
                         }),
+                    );
+                    // The same sentence as the rollout advisor's, so the
+                    // plan lists the work once for both findings.
+                    self.propose_last(
+                        Change::Outside {
+                            action: dkim_signing_action(
+                                &self.domain,
+                                sender,
+                                seen.dkim_aligned > 0,
+                            ),
+                        },
+                        format!("{} sends mail without aligned DKIM", sender.id),
                     );
                 }
             }

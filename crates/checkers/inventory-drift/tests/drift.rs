@@ -162,6 +162,30 @@ async fn every_report_kind_from_months_of_history() {
             all: None
         }
         && p.resolves[0].code == "DRIFT002"));
+    // DKIM work at the provider, in the rollout advisor's words.
+    let dkim: Vec<(&str, &Change)> = out
+        .proposals
+        .iter()
+        .filter(|p| p.resolves.iter().any(|r| r.code == "DRIFT004"))
+        .map(|p| (p.resolves[0].subject.as_str(), &p.change))
+        .collect();
+    assert_eq!(
+        dkim,
+        [
+            (
+                "sendgrid",
+                &Change::Outside {
+                    action: "make DKIM sign all of its mail with d=example.org at SendGrid".into()
+                }
+            ),
+            (
+                "mailgun",
+                &Change::Outside {
+                    action: "configure DKIM signing with d=example.org at Mailgun".into()
+                }
+            ),
+        ]
+    );
     // The stale include's cost, from the spf evaluation.
     assert_eq!(f("DRIFT002", "mailchimp").evidence["lookups"], 1);
     assert_eq!(f("DRIFT002", "zendesk").evidence["lookups"], 0);

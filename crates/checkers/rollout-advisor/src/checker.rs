@@ -14,7 +14,7 @@ use authwarden_dmarc::DmarcRecord;
 use authwarden_dmarc::{discover, DiscoveryOutcome, Phase, Policy};
 use authwarden_inventory::attribution::{summarize, Attributor, Origin, SeenSource};
 use authwarden_inventory::authorization::SpfView;
-use authwarden_inventory::declared::{Authorizations, SenderAuthorization};
+use authwarden_inventory::declared::{dkim_signing_action, Authorizations, SenderAuthorization};
 use authwarden_inventory::inventory::Sender;
 use authwarden_inventory::parse_inventory;
 use authwarden_inventory::state::StateFile;
@@ -722,10 +722,6 @@ impl Trouble {
         lost: bool,
     ) -> Trouble {
         let id = &sender.id;
-        let at = match &sender.provider {
-            Some(p) => format!("at {}", p.name),
-            None => format!("for {id}"),
-        };
         let mut fixes = Vec::new();
         // DKIM: a key it signed with and that is gone is published again;
         // otherwise signing is set up (or extended to all of its mail).
@@ -747,12 +743,9 @@ impl Trouble {
                     "publish the key {who} gives for {sel}._domainkey.{domain} again"
                 ))
             }
-            None if seen.dkim_aligned == 0 => {
-                Some(format!("configure DKIM signing with d={domain} {at}"))
+            None if seen.dkim_aligned == 0 || seen.failing > 0 => {
+                Some(dkim_signing_action(domain, sender, seen.dkim_aligned > 0))
             }
-            None if seen.failing > 0 => Some(format!(
-                "make DKIM sign all of its mail with d={domain} {at}"
-            )),
             None => None,
         };
         if let Some(action) = &dkim_fix {
