@@ -272,11 +272,13 @@ fn config_selectors_and_key_history_over_two_runs() {
         dir.path(),
         &format!(
             "history_dir = \"{data}\"\n\
+             reports_dir = \"{reports}\"\n\
              [dns]\nnameservers = [\"{ns}\"]\n\
              [checkers.dkim]\nprobe_catalog = false\n\
              [[domains]]\nname = \"keys.dkim.test\"\n\
              [domains.dkim]\nselectors = [\"rsa2048\", \"ed25519\", \"missing\"]\n",
             data = data.display(),
+            reports = dir.path().join("reports").display(),
             ns = dns.addr(),
         ),
     );
@@ -328,9 +330,21 @@ fn config_selectors_and_key_history_over_two_runs() {
     assert_eq!(facts["missing"]["first_seen"], Value::Null);
     assert_eq!(facts["missing"]["key_age_days"], Value::Null);
     let history = data.join("dkim/keys/keys.dkim.test.json");
-    assert!(history.is_file(), "{} is written", history.display());
+    assert!(
+        !history.is_file(),
+        "an ad-hoc check records no key history: {}",
+        history.display()
+    );
 
-    // The second run finds the keys in the history: same first_seen, no
+    // A job that runs the DKIM checker (the quarterly one) records it.
+    let job = authwarden(&["run", "quarterly", "--config", config]);
+    assert!(
+        history.is_file(),
+        "{} is written by the job\n{job}",
+        history.display()
+    );
+
+    // The next check finds the keys in the history: same first_seen, no
     // rotation.
     let second = run();
     let facts = facts_by_selector(&second, domain);
