@@ -187,6 +187,13 @@ pub struct PhaseHistory {
     /// Per domain.
     #[serde(default)]
     pub domains: BTreeMap<String, Vec<PhaseEntry>>,
+    /// Per domain, the declared senders DNS has authorized at some run and
+    /// that are still in the inventory: one of them that DNS no longer
+    /// authorizes holds the rollout until it is authorized again or leaves
+    /// the inventory (as DRIFT007 stays open), even once its failing mail
+    /// has aged out of the window.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub authorized: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// One phase of a domain.
@@ -441,6 +448,7 @@ async fn advise(ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
             &signed,
         )
         .await;
+        let remembered = remember_authorized(ctx, &domain, &inventory, &auth);
         let mut messages = 0u64;
         let mut aligned = 0u64;
         for (origin, s) in &seen {
@@ -449,11 +457,13 @@ async fn advise(ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
             };
             messages = messages.saturating_add(s.messages);
             aligned = aligned.saturating_add(s.aligned);
-            // Lost: its own mail passed in the window, so DNS authorized
-            // it, and now DNS shows no authorization at all. (A sender that
-            // never passed is a failing one, weighed by the pass rate.)
+            // Lost: DNS authorized it (its own mail passed in the window,
+            // or an earlier run saw it authorized) and now shows no
+            // authorization at all. (A sender that never passed is a
+            // failing one, weighed by the pass rate.)
             let passed = s.aligned.saturating_sub(s.intermediary_aligned);
-            let lost = passed > 0 && auth.sender(id).is_some_and(|a| a.unauthorized());
+            let lost = (passed > 0 || remembered.contains(id))
+                && auth.sender(id).is_some_and(|a| a.unauthorized());
             if s.failing == 0 && !lost {
                 continue;
             }
@@ -471,6 +481,17 @@ async fn advise(ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
                 });
             }
             troubles.push(trouble);
+        }
+        // Remembered senders without mail in the window that lost it too.
+        for sender in &inventory.senders {
+            let silent = !seen.contains_key(&Origin::Inventory(sender.id.clone()));
+            let status = auth.sender(&sender.id);
+            if silent && remembered.contains(&sender.id) && status.is_some_and(|a| a.unauthorized())
+            {
+                let trouble = Trouble::of(&domain, sender, &SeenSource::default(), status, true);
+                reasons.push(trouble.reason.clone());
+                troubles.push(trouble);
+            }
         }
         (messages, aligned)
     } else {
@@ -682,6 +703,39 @@ async fn advise(ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
         facts: Some(facts_json(&facts)),
         proposals,
     }
+}
+
+/// The declared senders DNS has authorized at this run or an earlier one
+/// and that are still in the inventory, from the phase history file (read
+/// only in an ad-hoc check; empty without a history folder). Senders whose
+/// lookups failed keep what was remembered.
+fn remember_authorized(
+    ctx: &CheckContext,
+    domain: &str,
+    inventory: &authwarden_inventory::Inventory,
+    auth: &Authorizations,
+) -> BTreeSet<String> {
+    let Some(paths) = ctx.extensions.get::<RunPaths>() else {
+        return BTreeSet::new();
+    };
+    let file = StateFile::for_run(&paths, CHECKER_ID, PHASES_FILE);
+    // A file that cannot be used was reported with the phase history.
+    file.update(|h: &mut PhaseHistory| {
+        h.version = 1;
+        let known = h.authorized.entry(domain.to_string()).or_default();
+        known.retain(|id| inventory.sender(id).is_some());
+        for a in &auth.senders {
+            if a.spf_authorized && a.spf_known || !a.dkim_keys.is_empty() {
+                known.insert(a.sender.clone());
+            }
+        }
+        let out = known.clone();
+        if known.is_empty() {
+            h.authorized.remove(domain);
+        }
+        out
+    })
+    .unwrap_or_default()
 }
 
 /// The tags of the rollout step from `record` to `next`: `p` and `pct` (or

@@ -65,14 +65,16 @@ fn row(at: DateTime<Utc>, days_ago: i64, ip: &str, count: u64, sendgrid: bool) -
     }
 }
 
-/// Four weeks before `at` of clean mail: the mail host and SendGrid.
-fn reports(at: DateTime<Utc>) -> Vec<AggregateRow> {
+/// Four weeks before `at` of clean mail: the mail host, and SendGrid when
+/// asked.
+fn reports(at: DateTime<Utc>, sendgrid: bool) -> Vec<AggregateRow> {
     (0..28)
         .flat_map(|d| {
-            [
-                row(at, d, "198.51.100.10", 100, false),
-                row(at, d, "167.89.1.1", 50, true),
-            ]
+            let mut rows = vec![row(at, d, "198.51.100.10", 100, false)];
+            if sendgrid {
+                rows.push(row(at, d, "167.89.1.1", 50, true));
+            }
+            rows
         })
         .collect()
 }
@@ -82,6 +84,8 @@ struct Job {
     at: DateTime<Utc>,
     data_dir: std::path::PathBuf,
     read_only: bool,
+    sendgrid_sends: bool,
+    settings: Value,
 }
 
 impl Job {
@@ -90,7 +94,7 @@ impl Job {
         let mut ctx = CheckContext::new(Arc::new(resolver), Arc::new(FixedClock(self.at)));
         ctx.extensions
             .insert(Arc::new(AggregateSourceExt(Arc::new(StaticSource::new(
-                reports(self.at),
+                reports(self.at, self.sendgrid_sends),
             )))));
         let paths = if self.read_only {
             RunPaths::read_only(self.data_dir.clone())
@@ -105,7 +109,7 @@ impl Job {
     async fn run(&self) -> (CheckOutput, CheckOutput) {
         let ctx = self.context();
         let mut target = DomainTarget::new(DOMAIN);
-        target.settings = inventory();
+        target.settings = self.settings.clone();
         (
             RolloutAdvisor.check(&ctx, &target).await,
             InventoryDrift.check(&ctx, &target).await,
@@ -138,6 +142,8 @@ async fn a_sender_losing_its_authorization_holds_the_rollout_and_is_drift007() {
         at: start(),
         data_dir: dir.path().to_path_buf(),
         read_only: false,
+        sendgrid_sends: true,
+        settings: inventory(),
     };
 
     // Both senders authorized, four clean weeks at pct 50: the next step.
@@ -244,10 +250,58 @@ async fn a_sender_losing_its_authorization_holds_the_rollout_and_is_drift007() {
     assert_eq!(codes(&advice), ["ROLL002"]);
     assert_eq!(lost(&drift), expected_lost);
 
+    // Weeks later SendGrid's mail is out of the window (it stopped sending
+    // without its records), DNS still without them: the advisor remembers
+    // that DNS authorized it and still holds, as DRIFT007 stays open.
+    job.sendgrid_sends = false;
+    job.at += Duration::days(30);
+    let (advice, drift) = job.run().await;
+    assert_eq!(codes(&advice), ["ROLL002"], "{:#?}", advice.findings);
+    assert!(
+        advice.findings[0]
+            .message
+            .contains("sendgrid is declared but DNS no longer authorizes it"),
+        "{}",
+        advice.findings[0].message
+    );
+    assert_eq!(lost(&drift), expected_lost);
+    // Removed from the inventory: on purpose, neither holds any more.
+    let mut without = inventory();
+    without["inventory"]["senders"]
+        .as_array_mut()
+        .unwrap()
+        .remove(1);
+    let kept = std::mem::replace(&mut job.settings, without);
+    job.read_only = true;
+    let (advice, drift) = job.run().await;
+    assert_advances(&advice);
+    assert!(lost(&drift).is_empty(), "{:#?}", drift.findings);
+    job.settings = kept;
+    job.read_only = false;
+    job.sendgrid_sends = true;
+
     // DNS restored: the step is proposed again and DRIFT007 is gone.
     job.zone = zone("rollout");
     job.at += Duration::days(7);
     let (advice, drift) = job.run().await;
-    assert_eq!(codes(&advice), ["ROLL001"], "{:#?}", advice.findings);
+    assert_advances(&advice);
     assert!(lost(&drift).is_empty(), "{:#?}", drift.findings);
+}
+
+/// Ready for quarantine pct 100 (ROLL003 by now: weeks in the phase), the
+/// step proposed.
+fn assert_advances(advice: &CheckOutput) {
+    assert_eq!(codes(advice), ["ROLL003"], "{:#?}", advice.findings);
+    assert_eq!(advice.facts.as_ref().unwrap()["action"], "advance");
+    assert!(
+        matches!(
+            changes(advice)[..],
+            [Change::DmarcTags {
+                kind: DmarcEditKind::Strengthen,
+                ..
+            }]
+        ),
+        "{:#?}",
+        advice.proposals
+    );
 }
