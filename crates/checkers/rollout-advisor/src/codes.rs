@@ -28,11 +28,13 @@ declare_codes! {
     /// The same readiness as ROLL001; the finding lists why the domain holds:
     /// the pass rate below the threshold, each legitimate source still
     /// failing DMARC with its volume and what to fix, each declared sender
-    /// whose mail passed in the window but that DNS no longer authorizes
-    /// (no SPF include or range, no DKIM key: the inventory-drift checker
-    /// reports the same sender as DRIFT007), or too few weeks in the phase.
-    /// A sender that lost its authorization holds the rollout whatever the
-    /// pass rate: its next messages fail.
+    /// DNS authorized (its mail passed in the window, or an earlier run saw
+    /// it authorized; kept in `<history>/rollout-advisor/phases.json`) but
+    /// no longer authorizes (no SPF include or range, no DKIM key: the
+    /// inventory-drift checker reports the same sender as DRIFT007), or too
+    /// few weeks in the phase. A sender that lost its authorization holds
+    /// the rollout whatever the pass rate, until it is authorized again or
+    /// removed from the inventory: its next messages fail.
     /// ## Why it matters
     /// A stricter policy now would quarantine or reject the organisation's
     /// own mail from the failing sources.
