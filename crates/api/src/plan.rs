@@ -157,6 +157,16 @@ pub struct Proposal {
     pub resolves: Vec<FindingRef>,
     /// Why, one sentence (shown with the change).
     pub reason: String,
+    /// Precedence over other proposals of the same kind: higher first
+    /// (default 0). A checker that knows more about the domain than the
+    /// general checks (e.g. that it is parked and sends no mail) proposes
+    /// with [`Proposal::decisive`].
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub precedence: i8,
+}
+
+fn is_zero(n: &i8) -> bool {
+    *n == 0
 }
 
 impl Proposal {
@@ -166,7 +176,15 @@ impl Proposal {
             change,
             resolves,
             reason: reason.into(),
+            precedence: 0,
         }
+    }
+
+    /// The same proposal, ahead of every proposal of precedence 0 for the
+    /// same tags (the plan stage's rule 3).
+    pub fn decisive(mut self) -> Proposal {
+        self.precedence = 1;
+        self
     }
 }
 

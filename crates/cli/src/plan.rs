@@ -92,7 +92,7 @@ fn print_section(out: &mut impl Write, s: &PlanSection) -> std::io::Result<()> {
         }
     }
     for h in &s.held {
-        writeln!(out, "  held back: {}", safe(h))?;
+        writeln!(out, "  left out: {}", safe(h))?;
     }
     writeln!(out, "  {}", safe(&s.check))?;
     if !s.remaining.is_empty() {

@@ -177,6 +177,11 @@ async fn verify(
         let v = &mut plan.verification;
         v.verified = true;
         v.resolved = before.difference(&now).cloned().collect();
+        // An action outside DNS whose findings the DNS changes already
+        // resolve is not needed.
+        let resolved = &v.resolved;
+        plan.outside
+            .retain(|o| o.resolves.is_empty() || !o.resolves.iter().all(|r| resolved.contains(r)));
         v.remaining = before.intersection(&now).cloned().collect();
         v.introduced = serious.difference(&before).cloned().collect();
         if incomplete > 0 {
@@ -246,7 +251,7 @@ fn txt_rdata(text: &str) -> Rdata {
 }
 
 /// How important a proposal is: lower first.
-fn rank(p: &Proposal, severity: &HashMap<(&str, &str), Severity>) -> (u8, u8) {
+fn rank(p: &Proposal, severity: &HashMap<(&str, &str), Severity>) -> (u8, u8, i8, u8) {
     let kind = match &p.change {
         Change::DmarcTags { kind, .. } => match kind {
             DmarcEditKind::Fix => 0,
@@ -266,7 +271,13 @@ fn rank(p: &Proposal, severity: &HashMap<(&str, &str), Severity>) -> (u8, u8) {
         })
         .min()
         .unwrap_or(3);
-    (kind, worst)
+    // A publish that replaces a record decides it: term and tag edits of
+    // the same record come after it (and are dropped, see `merge`).
+    let replaces = match &p.change {
+        Change::PublishTxt { replace: true, .. } => 0,
+        _ => 1,
+    };
+    (kind, replaces, -p.precedence, worst)
 }
 
 /// The `v=` tag of a TXT record, lower-case (`dmarc1`, `spf1`, `dkim1`).
@@ -584,6 +595,7 @@ pub async fn merge(
         let mut records = before.clone();
         let mut dmarc: Option<DmarcEdit> = None;
         let mut spf: Option<SpfEdit> = None;
+        // `v=` tags of records a replacing publish decided.
         let mut published: BTreeMap<String, String> = BTreeMap::new();
         let mut reasons: Vec<String> = Vec::new();
         let mut resolves: Vec<FindingRef> = Vec::new();
@@ -605,6 +617,10 @@ pub async fn merge(
                     ..
                 } => {
                     kind = "dmarc";
+                    if let Some(value) = published.get("dmarc1") {
+                        drop(format!("the plan publishes \"{value}\" there instead"));
+                        continue;
+                    }
                     if *edit == DmarcEditKind::Strengthen {
                         if let Some(reasons) = held {
                             drop(format!("the rollout holds: {}", reasons.join("; ")));
@@ -623,11 +639,22 @@ pub async fn merge(
                         continue;
                     }
                     d.apply(set, remove);
+                    if !conflicts.is_empty() {
+                        // Part of the fix was decided otherwise: its reason
+                        // would contradict the record (e.g. "start with
+                        // monitoring" beside p=reject); its findings count.
+                        extend_refs(&mut resolves, &p.resolves);
+                        continue;
+                    }
                 }
                 Change::SpfTerms {
                     add, remove, all, ..
                 } => {
                     kind = "spf";
+                    if let Some(value) = published.get("spf1") {
+                        drop(format!("the plan publishes \"{value}\" there instead"));
+                        continue;
+                    }
                     let s = spf.get_or_insert_with(|| {
                         SpfEdit::from_record(records.iter().find(|r| is_spf(r)).map(|s| &**s))
                     });
@@ -658,9 +685,10 @@ pub async fn merge(
                         records.push(value.clone());
                     }
                 }
+                // Never a record this plan publishes.
                 Change::RemoveTxt { value, .. } => match value {
-                    Some(v) => records.retain(|r| r != v),
-                    None => records.clear(),
+                    Some(v) => records.retain(|r| r != v || published.values().any(|p| p == r)),
+                    None => records.retain(|r| published.values().any(|p| p == r)),
                 },
                 Change::Outside { .. } | Change::Hold { .. } => continue,
             }
@@ -1099,6 +1127,81 @@ mod tests {
             ),
             "{zone}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_decisive_proposal_and_a_replacing_publish_decide_their_record() {
+        let findings = [
+            finding("DMARC001", DMARC, Severity::Error),
+            finding("PARK002", DMARC, Severity::Warning),
+            finding("SPF004", "example.org", Severity::Error),
+            finding("PARK001", "example.org", Severity::Warning),
+        ];
+        let proposals = vec![
+            Proposal::new(
+                tags(
+                    DMARC,
+                    &[("p", "none"), ("rua", "mailto:r@example.org")],
+                    &[],
+                    DmarcEditKind::Fix,
+                ),
+                "start with monitoring",
+                vec![r("DMARC001", DMARC)],
+            ),
+            Proposal::new(
+                Change::SpfTerms {
+                    name: "example.org".into(),
+                    add: vec!["mx".into()],
+                    remove: vec![],
+                    all: None,
+                },
+                "merge the records",
+                vec![r("SPF004", "example.org")],
+            ),
+            Proposal::new(
+                tags(
+                    DMARC,
+                    &[("p", "reject"), ("sp", "reject")],
+                    &["pct"],
+                    DmarcEditKind::Fix,
+                ),
+                "parked: reject everything",
+                vec![r("PARK002", DMARC)],
+            )
+            .decisive(),
+            Proposal::new(
+                Change::PublishTxt {
+                    name: "example.org".into(),
+                    value: "v=spf1 -all".into(),
+                    publisher: Publisher::Us,
+                    replace: true,
+                },
+                "parked: no host sends",
+                vec![r("PARK001", "example.org")],
+            )
+            .decisive(),
+        ];
+        let p = plan(proposals, &findings).await;
+        let at = |name: &str| {
+            p.changes
+                .iter()
+                .find(|c| c.name == name)
+                .unwrap()
+                .after
+                .clone()
+        };
+        assert_eq!(
+            at(DMARC),
+            vec!["v=DMARC1; p=reject; sp=reject; rua=mailto:r@example.org"]
+        );
+        assert_eq!(
+            at("example.org"),
+            vec!["google-site-verification=abc", "v=spf1 -all"]
+        );
+        let c = p.changes.iter().find(|c| c.name == DMARC).unwrap();
+        assert_eq!(c.reasons, vec!["parked: reject everything"], "{c:#?}");
+        assert_eq!(p.dropped.len(), 1, "{p:#?}");
+        assert!(p.dropped[0].why.contains("publishes \"v=spf1 -all\""));
     }
 
     #[test]

@@ -11,8 +11,8 @@ pub struct PlanSection {
     pub domain: String,
     /// The steps, DNS changes first, in the order to do them.
     pub steps: Vec<PlanStep>,
-    /// Proposals left out, one sentence each (e.g. the rollout step held
-    /// back, and why).
+    /// Proposals left out of the plan, one sentence each (e.g. the rollout
+    /// step held back, and why).
     pub held: Vec<String>,
     /// What checking the plan showed, one sentence.
     pub check: String,
@@ -88,7 +88,7 @@ impl PlanSection {
         let held = plan
             .dropped
             .iter()
-            .map(|d| format!("{} at {}: not now, {}", d.change, d.name, d.why))
+            .map(|d| format!("{} at {}: {}", d.change, d.name, d.why))
             .collect();
         let v = &plan.verification;
         let check = if v.verified {
@@ -145,7 +145,7 @@ impl PlanSection {
                     resolves: "ROLL002".into(),
                 },
             ],
-            held: vec!["set pct=50 at _dmarc.example.com: not now, the rollout holds".into()],
+            held: vec!["set pct=50 at _dmarc.example.com: the rollout holds".into()],
             check: "Checked before it is shown: with these DNS changes applied the checks no longer report 1 of the domain's 2 findings.".into(),
             remaining: vec!["ROLL002".into()],
             introduced: Vec::new(),

@@ -274,7 +274,10 @@ const PARKED_DMARC_TAGS: [(&str, &str); 4] = [
 ];
 
 fn propose(change: Change, reason: &str, finding: &Finding) -> Proposal {
-    Proposal::new(change, reason, vec![FindingRef::to(finding)])
+    // A parked domain sends no mail: what this checker proposes for it
+    // decides over the general checks' proposals (e.g. the monitoring
+    // record p=none that a missing DMARC record gets elsewhere).
+    Proposal::new(change, reason, vec![FindingRef::to(finding)]).decisive()
 }
 
 /// The DMARC finding and the changes that resolve it.
