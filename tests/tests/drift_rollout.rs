@@ -179,6 +179,7 @@ fn ingested_reports_drive_drift_and_rollout_advice() {
         dir.path(),
         &format!(
             "history_dir = \"{data}\"\n\
+             reports_dir = \"{reports}\"\n\
              [dns]\nnameservers = [\"{ns}\"]\n\
              [[domains]]\nname = \"drift.test\"\n\
              [domains.inventory-drift]\nsenders = [\n\
@@ -189,6 +190,7 @@ fn ingested_reports_drive_drift_and_rollout_advice() {
              [[domains]]\nname = \"ready.test\"\n\
              [domains.inventory-drift]\nsenders = [{{ provider = \"google-workspace\" }}]\n",
             data = dir.path().join("data").display(),
+            reports = dir.path().join("reports").display(),
             ns = dns.addr(),
         ),
     );
@@ -307,11 +309,20 @@ fn ingested_reports_drive_drift_and_rollout_advice() {
         .collect();
     assert_eq!(codes, ["ROLL003"], "{run}");
 
-    // The state of both checkers is in the history folder.
-    assert!(dir
+    // An ad-hoc check reads the checkers' state but writes none; a job
+    // writes it to the history folder.
+    assert!(!dir
         .path()
         .join("data/inventory-drift/authorized.json")
-        .is_file());
+        .exists());
+    assert!(!dir.path().join("data/rollout-advisor/phases.json").exists());
+    let job = authwarden(&["run", "monthly", "--config", config]);
+    assert!(
+        dir.path()
+            .join("data/inventory-drift/authorized.json")
+            .is_file(),
+        "{job}"
+    );
     let phases: Value = serde_json::from_str(
         &fs::read_to_string(dir.path().join("data/rollout-advisor/phases.json")).unwrap(),
     )

@@ -18,6 +18,7 @@ pub mod fsutil;
 pub mod names;
 pub mod plan;
 pub mod reports;
+pub mod score;
 pub mod text;
 
 pub use checker::{
