@@ -3,13 +3,15 @@
 //! Every code a checker declares at warning or error severity is one check
 //! that can fail ("check incomplete" codes are not checks); a check fails
 //! when a finding of that code is reported for the domain at warning or
-//! error severity (after the user's levels). Each checker that ran is one
-//! category; a category's score is the weight of its checks that pass over
-//! the weight of all its checks (an error-severity check weighs
-//! [`ERROR_WEIGHT`], a warning [`WARNING_WEIGHT`]); a category whose check
-//! did not complete scores 0 (what could not be seen does not pass). The
-//! domain's score is the mean of its categories, rounded: categories weigh
-//! equally, whatever their number of checks.
+//! error severity (after the user's levels). Each checker that ran and
+//! applies to the domain is one category; a category starts at 100 and
+//! loses [`ERROR_PENALTY`] for each failing check of error severity and
+//! [`WARNING_PENALTY`] for each failing warning, down to 0; a category
+//! whose check did not complete scores 0 (what could not be seen does not
+//! pass). The domain's score is the mean of its categories, rounded down:
+//! categories weigh equally, whatever their number of checks, and what
+//! does not apply (e.g. the parked-domain checks of a domain that sends
+//! mail) is left out.
 //!
 //! Fixing a finding never lowers the score: it can only turn a failing
 //! check into a passing one, or complete a category that scored 0.
@@ -20,10 +22,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{CheckerInfo, Finding, Severity};
 
-/// The weight of a check whose code is an error by default.
-pub const ERROR_WEIGHT: u32 = 4;
-/// The weight of a check whose code is a warning by default.
-pub const WARNING_WEIGHT: u32 = 1;
+/// What a failing check of error severity costs its category.
+pub const ERROR_PENALTY: u32 = 40;
+/// What a failing check of warning severity costs its category.
+pub const WARNING_PENALTY: u32 = 15;
 
 /// A domain's score.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,20 +60,22 @@ fn is_check(code: &crate::CodeInfo) -> bool {
     code.default_severity != Severity::Note && !code.name.ends_with("-incomplete")
 }
 
-fn weight(code: &crate::CodeInfo) -> u32 {
+fn penalty(code: &crate::CodeInfo) -> u32 {
     match code.default_severity {
-        Severity::Error => ERROR_WEIGHT,
-        _ => WARNING_WEIGHT,
+        Severity::Error => ERROR_PENALTY,
+        _ => WARNING_PENALTY,
     }
 }
 
 /// The score of one domain: `checkers` are those that ran, `findings` the
 /// domain's findings (levels applied), `incomplete` the ids of the checkers
-/// whose check of the domain did not complete.
+/// whose check of the domain did not complete, `not_applicable` the ids of
+/// those that do not apply to it (left out).
 pub fn score(
     checkers: &[&CheckerInfo],
     findings: &[&Finding],
     incomplete: &BTreeSet<&str>,
+    not_applicable: &BTreeSet<&str>,
 ) -> Score {
     let failing: BTreeSet<(&str, &str)> = findings
         .iter()
@@ -80,27 +84,29 @@ pub fn score(
         .collect();
     let mut categories = Vec::new();
     for info in checkers {
+        if not_applicable.contains(info.id) {
+            continue;
+        }
         let checks: Vec<&crate::CodeInfo> = info.codes.iter().filter(|c| is_check(c)).collect();
         if checks.is_empty() {
             continue;
         }
         let incomplete = incomplete.contains(info.id);
-        let total: u32 = checks.iter().map(|c| weight(c)).sum();
-        let mut passed_weight = 0;
         let mut passed = 0;
+        let mut lost = 0u32;
         let mut failed = Vec::new();
         for c in &checks {
             if failing.contains(&(info.id, c.code)) {
                 failed.push(c.code.to_string());
+                lost += penalty(c);
             } else {
                 passed += 1;
-                passed_weight += weight(c);
             }
         }
         let value = if incomplete {
             0
         } else {
-            (f64::from(passed_weight) * 100.0 / f64::from(total)).floor() as u8
+            100u32.saturating_sub(lost) as u8
         };
         categories.push(CategoryScore {
             checker: info.id.to_string(),
@@ -207,21 +213,34 @@ mod tests {
     #[test]
     fn method_on_an_example() {
         let none = BTreeSet::new();
-        let clean = score(&[&A, &B], &[], &none);
+        let clean = score(&[&A, &B], &[], &none, &none);
         assert_eq!(clean.value, 100);
-        // A001 (error, weight 4 of 5) fails: a = 20; b = 100; mean 60.
+        // A001 (error) and A002 (warning) fail: a = 100 - 40 - 15 = 45;
+        // b = 100; mean 72.
         let f = finding("a", &CODES_A[0], Severity::Error);
-        let s = score(&[&A, &B], &[&f], &none);
-        assert_eq!(s.categories[0].value, 20);
-        assert_eq!(s.categories[0].failed, vec!["A001"]);
-        assert_eq!(s.value, 60);
+        let w = finding("a", &CODES_A[1], Severity::Warning);
+        let s = score(&[&A, &B], &[&f, &w], &none, &none);
+        assert_eq!(s.categories[0].value, 45);
+        assert_eq!(s.categories[0].failed, vec!["A001", "A002"]);
+        assert_eq!(s.value, 72);
+        // b does not apply: a alone.
+        assert_eq!(
+            score(&[&A, &B], &[&f, &w], &none, &BTreeSet::from(["b"])).value,
+            45
+        );
+        // The penalty is the code's: B002 and B003 are warnings by default,
+        // whatever severity the finding was raised to.
+        let b1 = finding("b", &CODES_B[0], Severity::Error);
+        let b2 = finding("b", &CODES_B[1], Severity::Error);
+        let b3 = finding("b", &CODES_B[2], Severity::Error);
+        assert_eq!(score(&[&B], &[&b1, &b2, &b3], &none, &none).value, 30);
         // A note-level finding and a finding the user levelled to note fail nothing.
         let n = finding("a", &CODES_A[2], Severity::Note);
         let lowered = finding("b", &CODES_B[0], Severity::Note);
-        assert_eq!(score(&[&A, &B], &[&n, &lowered], &none).value, 100);
+        assert_eq!(score(&[&A, &B], &[&n, &lowered], &none, &none).value, 100);
         // An incomplete check scores its category 0.
         let inc = BTreeSet::from(["b"]);
-        assert_eq!(score(&[&A, &B], &[], &inc).value, 50);
+        assert_eq!(score(&[&A, &B], &[], &inc, &none).value, 50);
     }
 
     proptest! {
@@ -245,18 +264,18 @@ mod tests {
             if incomplete_a { incomplete.insert("a"); }
             if incomplete_b { incomplete.insert("b"); }
             let refs: Vec<&Finding> = findings.iter().collect();
-            let before = score(&[&A, &B], &refs, &incomplete).value;
+            let before = score(&[&A, &B], &refs, &incomplete, &BTreeSet::new()).value;
             // Fix one finding.
             if !refs.is_empty() {
                 let i = fix % refs.len();
                 let mut fixed = refs.clone();
                 fixed.remove(i);
-                prop_assert!(score(&[&A, &B], &fixed, &incomplete).value >= before);
+                prop_assert!(score(&[&A, &B], &fixed, &incomplete, &BTreeSet::new()).value >= before);
             }
             // Complete a check.
             let mut completed = incomplete.clone();
             completed.remove("a");
-            prop_assert!(score(&[&A, &B], &refs, &completed).value >= before);
+            prop_assert!(score(&[&A, &B], &refs, &completed, &BTreeSet::new()).value >= before);
         }
     }
 }

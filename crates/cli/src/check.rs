@@ -36,14 +36,15 @@ pub async fn run(global: &GlobalArgs, args: &CheckArgs, registry: &Registry) -> 
     let targets = with_selectors(targets(&config, &args.domains)?, &args.selectors);
     let resolver = setup::resolver(&config)?;
     let planned = planned(registry, &config, &args.checkers)?;
-    let engine = Engine::new(planned).levels(config.levels.clone());
+    let engine = Engine::new(planned.clone()).levels(config.levels.clone());
     let ctx = authwarden_pipeline::run_context(
         &config,
         resolver.clone(),
         Arc::new(SystemClock),
         authwarden_pipeline::RunKind::Check,
     );
-    let outcome = engine.run(&ctx, &targets, &|| {}).await;
+    let mut outcome = engine.run(&ctx, &targets, &|| {}).await;
+    authwarden_pipeline::assess::add_scores(&mut outcome, &planned);
     tracing::info!(queries = resolver.queries_sent(), "DNS queries sent");
     let mut out = std::io::stdout().lock();
     match global.format {
@@ -88,6 +89,9 @@ fn label(s: Severity) -> &'static str {
 pub fn print_text(out: &mut impl Write, outcome: &RunOutcome, queries: u64) -> std::io::Result<()> {
     for d in &outcome.domains {
         writeln!(out, "{}", display_value(&d.domain, NAME_MAX_CHARS))?;
+        if let Some(score) = authwarden_pipeline::assess::score_of(&d.facts) {
+            writeln!(out, "  score: {score}/100 (docs/SCORE.md)")?;
+        }
         if let Some(dmarc) = d.facts.get("dmarc") {
             if let Some(phase) = dmarc.get("phase").and_then(|v| v.as_str()) {
                 writeln!(out, "  dmarc phase: {phase}")?;

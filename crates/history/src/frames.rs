@@ -71,6 +71,7 @@ pub fn summary_schema() -> Vec<(&'static str, DataType)> {
         ("rollout_phase", DataType::String),
         ("rollout_pct", DataType::Int64),
         ("rollout_testing", DataType::Boolean),
+        ("score", DataType::Int64),
     ]);
     fields
 }
@@ -144,8 +145,9 @@ struct Counts {
 /// the DMARC posture from the `dmarc` facts (`dmarc_policy`, `dmarc_pct`,
 /// `dmarc_phase`, `dmarc_status`, `dmarc_testing`) and the phase from the
 /// `rollout` facts of the rollout advisor (`rollout_phase`, `rollout_pct`,
-/// `rollout_testing`); null when absent. Files written before a column was
-/// added read it back as nulls.
+/// `rollout_testing`) and the domain's `score` (0-100, from the `score`
+/// facts); null when absent. Files written before a column was added read
+/// it back as nulls.
 ///
 /// Domains appear in the order of `domains`, then any domain that has findings
 /// but no facts, in the order of its first finding.
@@ -188,6 +190,7 @@ pub fn summary_frame(
     let mut rollout_phase: Vec<Option<String>> = Vec::with_capacity(n);
     let mut rollout_pct: Vec<Option<i64>> = Vec::with_capacity(n);
     let mut rollout_testing: Vec<Option<bool>> = Vec::with_capacity(n);
+    let mut score: Vec<Option<i64>> = Vec::with_capacity(n);
     for domain in &order {
         let c = &counts[domain];
         errors.push(c.errors);
@@ -210,6 +213,13 @@ pub fn summary_frame(
         );
         rollout_pct.push(rollout.and_then(|d| d.pct).map(i64::from));
         rollout_testing.push(rollout.and_then(|d| d.testing));
+        score.push(
+            facts
+                .get(domain)
+                .and_then(|f| f.get("score"))
+                .and_then(|s| s.get("value"))
+                .and_then(Value::as_i64),
+        );
     }
 
     let mut columns = run_columns(meta, n);
@@ -227,6 +237,7 @@ pub fn summary_frame(
         Column::new("rollout_phase".into(), rollout_phase),
         Column::new("rollout_pct".into(), rollout_pct),
         Column::new("rollout_testing".into(), rollout_testing),
+        Column::new("score".into(), score),
     ]);
     DataFrame::new(n, columns)
 }

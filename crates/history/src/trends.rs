@@ -26,6 +26,8 @@ pub struct TrendPoint {
     pub notes: u32,
     /// The DMARC rollout phase, when known.
     pub dmarc_phase: Option<String>,
+    /// The domain's score (0-100), when that run recorded one.
+    pub score: Option<i64>,
 }
 
 /// A domain's points over the recent runs of a job, oldest first.
@@ -58,6 +60,8 @@ pub fn trends(store: &HistoryStore, job: &str, last_n: usize) -> Result<Vec<Doma
         )));
     }
     let millis = timestamp.physical();
+    // Summaries written before the score existed have no column.
+    let score = df.column("score").ok().and_then(|c| c.i64().ok());
 
     let mut by_domain: BTreeMap<String, Vec<TrendPoint>> = BTreeMap::new();
     for i in 0..df.height() {
@@ -77,6 +81,7 @@ pub fn trends(store: &HistoryStore, job: &str, last_n: usize) -> Result<Vec<Doma
                 warnings: warnings.get(i).unwrap_or(0),
                 notes: notes.get(i).unwrap_or(0),
                 dmarc_phase: phase.get(i).map(str::to_string),
+                score: score.and_then(|s| s.get(i)),
             });
     }
     Ok(by_domain

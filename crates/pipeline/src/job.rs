@@ -112,7 +112,8 @@ pub async fn run_job(
     );
     let engine = Engine::new(planned.clone()).levels(config.levels.clone());
     progress.checks_started(engine.total_checks(targets.len()));
-    let outcome = engine.run(&ctx, &targets, &|| progress.check_done()).await;
+    let mut outcome = engine.run(&ctx, &targets, &|| progress.check_done()).await;
+    crate::assess::add_scores(&mut outcome, &planned);
     progress.checks_finished();
     tracing::info!(
         findings = outcome.findings.len(),
@@ -224,6 +225,7 @@ pub async fn run_job(
         None => (None, None),
     };
     ctx.mail = mail_ctx;
+    ctx.overview = overview(&outcome, &trends, ctx.mail.as_ref(), &ctx.plan);
     let (rollout_ctx, rollout_png) = rollout_context(job, &store, &outcome, started);
     ctx.rollout = rollout_ctx;
     ctx.data_gaps = store
@@ -528,6 +530,7 @@ fn build_context(
         summary,
         domains,
         resolved,
+        overview: Vec::new(),
         plan,
         chart: None,
         is_audit: job == Cadence::Annual,
@@ -788,6 +791,94 @@ fn rollout_context(
         domains,
     };
     (Some(timeline), png)
+}
+
+/// The overview table: per domain its score and the change since the
+/// previous run of the job (from the trend, whose last point is this run),
+/// the DMARC phase, the SPF lookups, the oldest DKIM key, the aligned pass
+/// rate of the period and the number of steps in its plan.
+fn overview(
+    outcome: &RunOutcome,
+    trends: &[history::DomainTrend],
+    mail: Option<&report::MailSummary>,
+    plan: &[report::PlanSection],
+) -> Vec<report::OverviewRow> {
+    outcome
+        .domains
+        .iter()
+        .map(|d| {
+            let score = crate::assess::score_of(&d.facts).unwrap_or(0);
+            let previous = trends.iter().find(|t| t.domain == d.domain).and_then(|t| {
+                let n = t.points.len();
+                (n >= 2).then(|| t.points[n - 2].score).flatten()
+            });
+            let change = previous
+                .map(|p| match i64::from(score) - p {
+                    0 => "±0".to_string(),
+                    c if c > 0 => format!("+{c}"),
+                    c => c.to_string(),
+                })
+                .unwrap_or_default();
+            let change_note = if change.is_empty() {
+                String::new()
+            } else {
+                format!(" ({change} since the last run)")
+            };
+            let phase = d
+                .facts
+                .get("dmarc")
+                .and_then(|f| f.get("phase"))
+                .and_then(Value::as_str)
+                .unwrap_or("no DMARC record")
+                .to_string();
+            let spf_lookups = d
+                .facts
+                .get("spf")
+                .and_then(|f| f.get("dns_lookups"))
+                .and_then(Value::as_u64)
+                .map(|n| format!("{n}/10"))
+                .unwrap_or_else(|| "-".into());
+            let oldest_dkim_key = oldest_key(d.facts.get("dkim"));
+            let pass_rate = mail
+                .and_then(|m| m.domains.iter().find(|m| m.domain == d.domain))
+                .map(|m| m.pass_percent.clone())
+                .unwrap_or_else(|| "no reports".into());
+            let open_actions = plan
+                .iter()
+                .find(|p| p.domain == d.domain)
+                .map_or(0, |p| p.steps.len());
+            report::OverviewRow {
+                domain: d.domain.clone(),
+                score,
+                change,
+                change_note,
+                phase,
+                spf_lookups,
+                oldest_dkim_key,
+                pass_rate,
+                open_actions,
+            }
+        })
+        .collect()
+}
+
+/// The oldest published DKIM key in the dkim facts (a list of selectors):
+/// `s1, 412 days`, `s1, age unknown`, `none published`, or `not checked in
+/// this job` (the DKIM checker runs quarterly by default).
+fn oldest_key(dkim: Option<&Value>) -> String {
+    let Some(list) = dkim.and_then(Value::as_array) else {
+        return "not checked in this job".into();
+    };
+    let found: Vec<&Value> = list.iter().filter(|s| s["found"] == true).collect();
+    let aged = found
+        .iter()
+        .filter_map(|s| Some((s["key_age_days"].as_u64()?, s["selector"].as_str()?)))
+        .max();
+    match (aged, found.first()) {
+        (Some((days, selector)), _) => format!("{selector}, {days} days"),
+        (None, Some(s)) => format!("{}, age unknown", s["selector"].as_str().unwrap_or("?")),
+        (None, None) => "none published".into(),
+    }
 }
 
 /// The domain's rollout as the rollout advisor of this run sees it, when

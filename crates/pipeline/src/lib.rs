@@ -16,6 +16,7 @@
 //! Progress is reported through [`Progress`]; the command line draws it.
 #![deny(missing_docs)]
 
+pub mod assess;
 pub mod delivery;
 pub mod intake;
 pub mod job;

@@ -38,6 +38,9 @@ pub struct ReportContext {
     pub domains: Vec<DomainSection>,
     /// Findings of the previous run that are gone now.
     pub resolved: Vec<FindingRow>,
+    /// The domain overview shown first: one row per domain.
+    #[serde(default)]
+    pub overview: Vec<OverviewRow>,
     /// The next steps: each domain's plan, merged from every checker's
     /// proposals and verified (domains with nothing to do are left out).
     #[serde(default)]
@@ -61,6 +64,33 @@ pub struct ReportContext {
     /// the history is whole.
     #[serde(default)]
     pub data_gaps: Vec<DataGap>,
+}
+
+/// One domain in the overview table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverviewRow {
+    /// The domain.
+    pub domain: String,
+    /// Its score, 0-100 (`docs/SCORE.md`).
+    pub score: u8,
+    /// The change since the previous run of the same job, e.g. `+12`,
+    /// `-3`, `±0`; empty for the first run.
+    pub change: String,
+    /// The change as the text report says it, e.g. ` (+8 since the last
+    /// run)`; empty for the first run.
+    pub change_note: String,
+    /// The DMARC phase, e.g. `quarantine pct 25`.
+    pub phase: String,
+    /// SPF DNS lookups, e.g. `3/10`; `-` when unknown.
+    pub spf_lookups: String,
+    /// The oldest published DKIM key, e.g. `s1, 412 days`, `none
+    /// published` or `not checked in this job`.
+    pub oldest_dkim_key: String,
+    /// The aligned pass rate of the period, e.g. `97.4%`; `no reports`
+    /// without reports.
+    pub pass_rate: String,
+    /// Steps in the domain's plan.
+    pub open_actions: usize,
 }
 
 /// A part of the history this report could not read.
@@ -581,6 +611,17 @@ impl ReportContext {
             summary: Summary::tally(&domains, &resolved),
             domains,
             resolved,
+            overview: vec![OverviewRow {
+                domain: "example.com".into(),
+                score: 72,
+                change: "+8".into(),
+                change_note: " (+8 since the last run)".into(),
+                phase: "quarantine pct 25".into(),
+                spf_lookups: "4/10".into(),
+                oldest_dkim_key: "s1, 412 days".into(),
+                pass_rate: "97.4%".into(),
+                open_actions: 2,
+            }],
             plan: vec![crate::PlanSection::sample()],
             chart: Some(Chart::new("trend@example", "trend.png", "an example chart")),
             is_audit: job == Cadence::Annual,

@@ -449,6 +449,14 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../../templates/partials/next-steps.txt.hbs"),
     ),
     (
+        "partials/overview.html.hbs",
+        include_str!("../../../templates/partials/overview.html.hbs"),
+    ),
+    (
+        "partials/overview.txt.hbs",
+        include_str!("../../../templates/partials/overview.txt.hbs"),
+    ),
+    (
         "partials/resolved.html.hbs",
         include_str!("../../../templates/partials/resolved.html.hbs"),
     ),

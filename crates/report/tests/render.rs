@@ -497,10 +497,10 @@ fn missing_folder_is_named() {
 fn syntax_error_names_file_line_and_column() {
     let dir = copy_templates();
     let path = dir.path().join("monthly.html.hbs");
-    // Line 3 of monthly.html.hbs is `{{> next-steps}}`.
+    // Line 4 of monthly.html.hbs is `{{> next-steps}}`.
     edit(&path, "{{> next-steps}}", "<p>{{#if plan}}</p>{{/each}}");
     let err = Renderer::from_dir(dir.path()).unwrap_err().to_string();
-    let prefix = format!("{}:3:", path.display());
+    let prefix = format!("{}:4:", path.display());
     assert!(err.starts_with(&prefix), "{err}");
     assert!(err.contains("if") && err.contains("each"), "{err}");
     assert!(!err.contains('\n'), "one line: {err}");
