@@ -521,7 +521,20 @@ fn build_context(
         })
         .collect();
     let summary = Summary::tally(&domains, &resolved);
-    let plan = plans.iter().filter_map(report::PlanSection::of).collect();
+    // The most urgent first: domains with errors, then warnings, then the
+    // rest, each group in the config's order.
+    let mut plan: Vec<report::PlanSection> =
+        plans.iter().filter_map(report::PlanSection::of).collect();
+    let urgency = |domain: &str| {
+        let worst = outcome
+            .findings
+            .iter()
+            .filter(|f| f.domain == domain)
+            .map(|f| f.severity)
+            .max();
+        std::cmp::Reverse(worst)
+    };
+    plan.sort_by_key(|p| urgency(&p.domain));
     ReportContext {
         job,
         period: meta.period.clone(),
@@ -863,11 +876,11 @@ fn overview(
 }
 
 /// The oldest published DKIM key in the dkim facts (a list of selectors):
-/// `s1, 412 days`, `s1, age unknown`, `none published`, or `not checked in
-/// this job` (the DKIM checker runs quarterly by default).
+/// `s1, 412 days`, `s1, age unknown`, `none published`, or `not in this
+/// job` (the DKIM checker runs quarterly by default).
 fn oldest_key(dkim: Option<&Value>) -> String {
     let Some(list) = dkim.and_then(Value::as_array) else {
-        return "not checked in this job".into();
+        return "not in this job".into();
     };
     let found: Vec<&Value> = list.iter().filter(|s| s["found"] == true).collect();
     let aged = found

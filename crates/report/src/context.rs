@@ -84,7 +84,7 @@ pub struct OverviewRow {
     /// SPF DNS lookups, e.g. `3/10`; `-` when unknown.
     pub spf_lookups: String,
     /// The oldest published DKIM key, e.g. `s1, 412 days`, `none
-    /// published` or `not checked in this job`.
+    /// published` or `not in this job`.
     pub oldest_dkim_key: String,
     /// The aligned pass rate of the period, e.g. `97.4%`; `no reports`
     /// without reports.
