@@ -31,8 +31,8 @@ use std::path::Path;
 pub use error::{ConfigError, ConfigErrors};
 pub use model::{
     default_cron, CheckerConfig, Config, DnsConfig, DomainConfig, ExternalConfig, ImapConfig,
-    IngestConfig, JobConfig, Known, KnownChecker, PasswordSource, Security, SmtpConfig,
-    DEFAULT_EXTERNAL_TIMEOUT, DEFAULT_IMAP_POLL_CRON,
+    IngestConfig, JobConfig, Known, KnownChecker, PasswordSource, ProfilesConfig, Security,
+    SmtpConfig, DEFAULT_EXTERNAL_TIMEOUT, DEFAULT_IMAP_POLL_CRON, PROFILE_IDS,
 };
 pub use validate::parse_nameserver;
 
@@ -119,6 +119,7 @@ pub fn defaults(base_dir: &Path) -> Config {
             .collect(),
         smtp: None,
         templates_dir: None,
+        profiles: Default::default(),
         imap: None,
         ingest: IngestConfig::default(),
     }

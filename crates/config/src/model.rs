@@ -106,6 +106,46 @@ pub struct Config {
     pub imap: Option<ImapConfig>,
     /// Caps on what one report may cost when it is ingested (`[ingest]`).
     pub ingest: IngestConfig,
+    /// Which receiver-rule profiles the reports evaluate (`[profiles]`).
+    pub profiles: ProfilesConfig,
+}
+
+/// The ids of the receiver-rule profiles (`authwarden-profiles`).
+pub const PROFILE_IDS: &[&str] = &["gmail-yahoo", "outlook", "rfc9989", "m3aawg-dkim"];
+
+/// The `[profiles]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfilesConfig {
+    /// The profiles evaluated, by id ([`PROFILE_IDS`]); all by default.
+    pub enabled: Vec<String>,
+    /// Domains treated as bulk senders whatever the reports show.
+    pub bulk_senders: Vec<String>,
+    /// Domains treated as not bulk senders whatever the reports show.
+    pub not_bulk_senders: Vec<String>,
+}
+
+impl Default for ProfilesConfig {
+    fn default() -> Self {
+        ProfilesConfig {
+            enabled: PROFILE_IDS.iter().map(|s| s.to_string()).collect(),
+            bulk_senders: Vec::new(),
+            not_bulk_senders: Vec::new(),
+        }
+    }
+}
+
+impl ProfilesConfig {
+    /// The bulk-sender override for `domain`, if any.
+    pub fn bulk_override(&self, domain: &str) -> Option<bool> {
+        let is = |list: &[String]| list.iter().any(|d| d.eq_ignore_ascii_case(domain));
+        if is(&self.bulk_senders) {
+            Some(true)
+        } else if is(&self.not_bulk_senders) {
+            Some(false)
+        } else {
+            None
+        }
+    }
 }
 
 /// The `[dns]` section.

@@ -43,7 +43,9 @@ const ROOT_KEYS: &[&str] = &[
     "templates",
     "imap",
     "ingest",
+    "profiles",
 ];
+const PROFILES_KEYS: &[&str] = &["enabled", "bulk_senders", "not_bulk_senders"];
 const DNS_KEYS: &[&str] = &["nameservers", "timeout", "retries", "zone_files"];
 const JOB_KEYS: &[&str] = &["cron", "recipients", "checkers", "enabled"];
 const SMTP_KEYS: &[&str] = &[
@@ -606,6 +608,11 @@ impl<'a> Walker<'a> {
                                 _ => self.unknown_key(k, "in `[templates]`", TEMPLATES_KEYS),
                             }
                         }
+                    }
+                }
+                "profiles" => {
+                    if let Some(t) = self.table(v, "profiles") {
+                        config.profiles = self.profiles(t);
                     }
                 }
                 "imap" => {
@@ -1613,6 +1620,48 @@ impl Walker<'_> {
     }
 
     /// `[ingest]`.
+    fn profiles(&mut self, t: &DeTable<'_>) -> crate::model::ProfilesConfig {
+        let mut out = crate::model::ProfilesConfig::default();
+        for (k, v) in t.iter() {
+            let key = k.get_ref().as_ref();
+            let path = format!("profiles.{key}");
+            match key {
+                "enabled" => {
+                    let mut ids = Vec::new();
+                    for (s, span) in self.strings(v, &path).unwrap_or_default() {
+                        if crate::model::PROFILE_IDS.contains(&s) {
+                            ids.push(s.to_string());
+                        } else {
+                            self.err(
+                                span,
+                                format!(
+                                    "unknown profile `{s}` in `{path}`: expected one of {}",
+                                    crate::model::PROFILE_IDS.join(", ")
+                                ),
+                            );
+                        }
+                    }
+                    out.enabled = ids;
+                }
+                "bulk_senders" | "not_bulk_senders" => {
+                    let list: Vec<String> = self
+                        .strings(v, &path)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(s, _)| s.trim().trim_end_matches('.').to_ascii_lowercase())
+                        .collect();
+                    if key == "bulk_senders" {
+                        out.bulk_senders = list;
+                    } else {
+                        out.not_bulk_senders = list;
+                    }
+                }
+                _ => self.unknown_key(k, "in `[profiles]`", PROFILES_KEYS),
+            }
+        }
+        out
+    }
+
     fn ingest(&mut self, t: &DeTable<'_>) -> IngestConfig {
         let mut ingest = IngestConfig::default();
         for (k, v) in t.iter() {
@@ -1852,6 +1901,7 @@ mod tests {
             ("## `[jobs.<job>]`", JOB_KEYS),
             ("## `[smtp]`", SMTP_KEYS),
             ("## `[templates]`", TEMPLATES_KEYS),
+            ("## `[profiles]`", PROFILES_KEYS),
             ("## `[imap]`", IMAP_KEYS),
             ("## `[ingest]`", INGEST_KEYS),
             ("## `[[domains]]`", &["name"]),

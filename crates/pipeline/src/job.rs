@@ -500,6 +500,7 @@ fn build_context(
             facts: domain_facts(registry, &d.facts),
             findings,
             passed,
+            skipped: skipped_checks(&d.facts),
         });
     }
     let resolved: Vec<FindingRow> = comparison
@@ -804,6 +805,33 @@ fn rollout_context(
         domains,
     };
     (Some(timeline), png)
+}
+
+/// The checks a checker skipped for the domain, from the `skipped` list of
+/// its facts (`[{"kind": ..., "reason": ...}]`), the kinds of one reason
+/// together: `inventory: stale not checked: the reports cover 42 days,
+/// staleness needs 90`.
+fn skipped_checks(facts: &serde_json::Map<String, Value>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (key, value) in facts {
+        let Some(list) = value.get("skipped").and_then(Value::as_array) else {
+            continue;
+        };
+        let mut by_reason: Vec<(String, Vec<String>)> = Vec::new();
+        for s in list {
+            let (Some(kind), Some(reason)) = (s["kind"].as_str(), s["reason"].as_str()) else {
+                continue;
+            };
+            match by_reason.iter_mut().find(|(r, _)| r == reason) {
+                Some((_, kinds)) => kinds.push(kind.to_string()),
+                None => by_reason.push((reason.to_string(), vec![kind.to_string()])),
+            }
+        }
+        for (reason, kinds) in by_reason {
+            out.push(format!("{key}: {} not checked: {reason}", kinds.join(", ")));
+        }
+    }
+    out
 }
 
 /// The overview table: per domain its score and the change since the

@@ -388,6 +388,11 @@ pub struct DomainSection {
     pub findings: Vec<FindingRow>,
     /// The checks that found nothing (listed in the audit).
     pub passed: Vec<PassedCheck>,
+    /// Checks that were skipped for this domain, with why, one sentence
+    /// each (e.g. the stale-sender check while the reports cover fewer
+    /// days than it needs).
+    #[serde(default)]
+    pub skipped: Vec<String>,
 }
 
 impl DomainSection {
@@ -587,6 +592,10 @@ impl ReportContext {
                     checker: "example-check".into(),
                     summary: "an example check".into(),
                 }],
+                skipped: vec![
+                    "inventory: stale not checked: the reports cover 42 days, staleness needs 90"
+                        .into(),
+                ],
             },
             DomainSection {
                 domain: "example.net".into(),
@@ -594,6 +603,7 @@ impl ReportContext {
                 facts: vec![],
                 findings: vec![],
                 passed: vec![],
+                skipped: vec![],
             },
         ];
         let resolved = vec![finding(
