@@ -45,6 +45,15 @@ pub async fn run(global: &GlobalArgs, args: &CheckArgs, registry: &Registry) -> 
     );
     let mut outcome = engine.run(&ctx, &targets, &|| {}).await;
     authwarden_pipeline::assess::add_scores(&mut outcome, &planned);
+    // The profiles read the reports of the last 30 days.
+    let now = chrono::Utc::now();
+    authwarden_pipeline::assess::add_profiles(
+        &mut outcome,
+        &ctx,
+        &config,
+        now - chrono::Duration::days(30),
+        now,
+    );
     tracing::info!(queries = resolver.queries_sent(), "DNS queries sent");
     let mut out = std::io::stdout().lock();
     match global.format {

@@ -1,12 +1,18 @@
 //! The assessment stage: each domain's score ([`authwarden_api::score`],
-//! method in `docs/SCORE.md`) added to its facts under `score`, so that
-//! `check --format json`, the history and the report read one figure.
+//! method in `docs/SCORE.md`) and its receiver-rule profiles
+//! (`authwarden-profiles`, docs/PROFILES.md) added to its facts under
+//! `score` and `profiles`, so that `check --format json`, the history and
+//! the report read one figure.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
+use authwarden_api::reports::{AggregateSource, AggregateSourceExt};
 use authwarden_api::score::score;
-use authwarden_api::CheckerInfo;
+use authwarden_api::{CheckContext, CheckerInfo, RunPaths};
+use authwarden_config::Config;
 use authwarden_engine::{PlannedChecker, RunOutcome};
+use authwarden_profiles::{evaluate, MailEvidence, ProfileId, ProfileInput};
+use chrono::{DateTime, Utc};
 
 /// The facts key of the score.
 pub const SCORE_KEY: &str = "score";
@@ -57,4 +63,164 @@ pub fn score_of(facts: &serde_json::Map<String, serde_json::Value>) -> Option<u8
         .get("value")?
         .as_u64()
         .and_then(|v| u8::try_from(v).ok())
+}
+
+/// The facts key of the receiver-rule profiles.
+pub const PROFILES_KEY: &str = "profiles";
+
+/// The file, under the history folder, that keeps each domain's largest
+/// daily volume to Google ever seen: Gmail's bulk-sender classification is
+/// permanent, so the evidence must not age out with the reports.
+const BULK_FILE: &str = "profiles/google-daily-max.json";
+
+/// What the aggregate reports of `[since, until)` show for `domain`.
+pub fn mail_evidence(
+    source: &dyn AggregateSource,
+    domain: &str,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Option<MailEvidence> {
+    let rows = source.rows(domain, since, until);
+    if rows.is_empty() {
+        return None;
+    }
+    let mut e = MailEvidence::default();
+    let mut google_days: BTreeMap<i64, u64> = BTreeMap::new();
+    for r in &rows {
+        e.messages = e.messages.saturating_add(r.count);
+        let spf = r.dmarc_spf.as_deref() == Some("pass");
+        let dkim = r.dmarc_dkim.as_deref() == Some("pass");
+        if spf {
+            e.spf_aligned = e.spf_aligned.saturating_add(r.count);
+        }
+        if dkim {
+            e.dkim_aligned = e.dkim_aligned.saturating_add(r.count);
+        }
+        if spf || dkim {
+            e.dmarc_pass = e.dmarc_pass.saturating_add(r.count);
+        }
+        if is_google(&r.org_name) {
+            // A report covering several days counts its messages on the
+            // day it begins: the daily figure is an upper bound of a day's.
+            let day = r.begin.div_euclid(86_400);
+            let n = google_days.entry(day).or_default();
+            *n = n.saturating_add(r.count);
+        }
+        if let Some(reasons) = &r.reasons {
+            for part in reasons.split(';') {
+                let part = part.trim();
+                if part.to_ascii_lowercase().contains("sender requirement")
+                    && !e.sender_requirement_comments.iter().any(|c| c == part)
+                {
+                    e.sender_requirement_comments.push(part.to_string());
+                }
+            }
+        }
+    }
+    e.max_daily_to_google = google_days.values().copied().max();
+    Some(e)
+}
+
+fn is_google(org: &str) -> bool {
+    let org = org.trim().to_ascii_lowercase();
+    org == "google.com" || org.ends_with(".google.com") || org == "google"
+}
+
+/// The largest daily volume to Google per domain, kept across runs.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct BulkMemory {
+    domains: BTreeMap<String, u64>,
+}
+
+/// `seen` combined with the largest daily volume to Google remembered for
+/// `domain`; a job (not a read-only run) remembers the new maximum.
+fn remembered_max(paths: Option<&RunPaths>, domain: &str, seen: Option<u64>) -> Option<u64> {
+    let Some(paths) = paths else { return seen };
+    let file = paths.data_dir.join(BULK_FILE);
+    let mut memory: BulkMemory = std::fs::read(&file)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let before = memory.domains.get(domain).copied();
+    let max = before.max(seen);
+    if !paths.read_only && max != before {
+        if let Some(m) = max {
+            memory.domains.insert(domain.to_string(), m);
+            if let Some(dir) = file.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            let json = serde_json::to_vec_pretty(&memory).expect("memory serialises");
+            if let Err(e) = authwarden_api::fsutil::write_atomic_with(&file, |f| {
+                std::io::Write::write_all(f, &json)
+            }) {
+                tracing::warn!(
+                    "cannot remember the bulk-sender volume in {}: {e}",
+                    file.display()
+                );
+            }
+        }
+    }
+    max
+}
+
+/// Evaluates the `[profiles]` of the config for every domain of `outcome`
+/// and adds them to its facts under `profiles`: the aggregate reports of
+/// `[since, until)` (through the context's report source) are the mail
+/// evidence, the config's bulk-sender overrides apply.
+pub fn add_profiles(
+    outcome: &mut RunOutcome,
+    ctx: &CheckContext,
+    config: &Config,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) {
+    let profiles: Vec<ProfileId> = config
+        .profiles
+        .enabled
+        .iter()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    if profiles.is_empty() {
+        return;
+    }
+    let source = ctx.extensions.get::<AggregateSourceExt>();
+    let paths = ctx.extensions.get::<RunPaths>();
+    for d in &mut outcome.domains {
+        let mut mail = source
+            .as_ref()
+            .and_then(|s| mail_evidence(&*s.0, &d.domain, since, until));
+        let seen = mail.as_ref().and_then(|m| m.max_daily_to_google);
+        let max = remembered_max(paths.as_deref(), &d.domain, seen);
+        if let Some(m) = &mut mail {
+            m.max_daily_to_google = max;
+        } else if max.is_some() {
+            mail = Some(MailEvidence {
+                max_daily_to_google: max,
+                ..MailEvidence::default()
+            });
+        }
+        let input = ProfileInput {
+            domain: &d.domain,
+            facts: &d.facts,
+            mail: mail.as_ref(),
+            bulk_sender: config.profiles.bulk_override(&d.domain),
+        };
+        let results = evaluate(&profiles, &input);
+        d.facts.insert(
+            PROFILES_KEY.into(),
+            serde_json::to_value(results).expect("profiles serialise"),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_config_knows_every_profile() {
+        let ids: Vec<&str> = authwarden_profiles::ProfileId::ALL
+            .iter()
+            .map(|p| p.as_str())
+            .collect();
+        assert_eq!(ids, authwarden_config::PROFILE_IDS);
+    }
 }

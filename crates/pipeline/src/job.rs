@@ -114,6 +114,8 @@ pub async fn run_job(
     progress.checks_started(engine.total_checks(targets.len()));
     let mut outcome = engine.run(&ctx, &targets, &|| progress.check_done()).await;
     crate::assess::add_scores(&mut outcome, &planned);
+    let window = mail_query(job, local.date_naive(), config);
+    crate::assess::add_profiles(&mut outcome, &ctx, config, window.start, window.end);
     progress.checks_finished();
     tracing::info!(
         findings = outcome.findings.len(),
@@ -501,6 +503,7 @@ fn build_context(
             findings,
             passed,
             skipped: skipped_checks(&d.facts),
+            profiles: profile_tables(&d.facts),
         });
     }
     let resolved: Vec<FindingRow> = comparison
@@ -805,6 +808,49 @@ fn rollout_context(
         domains,
     };
     (Some(timeline), png)
+}
+
+/// The receiver-rule profiles of a domain's facts as the report shows them:
+/// the rules that apply, with their status.
+fn profile_tables(facts: &serde_json::Map<String, Value>) -> Vec<report::ProfileTable> {
+    use authwarden_profiles::{ProfileResult, RuleStatus};
+    let Some(list) = facts
+        .get(crate::assess::PROFILES_KEY)
+        .and_then(|v| serde_json::from_value::<Vec<ProfileResult>>(v.clone()).ok())
+    else {
+        return Vec::new();
+    };
+    list.into_iter()
+        .map(|p| {
+            let not_applicable = p
+                .rules
+                .iter()
+                .filter(|r| r.status == RuleStatus::NotApplicable)
+                .count();
+            report::ProfileTable {
+                name: p.name,
+                applies: p.applies,
+                verdict: p.verdict,
+                rules: p
+                    .rules
+                    .into_iter()
+                    .filter(|r| r.status != RuleStatus::NotApplicable)
+                    .map(|r| report::ProfileRule {
+                        status: match r.status {
+                            RuleStatus::Pass => "PASS",
+                            RuleStatus::Fail => "FAIL",
+                            _ => "NOT VISIBLE",
+                        }
+                        .into(),
+                        rule: r.rule,
+                        source: r.source,
+                        evidence: r.evidence,
+                    })
+                    .collect(),
+                not_applicable,
+            }
+        })
+        .collect()
 }
 
 /// The checks a checker skipped for the domain, from the `skipped` list of

@@ -393,6 +393,38 @@ pub struct DomainSection {
     /// days than it needs).
     #[serde(default)]
     pub skipped: Vec<String>,
+    /// The receiver-rule profiles (Gmail/Yahoo, Outlook, RFC 9989,
+    /// M3AAWG), one table each.
+    #[serde(default)]
+    pub profiles: Vec<ProfileTable>,
+}
+
+/// One receiver-rule profile of a domain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileTable {
+    /// The profile's name, e.g. `Gmail and Yahoo sender requirements`.
+    pub name: String,
+    /// To whom it applies and whether this domain is one.
+    pub applies: String,
+    /// E.g. `fails 2 rules`.
+    pub verdict: String,
+    /// The rules that apply, in the order of the source.
+    pub rules: Vec<ProfileRule>,
+    /// How many rules do not apply to the domain (not listed).
+    pub not_applicable: usize,
+}
+
+/// One rule of a [`ProfileTable`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileRule {
+    /// `PASS`, `FAIL` or `NOT VISIBLE`.
+    pub status: String,
+    /// The rule.
+    pub rule: String,
+    /// Where it is written.
+    pub source: String,
+    /// What was seen.
+    pub evidence: String,
 }
 
 impl DomainSection {
@@ -596,6 +628,18 @@ impl ReportContext {
                     "inventory: stale not checked: the reports cover 42 days, staleness needs 90"
                         .into(),
                 ],
+                profiles: vec![ProfileTable {
+                    name: "Gmail and Yahoo sender requirements".into(),
+                    applies: "bulk sender (about 5,000 a day or more to Gmail): yes, 12,400 on the busiest day".into(),
+                    verdict: "fails 1 rule".into(),
+                    rules: vec![ProfileRule {
+                        status: "FAIL".into(),
+                        rule: "A bulk sender authenticates its mail with both SPF and DKIM.".into(),
+                        source: "https://support.google.com/a/answer/81126".into(),
+                        evidence: "no DKIM key was found".into(),
+                    }],
+                    not_applicable: 0,
+                }],
             },
             DomainSection {
                 domain: "example.net".into(),
@@ -604,6 +648,7 @@ impl ReportContext {
                 findings: vec![],
                 passed: vec![],
                 skipped: vec![],
+                profiles: vec![],
             },
         ];
         let resolved = vec![finding(

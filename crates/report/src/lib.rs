@@ -20,8 +20,8 @@ pub use chart::{
 };
 pub use context::{
     percent, Chart, DataGap, DomainSection, DomainStatus, Fact, FailingSource, FindingRow,
-    FindingStatus, MailDomain, MailSummary, NewSource, OverviewRow, PassedCheck, ReportContext,
-    RolloutChange, RolloutDomain, RolloutTimeline, Summary,
+    FindingStatus, MailDomain, MailSummary, NewSource, OverviewRow, PassedCheck, ProfileRule,
+    ProfileTable, ReportContext, RolloutChange, RolloutDomain, RolloutTimeline, Summary,
 };
 pub use plan::{PlanSection, PlanStep};
 pub use render::{RenderError, Rendered, Renderer};
