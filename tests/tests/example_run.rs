@@ -106,3 +106,36 @@ fn the_monthly_run_on_the_example_ingests_its_reports_and_writes_the_report() {
     assert_eq!(reports_in_history(&data), EXAMPLE_REPORTS);
     assert_eq!(files(&dir.path().join("reports/outbox"), ".eml").len(), 2);
 }
+
+/// `run monthly --period 2026-10` rebuilds October's report from the
+/// history: named for October, its mail section is October's, it says the
+/// checks are of today; a period that is not a month is a usage error.
+#[test]
+fn a_past_period_is_rebuilt_from_the_history() {
+    let (dir, config) = example();
+    let config = config.to_str().unwrap();
+    let run = authwarden(&["run", "monthly", "--config", config, "--period", "2026-10"]);
+    assert!(matches!(run.code(), 0 | 4), "{run}");
+    let text = fs::read_to_string(dir.path().join("reports/monthly/2026-10/report.txt"))
+        .unwrap_or_else(|e| panic!("no report for 2026-10 ({e})\n{run}"));
+    assert!(
+        text.starts_with("AUTHWARDEN MONTHLY REPORT 2026-10"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Rebuilt for 2026-10 from the history"),
+        "{text}"
+    );
+    assert!(
+        text.contains("MAIL SENT AS YOUR DOMAINS IN 2026-10"),
+        "{text}"
+    );
+    assert!(text.contains("covering 2026-10-01 to 2026-10-31"), "{text}");
+    assert!(text.contains("DMARC ROLLOUT"), "{text}");
+    // A rebuild is not this month's scheduled run.
+    assert!(!dir.path().join("reports/state/schedule.json").exists());
+
+    let bad = authwarden(&["run", "monthly", "--config", config, "--period", "2026-13"]);
+    assert_eq!(bad.code(), 2, "{bad}");
+    assert!(bad.stderr.contains("not a monthly period"), "{bad}");
+}

@@ -53,6 +53,46 @@ impl Cadence {
         self.period_of(start - Months::new(back))
     }
 
+    /// The day a run reporting `period` is made (the first day after the
+    /// period): `2026-11-01` for the monthly `2026-10`, `2026-10-01` for
+    /// `2026-Q3`, `2027-01-01` for `2026`; `None` when `period` is not one
+    /// of this cadence. `covered_period` of that day is `period` again.
+    pub fn report_day(self, period: &str) -> Option<chrono::NaiveDate> {
+        use chrono::{Months, NaiveDate};
+        let period = period.trim();
+        let (start, months) = match self {
+            Cadence::Monthly => {
+                let (y, m) = period.split_once('-')?;
+                if m.len() != 2 {
+                    return None;
+                }
+                (
+                    NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, 1)?,
+                    1,
+                )
+            }
+            Cadence::Quarterly => {
+                let (y, q) = period.split_once("-Q")?;
+                let q: u32 = q.parse().ok()?;
+                if !(1..=4).contains(&q) {
+                    return None;
+                }
+                (
+                    NaiveDate::from_ymd_opt(y.parse().ok()?, (q - 1) * 3 + 1, 1)?,
+                    3,
+                )
+            }
+            Cadence::Annual => {
+                if period.len() != 4 {
+                    return None;
+                }
+                (NaiveDate::from_ymd_opt(period.parse().ok()?, 1, 1)?, 12)
+            }
+        };
+        let day = start.checked_add_months(Months::new(months))?;
+        (self.covered_period(day) == period).then_some(day)
+    }
+
     /// The lower-case name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -388,4 +428,27 @@ pub fn parse_duration_setting(value: &Value) -> Option<std::time::Duration> {
         _ => return None,
     };
     (!duration.is_zero()).then_some(duration)
+}
+
+#[cfg(test)]
+mod period_tests {
+    use super::Cadence;
+    use chrono::NaiveDate;
+
+    #[test]
+    fn report_day_is_the_day_after_the_period() {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        assert_eq!(Cadence::Monthly.report_day("2026-10"), Some(d(2026, 11, 1)));
+        assert_eq!(Cadence::Monthly.report_day("2026-12"), Some(d(2027, 1, 1)));
+        assert_eq!(
+            Cadence::Quarterly.report_day("2026-Q3"),
+            Some(d(2026, 10, 1))
+        );
+        assert_eq!(Cadence::Annual.report_day("2026"), Some(d(2027, 1, 1)));
+        for bad in ["2026-13", "2026-1", "2026", "x", "2026-Q5"] {
+            assert_eq!(Cadence::Monthly.report_day(bad), None, "{bad}");
+        }
+        assert_eq!(Cadence::Quarterly.report_day("2026-10"), None);
+        assert_eq!(Cadence::Annual.report_day("2026-10"), None);
+    }
 }

@@ -29,6 +29,11 @@ pub struct RunArgs {
     /// instead of standard output
     #[arg(long, value_name = "PATH")]
     pub output: Option<PathBuf>,
+    /// Report this past period instead of the last whole one (e.g. 2026-10,
+    /// 2026-Q3, 2025): the mail section and the rollout come from the
+    /// history of that period, the checks are of today
+    #[arg(long, value_name = "PERIOD")]
+    pub period: Option<String>,
 }
 
 fn parse_cadence(s: &str) -> Result<Cadence, String> {
@@ -57,16 +62,20 @@ pub async fn run(global: &GlobalArgs, args: &RunArgs, registry: &Registry) -> an
         .with_context(|| format!("cannot create {}", lock_dir(&config).display()))?;
     let _lock = JobLock::acquire(&lock_dir(&config), args.job.as_str())?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let mut result = pipeline::run_job(
+    let mut result = pipeline::run_job_for_period(
         &config,
         registry,
         args.job,
         clock.clone(),
         &crate::progress::Bar::new(global.format == Format::Text),
+        args.period.as_deref(),
     )
     .await?;
-    if let Err(e) = state_file(&config).record_completed(args.job, clock.now()) {
-        tracing::warn!("the run is not recorded in the scheduler state: {e}");
+    // A rebuild of a past period is not this period's scheduled run.
+    if args.period.is_none() {
+        if let Err(e) = state_file(&config).record_completed(args.job, clock.now()) {
+            tracing::warn!("the run is not recorded in the scheduler state: {e}");
+        }
     }
     match global.format {
         Format::Text => {

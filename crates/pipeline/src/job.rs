@@ -70,9 +70,52 @@ pub async fn run_job(
     clock: Arc<dyn Clock>,
     progress: &dyn Progress,
 ) -> anyhow::Result<JobResult> {
+    run_job_for_period(config, registry, job, clock, progress, None).await
+}
+
+/// Runs `job` once now for `period` (e.g. `2026-10`; `None`: the last whole
+/// period, as a scheduled run): the mail section and the rollout cover that
+/// period from the history, the checks (DNS, findings, plan) are of today,
+/// and the report says so.
+pub async fn run_job_for_period(
+    config: &Config,
+    registry: &Registry,
+    job: Cadence,
+    clock: Arc<dyn Clock>,
+    progress: &dyn Progress,
+    period: Option<&str>,
+) -> anyhow::Result<JobResult> {
     let started = clock.now();
     let local = started.with_timezone(&config.timezone);
-    let meta = RunMeta::new(Some(job), local);
+    let mut meta = RunMeta::new(Some(job), local);
+    // The day the report is made as of: today, or the day after the period.
+    let mut report_day = local.date_naive();
+    let mut rebuilt = None;
+    if let Some(period) = period {
+        let day = job.report_day(period).ok_or_else(|| {
+            anyhow!(
+                "`{period}` is not a {job} period (e.g. {})",
+                job.covered_period(local.date_naive())
+            )
+        })?;
+        if day > local.date_naive() {
+            return Err(anyhow!(
+                "{period} is not over yet: the {job} report of a period is made after it ends"
+            ));
+        }
+        if meta.period != period {
+            rebuilt = Some(format!(
+                "Rebuilt for {period} from the history: the mail section and the DMARC rollout are of {period}; the checks, findings and next steps are of today."
+            ));
+        }
+        meta.period = period.to_string();
+        report_day = day;
+    }
+    let report_until = if period.is_some() {
+        report_day.and_time(chrono::NaiveTime::MIN).and_utc()
+    } else {
+        started
+    };
     tracing::info!(job = %job, run = %meta.run_id, period = %meta.period, "run started");
 
     // 0. the templates, first: a broken template fails the run before any
@@ -114,7 +157,7 @@ pub async fn run_job(
     progress.checks_started(engine.total_checks(targets.len()));
     let mut outcome = engine.run(&ctx, &targets, &|| progress.check_done()).await;
     crate::assess::add_scores(&mut outcome, &planned);
-    let window = mail_query(job, local.date_naive(), config);
+    let window = mail_query(job, report_day, config);
     crate::assess::add_profiles(&mut outcome, &ctx, config, window.start, window.end);
     progress.checks_finished();
     tracing::info!(
@@ -166,7 +209,7 @@ pub async fn run_job(
         Vec::new()
     });
     let mail = store
-        .mail_summary(&mail_query(job, local.date_naive(), config))
+        .mail_summary(&mail_query(job, report_day, config))
         .unwrap_or_else(|e| {
             tracing::warn!("mail summary unavailable: {e}");
             None
@@ -228,7 +271,8 @@ pub async fn run_job(
     };
     ctx.mail = mail_ctx;
     ctx.overview = overview(&outcome, &trends, ctx.mail.as_ref(), &ctx.plan);
-    let (rollout_ctx, rollout_png) = rollout_context(job, &store, &outcome, started);
+    let (rollout_ctx, rollout_png) = rollout_context(job, &store, &outcome, report_until);
+    ctx.rebuilt = rebuilt;
     ctx.rollout = rollout_ctx;
     ctx.data_gaps = store
         .damaged()
@@ -547,6 +591,7 @@ fn build_context(
         summary,
         domains,
         resolved,
+        rebuilt: None,
         overview: Vec::new(),
         plan,
         chart: None,
@@ -719,11 +764,31 @@ fn rollout_context(
     };
     let checked: std::collections::BTreeSet<&str> =
         outcome.domains.iter().map(|d| d.domain.as_str()).collect();
-    let history: Vec<_> = history
+    let mut history: Vec<_> = history
         .into_iter()
         .filter(|d| checked.contains(d.domain.as_str()))
         .map(|d| with_advisor_phases(d, outcome, from, until))
         .collect();
+    // Domains no run of the window saw (a report rebuilt for a past
+    // period, a first run) still have the advisor's phase history.
+    for domain in &checked {
+        if history.iter().any(|d| d.domain == *domain) {
+            continue;
+        }
+        let blank = history::DomainRollout {
+            domain: domain.to_string(),
+            at_start: None,
+            changes: Vec::new(),
+            current: authwarden_dmarc::DomainPhase::NoRecord,
+            since: until,
+            last_seen: until,
+        };
+        let d = with_advisor_phases(blank.clone(), outcome, from, until);
+        if d != blank {
+            history.push(d);
+        }
+    }
+    history.sort_by(|a, b| a.domain.cmp(&b.domain));
     if history.is_empty() {
         return (None, None);
     }
@@ -988,6 +1053,8 @@ fn with_advisor_phases(
     else {
         return d;
     };
+    // Phases begun after the window (a report rebuilt for a past period)
+    // are not part of it.
     let entries: Vec<(chrono::DateTime<chrono::Utc>, DomainPhase)> = facts
         .phases
         .iter()
@@ -998,6 +1065,7 @@ fn with_advisor_phases(
                 DomainPhase::published(Phase::new(p.phase, p.pct, p.testing)),
             ))
         })
+        .filter(|(at, _)| *at <= until)
         .collect();
     let Some((since, current)) = entries.last().cloned() else {
         return d;

@@ -25,7 +25,7 @@ pub mod report_rows;
 pub mod setup;
 
 pub use delivery::{flush_outbox, smtp_settings};
-pub use job::{run_job, JobResult};
+pub use job::{run_job, run_job_for_period, JobResult};
 pub use setup::{known, resolver, run_context, RunKind};
 
 /// Progress of a run's checks, for a progress bar or a log. Every method

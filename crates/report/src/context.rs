@@ -38,6 +38,10 @@ pub struct ReportContext {
     pub domains: Vec<DomainSection>,
     /// Findings of the previous run that are gone now.
     pub resolved: Vec<FindingRow>,
+    /// Set when the report was rebuilt for a past period
+    /// (`run --period`): what is of that period and what is of today.
+    #[serde(default)]
+    pub rebuilt: Option<String>,
     /// The domain overview shown first: one row per domain.
     #[serde(default)]
     pub overview: Vec<OverviewRow>,
@@ -666,6 +670,7 @@ impl ReportContext {
             summary: Summary::tally(&domains, &resolved),
             domains,
             resolved,
+            rebuilt: None,
             overview: vec![OverviewRow {
                 domain: "example.com".into(),
                 score: 72,
