@@ -139,3 +139,34 @@ fn a_past_period_is_rebuilt_from_the_history() {
     assert_eq!(bad.code(), 2, "{bad}");
     assert!(bad.stderr.contains("not a monthly period"), "{bad}");
 }
+
+/// The annual audit writes the as-built register beside its report, as
+/// Markdown and HTML, and includes it as a section.
+#[test]
+fn the_annual_audit_writes_the_as_built_register() {
+    let (dir, config) = example();
+    let run = authwarden(&["run", "annual", "--config", config.to_str().unwrap()]);
+    assert!(matches!(run.code(), 0 | 4), "{run}");
+    let annual = dir.path().join("reports/annual");
+    let period_dir = fs::read_dir(&annual)
+        .unwrap_or_else(|e| panic!("no annual report ({e})\n{run}"))
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let md = fs::read_to_string(period_dir.join("as-built.md")).unwrap();
+    assert!(md.contains("## rollout.example"), "{md}");
+    assert!(
+        md.contains("| SPF | `` v=spf1 mx include:_spf.mailhost.example -all `` |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- sendgrid: owner marketing, purpose marketing"),
+        "{md}"
+    );
+    assert!(md.contains("| MX | `` 10 mx.rollout.example `` |"), "{md}");
+    let html = fs::read_to_string(period_dir.join("as-built.html")).unwrap();
+    assert!(html.contains("<h2>rollout.example</h2>"), "{html}");
+    let text = fs::read_to_string(period_dir.join("report.txt")).unwrap();
+    assert!(text.contains("\nAS BUILT\n"), "{text}");
+}

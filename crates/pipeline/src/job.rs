@@ -274,6 +274,9 @@ pub async fn run_job_for_period(
     let (rollout_ctx, rollout_png) = rollout_context(job, &store, &outcome, report_until);
     ctx.rebuilt = rebuilt;
     ctx.rollout = rollout_ctx;
+    if job == Cadence::Annual {
+        ctx.as_built = crate::register::register(&outcome, ctx.rollout.as_ref(), &ctx.resolved);
+    }
     ctx.data_gaps = store
         .damaged()
         .into_iter()
@@ -302,6 +305,12 @@ pub async fn run_job_for_period(
         .with_context(|| format!("cannot create {}", report_dir.display()))?;
     write_atomic(&report_dir.join("report.html"), html_file.as_bytes())?;
     write_atomic(&report_dir.join("report.txt"), rendered.text.as_bytes())?;
+    if !ctx.as_built.is_empty() {
+        let md = crate::register::markdown(&meta.period, &ctx.generated_at, &ctx.as_built);
+        write_atomic(&report_dir.join("as-built.md"), md.as_bytes())?;
+        let html = crate::register::html(&meta.period, &ctx.generated_at, &ctx.as_built);
+        write_atomic(&report_dir.join("as-built.html"), html.as_bytes())?;
+    }
     if let Some(png) = &chart_png {
         write_atomic(&report_dir.join(CHART_FILE), png)?;
     }
@@ -592,6 +601,7 @@ fn build_context(
         domains,
         resolved,
         rebuilt: None,
+        as_built: Vec::new(),
         overview: Vec::new(),
         plan,
         chart: None,

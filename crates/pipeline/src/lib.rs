@@ -21,6 +21,7 @@ pub mod delivery;
 pub mod intake;
 pub mod job;
 pub mod plan;
+pub mod register;
 pub mod report_rows;
 pub mod setup;
 

@@ -42,6 +42,9 @@ pub struct ReportContext {
     /// (`run --period`): what is of that period and what is of today.
     #[serde(default)]
     pub rebuilt: Option<String>,
+    /// The as-built register (the annual audit; empty otherwise).
+    #[serde(default)]
+    pub as_built: Vec<AsBuiltDomain>,
     /// The domain overview shown first: one row per domain.
     #[serde(default)]
     pub overview: Vec<OverviewRow>,
@@ -68,6 +71,21 @@ pub struct ReportContext {
     /// the history is whole.
     #[serde(default)]
     pub data_gaps: Vec<DataGap>,
+}
+
+/// One domain of the annual as-built register.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AsBuiltDomain {
+    /// The domain.
+    pub domain: String,
+    /// Every published record, e.g. `DMARC` → the record.
+    pub records: Vec<Fact>,
+    /// The declared senders with owner and purpose.
+    pub senders: Vec<String>,
+    /// The DMARC phase now and since when.
+    pub phases: String,
+    /// What changed in the year, one line each.
+    pub changes: Vec<String>,
 }
 
 /// One domain in the overview table.
@@ -671,6 +689,16 @@ impl ReportContext {
             domains,
             resolved,
             rebuilt: None,
+            as_built: vec![AsBuiltDomain {
+                domain: "example.com".into(),
+                records: vec![Fact::new(
+                    "DMARC",
+                    "v=DMARC1; p=reject; rua=mailto:d@example.com",
+                )],
+                senders: vec!["mailhost: owner it, purpose transactional".into()],
+                phases: "reject pct 100, since 2026-03-02".into(),
+                changes: vec!["2026-03-02: DMARC quarantine pct 100 → reject pct 100".into()],
+            }],
             overview: vec![OverviewRow {
                 domain: "example.com".into(),
                 score: 72,

@@ -19,9 +19,10 @@ pub use chart::{
     pass_rate_chart_png, phase_timeline_png, trend_chart_png, DomainTrend, PassRateSeries, PhaseRow,
 };
 pub use context::{
-    percent, Chart, DataGap, DomainSection, DomainStatus, Fact, FailingSource, FindingRow,
-    FindingStatus, MailDomain, MailSummary, NewSource, OverviewRow, PassedCheck, ProfileRule,
-    ProfileTable, ReportContext, RolloutChange, RolloutDomain, RolloutTimeline, Summary,
+    percent, AsBuiltDomain, Chart, DataGap, DomainSection, DomainStatus, Fact, FailingSource,
+    FindingRow, FindingStatus, MailDomain, MailSummary, NewSource, OverviewRow, PassedCheck,
+    ProfileRule, ProfileTable, ReportContext, RolloutChange, RolloutDomain, RolloutTimeline,
+    Summary,
 };
 pub use plan::{PlanSection, PlanStep};
 pub use render::{RenderError, Rendered, Renderer};

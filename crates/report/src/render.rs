@@ -449,6 +449,14 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../../templates/partials/next-steps.txt.hbs"),
     ),
     (
+        "partials/as-built.html.hbs",
+        include_str!("../../../templates/partials/as-built.html.hbs"),
+    ),
+    (
+        "partials/as-built.txt.hbs",
+        include_str!("../../../templates/partials/as-built.txt.hbs"),
+    ),
+    (
         "partials/overview.html.hbs",
         include_str!("../../../templates/partials/overview.html.hbs"),
     ),

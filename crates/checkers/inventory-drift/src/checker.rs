@@ -34,7 +34,7 @@ pub const DEFAULT_PERIOD_DAYS: u32 = 30;
 static INFO: CheckerInfo = CheckerInfo {
     id: CHECKER_ID,
     summary: "the sender inventory against what DNS authorizes and who actually sends",
-    cadences: &[Cadence::Monthly, Cadence::Quarterly],
+    cadences: &[Cadence::Monthly, Cadence::Quarterly, Cadence::Annual],
     codes: CODES,
     facts_key: "inventory",
 };

@@ -32,7 +32,7 @@ pub const CHECKER_ID: &str = "parked-domain";
 static INFO: CheckerInfo = CheckerInfo {
     id: CHECKER_ID,
     summary: "checks that parked domains publish v=spf1 -all, dmarc p=reject and a null mx",
-    cadences: &[Cadence::Monthly],
+    cadences: &[Cadence::Monthly, Cadence::Annual],
     codes: CODES,
     facts_key: "parked",
 };
