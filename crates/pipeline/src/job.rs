@@ -476,6 +476,8 @@ fn domain_facts(registry: &Registry, facts: &serde_json::Map<String, Value>) -> 
         .collect()
 }
 
+// Each argument is one stage's output; bundling them would only rename them.
+#[allow(clippy::too_many_arguments)]
 fn build_context(
     config: &Config,
     registry: &Registry,
