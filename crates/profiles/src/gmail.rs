@@ -326,57 +326,12 @@ fn apply_comments(rules: &mut [RuleResult], comments: &[(Named, &str)], is_bulk:
 }
 
 fn dkim_1024(facts: &Facts) -> RuleResult {
-    let id = "gmail-dkim-key-1024";
-    let text = "DKIM keys are 1,024 bits or longer (Google recommends 2,048).";
-    let valid = facts.valid_keys();
-    if valid.is_empty() {
-        return rule(id, text, GOOGLE, RuleStatus::NotVisible, facts.no_key());
-    }
-    let rsa: Vec<_> = valid.iter().filter(|k| k.is_rsa()).collect();
-    if rsa.is_empty() {
-        return rule(
-            id,
-            text,
-            GOOGLE,
-            RuleStatus::NotApplicable,
-            "only ed25519 keys (RFC 8463), which an RSA key length does not measure",
-        );
-    }
-    let short: Vec<String> = rsa
-        .iter()
-        .filter(|k| k.key_bits.is_some_and(|b| b < 1024))
-        .map(|k| k.describe())
-        .collect();
-    if !short.is_empty() {
-        return rule(
-            id,
-            text,
-            GOOGLE,
-            RuleStatus::Fail,
-            format!("shorter than 1,024 bits: {}", short.join(", ")),
-        );
-    }
-    let unknown: Vec<String> = rsa
-        .iter()
-        .filter(|k| k.key_bits.is_none())
-        .map(|k| k.describe())
-        .collect();
-    let all: Vec<String> = rsa.iter().map(|k| k.describe()).collect();
-    if !unknown.is_empty() {
-        return rule(
-            id,
-            text,
-            GOOGLE,
-            RuleStatus::NotVisible,
-            format!("key size not known: {}", unknown.join(", ")),
-        );
-    }
-    rule(
-        id,
-        text,
+    crate::key_size_rule(
+        facts,
+        "gmail-dkim-key-1024",
+        "DKIM keys are 1,024 bits or longer (Google recommends 2,048).",
         GOOGLE,
-        RuleStatus::Pass,
-        format!("every RSA key is 1,024 bits or longer: {}", all.join(", ")),
+        1024,
     )
 }
 

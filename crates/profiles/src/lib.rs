@@ -289,6 +289,73 @@ pub(crate) fn rule(
     }
 }
 
+/// A rule that every valid RSA DKIM key has at least `min_bits`: not
+/// visible without keys or with a key of unknown size, not applicable with
+/// ed25519 keys only.
+pub(crate) fn key_size_rule(
+    facts: &Facts,
+    id: &str,
+    text: &str,
+    source: &str,
+    min_bits: u64,
+) -> RuleResult {
+    let valid = facts.valid_keys();
+    if valid.is_empty() {
+        return rule(id, text, source, RuleStatus::NotVisible, facts.no_key());
+    }
+    let rsa: Vec<_> = valid.iter().filter(|k| k.is_rsa()).collect();
+    if rsa.is_empty() {
+        return rule(
+            id,
+            text,
+            source,
+            RuleStatus::NotApplicable,
+            "only ed25519 keys (RFC 8463), which an RSA key length does not measure",
+        );
+    }
+    let describe = |keep: &dyn Fn(Option<u64>) -> bool| -> Vec<String> {
+        rsa.iter()
+            .filter(|k| keep(k.key_bits))
+            .map(|k| k.describe())
+            .collect()
+    };
+    let short = describe(&|b| b.is_some_and(|b| b < min_bits));
+    if !short.is_empty() {
+        return rule(
+            id,
+            text,
+            source,
+            RuleStatus::Fail,
+            format!(
+                "shorter than {} bits: {}",
+                count(min_bits),
+                short.join(", ")
+            ),
+        );
+    }
+    let unknown = describe(&|b| b.is_none());
+    if !unknown.is_empty() {
+        return rule(
+            id,
+            text,
+            source,
+            RuleStatus::NotVisible,
+            format!("key size not known: {}", unknown.join(", ")),
+        );
+    }
+    rule(
+        id,
+        text,
+        source,
+        RuleStatus::Pass,
+        format!(
+            "every RSA key is {} bits or longer: {}",
+            count(min_bits),
+            describe(&|_| true).join(", ")
+        ),
+    )
+}
+
 /// What an evaluated rule says about anything DNS and reports cannot show.
 pub(crate) const CANNOT_BE_SEEN: &str = "cannot be seen from DNS and aggregate reports";
 

@@ -22,57 +22,12 @@ pub(crate) fn rules(facts: &Facts) -> (String, Vec<RuleResult>) {
 }
 
 fn key_2048(facts: &Facts) -> RuleResult {
-    let id = "m3aawg-dkim-key-2048";
-    let text = "RSA DKIM keys are 2,048 bits long.";
-    let valid = facts.valid_keys();
-    if valid.is_empty() {
-        return rule(id, text, M3AAWG, RuleStatus::NotVisible, facts.no_key());
-    }
-    let rsa: Vec<_> = valid.iter().filter(|k| k.is_rsa()).collect();
-    if rsa.is_empty() {
-        return rule(
-            id,
-            text,
-            M3AAWG,
-            RuleStatus::NotApplicable,
-            "only ed25519 keys (RFC 8463), which an RSA key length does not measure",
-        );
-    }
-    let short: Vec<String> = rsa
-        .iter()
-        .filter(|k| k.key_bits.is_some_and(|b| b < 2048))
-        .map(|k| k.describe())
-        .collect();
-    if !short.is_empty() {
-        return rule(
-            id,
-            text,
-            M3AAWG,
-            RuleStatus::Fail,
-            format!("shorter than 2,048 bits: {}", short.join(", ")),
-        );
-    }
-    let unknown: Vec<String> = rsa
-        .iter()
-        .filter(|k| k.key_bits.is_none())
-        .map(|k| k.describe())
-        .collect();
-    if !unknown.is_empty() {
-        return rule(
-            id,
-            text,
-            M3AAWG,
-            RuleStatus::NotVisible,
-            format!("key size not known: {}", unknown.join(", ")),
-        );
-    }
-    let all: Vec<String> = rsa.iter().map(|k| k.describe()).collect();
-    rule(
-        id,
-        text,
+    crate::key_size_rule(
+        facts,
+        "m3aawg-dkim-key-2048",
+        "RSA DKIM keys are 2,048 bits long.",
         M3AAWG,
-        RuleStatus::Pass,
-        format!("every RSA key is 2,048 bits or longer: {}", all.join(", ")),
+        2048,
     )
 }
 
