@@ -60,6 +60,25 @@ impl PlanSection {
             return None;
         }
         let mut steps = Vec::new();
+        let v = &plan.verification;
+        // A DNS change is shown resolving what the re-check confirmed; what
+        // it helps with but does not resolve alone is named apart.
+        let confirmed = |refs: &[FindingRef]| -> String {
+            if !v.verified {
+                return codes(refs);
+            }
+            let (done, rest): (Vec<FindingRef>, Vec<FindingRef>) =
+                refs.iter().cloned().partition(|r| v.resolved.contains(r));
+            match (done.is_empty(), rest.is_empty()) {
+                (_, true) => codes(&done),
+                (true, false) => format!("{} once the other steps are done too", codes(&rest)),
+                (false, false) => format!(
+                    "{}; {} once the other steps are done too",
+                    codes(&done),
+                    codes(&rest)
+                ),
+            }
+        };
         for c in &plan.changes {
             let title = match (&c.publisher, c.after.is_empty()) {
                 (Publisher::Us, false) => format!("Publish at {} (TXT)", c.name),
@@ -73,7 +92,7 @@ impl PlanSection {
                 publish: c.add.clone(),
                 delete: c.remove.clone(),
                 why: c.reasons.join("; "),
-                resolves: codes(&c.resolves),
+                resolves: confirmed(&c.resolves),
             });
         }
         for o in &plan.outside {
@@ -90,7 +109,6 @@ impl PlanSection {
             .iter()
             .map(|d| format!("{} at {}: {}", d.change, d.name, d.why))
             .collect();
-        let v = &plan.verification;
         let check = if v.verified {
             let total = v.resolved.len() + v.remaining.len();
             let mut s = format!(
