@@ -1011,7 +1011,13 @@ fn overview(
                 .iter()
                 .find(|p| p.domain == d.domain)
                 .map_or(0, |p| p.steps.len());
+            let profiles = profile_tables(&d.facts)
+                .iter()
+                .map(|p| format!("{}: {}", short_profile(&p.name), p.verdict))
+                .collect::<Vec<_>>()
+                .join(" · ");
             report::OverviewRow {
+                profiles,
                 domain: d.domain.clone(),
                 score,
                 change,
@@ -1024,6 +1030,17 @@ fn overview(
             }
         })
         .collect()
+}
+
+/// A profile's name as the overview says it.
+fn short_profile(name: &str) -> &str {
+    match name {
+        "Gmail and Yahoo sender requirements" => "Gmail/Yahoo",
+        "Outlook.com high-volume sender requirements" => "Outlook.com",
+        "RFC 9989 (DMARCbis)" => "RFC 9989",
+        "M3AAWG DKIM key practice" => "M3AAWG DKIM",
+        other => other,
+    }
 }
 
 /// The oldest published DKIM key in the dkim facts (a list of selectors):

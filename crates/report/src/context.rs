@@ -113,6 +113,10 @@ pub struct OverviewRow {
     pub pass_rate: String,
     /// Steps in the domain's plan.
     pub open_actions: usize,
+    /// The verdict of each receiver-rule profile, e.g. `Gmail/Yahoo:
+    /// meets · Outlook.com: fails 1 rule`; empty without profiles.
+    #[serde(default)]
+    pub profiles: String,
 }
 
 /// A part of the history this report could not read.
@@ -709,6 +713,7 @@ impl ReportContext {
                 oldest_dkim_key: "s1, 412 days".into(),
                 pass_rate: "97.4%".into(),
                 open_actions: 2,
+                profiles: "Gmail/Yahoo: fails 1 rule · Outlook.com: meets".into(),
             }],
             plan: vec![crate::PlanSection::sample()],
             chart: Some(Chart::new("trend@example", "trend.png", "an example chart")),
