@@ -988,20 +988,23 @@ fn overview(
             } else {
                 format!(" ({change} since the last run)")
             };
-            let phase = d
-                .facts
-                .get("dmarc")
-                .and_then(|f| f.get("phase"))
-                .and_then(Value::as_str)
-                .unwrap_or("no DMARC record")
-                .to_string();
-            let spf_lookups = d
-                .facts
-                .get("spf")
-                .and_then(|f| f.get("dns_lookups"))
-                .and_then(Value::as_u64)
-                .map(|n| format!("{n}/10"))
-                .unwrap_or_else(|| "-".into());
+            // A checker that is not in this job says so, never "none".
+            let phase = match d.facts.get("dmarc") {
+                None => "not in this job".to_string(),
+                Some(f) => f
+                    .get("phase")
+                    .and_then(Value::as_str)
+                    .unwrap_or("no DMARC record")
+                    .to_string(),
+            };
+            let spf_lookups = match d.facts.get("spf") {
+                None => "not in this job".to_string(),
+                Some(f) => f
+                    .get("dns_lookups")
+                    .and_then(Value::as_u64)
+                    .map(|n| format!("{n}/10"))
+                    .unwrap_or_else(|| "no SPF record".into()),
+            };
             let oldest_dkim_key = oldest_key(d.facts.get("dkim"));
             let pass_rate = mail
                 .and_then(|m| m.domains.iter().find(|m| m.domain == d.domain))
