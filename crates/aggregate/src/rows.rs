@@ -49,6 +49,13 @@ impl RowClassification<ReportMetadata, PolicyPublished, Record> for Classificati
             p: s(&policy.p),
             sp: s(&policy.sp),
             pct: policy.pct,
+            np: s(&policy.np),
+            testing: policy.testing.as_ref().map(|t| t.as_str().to_owned()),
+            discovery_method: policy
+                .discovery_method
+                .as_ref()
+                .map(|d| d.as_str().to_owned()),
+            generator: metadata.generator.clone(),
             source_ip: record.source_ip.clone(),
             count: record.count,
             disposition: s(&record.policy_evaluated.disposition),

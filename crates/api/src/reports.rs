@@ -41,6 +41,15 @@ pub struct AggregateRow {
     pub sp: Option<String>,
     /// Published `pct`.
     pub pct: Option<u8>,
+    /// Published `np` (RFC 9990), the policy for non-existent subdomains.
+    pub np: Option<String>,
+    /// Published `testing` (RFC 9990, the `t` tag): `y` or `n`.
+    pub testing: Option<String>,
+    /// How the reporter discovered the policy (RFC 9990): `psl` or
+    /// `treewalk`.
+    pub discovery_method: Option<String>,
+    /// The software that made the report (RFC 9990 `generator`).
+    pub generator: Option<String>,
     /// The sending IP as reported.
     pub source_ip: String,
     /// Number of messages.

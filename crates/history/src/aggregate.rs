@@ -87,6 +87,11 @@ pub fn aggregate_schema() -> Vec<(&'static str, DataType)> {
         ("cause", String),
         ("provider", String),
         ("action", String),
+        // RFC 9990 (files written before read them back as nulls).
+        ("np", String),
+        ("testing", String),
+        ("discovery_method", String),
+        ("generator", String),
     ]
 }
 
@@ -174,6 +179,10 @@ pub fn aggregate_frame(rows: &[AggregateRow]) -> PolarsResult<DataFrame> {
         text("cause", |r| &r.cause),
         opt("provider", |r| r.provider.as_deref()),
         text("action", |r| &r.action),
+        opt("np", |r| r.np.as_deref()),
+        opt("testing", |r| r.testing.as_deref()),
+        opt("discovery_method", |r| r.discovery_method.as_deref()),
+        opt("generator", |r| r.generator.as_deref()),
     ];
     DataFrame::new(n, columns)
 }

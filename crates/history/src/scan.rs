@@ -503,6 +503,21 @@ pub fn aggregate_rows_of(df: &DataFrame) -> PolarsResult<Vec<AggregateRow>> {
     let flag = |name: &str| -> PolarsResult<BooleanChunked> {
         Ok(df.column(name)?.cast(&DataType::Boolean)?.bool()?.clone())
     };
+    // RFC 9990 columns, absent from frames of files written before them.
+    let optional = |name: &str| -> PolarsResult<Option<StringChunked>> {
+        match df.column(name) {
+            Ok(c) => Ok(Some(c.cast(&DataType::String)?.str()?.clone())),
+            Err(_) => Ok(None),
+        }
+    };
+    let rfc9990: Vec<Option<StringChunked>> = ["np", "testing", "discovery_method", "generator"]
+        .iter()
+        .map(|n| optional(n))
+        .collect::<PolarsResult<_>>()?;
+    let mut rfc9990_iters: Vec<Option<_>> = rfc9990
+        .iter()
+        .map(|c| c.as_ref().map(|c| c.iter()))
+        .collect();
     let count = df.column("count")?.cast(&DataType::UInt64)?;
     let (begin, end, pct) = (int("begin")?, int("end")?, int("pct")?);
     let (dkim_aligned, spf_aligned, reporter_agrees) = (
@@ -526,6 +541,12 @@ pub fn aggregate_rows_of(df: &DataFrame) -> PolarsResult<Vec<AggregateRow>> {
         let mut o = || t.next().flatten().map(str::to_string);
         let [domain, org_name, report_id, source, adkim, aspf, p, sp, source_ip, disposition, dmarc_dkim, dmarc_spf, reasons, header_from, envelope_from, envelope_to, dkim_domains, dkim_selectors, dkim_results, spf_domains, spf_results, category, cause, provider, action] =
             std::array::from_fn(|_| o());
+        let [np, testing, discovery_method, generator]: [Option<String>; 4] =
+            std::array::from_fn(|i| {
+                rfc9990_iters[i]
+                    .as_mut()
+                    .and_then(|it| it.next().flatten().map(str::to_string))
+            });
         let flag =
             |it: &mut dyn Iterator<Item = Option<bool>>| it.next().flatten().unwrap_or(false);
         out.push(AggregateRow {
@@ -541,6 +562,10 @@ pub fn aggregate_rows_of(df: &DataFrame) -> PolarsResult<Vec<AggregateRow>> {
             p,
             sp,
             pct: pct.next().flatten().and_then(|v| u8::try_from(v).ok()),
+            np,
+            testing,
+            discovery_method,
+            generator,
             source_ip: source_ip.unwrap_or_default(),
             count: count.next().flatten().unwrap_or(0),
             disposition,
