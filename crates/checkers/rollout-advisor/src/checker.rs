@@ -69,6 +69,10 @@ pub struct RolloutConfig {
     /// Days of reports readiness is computed over.
     #[serde(default = "d_window")]
     pub window_days: u32,
+    /// How the steps are signalled: `pct` (RFC 7489 receivers), `testing`
+    /// (RFC 9989 `t=y`) or `both` (see [`ramp::StepMode`]).
+    #[serde(default)]
+    pub steps: ramp::StepMode,
 }
 
 fn d_pass_rate() -> f64 {
@@ -95,6 +99,7 @@ impl Default for RolloutConfig {
             monitor_weeks: d_monitor(),
             step_weeks: d_step(),
             window_days: d_window(),
+            steps: ramp::StepMode::Pct,
         }
     }
 }
@@ -132,6 +137,10 @@ static SETTINGS: authwarden_api::SettingsSpec = {
             SettingKey {
                 name: "window_days",
                 kind: AT_LEAST_ONE,
+            },
+            SettingKey {
+                name: "steps",
+                kind: SettingKind::String,
             },
         ],
         domain: &[],
@@ -556,7 +565,7 @@ async fn advise(ctx: &CheckContext, target: &DomainTarget) -> CheckOutput {
         reasons.push("p=reject applies to all mail: the rollout is complete".into());
     } else if ready && old_enough {
         action = "advance";
-        let next = ramp::next(&phase).expect("not final");
+        let next = ramp::next_in(&phase, config.steps).expect("not final");
         let text = next.apply(&record).to_txt();
         let stalled = weeks.is_some_and(|w| w > i64::from(config.stall_weeks));
         let (code, message) = if stalled {

@@ -21,6 +21,52 @@ use authwarden_dmarc::Policy;
 /// The quarantine `pct` ladder.
 pub const QUARANTINE_LADDER: [u8; 4] = [10, 25, 50, 100];
 
+/// How the enforcing steps are signalled (`[checkers.rollout-advisor]
+/// steps`). Receivers that follow RFC 7489 (most of the large ones today)
+/// sample with `pct`; RFC 9989 makes `pct` historic and has only `t=y`
+/// ("testing": apply the next weaker policy), which those receivers ignore.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepMode {
+    /// `pct` 10 → 25 → 50 → 100 for quarantine, 10 → 100 for reject.
+    #[default]
+    Pct,
+    /// RFC 9989 only: `p=quarantine; t=y` → `p=quarantine` →
+    /// `p=reject; t=y` → `p=reject`.
+    Testing,
+    /// The `pct` ladder with `t=y` beside every step below 100, so that
+    /// RFC 9989 receivers (which ignore `pct`) apply the weaker policy
+    /// until the step reaches 100.
+    Both,
+}
+
+/// The next phase after `phase` in `mode`, `None` at the end
+/// ([`Phase::is_final`]).
+pub fn next_in(phase: &Phase, mode: StepMode) -> Option<Phase> {
+    let step = |policy, pct, testing| Phase {
+        policy,
+        pct,
+        testing,
+    };
+    match mode {
+        StepMode::Pct => next(phase),
+        StepMode::Testing => Some(match (phase.policy, phase.testing) {
+            (Policy::None, _) => step(Policy::Quarantine, 100, true),
+            (p, true) => step(p, 100, false),
+            (Policy::Quarantine, false) => step(Policy::Reject, 100, true),
+            (Policy::Reject, false) if phase.pct < 100 => step(Policy::Reject, 100, false),
+            (Policy::Reject, false) => return None,
+        }),
+        StepMode::Both => {
+            let n = next(&Phase {
+                testing: false,
+                ..*phase
+            })?;
+            Some(step(n.policy, n.pct, n.pct < 100))
+        }
+    }
+}
+
 /// The next phase of the ramp after `phase`, `None` at the end
 /// ([`Phase::is_final`]).
 pub fn next(phase: &Phase) -> Option<Phase> {
@@ -72,6 +118,43 @@ mod tests {
                 "v=DMARC1; p=reject; rua=mailto:d@example.org",
             ]
         );
+    }
+
+    fn ramp(mode: StepMode) -> Vec<String> {
+        let mut text = "v=DMARC1; p=none; rua=mailto:d@example.org".to_string();
+        let mut steps = vec![text.clone()];
+        while let Some(step) = next_in(&phase(&text), mode) {
+            let r = parse_record(&text).unwrap().record;
+            text = step.apply(&r).to_txt();
+            steps.push(text.clone());
+        }
+        steps
+    }
+
+    #[test]
+    fn the_testing_and_both_ramps() {
+        assert_eq!(
+            ramp(StepMode::Testing),
+            [
+                "v=DMARC1; p=none; rua=mailto:d@example.org",
+                "v=DMARC1; p=quarantine; t=y; rua=mailto:d@example.org",
+                "v=DMARC1; p=quarantine; rua=mailto:d@example.org",
+                "v=DMARC1; p=reject; t=y; rua=mailto:d@example.org",
+                "v=DMARC1; p=reject; rua=mailto:d@example.org",
+            ]
+        );
+        let both = ramp(StepMode::Both);
+        assert_eq!(both.len(), 7, "{both:#?}");
+        assert_eq!(
+            both[1],
+            "v=DMARC1; p=quarantine; pct=10; t=y; rua=mailto:d@example.org"
+        );
+        assert_eq!(both[4], "v=DMARC1; p=quarantine; rua=mailto:d@example.org");
+        assert_eq!(
+            both[5],
+            "v=DMARC1; p=reject; pct=10; t=y; rua=mailto:d@example.org"
+        );
+        assert_eq!(ramp(StepMode::Pct).len(), 7);
     }
 
     #[test]
