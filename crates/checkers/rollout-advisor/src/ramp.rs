@@ -22,7 +22,7 @@ use authwarden_dmarc::Policy;
 pub const QUARANTINE_LADDER: [u8; 4] = [10, 25, 50, 100];
 
 /// How the enforcing steps are signalled (`[checkers.rollout-advisor]
-/// steps`). Receivers that follow RFC 7489 (most of the large ones today)
+/// steps`). Receivers that follow RFC 7489
 /// sample with `pct`; RFC 9989 makes `pct` historic and has only `t=y`
 /// ("testing": apply the next weaker policy), which those receivers ignore.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
