@@ -67,3 +67,49 @@ fn a_healthy_domain_fails_nothing() {
         RuleStatus::NotVisible
     );
 }
+
+#[test]
+fn rollout_like_facts_fail_the_bulk_rules_for_sendgrid() {
+    let mut v = healthy();
+    v["dmarc"] = json!({"status": "found", "record": "v=DMARC1; p=quarantine; pct=25; rua=mailto:d@rollout.example",
+        "source": "domain", "policy": "quarantine", "pct": 25, "testing": false, "rua": ["mailto:d@rollout.example"]});
+    v["inventory"]["seen"] = json!([
+        {"source": "mailhost", "inventory": true, "messages": 4081, "aligned": 4081, "dkim_aligned": 4081, "spf_aligned": 4081},
+        {"source": "sendgrid", "inventory": true, "messages": 5288, "aligned": 0, "dkim_aligned": 0, "spf_aligned": 0}]);
+    let f = facts(v);
+    let r = run(&f, None, Some(true));
+    assert!(r[0].applies.contains("yes, set in config"));
+    assert_eq!(*status(&r, "gmail-bulk-alignment"), RuleStatus::Fail);
+    assert_eq!(*status(&r, "gmail-bulk-spf-and-dkim"), RuleStatus::Fail);
+    assert_eq!(*status(&r, "outlook-dmarc"), RuleStatus::Fail);
+    assert_eq!(*status(&r, "rfc9989-testing-mode"), RuleStatus::Fail);
+    let ev = &r[0]
+        .rules
+        .iter()
+        .find(|x| x.id == "gmail-bulk-alignment")
+        .unwrap()
+        .evidence;
+    assert!(ev.contains("sendgrid: 0 of 5,288"), "{ev}");
+}
+
+#[test]
+fn missing_dmarc_fails_rfc9989() {
+    let mut v = healthy();
+    v["dmarc"] = json!({"status": "missing", "organizational_domain": "healthy.example"});
+    let f = facts(v);
+    let r = run(&f, None, None);
+    assert_eq!(*status(&r, "rfc9989-valid-p"), RuleStatus::Fail);
+    assert_eq!(*status(&r, "rfc9989-valid-rua"), RuleStatus::Fail);
+    assert_eq!(r[2].verdict, "fails 2 rules");
+}
+
+#[test]
+fn a_1024_bit_key_meets_gmail_not_m3aawg_and_unknown_age_is_not_visible() {
+    let mut v = healthy();
+    v["dkim"] = json!([{"selector": "s1", "found": true, "status": "valid", "key_type": "rsa", "key_bits": 1024, "key_age_days": null}]);
+    let f = facts(v);
+    let r = run(&f, None, None);
+    assert_eq!(*status(&r, "gmail-dkim-key-1024"), RuleStatus::Pass);
+    assert_eq!(*status(&r, "m3aawg-dkim-key-2048"), RuleStatus::Fail);
+    assert_eq!(*status(&r, "m3aawg-dkim-rotation"), RuleStatus::NotVisible);
+}
