@@ -55,28 +55,22 @@ pub async fn plan_and_verify(
     targets: &[DomainTarget],
     outcome: &RunOutcome,
 ) -> Vec<DomainPlan> {
+    let mut plans = Vec::with_capacity(outcome.domains.len());
+    for d in &outcome.domains {
+        plans.push(plan_domain(&*ctx.resolver, outcome, &d.domain, &[]).await);
+    }
     // Proposals the re-check makes for findings the plan would introduce
     // (e.g. `-all` once DMARC enforces), folded into the plan: at most
-    // three rounds.
+    // three rounds, each planning and checking again only the domains that
+    // got new proposals.
     let mut extra: HashMap<String, Vec<Proposal>> = HashMap::new();
-    let mut plans = Vec::new();
+    let mut todo: BTreeSet<String> = plans.iter().map(|p| p.domain.clone()).collect();
     for _round in 0..3 {
-        plans = Vec::with_capacity(outcome.domains.len());
-        for d in &outcome.domains {
-            let findings: Vec<&Finding> = outcome
-                .findings
-                .iter()
-                .filter(|f| f.domain == d.domain)
-                .collect();
-            let mut proposals = d.proposals.clone();
-            proposals.extend(extra.get(&d.domain).into_iter().flatten().cloned());
-            plans.push(merge(&*ctx.resolver, &d.domain, &proposals, &findings).await);
-        }
-        let Some(after) = verify(engine, ctx, targets, outcome, &mut plans).await else {
+        let Some(after) = verify(engine, ctx, targets, outcome, &mut plans, &todo).await else {
             break;
         };
-        let mut more = false;
-        for plan in &plans {
+        let mut more = BTreeSet::new();
+        for plan in plans.iter().filter(|p| todo.contains(&p.domain)) {
             let introduced: BTreeSet<&FindingRef> = plan.verification.introduced.iter().collect();
             let Some(report) = after.domains.iter().find(|d| d.domain == plan.domain) else {
                 continue;
@@ -95,15 +89,41 @@ pub async fn plan_and_verify(
                 let list = extra.entry(plan.domain.clone()).or_default();
                 if !list.contains(p) {
                     list.push(p.clone());
-                    more = true;
+                    more.insert(plan.domain.clone());
                 }
             }
         }
-        if !more {
+        if more.is_empty() {
             break;
         }
+        for plan in plans.iter_mut().filter(|p| more.contains(&p.domain)) {
+            *plan = plan_domain(&*ctx.resolver, outcome, &plan.domain, &extra[&plan.domain]).await;
+        }
+        todo = more;
     }
     plans
+}
+
+/// The merged plan of `domain` from its proposals in `outcome` and `extra`.
+async fn plan_domain(
+    resolver: &dyn Resolver,
+    outcome: &RunOutcome,
+    domain: &str,
+    extra: &[Proposal],
+) -> DomainPlan {
+    let findings: Vec<&Finding> = outcome
+        .findings
+        .iter()
+        .filter(|f| f.domain == domain)
+        .collect();
+    let mut proposals: Vec<Proposal> = outcome
+        .domains
+        .iter()
+        .find(|d| d.domain == domain)
+        .map(|d| d.proposals.clone())
+        .unwrap_or_default();
+    proposals.extend(extra.iter().cloned());
+    merge(resolver, domain, &proposals, &findings).await
 }
 
 /// The TXT records at each name once every plan is applied.
@@ -117,21 +137,22 @@ fn overlay_of(plans: &[DomainPlan]) -> HashMap<String, Vec<String>> {
     names
 }
 
-/// Runs the checks again with the plans applied and fills in each plan's
-/// [`authwarden_api::plan::Verification`].
+/// Runs the checks of the domains in `only` again with every plan applied
+/// and fills in their plans' [`authwarden_api::plan::Verification`].
 async fn verify(
     engine: &Engine,
     ctx: &CheckContext,
     targets: &[DomainTarget],
     outcome: &RunOutcome,
     plans: &mut [DomainPlan],
+    only: &BTreeSet<String>,
 ) -> Option<RunOutcome> {
     let changed: BTreeSet<String> = plans
         .iter()
-        .filter(|p| !p.changes.is_empty())
+        .filter(|p| !p.changes.is_empty() && only.contains(&p.domain))
         .map(|p| p.domain.clone())
         .collect();
-    for plan in plans.iter_mut() {
+    for plan in plans.iter_mut().filter(|p| only.contains(&p.domain)) {
         if plan.changes.is_empty() {
             plan.verification.note = Some(if plan.outside.is_empty() {
                 "nothing to change in DNS".into()
@@ -161,7 +182,7 @@ async fn verify(
         .cloned()
         .collect();
     let after = engine.run(&again, &again_targets, &|| {}).await;
-    for plan in plans.iter_mut().filter(|p| !p.changes.is_empty()) {
+    for plan in plans.iter_mut().filter(|p| changed.contains(&p.domain)) {
         let before: BTreeSet<FindingRef> =
             refs(outcome, &plan.domain, |_| true).into_iter().collect();
         let incomplete = after

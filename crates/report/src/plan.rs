@@ -67,8 +67,10 @@ impl PlanSection {
             if !v.verified {
                 return codes(refs);
             }
-            let (done, rest): (Vec<FindingRef>, Vec<FindingRef>) =
-                refs.iter().cloned().partition(|r| v.resolved.contains(r));
+            // Still reported by the re-check: needs more; anything else is
+            // resolved, or (a fix folded in) never raised.
+            let (rest, done): (Vec<FindingRef>, Vec<FindingRef>) =
+                refs.iter().cloned().partition(|r| v.remaining.contains(r));
             match (done.is_empty(), rest.is_empty()) {
                 (_, true) => codes(&done),
                 (true, false) => format!("{} once the other steps are done too", codes(&rest)),
