@@ -361,13 +361,5 @@ pub(crate) const CANNOT_BE_SEEN: &str = "cannot be seen from DNS and aggregate r
 
 /// `12,400`.
 pub(crate) fn count(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    authwarden_api::text::group_digits(n)
 }

@@ -787,18 +787,7 @@ fn number_helper(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
     Ok(Value::String(group_digits(n)))
 }
 
-/// `1234567` → `1,234,567`.
-pub(crate) fn group_digits(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub(crate) use authwarden_api::text::group_digits;
 
 /// `{{join clean_domains ", "}}` → `example.net, example.org`.
 fn join_helper(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {

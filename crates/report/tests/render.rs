@@ -425,15 +425,7 @@ fn control_bidi_and_huge_values_are_escaped_and_cut_in_both_formats() {
 
 /// `59744` → `59,744`.
 fn group(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    authwarden_api::text::group_digits(n as u64)
 }
 
 #[test]
