@@ -11,6 +11,7 @@ use authwarden_api::score::score;
 use authwarden_api::{CheckContext, CheckerInfo, RunPaths};
 use authwarden_config::Config;
 use authwarden_engine::{PlannedChecker, RunOutcome};
+use authwarden_inventory::StateFile;
 use authwarden_profiles::{evaluate, MailEvidence, ProfileId, ProfileInput};
 use chrono::{DateTime, Utc};
 
@@ -68,10 +69,11 @@ pub fn score_of(facts: &serde_json::Map<String, serde_json::Value>) -> Option<u8
 /// The facts key of the receiver-rule profiles.
 pub const PROFILES_KEY: &str = "profiles";
 
-/// The file, under the history folder, that keeps each domain's largest
-/// daily volume to Google ever seen: Gmail's bulk-sender classification is
+/// Where, under the history folder, each domain's largest daily volume to
+/// Google ever seen is kept: Gmail's bulk-sender classification is
 /// permanent, so the evidence must not age out with the reports.
-const BULK_FILE: &str = "profiles/google-daily-max.json";
+const BULK_DIR: &str = "profiles";
+const BULK_FILE: &str = "google-daily-max.json";
 
 /// What the aggregate reports of `[since, until)` show for `domain`.
 pub fn mail_evidence(
@@ -133,34 +135,22 @@ struct BulkMemory {
 }
 
 /// `seen` combined with the largest daily volume to Google remembered for
-/// `domain`; a job (not a read-only run) remembers the new maximum.
+/// `domain`; a job remembers the new maximum, a read-only run
+/// ([`RunPaths::read_only`]) only reads it.
 fn remembered_max(paths: Option<&RunPaths>, domain: &str, seen: Option<u64>) -> Option<u64> {
     let Some(paths) = paths else { return seen };
-    let file = paths.data_dir.join(BULK_FILE);
-    let mut memory: BulkMemory = std::fs::read(&file)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
-    let before = memory.domains.get(domain).copied();
-    let max = before.max(seen);
-    if !paths.read_only && max != before {
+    let file = StateFile::for_run(paths, BULK_DIR, BULK_FILE);
+    file.update(|memory: &mut BulkMemory| {
+        let max = memory.domains.get(domain).copied().max(seen);
         if let Some(m) = max {
             memory.domains.insert(domain.to_string(), m);
-            if let Some(dir) = file.parent() {
-                let _ = std::fs::create_dir_all(dir);
-            }
-            let json = serde_json::to_vec_pretty(&memory).expect("memory serialises");
-            if let Err(e) = authwarden_api::fsutil::write_atomic_with(&file, |f| {
-                std::io::Write::write_all(f, &json)
-            }) {
-                tracing::warn!(
-                    "cannot remember the bulk-sender volume in {}: {e}",
-                    file.display()
-                );
-            }
         }
-    }
-    max
+        max
+    })
+    .unwrap_or_else(|e| {
+        tracing::warn!("the remembered bulk-sender volume is not used: {e}");
+        seen
+    })
 }
 
 /// Evaluates the `[profiles]` of the config for every domain of `outcome`
@@ -215,6 +205,34 @@ pub fn add_profiles(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn the_busiest_day_is_remembered_by_jobs_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let job = RunPaths::new(dir.path());
+        let check = RunPaths::read_only(dir.path());
+        assert_eq!(
+            remembered_max(Some(&check), "a.example", Some(9_000)),
+            Some(9_000)
+        );
+        assert_eq!(
+            remembered_max(Some(&job), "a.example", None),
+            None,
+            "a check wrote nothing"
+        );
+        assert_eq!(
+            remembered_max(Some(&job), "a.example", Some(6_000)),
+            Some(6_000)
+        );
+        assert_eq!(
+            remembered_max(Some(&job), "a.example", Some(100)),
+            Some(6_000)
+        );
+        assert_eq!(remembered_max(Some(&check), "a.example", None), Some(6_000));
+        assert_eq!(remembered_max(None, "a.example", Some(5)), Some(5));
+    }
+
     #[test]
     fn the_config_knows_every_profile() {
         let ids: Vec<&str> = authwarden_profiles::ProfileId::ALL
