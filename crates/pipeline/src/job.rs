@@ -270,7 +270,13 @@ pub async fn run_job_for_period(
         None => (None, None),
     };
     ctx.mail = mail_ctx;
-    ctx.overview = overview(&outcome, &trends, ctx.mail.as_ref(), &ctx.plan);
+    ctx.overview = overview(
+        &outcome,
+        &trends,
+        ctx.mail.as_ref(),
+        &ctx.plan,
+        &ctx.domains,
+    );
     let (rollout_ctx, rollout_png) = rollout_context(job, &store, &outcome, report_until);
     ctx.rebuilt = rebuilt;
     ctx.rollout = rollout_ctx;
@@ -966,6 +972,7 @@ fn overview(
     trends: &[history::DomainTrend],
     mail: Option<&report::MailSummary>,
     plan: &[report::PlanSection],
+    sections: &[DomainSection],
 ) -> Vec<report::OverviewRow> {
     outcome
         .domains
@@ -1014,7 +1021,11 @@ fn overview(
                 .iter()
                 .find(|p| p.domain == d.domain)
                 .map_or(0, |p| p.steps.len());
-            let profiles = profile_tables(&d.facts)
+            let profiles = sections
+                .iter()
+                .find(|s| s.domain == d.domain)
+                .map(|s| s.profiles.as_slice())
+                .unwrap_or_default()
                 .iter()
                 .map(|p| format!("{}: {}", short_profile(&p.name), p.verdict))
                 .collect::<Vec<_>>()
