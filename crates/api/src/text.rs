@@ -215,6 +215,19 @@ fn push_marker(out: &mut String, more: usize) {
     let _ = write!(out, "… ({grouped} more {noun})");
 }
 
+/// `1234567` → `1,234,567`: a count as the reports write it.
+pub fn group_digits(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,17 +359,4 @@ mod tests {
         assert!(out.chars().count() <= NAME_MAX_CHARS + 30, "{out}");
         assert!(!out.contains('\x1b'));
     }
-}
-
-/// `1234567` → `1,234,567`: a count as the reports write it.
-pub fn group_digits(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
