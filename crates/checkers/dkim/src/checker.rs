@@ -22,11 +22,12 @@ use sha2::{Digest, Sha256};
 use tokio::time::{timeout_at, Instant};
 
 use crate::codes::*;
+use crate::evidence::provider_selectors;
 use crate::key::{analyze_der, decode_base64, KeyInfo};
 use crate::record::{looks_like_key_record, parse_record, KeyRecord, KeyType};
 use crate::selectors::{
-    configured_selectors, selector_date, validate_selector, DkimConfig, ObservedSelectorsExt,
-    MAX_PROBE_CONCURRENCY,
+    configured_selectors, selector_date, validate_selector, CatalogProbe, DkimConfig,
+    ObservedSelectorsExt, MAX_PROBE_CONCURRENCY,
 };
 use crate::store::{KeyEntry, KeyHistory, KeyStore, RotationEvent, StoreError};
 
@@ -147,6 +148,8 @@ enum Source {
     Configured,
     Observed,
     History,
+    /// A provider the domain's SPF record or inventory names.
+    Provider,
     Catalog,
 }
 
@@ -156,6 +159,7 @@ impl Source {
             Source::Configured => "config",
             Source::Observed => "reports",
             Source::History => "history",
+            Source::Provider => "provider",
             Source::Catalog => "catalog",
         }
     }
@@ -314,25 +318,17 @@ impl Checker for Dkim {
         let today = ctx.clock.now().date_naive();
 
         // Gather the selectors, each with every source that names it.
+        let deadline = Instant::now() + config.budget;
         let mut selectors: Vec<(String, Vec<Source>)> = Vec::new();
-        let mut add = |s: &str, source: Source| {
-            let s = s.trim().to_ascii_lowercase();
-            if validate_selector(&s).is_err() {
-                return;
-            }
-            match selectors.iter_mut().find(|(name, _)| *name == s) {
-                Some((_, sources)) if !sources.contains(&source) => sources.push(source),
-                Some(_) => {}
-                None => selectors.push((s, vec![source])),
-            }
-        };
         match configured_selectors(&target.settings) {
-            Ok(list) => list.iter().for_each(|s| add(s, Source::Configured)),
+            Ok(list) => list
+                .iter()
+                .for_each(|s| add_selector(&mut selectors, s, Source::Configured)),
             Err(e) => run.incomplete(&domain, e, "config", "[domains.dkim]"),
         }
         if let Some(observed) = ctx.extensions.get::<ObservedSelectorsExt>() {
             for s in observed.0.selectors(&domain) {
-                add(&s, Source::Observed);
+                add_selector(&mut selectors, &s, Source::Observed);
             }
         }
         let paths = ctx.extensions.get::<RunPaths>();
@@ -341,36 +337,51 @@ impl Checker for Dkim {
         // but never record into it.
         let read_only = paths.as_ref().is_some_and(|p| p.read_only);
         let mut history_ok = store.is_some();
+        // Kept for a read-only run, which updates a copy and writes nothing.
+        let mut read_history: Option<KeyHistory> = None;
         if let Some(store) = &store {
             match store.read() {
-                Ok(h) => h
-                    .selectors_of(&domain)
-                    .iter()
-                    .for_each(|s| add(s, Source::History)),
+                Ok(h) => {
+                    h.selectors_of(&domain)
+                        .iter()
+                        .for_each(|s| add_selector(&mut selectors, s, Source::History));
+                    read_history = Some(h);
+                }
                 Err(e) => {
                     history_ok = false;
                     run.history_unusable(&e, &store.path());
                 }
             }
         }
-        if config.probe_catalog {
+        for (s, _) in
+            provider_selectors(ctx.resolver.clone(), &domain, &target.settings, deadline).await
+        {
+            add_selector(&mut selectors, &s, Source::Provider);
+        }
+        let catalog_probe = config.catalog_probe(ctx.job);
+        if catalog_probe == CatalogProbe::Always {
             for entry in &config.catalog {
-                add(&entry.name, Source::Catalog);
+                add_selector(&mut selectors, &entry.name, Source::Catalog);
             }
         }
 
         // Look them up, several at once and all within the budget; the
         // answers come back in the selectors' order.
-        let deadline = Instant::now() + config.budget;
-        let names: Vec<String> = selectors
-            .iter()
-            .map(|(selector, _)| format!("{selector}._domainkey.{domain}"))
-            .collect();
-        let answers: Vec<Option<DnsAnswer>> = stream::iter(names)
-            .map(|name| lookup(ctx.resolver.clone(), name, RecordType::TXT, deadline))
-            .buffered(config.probe_concurrency)
-            .collect()
-            .await;
+        let mut answers = lookup_selectors(ctx, &domain, &selectors, 0, deadline, config).await;
+        // No selector with evidence has a key (and none failed): the domain
+        // may sign with a selector only the catalog knows.
+        let any_key_or_failure = answers.iter().any(|a| match a {
+            None => true,
+            Some(a) => a.failure().is_some() || a.txt().iter().any(|t| looks_like_key_record(t)),
+        });
+        if catalog_probe == CatalogProbe::Scheduled && !any_key_or_failure {
+            let from = selectors.len();
+            for entry in &config.catalog {
+                add_selector(&mut selectors, &entry.name, Source::Catalog);
+            }
+            answers
+                .extend(lookup_selectors(ctx, &domain, &selectors, from, deadline, config).await);
+        }
         let mut probes = Vec::new();
         // (selector, name, why): `None` when the budget ran out first.
         let mut failed: Vec<(String, String, Option<String>)> = Vec::new();
@@ -461,15 +472,23 @@ impl Checker for Dkim {
                 .iter()
                 .filter_map(|p| key_entry(&domain, p))
                 .collect();
-            match store.lock() {
-                Ok(mut locked) => {
-                    let before = locked.history.selectors_of(&domain);
+            // Read only: the history read above, no lock (which would
+            // create a lock file for every domain of an ad-hoc check) and
+            // nothing written.
+            let opened = match read_history {
+                Some(history) if read_only => Ok((history, None)),
+                _ => store
+                    .lock()
+                    .map(|locked| (locked.history.clone(), Some(locked))),
+            };
+            match opened {
+                Ok((mut history, locked)) => {
+                    let before = history.selectors_of(&domain);
                     for key in keys {
-                        sightings.push(locked.history.see(key, today));
+                        sightings.push(history.see(key, today));
                     }
                     // A new selector published while a known one was revoked or
                     // removed: a rotation by selector (one new per retired one).
-                    let history = &locked.history;
                     let retired: Vec<String> = probes
                         .iter()
                         .filter(|p| {
@@ -493,16 +512,13 @@ impl Checker for Dkim {
                             continue;
                         }
                         let Some(old) = retired.next() else { break };
-                        sighting.rotation =
-                            locked
-                                .history
-                                .replace_selector(&sighting.entry, &old, today);
+                        sighting.rotation = history.replace_selector(&sighting.entry, &old, today);
                     }
-                    let history = locked.history.clone();
-                    if read_only {
-                        drop(locked);
-                    } else if let Err(e) = locked.save() {
-                        run.history_unusable(&e, &store.path());
+                    if let Some(mut locked) = locked {
+                        locked.history = history.clone();
+                        if let Err(e) = locked.save() {
+                            run.history_unusable(&e, &store.path());
+                        }
                     }
                     run.history = Some(history);
                 }
@@ -673,6 +689,41 @@ async fn sends_mail(
 }
 
 /// Looks `name` up unless the budget runs out first (`None`).
+/// Adds a selector with its source, once.
+fn add_selector(selectors: &mut Vec<(String, Vec<Source>)>, s: &str, source: Source) {
+    let s = s.trim().to_ascii_lowercase();
+    if validate_selector(&s).is_err() {
+        return;
+    }
+    match selectors.iter_mut().find(|(name, _)| *name == s) {
+        Some((_, sources)) if !sources.contains(&source) => sources.push(source),
+        Some(_) => {}
+        None => selectors.push((s, vec![source])),
+    }
+}
+
+/// Looks up the key records of `selectors[from..]`, `probe_concurrency` at
+/// a time; the answers in the selectors' order, `None` where the budget ran
+/// out first.
+async fn lookup_selectors(
+    ctx: &CheckContext,
+    domain: &str,
+    selectors: &[(String, Vec<Source>)],
+    from: usize,
+    deadline: Instant,
+    config: &DkimConfig,
+) -> Vec<Option<DnsAnswer>> {
+    let names: Vec<String> = selectors[from..]
+        .iter()
+        .map(|(selector, _)| format!("{selector}._domainkey.{domain}"))
+        .collect();
+    stream::iter(names)
+        .map(|name| lookup(ctx.resolver.clone(), name, RecordType::TXT, deadline))
+        .buffered(config.probe_concurrency)
+        .collect()
+        .await
+}
+
 async fn lookup(
     resolver: Arc<dyn Resolver>,
     name: String,

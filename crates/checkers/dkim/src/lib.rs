@@ -10,6 +10,7 @@
 
 mod checker;
 pub mod codes;
+pub mod evidence;
 pub mod key;
 pub mod record;
 pub mod selectors;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use authwarden_api::domain::organizational_domain;
 use authwarden_api::serde_json::{self, Value};
+use authwarden_api::Cadence;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
@@ -85,11 +86,27 @@ struct RawConfig {
     probe_concurrency: Option<usize>,
 }
 
+/// When a run probes the whole provider catalog at a domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatalogProbe {
+    /// At every domain, with the other selectors (`probe_catalog = true`,
+    /// the quarterly and annual jobs, `check --probe-catalog`).
+    Always,
+    /// Only where none of the selectors with evidence (config, reports,
+    /// history, the providers the domain's SPF record and inventory name)
+    /// has a key: the default of the monthly job and of `check`.
+    Scheduled,
+    /// Never (`probe_catalog = false`).
+    Never,
+}
+
 /// The checker's config section `[checkers.dkim]`.
 ///
 /// ```toml
 /// [checkers.dkim]
-/// probe_catalog = true       # probe the provider catalog at every domain
+/// probe_catalog = true       # probe the whole provider catalog at every run
+///                            # (unset: quarterly, annual, `check --probe-catalog`,
+///                            # and where no selector with evidence has a key)
 /// catalog = ["s1", { name = "corp2024", provider = "our MTA" }]  # replaces the shipped one
 /// rotation_days = 90         # rotation interval; M3AAWG practice is at most 180
 /// budget = "30s"             # the whole check of one domain ("500ms", "30s", "2m" or seconds)
@@ -97,8 +114,9 @@ struct RawConfig {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DkimConfig {
-    /// Probe the catalog's selectors at every domain.
-    pub probe_catalog: bool,
+    /// When the whole catalog is probed: `Some(true)` at every run,
+    /// `Some(false)` never, `None` (the default) as [`CatalogProbe::Scheduled`].
+    pub probe_catalog: Option<bool>,
     /// The catalog: the shipped one unless config gives its own.
     pub catalog: Vec<CatalogEntry>,
     /// The rotation interval in days.
@@ -113,7 +131,7 @@ pub struct DkimConfig {
 impl Default for DkimConfig {
     fn default() -> Self {
         DkimConfig {
-            probe_catalog: true,
+            probe_catalog: None,
             catalog: default_catalog(),
             rotation_days: DEFAULT_ROTATION_DAYS,
             budget: DEFAULT_BUDGET,
@@ -157,10 +175,10 @@ impl DkimConfig {
     pub fn from_value(value: &Value) -> Result<Self, String> {
         let raw: RawConfig = serde_json::from_value(value.clone())
             .map_err(|e| format!("invalid `[checkers.dkim]`: {e}"))?;
-        let mut config = DkimConfig::default();
-        if let Some(p) = raw.probe_catalog {
-            config.probe_catalog = p;
-        }
+        let mut config = DkimConfig {
+            probe_catalog: raw.probe_catalog,
+            ..DkimConfig::default()
+        };
         if let Some(days) = raw.rotation_days {
             if days == 0 {
                 return Err("invalid `[checkers.dkim]`: `rotation_days` must be at least 1".into());
@@ -198,6 +216,17 @@ impl DkimConfig {
             }
         }
         Ok(config)
+    }
+
+    /// How this run probes the catalog: a job of `job`'s cadence, `None`
+    /// for an ad-hoc check.
+    pub fn catalog_probe(&self, job: Option<Cadence>) -> CatalogProbe {
+        match (self.probe_catalog, job) {
+            (Some(true), _) => CatalogProbe::Always,
+            (Some(false), _) => CatalogProbe::Never,
+            (None, Some(Cadence::Quarterly | Cadence::Annual)) => CatalogProbe::Always,
+            (None, _) => CatalogProbe::Scheduled,
+        }
     }
 
     /// The catalog entry of a selector.
@@ -419,7 +448,7 @@ mod tests {
             "catalog": ["corp", {"name": "s1", "provider": "SendGrid", "domains": ["sendgrid.net"]}]
         }))
         .unwrap();
-        assert!(!c.probe_catalog);
+        assert_eq!(c.probe_catalog, Some(false));
         assert_eq!(c.rotation_days, 30);
         assert_eq!(c.catalog.len(), 2);
         assert_eq!(
