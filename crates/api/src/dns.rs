@@ -32,6 +32,8 @@ pub enum RecordType {
     SOA,
     /// The obsolete SPF type (99), deprecated by RFC 7208.
     SPF,
+    /// A DANE certificate association (RFC 6698), e.g. at `_25._tcp.<mx>`.
+    TLSA,
 }
 
 impl RecordType {
@@ -47,6 +49,7 @@ impl RecordType {
             RecordType::PTR => "PTR",
             RecordType::SOA => "SOA",
             RecordType::SPF => "SPF",
+            RecordType::TLSA => "TLSA",
         }
     }
 
@@ -62,6 +65,7 @@ impl RecordType {
             RecordType::TXT => 16,
             RecordType::AAAA => 28,
             RecordType::SPF => 99,
+            RecordType::TLSA => 52,
         }
     }
 
@@ -77,6 +81,7 @@ impl RecordType {
             "PTR" => RecordType::PTR,
             "SOA" => RecordType::SOA,
             "SPF" | "TYPE99" => RecordType::SPF,
+            "TLSA" | "TYPE52" => RecordType::TLSA,
             _ => return None,
         })
     }
@@ -111,11 +116,37 @@ pub enum Rdata {
     Ptr(String),
     /// A name server.
     Ns(String),
+    /// A DANE certificate association (RFC 6698 section 2.1).
+    Tlsa {
+        /// Certificate usage: 0 PKIX-TA, 1 PKIX-EE, 2 DANE-TA, 3 DANE-EE.
+        usage: u8,
+        /// Selector: 0 the whole certificate, 1 its public key.
+        selector: u8,
+        /// Matching type: 0 the data itself, 1 SHA-256, 2 SHA-512.
+        matching: u8,
+        /// The certificate association data, lower-case hexadecimal.
+        data: String,
+    },
     /// Anything else, in presentation format.
     Other(String),
 }
 
 impl Rdata {
+    /// A TLSA record from its fields and raw association data.
+    pub fn tlsa(usage: u8, selector: u8, matching: u8, data: &[u8]) -> Self {
+        use fmt::Write;
+        let mut hex = String::with_capacity(data.len() * 2);
+        for b in data {
+            let _ = write!(hex, "{b:02x}");
+        }
+        Rdata::Tlsa {
+            usage,
+            selector,
+            matching,
+            data: hex,
+        }
+    }
+
     /// For TXT: the character-strings joined without separator, as RFC 7208
     /// and RFC 7489 require; lossy UTF-8.
     pub fn txt_joined(&self) -> Option<String> {

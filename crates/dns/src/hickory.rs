@@ -289,6 +289,12 @@ pub(crate) fn map_rdata(data: &RData) -> Rdata {
         RData::CNAME(c) => Rdata::Cname(name_text(&c.0)),
         RData::NS(ns) => Rdata::Ns(name_text(&ns.0)),
         RData::PTR(ptr) => Rdata::Ptr(name_text(&ptr.0)),
+        RData::TLSA(t) => Rdata::tlsa(
+            u8::from(t.cert_usage),
+            u8::from(t.selector),
+            u8::from(t.matching),
+            &t.cert_data,
+        ),
         // Same presentation as authwarden-zone writes for SOA.
         RData::SOA(soa) => Rdata::Other(format!(
             "{} {} {} {} {} {} {}",

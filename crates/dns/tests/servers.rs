@@ -299,6 +299,41 @@ async fn cname_chain_is_reported() {
 }
 
 #[tokio::test]
+async fn tlsa_records_keep_their_fields_and_hex_data() {
+    use hickory_proto::rr::rdata::tlsa::{CertUsage, Matching, Selector, TLSA};
+    let server = TestServer::start(handler(|q, _| {
+        let mut response = reply(q, ResponseCode::NoError);
+        if q.queries.first()?.query_type() == WireType::TLSA {
+            response.add_answer(Record::from_rdata(
+                name("_25._tcp.mail.example.com."),
+                300,
+                RData::TLSA(TLSA::new(
+                    CertUsage::DaneEe,
+                    Selector::Spki,
+                    Matching::Sha256,
+                    vec![0xab, 0x01, 0xff],
+                )),
+            ));
+        }
+        Some(response)
+    }))
+    .await;
+    let answer = server
+        .resolver()
+        .query("_25._tcp.mail.example.com", RecordType::TLSA)
+        .await;
+    assert_eq!(
+        answer.outcome,
+        DnsOutcome::Records(vec![Rdata::Tlsa {
+            usage: 3,
+            selector: 1,
+            matching: 1,
+            data: "ab01ff".into()
+        }])
+    );
+}
+
+#[tokio::test]
 async fn spf_type_99_keeps_character_strings() {
     let server = TestServer::start(handler(|q, _| {
         let mut response = reply(q, ResponseCode::NoError);

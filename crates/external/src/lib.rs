@@ -371,6 +371,12 @@ fn presentation(r: &Rdata) -> Option<String> {
         } => format!("{preference} {exchange}"),
         Rdata::Txt(_) => r.txt_joined()?,
         Rdata::Cname(n) | Rdata::Ptr(n) | Rdata::Ns(n) => n.clone(),
+        Rdata::Tlsa {
+            usage,
+            selector,
+            matching,
+            data,
+        } => format!("{usage} {selector} {matching} {data}"),
         Rdata::Other(s) => s.clone(),
     })
 }

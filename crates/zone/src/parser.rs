@@ -13,7 +13,7 @@ use crate::zone::ZoneRecord;
 /// The TTL used when the file states none ($TTL absent and no earlier explicit TTL).
 pub const DEFAULT_TTL: u32 = 3600;
 
-const ALL_TYPES: [RecordType; 9] = [
+const ALL_TYPES: [RecordType; 10] = [
     RecordType::A,
     RecordType::AAAA,
     RecordType::MX,
@@ -23,6 +23,7 @@ const ALL_TYPES: [RecordType; 9] = [
     RecordType::PTR,
     RecordType::SOA,
     RecordType::SPF,
+    RecordType::TLSA,
 ];
 
 /// What one file holds.
@@ -226,6 +227,26 @@ fn u32_at(data: &[u8], pos: usize) -> Option<u32> {
     Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
 }
 
+/// Hexadecimal digits (possibly split over several tokens) as bytes;
+/// `None` when odd in length or not hexadecimal.
+fn hex_bytes(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    Some(
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or(0))
+            .collect(),
+    )
+}
+
+fn parse_u8(tok: &Token, what: &str, file: &str) -> Result<u8, ZoneError> {
+    tok.raw
+        .parse::<u8>()
+        .map_err(|_| err(file, tok, format!("invalid {what} '{}' (0 to 255)", tok.raw)))
+}
+
 /// Decodes RFC 3597 generic data (`\# LEN HEX...`) for a known type.
 fn generic_rdata(
     rtype: RecordType,
@@ -246,17 +267,13 @@ fn generic_rdata(
         .parse()
         .map_err(|_| err(file, len_tok, format!("invalid length '{}'", len_tok.raw)))?;
     let hex: String = rdata[2..].iter().map(|t| t.raw.as_str()).collect();
-    if !hex.len().is_multiple_of(2) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(err(
+    let data = hex_bytes(&hex).ok_or_else(|| {
+        err(
             file,
             rdata.get(2).unwrap_or(len_tok),
             "generic data must be an even number of hexadecimal digits",
-        ));
-    }
-    let data: Vec<u8> = (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or(0))
-        .collect();
+        )
+    })?;
     if data.len() != len {
         return Err(err(
             file,
@@ -309,6 +326,12 @@ fn generic_rdata(
         RecordType::CNAME => Rdata::Cname(whole_name(&data)?),
         RecordType::NS => Rdata::Ns(whole_name(&data)?),
         RecordType::PTR => Rdata::Ptr(whole_name(&data)?),
+        RecordType::TLSA => {
+            if data.len() < 4 {
+                return Err(bad("too short for a TLSA record".to_owned()));
+            }
+            Rdata::tlsa(data[0], data[1], data[2], &data[3..])
+        }
         RecordType::SOA => {
             let (mname, a) = name_from_wire(&data).map_err(bad)?;
             let (rname, b) = name_from_wire(&data[a..]).map_err(bad)?;
@@ -392,6 +415,30 @@ impl State<'_> {
             RecordType::PTR => {
                 expect_count(rdata, 1, type_tok, "a target name", file)?;
                 Rdata::Ptr(self.name(&rdata[0])?)
+            }
+            RecordType::TLSA => {
+                // The data may be split over several tokens (RFC 6698 section 2.2).
+                expect_count(
+                    &rdata[..rdata.len().min(4)],
+                    4,
+                    type_tok,
+                    "USAGE SELECTOR MATCHING-TYPE and hexadecimal data",
+                    file,
+                )?;
+                let hex: String = rdata[3..].iter().map(|t| t.raw.as_str()).collect();
+                let data = hex_bytes(&hex).ok_or_else(|| {
+                    err(
+                        file,
+                        &rdata[3],
+                        "TLSA data must be an even number of hexadecimal digits",
+                    )
+                })?;
+                Rdata::tlsa(
+                    parse_u8(&rdata[0], "TLSA certificate usage", file)?,
+                    parse_u8(&rdata[1], "TLSA selector", file)?,
+                    parse_u8(&rdata[2], "TLSA matching type", file)?,
+                    &data,
+                )
             }
             RecordType::SOA => {
                 expect_count(

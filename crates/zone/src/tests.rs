@@ -165,6 +165,42 @@ fn txt_keeps_character_strings_and_escapes() {
 }
 
 #[test]
+fn tlsa_presentation_and_generic_forms() {
+    let zone = parse(concat!(
+        "$ORIGIN example.com.\n",
+        "_25._tcp.mail TLSA 3 1 1 ( AB01\n ff )\n",
+        "_25._tcp.gen TYPE52 \\# 5 0301 01ab01\n",
+    ));
+    let expected = Rdata::Tlsa {
+        usage: 3,
+        selector: 1,
+        matching: 1,
+        data: "ab01ff".into(),
+    };
+    assert_eq!(
+        lookup(&zone, "_25._tcp.mail.example.com", RecordType::TLSA),
+        ZoneLookup::Records(vec![expected])
+    );
+    assert_eq!(
+        lookup(&zone, "_25._tcp.gen.example.com", RecordType::TLSA),
+        ZoneLookup::Records(vec![Rdata::Tlsa {
+            usage: 3,
+            selector: 1,
+            matching: 1,
+            data: "ab01".into(),
+        }])
+    );
+    let err = Zone::parse("$ORIGIN example.com.\nx TLSA 3 1 1 abc\n", "t.zone", None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("even number of hexadecimal digits"), "{err}");
+    let err = Zone::parse("$ORIGIN example.com.\nx TLSA 300 1 1 ab\n", "t.zone", None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("TLSA certificate usage"), "{err}");
+}
+
+#[test]
 fn spf_type_and_generic_forms() {
     let zone = parse(concat!(
         "$ORIGIN example.com.\n",
