@@ -1,30 +1,30 @@
 #!/usr/bin/env python3
-"""An external authwarden checker: MTA-STS and TLS-RPT record presence and syntax.
+"""An external authwarden checker: the BIMI record and the DMARC policy it needs.
 
 Speaks the external checker protocol, version 1 (docs/external-protocol.schema.json):
 one JSON request on standard input, one JSON response on standard output.
 Pure standard library and no DNS of its own: it declares the two TXT queries
 it needs and authwarden answers them in the run request.
 
-    [checkers.mta-sts]
+    [checkers.bimi]
     type = "external"
-    command = ["python3", "mta_sts.py"]     # relative to the config file
-    config = { require_tls_rpt = true }      # default true; false: TLS-RPT missing is not reported
+    command = ["python3", "bimi.py"]        # relative to the config file
+    config = { require_bimi = true }        # default true; false: a missing record is not reported
 
-Checks, per domain:
-- `_mta-sts.<domain>` TXT: exactly one record starting with `v=STSv1`, with
-  `id=` of 1 to 32 letters and digits (RFC 8461 section 3.1);
-- `_smtp._tls.<domain>` TXT: exactly one record starting with `v=TLSRPTv1`,
-  with `rua=` a comma-separated list of `mailto:` or `https:` URIs
-  (RFC 8460 section 3).
+Checks, per domain (BIMI, draft-brand-indicators-for-message-identification):
+- `default._bimi.<domain>` TXT: exactly one record starting with `v=BIMI1`,
+  `l=` empty or an `https:` URL of an SVG logo, `a=` empty or an `https:`
+  URL of the mark certificate (a PEM file);
+- mailbox providers show the logo only for mail under an enforced DMARC
+  policy: `_dmarc.<domain>` must have `p=quarantine` or `p=reject` with
+  `pct` absent or 100.
 """
 
 import json
-import re
 import sys
 
 PROTOCOL = 1
-ID = "mta-sts"
+ID = "bimi"
 
 
 def docs(summary, what, why, fix):
@@ -33,64 +33,53 @@ def docs(summary, what, why, fix):
 
 CODES = [
     {
-        "code": "MTASTS001",
-        "name": "mta-sts-record-missing",
+        "code": "BIMI001",
+        "name": "bimi-record-missing",
         "default_severity": "note",
         "docs": docs(
-            "The domain publishes no MTA-STS record.",
-            "Looks up TXT at `_mta-sts.<domain>` for a string starting with `v=STSv1`.",
-            "Without MTA-STS, senders deliver over TLS only opportunistically: an attacker "
-            "on the path can strip STARTTLS and read or change the mail.",
-            "Publish a policy at `https://mta-sts.<domain>/.well-known/mta-sts.txt` and "
-            "`_mta-sts.<domain>. TXT \"v=STSv1; id=20260101\"`; change `id` whenever the policy changes.",
+            "The domain publishes no BIMI record.",
+            "Looks up TXT at `default._bimi.<domain>` for a string starting with `v=BIMI1`. "
+            "Set `require_bimi = false` in the checker's `config` to skip this.",
+            "Without BIMI, mailbox providers that support it (Gmail, Yahoo, Apple Mail) show "
+            "no brand logo beside the domain's mail.",
+            "Publish `default._bimi.<domain>. TXT \"v=BIMI1; l=https://<domain>/logo.svg\"` "
+            "once DMARC is at enforcement.",
         ),
     },
     {
-        "code": "MTASTS002",
-        "name": "mta-sts-record-invalid",
+        "code": "BIMI002",
+        "name": "bimi-record-invalid",
         "default_severity": "error",
         "docs": docs(
-            "The MTA-STS record is invalid, or there is more than one.",
-            "Parses the TXT strings at `_mta-sts.<domain>` per RFC 8461 section 3.1: "
-            "exactly one starts with `v=STSv1`, fields are `name=value` separated by `;`, "
-            "and `id` is 1 to 32 letters and digits.",
-            "Senders ignore an invalid record, and with several records they ignore all: "
-            "the policy is not applied.",
-            "Keep exactly one record of the form `v=STSv1; id=20260101`.",
+            "The BIMI record is invalid, or there is more than one.",
+            "Parses the TXT strings at `default._bimi.<domain>`: exactly one starts with "
+            "`v=BIMI1`, fields are `name=value` separated by `;`, `l` is empty or an `https:` "
+            "URL ending in `.svg`, and `a` is empty or an `https:` URL.",
+            "Receivers ignore an invalid record, and with several records they ignore all: "
+            "no logo is shown.",
+            "Keep exactly one record of the form `v=BIMI1; l=https://example.org/logo.svg`.",
         ),
     },
     {
-        "code": "MTASTS003",
-        "name": "tls-rpt-record-missing",
-        "default_severity": "note",
-        "docs": docs(
-            "The domain publishes no TLS-RPT record.",
-            "Looks up TXT at `_smtp._tls.<domain>` for a string starting with `v=TLSRPTv1`. "
-            "Set `require_tls_rpt = false` in the checker's `config` to skip this.",
-            "Without TLS reporting, nobody learns when senders fail to deliver over TLS, "
-            "e.g. because of an expired certificate or an MTA-STS policy mismatch.",
-            "Publish `_smtp._tls.<domain>. TXT \"v=TLSRPTv1; rua=mailto:tls-reports@<domain>\"`.",
-        ),
-    },
-    {
-        "code": "MTASTS004",
-        "name": "tls-rpt-record-invalid",
+        "code": "BIMI003",
+        "name": "bimi-dmarc-not-enforced",
         "default_severity": "error",
         "docs": docs(
-            "The TLS-RPT record is invalid, or there is more than one.",
-            "Parses the TXT strings at `_smtp._tls.<domain>` per RFC 8460 section 3: exactly "
-            "one starts with `v=TLSRPTv1` and `rua` lists `mailto:` or `https:` URIs, comma-separated.",
-            "Senders ignore an invalid record, so no reports arrive.",
-            "Keep exactly one record of the form `v=TLSRPTv1; rua=mailto:tls-reports@example.org`.",
+            "The domain publishes BIMI but its DMARC policy is not enforced.",
+            "Reads `_dmarc.<domain>`: BIMI needs `p=quarantine` or `p=reject` with `pct` "
+            "absent or 100.",
+            "Receivers show the logo only for mail whose domain enforces DMARC, so the BIMI "
+            "record has no effect.",
+            "Finish the DMARC rollout (see the rollout advisor's next step), then keep the BIMI record.",
         ),
     },
     {
-        "code": "MTASTS005",
-        "name": "mta-sts-check-incomplete",
+        "code": "BIMI004",
+        "name": "bimi-check-incomplete",
         "default_severity": "warning",
         "docs": docs(
-            "A DNS lookup failed, so MTA-STS and TLS-RPT were not fully checked.",
-            "Reported when the host could not resolve `_mta-sts.<domain>` or `_smtp._tls.<domain>`.",
+            "A DNS lookup failed, so BIMI was not fully checked.",
+            "Reported when the host could not resolve `default._bimi.<domain>` or `_dmarc.<domain>`.",
             "The result is unknown.",
             "Check that the domain's name servers answer, then run the check again.",
         ),
@@ -100,22 +89,19 @@ CODES = [
 DESCRIBE = {
     "protocol": PROTOCOL,
     "id": ID,
-    "summary": "checks the mta-sts and tls-rpt records: presence and syntax",
+    "summary": "checks the bimi record and the enforced dmarc policy it needs",
     "cadences": ["monthly"],
     "codes": CODES,
     "queries": [
-        {"name": "_mta-sts.{domain}", "type": "TXT"},
-        {"name": "_smtp._tls.{domain}", "type": "TXT"},
+        {"name": "default._bimi.{domain}", "type": "TXT"},
+        {"name": "_dmarc.{domain}", "type": "TXT"},
     ],
 }
 
-STS_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
-FIELD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
-
 
 def fields(record):
-    """`a=b; c=d` as a list of (name, value); None when a field has no `=`."""
-    out = []
+    """`a=b; c=d` as a dict; None when a field has no `=` or comes twice."""
+    out = {}
     for part in record.split(";"):
         part = part.strip()
         if not part:
@@ -123,41 +109,39 @@ def fields(record):
         if "=" not in part:
             return None
         name, value = part.split("=", 1)
-        out.append((name.strip(), value.strip()))
+        name = name.strip().lower()
+        if name in out:
+            return None
+        out[name] = value.strip()
     return out
 
 
-def sts_problem(record):
+def bimi_problem(record):
     parsed = fields(record)
     if parsed is None:
-        return "a field has no `=`"
-    if not parsed or parsed[0] != ("v", "STSv1"):
-        return "it does not start with `v=STSv1`"
-    names = [n for n, _ in parsed]
-    bad = [n for n in names if not FIELD.match(n)]
-    if bad:
-        return f"field name `{bad[0]}` is invalid"
-    ids = [v for n, v in parsed if n == "id"]
-    if len(ids) != 1:
-        return "it has no `id`" if not ids else "it has more than one `id`"
-    if not STS_ID.match(ids[0]):
-        return f"id `{ids[0]}` is not 1 to 32 letters and digits"
+        return "a field has no `=` or is repeated"
+    if parsed.get("v") != "BIMI1" or not record.strip().startswith("v="):
+        return "it does not start with `v=BIMI1`"
+    logo = parsed.get("l", "")
+    if logo and not (logo.lower().startswith("https://") and logo.lower().endswith(".svg")):
+        return f"l=`{logo}` is not an https: URL of an SVG file"
+    cert = parsed.get("a", "")
+    if cert and not cert.lower().startswith("https://"):
+        return f"a=`{cert}` is not an https: URL"
+    if not logo and not cert:
+        return "it has neither a logo (`l=`) nor a certificate (`a=`)"
     return None
 
 
-def rpt_problem(record):
-    parsed = fields(record)
-    if parsed is None:
-        return "a field has no `=`"
-    if not parsed or parsed[0] != ("v", "TLSRPTv1"):
-        return "it does not start with `v=TLSRPTv1`"
-    ruas = [v for n, v in parsed if n == "rua"]
-    if len(ruas) != 1:
-        return "it has no `rua`" if not ruas else "it has more than one `rua`"
-    uris = [u.strip() for u in ruas[0].split(",")]
-    for uri in uris:
-        if not (uri.startswith("mailto:") and "@" in uri) and not uri.startswith("https://"):
-            return f"`{uri}` is not a mailto: address or an https: URL"
+def enforced(dmarc):
+    """None when enforced, else why not."""
+    parsed = fields(dmarc) or {}
+    policy = parsed.get("p", "").lower()
+    if policy not in ("quarantine", "reject"):
+        return f"p={policy or '(missing)'}"
+    pct = parsed.get("pct", "100")
+    if pct != "100":
+        return f"p={policy} with pct={pct}"
     return None
 
 
@@ -172,46 +156,56 @@ def finding(domain, code, subject, message, help, **evidence):
     }
 
 
-def check_name(domain, dns, name, prefix, codes, problem, example, required, facts_key, facts, out):
-    missing, invalid, incomplete = codes
+def txt(dns, name, prefix, domain, out):
+    """The records at `name` starting with `prefix`; None (and a BIMI004) when the lookup failed."""
     answer = dns.get(name, {}).get("TXT")
     if answer is None or answer["outcome"] == "failed":
         error = answer.get("error") if answer else "no answer from the host"
-        out.append(finding(domain, incomplete, name, f"the txt lookup of {name} failed: {error}",
+        out.append(finding(domain, "BIMI004", name, f"the txt lookup of {name} failed: {error}",
                            f"run the check of {domain} again once its name servers answer", error=error))
-        facts[facts_key] = None
-        return
-    records = [r for r in answer["records"] if r.lower().startswith(prefix.lower())]
-    facts[facts_key] = records
+        return None
+    return [r for r in answer["records"] if r.lower().startswith(prefix.lower())]
+
+
+def check(domain, dns, require, out):
+    name = f"default._bimi.{domain}"
+    example = f"v=BIMI1; l=https://{domain}/logo.svg"
+    records = txt(dns, name, "v=BIMI1", domain, out)
+    facts = {"bimi": records}
+    if records is None:
+        return facts
     if not records:
-        if required:
-            out.append(finding(domain, missing, name, f"no {'mta-sts' if prefix == 'v=STSv1' else 'tls-rpt'} record at {name}",
-                               f"publish `{name}. TXT \"{example}\"`"))
-        return
+        if require:
+            out.append(finding(domain, "BIMI001", name, f"no bimi record at {name}",
+                               f"publish `{name}. TXT \"{example}\"` once dmarc is at enforcement"))
+        return facts
     if len(records) > 1:
-        out.append(finding(domain, invalid, name, f"{len(records)} records at {name}, senders ignore all of them",
+        out.append(finding(domain, "BIMI002", name, f"{len(records)} records at {name}, receivers ignore all of them",
                            f"keep exactly one record, e.g. `{example}`", records=records))
-        return
-    why = problem(records[0])
+        return facts
+    why = bimi_problem(records[0])
     if why:
-        out.append(finding(domain, invalid, name, f"the record at {name} is invalid: {why}",
+        out.append(finding(domain, "BIMI002", name, f"the record at {name} is invalid: {why}",
                            f"publish a valid record, e.g. `{name}. TXT \"{example}\"`", record=records[0]))
+    dmarc_name = f"_dmarc.{domain}"
+    dmarc = txt(dns, dmarc_name, "v=DMARC1", domain, out)
+    if dmarc is None:
+        return facts
+    not_enforced = enforced(dmarc[0]) if len(dmarc) == 1 else "no single dmarc record"
+    facts["dmarc_enforced"] = not_enforced is None
+    if not_enforced:
+        out.append(finding(domain, "BIMI003", dmarc_name,
+                           f"the domain publishes bimi but its dmarc policy is not enforced ({not_enforced}), so no logo is shown",
+                           "move dmarc to p=quarantine (pct=100) or p=reject first", dmarc=dmarc))
+    return facts
 
 
 def run(request):
     config = request.get("config") or {}
-    require_rpt = config.get("require_tls_rpt", True)
+    require = config.get("require_bimi", True)
     findings, facts = [], {}
     for d in request["domains"]:
-        domain, dns = d["name"], d["dns"]
-        f = {}
-        check_name(domain, dns, f"_mta-sts.{domain}", "v=STSv1",
-                   ("MTASTS001", "MTASTS002", "MTASTS005"), sts_problem,
-                   "v=STSv1; id=20260101", True, "mta_sts", f, findings)
-        check_name(domain, dns, f"_smtp._tls.{domain}", "v=TLSRPTv1",
-                   ("MTASTS003", "MTASTS004", "MTASTS005"), rpt_problem,
-                   f"v=TLSRPTv1; rua=mailto:tls-reports@{domain}", require_rpt, "tls_rpt", f, findings)
-        facts[domain] = f
+        facts[d["name"]] = check(d["name"], d["dns"], require, findings)
     return {"protocol": PROTOCOL, "findings": findings, "facts": facts}
 
 

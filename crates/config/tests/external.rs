@@ -16,33 +16,33 @@ fn an_external_checker_is_read_with_its_keys() {
         r#"
 [[domains]]
 name = "example.org"
-[domains.mta-sts]
-mode = "enforce"
+[domains.bimi]
+selector = "brand"
 
 [jobs.quarterly]
-checkers = ["mta-sts", "dmarc-policy"]
+checkers = ["bimi", "dmarc-policy"]
 
-[checkers.mta-sts]
+[checkers.bimi]
 type = "external"
-command = ["python3", "checkers/mta_sts.py", "--strict"]
+command = ["python3", "checkers/bimi.py", "--strict"]
 timeout = "45s"
 jobs = ["quarterly"]
-config = { require_tls_rpt = true, rua = ["mailto:tls@example.org"] }
+config = { require_bimi = true, logo = "https://example.org/logo.svg" }
 "#,
     );
-    let checker = &c.checkers["mta-sts"];
+    let checker = &c.checkers["bimi"];
     assert!(checker.enabled);
     assert_eq!(checker.jobs, Some(vec![Cadence::Quarterly]));
     assert_eq!(
         checker.settings,
-        json!({"require_tls_rpt": true, "rua": ["mailto:tls@example.org"]})
+        json!({"require_bimi": true, "logo": "https://example.org/logo.svg"})
     );
     assert_eq!(
         checker.external,
         Some(ExternalConfig {
             command: vec![
                 "python3".into(),
-                "checkers/mta_sts.py".into(),
+                "checkers/bimi.py".into(),
                 "--strict".into()
             ],
             dir: PathBuf::from("config"),
@@ -51,46 +51,46 @@ config = { require_tls_rpt = true, rua = ["mailto:tls@example.org"] }
     );
     assert_eq!(
         c.domains[0].settings,
-        json!({"mta-sts": {"mode": "enforce"}})
+        json!({"bimi": {"mode": "enforce"}})
     );
     assert_eq!(
         c.job(Cadence::Quarterly).checkers,
-        Some(vec!["mta-sts".to_string(), "dmarc-policy".to_string()])
+        Some(vec!["bimi".to_string(), "dmarc-policy".to_string()])
     );
     let ids: Vec<&str> = c.external_checkers().map(|(id, _)| id).collect();
-    assert_eq!(ids, ["mta-sts"]);
+    assert_eq!(ids, ["bimi"]);
 }
 
 #[test]
 fn defaults_and_lenient_extraction() {
     let text = r#"
 [levels]
-MTASTS001 = "deny"   # unknown until the checker describes itself
+BIMI001 = "deny"   # unknown until the checker describes itself
 
-[checkers.tls-rpt]
+[checkers.sts-audit]
 type = "external"
-command = ["./tls_rpt"]
+command = ["./sts_audit"]
 "#;
     // The full validation rejects the code ...
     let errors = common::errors(text);
     assert!(
-        errors.contains("unknown code or name `MTASTS001`"),
+        errors.contains("unknown code or name `BIMI001`"),
         "{errors}"
     );
     // ... but the external checkers are still found, to be described.
     let found = external_checkers(text, Path::new("/etc/aw/authwarden.toml"), &common::known());
     assert_eq!(found.len(), 1);
-    assert_eq!(found[0].0, "tls-rpt");
+    assert_eq!(found[0].0, "sts-audit");
     assert_eq!(found[0].1.timeout, DEFAULT_EXTERNAL_TIMEOUT);
     assert_eq!(found[0].1.dir, PathBuf::from("/etc/aw"));
-    assert_eq!(found[0].1.command, ["./tls_rpt"]);
+    assert_eq!(found[0].1.command, ["./sts_audit"]);
 }
 
 #[test]
 fn external_checker_problems_are_reported() {
     let e = common::errors(
         r#"
-[checkers.mta-sts]
+[checkers.bimi]
 type = "external"
 comand = ["python3"]
 timeout = "0s"
@@ -106,11 +106,11 @@ command = ["x"]
 "#,
     );
     for expected in [
-        "unknown key `comand` in `[checkers.mta-sts]`",
+        "unknown key `comand` in `[checkers.bimi]`",
         "did you mean `command`?",
-        "`checkers.mta-sts.timeout` must be greater than zero",
-        "expected a table for `checkers.mta-sts.config`, found an integer",
-        "missing key `command` in `[checkers.mta-sts]`",
+        "`checkers.bimi.timeout` must be greater than zero",
+        "expected a table for `checkers.bimi.config`, found an integer",
+        "missing key `command` in `[checkers.bimi]`",
         "invalid external checker id `Bad_Id`",
         "`checkers.Bad_Id.command` must name a program",
         "unknown checker type for `checkers.other.type`",
@@ -123,12 +123,12 @@ command = ["x"]
 fn without_type_an_unknown_id_is_still_an_error() {
     let e = common::one_error(
         r#"
-[checkers.mta-sts]
+[checkers.bimi]
 command = ["python3", "x.py"]
 "#,
     );
     assert!(
-        e.contains("unknown checker `mta-sts` in `[checkers]`"),
+        e.contains("unknown checker `bimi` in `[checkers]`"),
         "{e}"
     );
 }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authwarden_api::serde_json::{json, Value};
-use authwarden_api::{Cadence, CheckContext, Checker, DomainTarget, FixedClock, Severity};
+use authwarden_api::{
+    Cadence, CheckContext, Checker, DnsFailure, DomainTarget, FixedClock, RecordType, Severity,
+};
 use authwarden_external::{ExternalChecker, ExternalSpec};
 use authwarden_zone::ZoneResolver;
 
@@ -180,10 +182,10 @@ async fn a_failed_describe_makes_every_domain_incomplete() {
 }
 
 #[tokio::test]
-async fn the_python_example_checks_mta_sts_and_tls_rpt() {
+async fn the_python_example_checks_bimi_and_its_dmarc_policy() {
     let checker = ExternalChecker::describe(spec(
-        "mta-sts",
-        &["python3", "examples/external/mta_sts.py"],
+        "bimi",
+        &["python3", "examples/external/bimi.py"],
         repo(),
         Duration::from_secs(20),
     ))
@@ -191,13 +193,15 @@ async fn the_python_example_checks_mta_sts_and_tls_rpt() {
     assert_eq!(checker.describe_error(), None);
     let zone = concat!(
         "$ORIGIN good.example.\n",
-        "_mta-sts TXT \"v=STSv1; id=20260101\"\n",
-        "_smtp._tls TXT \"v=TLSRPTv1; rua=mailto:tls@good.example\"\n",
+        "_dmarc TXT \"v=DMARC1; p=quarantine\"\n",
+        "default._bimi TXT \"v=BIMI1; l=https://good.example/logo.svg; a=https://good.example/vmc.pem\"\n",
         "$ORIGIN bad.example.\n",
-        "_mta-sts TXT \"v=STSv1; id=not-valid!\"\n",
-        "_smtp._tls TXT \"v=TLSRPTv1; rua=ftp://x\"\n",
+        "_dmarc TXT \"v=DMARC1; p=quarantine; pct=10\"\n",
+        "default._bimi TXT \"v=BIMI1; l=ftp://x/logo.svg\"\n",
         "$ORIGIN none.example.\n",
         "@ TXT \"v=spf1 -all\"\n",
+        "$ORIGIN broken.example.\n",
+        "default._bimi TXT \"v=BIMI1; l=https://broken.example/logo.svg\"\n",
     );
     let ctx = ctx(zone);
     let codes = |out: authwarden_api::CheckOutput| -> Vec<String> {
@@ -206,20 +210,29 @@ async fn the_python_example_checks_mta_sts_and_tls_rpt() {
     let good = checker
         .check(&ctx, &DomainTarget::new("good.example"))
         .await;
-    assert_eq!(
-        good.facts.as_ref().unwrap()["mta_sts"],
-        json!(["v=STSv1; id=20260101"])
-    );
+    assert_eq!(good.facts.as_ref().unwrap()["dmarc_enforced"], json!(true));
     assert!(codes(good).is_empty());
     let bad = checker.check(&ctx, &DomainTarget::new("bad.example")).await;
-    assert_eq!(codes(bad), ["MTASTS002", "MTASTS004"]);
+    assert_eq!(codes(bad), ["BIMI002", "BIMI003"]);
     let none = checker
         .check(&ctx, &DomainTarget::new("none.example"))
         .await;
-    assert_eq!(codes(none), ["MTASTS001", "MTASTS003"]);
-    let relaxed = ctx.with_config(json!({"require_tls_rpt": false}));
+    assert_eq!(codes(none), ["BIMI001"]);
+    let failing = CheckContext::new(
+        Arc::new(ZoneResolver::from_str(zone).unwrap().fail(
+            "_dmarc.broken.example",
+            Some(RecordType::TXT),
+            DnsFailure::ServFail,
+        )),
+        Arc::new(FixedClock("2026-11-01T06:00:00Z".parse().unwrap())),
+    );
+    let broken = checker
+        .check(&failing, &DomainTarget::new("broken.example"))
+        .await;
+    assert_eq!(codes(broken), ["BIMI004"]);
+    let relaxed = ctx.with_config(json!({"require_bimi": false}));
     let none = checker
         .check(&relaxed, &DomainTarget::new("none.example"))
         .await;
-    assert_eq!(codes(none), ["MTASTS001"]);
+    assert!(codes(none).is_empty());
 }

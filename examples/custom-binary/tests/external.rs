@@ -1,6 +1,6 @@
 //! External checkers end to end through a real `authwarden` (this crate's
 //! build of the CLI, which is the stock one plus a private checker): the
-//! Python example of `examples/external/mta_sts.py` configured with
+//! Python example of `examples/external/bimi.py` configured with
 //! `type = "external"`, run by `check` and `run` over a zone file.
 
 use std::path::{Path, PathBuf};
@@ -14,12 +14,15 @@ fn repo() -> PathBuf {
 
 const ZONE: &str = r#"
 $ORIGIN good.example.
-@           TXT "v=spf1 -all"
-_mta-sts    TXT "v=STSv1; id=20260101"
-_smtp._tls  TXT "v=TLSRPTv1; rua=mailto:tls@good.example"
+@             TXT "v=spf1 -all"
+_dmarc        TXT "v=DMARC1; p=reject"
+default._bimi TXT "v=BIMI1; l=https://good.example/logo.svg"
 $ORIGIN bad.example.
-@           TXT "v=spf1 -all"
-_mta-sts    TXT "v=STSv1; id=bad!"
+@             TXT "v=spf1 -all"
+_dmarc        TXT "v=DMARC1; p=none"
+default._bimi TXT "v=BIMI1; l=http://bad.example/logo.png"
+$ORIGIN none.example.
+@             TXT "v=spf1 -all"
 "#;
 
 /// A project folder: config/authwarden.toml, config/example.zone and the
@@ -29,8 +32,8 @@ fn project(extra: &str) -> tempfile::TempDir {
     let config = dir.path().join("config");
     std::fs::create_dir_all(config.join("checkers")).unwrap();
     std::fs::copy(
-        repo().join("examples/external/mta_sts.py"),
-        config.join("checkers/mta_sts.py"),
+        repo().join("examples/external/bimi.py"),
+        config.join("checkers/bimi.py"),
     )
     .unwrap();
     std::fs::write(config.join("example.zone"), ZONE).unwrap();
@@ -54,15 +57,18 @@ name = "good.example"
 [[domains]]
 name = "bad.example"
 
+[[domains]]
+name = "none.example"
+
 [levels]
-MTASTS003 = "warn"
+BIMI001 = "warn"
 
 [templates]
 dir = "{}"
 
-[checkers.mta-sts]
+[checkers.bimi]
 type = "external"
-command = ["python3", "checkers/mta_sts.py"]
+command = ["python3", "checkers/bimi.py"]
 timeout = "20s"
 {extra}
 "#,
@@ -97,7 +103,7 @@ fn check_runs_the_python_checker() {
     let dir = project("");
     let out = authwarden(
         dir.path(),
-        &["check", "--checker", "mta-sts", "--format", "json"],
+        &["check", "--checker", "bimi", "--format", "json"],
     );
     let report = json(&out);
     let findings: Vec<(&str, &str, &str)> = report["findings"]
@@ -112,19 +118,21 @@ fn check_runs_the_python_checker() {
             )
         })
         .collect();
-    // MTASTS003 is a note by default; [levels] made it a warning.
+    // BIMI001 is a note by default; [levels] made it a warning.
     assert_eq!(
         findings,
         [
-            ("bad.example", "MTASTS002", "error"),
-            ("bad.example", "MTASTS003", "warning")
+            ("bad.example", "BIMI002", "error"),
+            ("bad.example", "BIMI003", "error"),
+            ("none.example", "BIMI001", "warning")
         ]
     );
-    assert_eq!(report["findings"][0]["checker"], "mta-sts");
+    assert_eq!(report["findings"][0]["checker"], "bimi");
     assert_eq!(
-        report["domains"][0]["mta-sts"]["mta_sts"][0],
-        "v=STSv1; id=20260101"
+        report["domains"][0]["bimi"]["bimi"][0],
+        "v=BIMI1; l=https://good.example/logo.svg"
     );
+    assert_eq!(report["domains"][0]["bimi"]["dmarc_enforced"], true);
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -137,20 +145,20 @@ fn checkers_explain_and_validate_know_the_external_checker() {
     let dir = project("");
     let out = authwarden(dir.path(), &["checkers", "--format", "json"]);
     let list = json(&out);
-    let mta = list
+    let bimi = list
         .as_array()
         .unwrap()
         .iter()
-        .find(|c| c["id"] == "mta-sts")
-        .expect("mta-sts is listed");
-    assert_eq!(mta["codes"].as_array().unwrap().len(), 5);
-    assert_eq!(mta["cadences"], serde_json::json!(["monthly"]));
+        .find(|c| c["id"] == "bimi")
+        .expect("bimi is listed");
+    assert_eq!(bimi["codes"].as_array().unwrap().len(), 4);
+    assert_eq!(bimi["cadences"], serde_json::json!(["monthly"]));
 
-    let out = authwarden(dir.path(), &["explain", "MTASTS002", "--format", "json"]);
+    let out = authwarden(dir.path(), &["explain", "BIMI002", "--format", "json"]);
     let doc = json(&out);
-    assert_eq!(doc["name"], "mta-sts-record-invalid");
-    assert_eq!(doc["checker"], "mta-sts");
-    assert!(doc["how_to_fix"].as_str().unwrap().contains("v=STSv1"));
+    assert_eq!(doc["name"], "bimi-record-invalid");
+    assert_eq!(doc["checker"], "bimi");
+    assert!(doc["how_to_fix"].as_str().unwrap().contains("v=BIMI1"));
 
     let out = authwarden(dir.path(), &["explain", "EXT001"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("external-check-incomplete"));
@@ -175,7 +183,7 @@ fn run_monthly_includes_the_external_findings() {
         String::from_utf8_lossy(&out.stderr)
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("MTASTS002"), "{stdout}");
+    assert!(stdout.contains("BIMI002"), "{stdout}");
     let report = std::fs::read_dir(dir.path().join("reports"))
         .unwrap()
         .flatten()
@@ -198,10 +206,10 @@ command = ["python3", "-c", "import sys; sys.exit('no describe here')"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|f| f["checker"] == "broken" || f["checker"] == "mta-sts")
+        .filter(|f| f["checker"] == "broken" || f["checker"] == "bimi")
         .map(|f| (f["checker"].as_str().unwrap(), f["code"].as_str().unwrap()))
         .collect();
-    for expected in [("broken", "EXT001"), ("mta-sts", "MTASTS002")] {
+    for expected in [("broken", "EXT001"), ("bimi", "BIMI002")] {
         assert!(codes.contains(&expected), "{codes:?}");
     }
     assert!(String::from_utf8_lossy(&out.stderr).contains("no describe here"));
