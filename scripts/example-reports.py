@@ -149,7 +149,8 @@ def mail(org, email, domain, day, name, gz):
 def main():
     os.makedirs(OUT, exist_ok=True)
     for name in os.listdir(OUT):
-        if name.endswith(".mbox"):
+        # tls-reports-*.mbox are scripts/example-tls-reports.py's.
+        if name.startswith("reports-") and name.endswith(".mbox"):
             os.remove(os.path.join(OUT, name))
     rng = random.Random(2026)
     day, seq, reports = START, 0, 0

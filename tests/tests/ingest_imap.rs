@@ -220,6 +220,74 @@ fn mailbox_reports_are_ingested_archived_once_and_a_broken_one_is_invalid() {
     assert_eq!(subjects(&server, "Archive/DMARC").len(), 5);
 }
 
+const TLS_REPORT: &str = include_str!("../../crates/aggregate/tests/fixtures/tls/good.json");
+
+/// SMTP TLS reports (RFC 8460) come through the same mailbox: a gzip
+/// attachment as Google sends it, a JSON one, the same report again and a
+/// broken one; they land in the TLS history, are filed like aggregate
+/// reports, and count once.
+#[test]
+fn tls_reports_from_the_mailbox_are_ingested_once_and_a_broken_one_is_invalid() {
+    let server = start_imap();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let config = mailbox_config(&server, tmp.path(), "");
+    let other = TLS_REPORT.replace("2026-11-02T00:00:00Z_example.com", "imap-json-1");
+    let mails = [
+        mail(
+            "Report Domain: example.com Submitter: sender.example",
+            "application/tlsrpt+gzip",
+            "sender.example!example.com!1793577600!1793663999!001.json.gz",
+            &gzip(TLS_REPORT.as_bytes()),
+        ),
+        mail(
+            "json tls report",
+            "application/tlsrpt+json",
+            "sender.example!example.com!1793577600!1793663999!002.json",
+            other.as_bytes(),
+        ),
+        mail(
+            "same tls report again",
+            "application/tlsrpt+gzip",
+            "sender.example!example.com!1793577600!1793663999!001.json.gz",
+            &gzip(TLS_REPORT.as_bytes()),
+        ),
+        mail(
+            "broken tls report",
+            "application/tlsrpt+json",
+            "sender.example!example.com!1!2.json",
+            &TLS_REPORT.as_bytes()[..200],
+        ),
+    ];
+    for m in &mails {
+        server.append("INBOX", m).unwrap();
+    }
+    let run = json(&authwarden(&[
+        "--config", &config, "ingest", "--imap", "--format", "json",
+    ]));
+    assert_eq!(run["tls"]["new"], 2, "{run}");
+    assert_eq!(run["tls"]["already_ingested"], 1, "{run}");
+    assert_eq!(run["imap"]["invalid"], 1, "{run}");
+    let errors = run["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{run}");
+    assert!(
+        errors[0]["file"]
+            .as_str()
+            .unwrap()
+            .starts_with("imap:INBOX UID 4"),
+        "{run}"
+    );
+    assert_eq!(subjects(&server, "Invalid/DMARC"), ["broken tls report"]);
+    assert_eq!(subjects(&server, "Archive/DMARC").len(), 3);
+    let store = HistoryStore::new(&data);
+    assert!(store.has_tls_reports());
+    assert_eq!(store.tls_domains().unwrap(), ["example.com"]);
+    let again = json(&authwarden(&[
+        "--config", &config, "ingest", "--imap", "--format", "json",
+    ]));
+    assert_eq!(again["imap"]["processed"], 0, "{again}");
+}
+
 #[test]
 fn ingest_imap_without_an_imap_section_is_an_error() {
     let tmp = tempfile::tempdir().unwrap();

@@ -117,6 +117,17 @@ pub enum ReportError {
     /// begins: such a report cannot be filed under a date.
     #[error("invalid_date_range: {0}")]
     InvalidDateRange(String),
+    /// Not well-formed JSON where an SMTP TLS report (RFC 8460) was expected.
+    #[error("invalid_json: {0}")]
+    InvalidJson(String),
+    /// Well-formed JSON that is not an SMTP TLS report, or one that lacks a
+    /// required field or holds a value out of range.
+    #[error("invalid_tls_report: {0}")]
+    InvalidTlsReport(String),
+    /// A feedback report message (RFC 5965 / RFC 6591) that cannot be read
+    /// as a DMARC failure report.
+    #[error("invalid_failure_report: {0}")]
+    InvalidFailureReport(String),
     /// Reading the input failed.
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
@@ -148,6 +159,9 @@ impl ReportError {
             Self::WorkTime { .. } => "work_budget_time",
             Self::MemoryCap { .. } => "too_large",
             Self::InvalidDateRange(_) => "invalid_date_range",
+            Self::InvalidJson(_) => "invalid_json",
+            Self::InvalidTlsReport(_) => "invalid_tls_report",
+            Self::InvalidFailureReport(_) => "invalid_failure_report",
             Self::Io(_) => "io",
         }
     }

@@ -44,6 +44,23 @@ fn is_not_a_report(name: &str) -> bool {
         .is_some_and(|(_, ext)| OTHER.iter().any(|o| ext.eq_ignore_ascii_case(o)))
 }
 
+/// A `.json` file in a folder that is an SMTP TLS report, by its first
+/// bytes: other JSON (exports, settings) is still skipped.
+fn is_tls_json(path: &Path, name: &str) -> bool {
+    use std::io::Read;
+    if !name
+        .rsplit_once('.')
+        .is_some_and(|(_, ext)| ext.eq_ignore_ascii_case("json"))
+    {
+        return false;
+    }
+    let mut head = Vec::with_capacity(4096);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(4096).read_to_end(&mut head))
+        .is_ok()
+        && crate::tlsrpt::mentions_tls_keys(&head)
+}
+
 fn collect(path: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<(String, String)>) {
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
@@ -82,7 +99,7 @@ fn collect(path: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<(String, Stri
         if ft.is_dir() {
             collect(&entry.path(), files, errors);
         } else if !is_mailstore_metadata(&name)
-            && !is_not_a_report(&name)
+            && (!is_not_a_report(&name) || is_tls_json(&entry.path(), &name))
             && (ft.is_file() || ft.is_symlink())
         {
             files.push(entry.path());

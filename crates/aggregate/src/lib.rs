@@ -22,6 +22,18 @@
 //!   checkers read them without linking polars. It and [`AggregateRow`] are
 //!   defined in `authwarden_api::reports` and re-exported here.
 //!
+//! - SMTP TLS reports (RFC 8460): [`parse_tls_report`] /
+//!   [`parse_tls_report_with`] read the JSON with the same caps, policy by
+//!   policy; the containers above hand them out like aggregate reports
+//!   (plain, gzip, `application/tlsrpt+gzip` / `+json` attachments and
+//!   bodies), and [`Payload::is_tls_report`] tells them apart.
+//!
+//! - DMARC failure reports (RFC 6591 ARF, `Feedback-Type: auth-failure`):
+//!   [`parse_failure_report`] keeps the metadata of one report message,
+//!   never the reported message's body, subject or other headers; the
+//!   containers above hand out a `multipart/report; report-type=feedback-report`
+//!   message whole, and [`Payload::is_failure_report`] tells it apart.
+//!
 //! Hostile input is expected: DOCTYPEs and custom entities are refused,
 //! and [`Limits`] caps decompressed size, nesting, record count and the
 //! length of any one text node, so bombs end in an error with memory bounded.
@@ -42,6 +54,7 @@
 //! containers and content quoted in errors are escaped ([`display_safe`]).
 #![deny(missing_docs)]
 
+mod arf;
 mod budget;
 mod classify;
 mod error;
@@ -53,8 +66,12 @@ mod parse;
 mod payload;
 mod rdns;
 mod rows;
+mod tlsrpt;
 mod types;
 
+pub use arf::{
+    is_feedback_report_message, parse_failure_report, ArfOutcome, FailureReport, RCPT_HASH_HEX,
+};
 /// The provider catalog lives in its own crate, which checkers read too;
 /// re-exported for the hosts that classify with it.
 pub use authwarden_catalog::{provider_id, Catalog, CatalogError, Provider, ProviderKind};
@@ -64,6 +81,11 @@ pub use classify::{Category, Cause, Classification, Classifier};
 /// not link this crate; re-exported for the hosts that use both.
 pub use authwarden_api::reports::{
     AggregateRow, AggregateSource, AggregateSourceExt, RowClassification, StaticSource,
+};
+/// The TLS report rows and their source live in the checker API, like the
+/// aggregate ones; re-exported for the hosts.
+pub use authwarden_api::tls_reports::{
+    StaticTlsSource, TlsFailure, TlsPolicyRow, TlsReportSource, TlsReportSourceExt,
 };
 pub use error::ReportError;
 pub use failed::{FailedInput, FailedInputs, FailedInputsError, MAX_FAILED_INPUTS};
@@ -78,6 +100,10 @@ pub use rdns::{
     DEFAULT_PTR_CONCURRENCY, PTR_NEGATIVE_TTL, PTR_POSITIVE_TTL,
 };
 pub use rows::report_rows;
+pub use tlsrpt::{
+    looks_like_json, mentions_tls_keys, parse_tls_report, parse_tls_report_with, tls_policy_row,
+    TlsFailureDetail, TlsPolicy, TlsReport, TlsReportHeader, MAX_TLS_COUNT,
+};
 pub use types::*;
 
 /// Caps against hostile or broken input. The defaults suit real reports: the

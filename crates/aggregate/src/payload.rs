@@ -410,6 +410,12 @@ pub struct Payload {
     data: Option<Source>,
     failure: Option<(&'static str, String)>,
     meter: Arc<Meter>,
+    /// Sniffed as plain JSON when expanded: the error the aggregate parser
+    /// gives it (what such a file gave before TLS reports were read).
+    json_head: Option<String>,
+    /// A whole feedback report message (RFC 5965 ARF): read by
+    /// [`Payload::parse_failure`], not by the XML or JSON parsers.
+    arf: bool,
 }
 
 impl Payload {
@@ -420,6 +426,8 @@ impl Payload {
             data: Some(data),
             failure: None,
             meter: meter.clone(),
+            json_head: None,
+            arf: false,
         }
     }
 
@@ -430,6 +438,8 @@ impl Payload {
             data: None,
             failure: Some((err.code(), err.to_string())),
             meter: meter.clone(),
+            json_head: None,
+            arf: false,
         }
     }
 
@@ -491,6 +501,7 @@ impl Payload {
 
     /// Opens and parses the payload into a whole report.
     pub fn parse(&self, limits: &Limits) -> Result<AggregateReport, ReportError> {
+        self.not_json()?;
         let r = self.open(limits)?;
         parse_report(r, limits).map_err(|e| self.fix(e))
     }
@@ -501,8 +512,68 @@ impl Payload {
         limits: &Limits,
         on_record: F,
     ) -> Result<ReportHeader, ReportError> {
+        self.not_json()?;
         let r = self.open(limits)?;
         parse_report_with(r, limits, on_record).map_err(|e| self.fix(e))
+    }
+
+    fn not_json(&self) -> Result<(), ReportError> {
+        match &self.json_head {
+            Some(why) => Err(ReportError::UnsupportedFormat(why.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the payload, decoded, is JSON: an SMTP TLS report (RFC 8460)
+    /// rather than a DMARC aggregate report. Looks at the first bytes only;
+    /// `false` when the payload cannot be opened (its parse says why).
+    pub fn is_tls_report(&self, limits: &Limits) -> bool {
+        if self.json_head.is_some() {
+            return true;
+        }
+        let Ok(mut r) = self.open(limits) else {
+            return false;
+        };
+        r.fill_buf().is_ok_and(crate::tlsrpt::looks_like_json)
+    }
+
+    /// Whether the payload is a feedback report message (`multipart/report;
+    /// report-type=feedback-report`): a DMARC failure report or another
+    /// feedback type, which [`Payload::parse_failure`] reads.
+    pub fn is_failure_report(&self) -> bool {
+        self.arf
+    }
+
+    /// Parses the payload as a feedback report message; see
+    /// [`crate::parse_failure_report`]. The message is the one the
+    /// expansion holds (at most [`Limits::max_input_bytes`]).
+    pub fn parse_failure(&self, limits: &Limits) -> Result<crate::ArfOutcome, ReportError> {
+        if let Some(Source::Mem(buf, range)) = &self.data {
+            return crate::parse_failure_report(&buf.bytes()[range.clone()], limits);
+        }
+        let mut bytes = Vec::new();
+        self.open(limits)?
+            .take(limits.max_input_bytes.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(|e| self.fix(ReportError::Io(e)))?;
+        crate::parse_failure_report(&bytes, limits)
+    }
+
+    /// Opens and parses the payload as an SMTP TLS report.
+    pub fn parse_tls(&self, limits: &Limits) -> Result<crate::TlsReport, ReportError> {
+        let r = self.open(limits)?;
+        crate::parse_tls_report(r, limits).map_err(|e| self.fix(e))
+    }
+
+    /// Opens and parses the payload as an SMTP TLS report, one policy at a
+    /// time; see [`crate::parse_tls_report_with`].
+    pub fn parse_tls_with(
+        &self,
+        limits: &Limits,
+        on_policy: impl FnMut(crate::TlsPolicy),
+    ) -> Result<crate::TlsReportHeader, ReportError> {
+        let r = self.open(limits)?;
+        crate::parse_tls_report_with(r, limits, on_policy).map_err(|e| self.fix(e))
     }
 }
 
@@ -518,6 +589,8 @@ enum Sniff {
     Zip,
     Mail,
     Mbox,
+    /// A JSON object: an SMTP TLS report.
+    Json,
     Unknown,
 }
 
@@ -535,6 +608,9 @@ fn sniff(head: &[u8]) -> Sniff {
     };
     if trimmed.starts_with(b"<") {
         return Sniff::Xml;
+    }
+    if trimmed.starts_with(b"{") {
+        return Sniff::Json;
     }
     if head.starts_with(b"From ") {
         return Sniff::Mbox;
@@ -705,6 +781,11 @@ impl Expander<'_> {
         match sniff(&head) {
             Sniff::Empty | Sniff::Xml => {
                 let p = self.payload(name, PayloadKind::Xml, src);
+                self.emit(p)
+            }
+            Sniff::Json => {
+                let mut p = self.payload(name, PayloadKind::Xml, src);
+                p.json_head = Some(describe(&head));
                 self.emit(p)
             }
             Sniff::Gzip => {
@@ -951,11 +1032,19 @@ impl Expander<'_> {
         name: &str,
         depth: usize,
     ) -> Result<(), ReportError> {
-        let bytes = &raw.bytes()[range];
+        let bytes = &raw.bytes()[range.clone()];
         mime_precheck(bytes)?;
         let mut msg = mail_parser::MessageParser::default()
             .parse(bytes)
             .ok_or_else(|| ReportError::Mail("not a parseable mail message".into()))?;
+        // A feedback report (a DMARC failure report, or abuse…) is handed
+        // out whole: its parser reads the parts it needs.
+        if crate::arf::is_feedback_report(&msg) {
+            drop(msg);
+            let mut p = self.payload(name.to_string(), PayloadKind::Xml, Source::Mem(raw, range));
+            p.arf = true;
+            return self.emit(p);
+        }
         self.expand_message(&mut msg, &raw, name, depth)
     }
 
@@ -988,12 +1077,36 @@ impl Expander<'_> {
                 PartType::Html(_) | PartType::Multipart(_) => continue,
             };
             let head = &content[..content.len().min(HEAD as usize)];
+            let tlsrpt_type = part.content_type().is_some_and(|ct| {
+                ct.subtype()
+                    .is_some_and(|s| s.to_ascii_lowercase().contains("tlsrpt"))
+            });
+            // A TLS report attachment left base64-encoded by the mail
+            // parser (the last part of a message without its closing
+            // boundary, as some reporters send): decoded here.
+            let mut decoded: Option<Vec<u8>> = None;
+            if tlsrpt_type && sniff(head) == Sniff::Unknown {
+                decoded = decode_base64(content);
+            }
+            let head = match &decoded {
+                Some(d) => &d[..d.len().min(HEAD as usize)],
+                None => head,
+            };
             let keep = match sniff(head) {
                 Sniff::Gzip | Sniff::Zip => true,
                 // Only XML that looks like a report: not an XHTML body.
                 Sniff::Xml => {
                     content.windows(9).take(4096).any(|w| w == b"<feedback")
                         || part.attachment_name().is_some()
+                }
+                // A TLS report: by its type (application/tlsrpt+json), its
+                // name (.json) or its content.
+                Sniff::Json => {
+                    tlsrpt_type
+                        || part
+                            .attachment_name()
+                            .is_some_and(|n| n.to_ascii_lowercase().ends_with(".json"))
+                        || crate::tlsrpt::mentions_tls_keys(content)
                 }
                 _ => false,
             };
@@ -1012,13 +1125,52 @@ impl Expander<'_> {
                 None => format!("part-{i}"),
             };
             let source = format!("{name}#{label}");
-            let src = part_source(&mut part.body, raw);
+            let src = match decoded {
+                Some(d) => {
+                    let n = d.len();
+                    Source::Mem(Buf::owned(d, None), 0..n)
+                }
+                None => part_source(&mut part.body, raw),
+            };
             if let Err(e) = self.expand(src, source.clone(), depth + 1) {
                 self.member_failed(source, e)?;
             }
         }
         Ok(())
     }
+}
+
+/// Base64 text (white space ignored) decoded; `None` when it is not base64.
+fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    let mut ended = false;
+    for &c in text {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' => {
+                ended = true;
+                continue;
+            }
+            c if c.is_ascii_whitespace() => continue,
+            _ => return None,
+        };
+        if ended {
+            return None;
+        }
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// A part's content as a source: a range of the raw message when the
@@ -1056,7 +1208,7 @@ fn part_source(body: &mut mail_parser::PartType<'_>, raw: &Arc<Buf>) -> Source {
 
 /// Refuses a message whose shape would make the mail parser build far more
 /// structure than the message's size: see [`MAX_MIME_BOUNDARY_LINES`].
-fn mime_precheck(bytes: &[u8]) -> Result<(), ReportError> {
+pub(crate) fn mime_precheck(bytes: &[u8]) -> Result<(), ReportError> {
     // A message shorter than this cannot reach either count.
     if bytes.len() < 2 * MAX_MIME_BOUNDARY_LINES {
         return Ok(());

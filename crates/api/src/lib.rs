@@ -8,6 +8,7 @@
 //! aggregate report rows a checker may read ([`reports`]).
 #![deny(missing_docs)]
 
+pub mod authtest;
 mod checker;
 mod clock;
 mod codes;
@@ -15,11 +16,14 @@ pub mod dns;
 pub mod domain;
 mod finding;
 pub mod fsutil;
+pub mod https;
 pub mod names;
 pub mod plan;
 pub mod reports;
 pub mod score;
+pub mod starttls;
 pub mod text;
+pub mod tls_reports;
 
 pub use checker::{
     generic_report_facts, parse_duration_setting, Cadence, CheckContext, CheckOutput, Checker,

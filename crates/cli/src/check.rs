@@ -26,16 +26,37 @@ pub struct CheckArgs {
     /// `[domains.dkim] selectors`)
     #[arg(long = "selector", value_name = "NAME")]
     pub selectors: Vec<String>,
+    /// Probe the whole DKIM selector catalog at every domain (by default
+    /// `check` and the monthly job probe the selectors with evidence: config,
+    /// reports, key history and the providers the SPF record and the
+    /// inventory name; the quarterly and annual jobs probe the catalog)
+    #[arg(long)]
+    pub probe_catalog: bool,
+    /// Check only the domains of shard I of N (a stable hash of the
+    /// domain name), e.g. `--shard 2/4`
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<authwarden_api::domain::Shard>,
 }
 
 pub use authwarden_pipeline::setup::{planned, targets, with_selectors};
 
+/// `I/N` for `--shard`.
+pub fn parse_shard(s: &str) -> Result<authwarden_api::domain::Shard, String> {
+    authwarden_api::domain::Shard::parse(s)
+}
+
 /// Runs `check`.
 pub async fn run(global: &GlobalArgs, args: &CheckArgs, registry: &Registry) -> anyhow::Result<u8> {
     let config = setup::load_config(global, registry)?;
-    let targets = with_selectors(targets(&config, &args.domains)?, &args.selectors);
+    let mut targets = with_selectors(targets(&config, &args.domains)?, &args.selectors);
+    if let Some(shard) = args.shard {
+        targets.retain(|t| shard.contains(&t.name));
+    }
     let resolver = setup::resolver(&config)?;
-    let planned = planned(registry, &config, &args.checkers)?;
+    let mut planned = planned(registry, &config, &args.checkers)?;
+    if args.probe_catalog {
+        authwarden_pipeline::setup::probe_catalog(&mut planned);
+    }
     let engine = Engine::new(planned.clone()).levels(config.levels.clone());
     let ctx = authwarden_pipeline::run_context(
         &config,
@@ -55,7 +76,7 @@ pub async fn run(global: &GlobalArgs, args: &CheckArgs, registry: &Registry) -> 
         now,
     );
     tracing::info!(queries = resolver.queries_sent(), "DNS queries sent");
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     match global.format {
         Format::Json => {
             serde_json::to_writer_pretty(&mut out, &outcome)?;

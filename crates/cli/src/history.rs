@@ -31,7 +31,7 @@ pub fn run(
 ) -> anyhow::Result<u8> {
     let config = setup::load_config(global, registry)?;
     let store = HistoryStore::new(&config.history_dir);
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     match command {
         HistoryCommand::Verify => {
             let damaged = store.verify().with_context(|| {

@@ -34,6 +34,14 @@ pub struct RunArgs {
     /// history of that period, the checks are of today
     #[arg(long, value_name = "PERIOD")]
     pub period: Option<String>,
+    /// Run as shard I of N of a fleet: ingest, check the domains of this
+    /// shard and keep the result for `--merge-shards`; no report, no mail
+    #[arg(long, value_name = "I/N", value_parser = crate::check::parse_shard, conflicts_with = "merge_shards")]
+    pub shard: Option<authwarden_api::domain::Shard>,
+    /// Make the report of the period from the results of shards 1 to N
+    /// (each `run JOB --shard I/N` first), and mail it
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub merge_shards: Option<u32>,
 }
 
 fn parse_cadence(s: &str) -> Result<Cadence, String> {
@@ -60,17 +68,52 @@ pub async fn run(global: &GlobalArgs, args: &RunArgs, registry: &Registry) -> an
     }
     std::fs::create_dir_all(lock_dir(&config))
         .with_context(|| format!("cannot create {}", lock_dir(&config).display()))?;
-    let _lock = JobLock::acquire(&lock_dir(&config), args.job.as_str())?;
+    // Shards of one job run side by side (on one machine or on several
+    // sharing the storage): each holds a lock of its own.
+    let lock_name = match args.shard {
+        Some(s) => format!("{}-shard-{}", args.job.as_str(), s.file_stem()),
+        None => args.job.as_str().to_string(),
+    };
+    let _lock = JobLock::acquire(&lock_dir(&config), &lock_name)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let mut result = pipeline::run_job_for_period(
+    let mode = match (args.shard, args.merge_shards) {
+        (Some(s), _) => pipeline::job::JobMode::Shard(s),
+        (None, Some(n)) => pipeline::job::JobMode::Merge(n),
+        (None, None) => pipeline::job::JobMode::Whole,
+    };
+    let mut result = pipeline::job::run_job_mode(
         &config,
         registry,
         args.job,
         clock.clone(),
         &crate::progress::Bar::new(global.format == Format::Text),
         args.period.as_deref(),
+        mode,
     )
     .await?;
+    if let (Some(shard), Some(file)) = (args.shard, &result.shard_file) {
+        match global.format {
+            Format::Text => {
+                let s = &result.summary;
+                println!(
+                    "{} {} shard {shard}: {}, {}, {}, {}",
+                    args.job,
+                    result.meta.period,
+                    count(s.domains, "domain"),
+                    count(s.errors, "error"),
+                    count(s.warnings, "warning"),
+                    count(s.notes, "note"),
+                );
+                println!("result: {}", file.display());
+                println!(
+                    "        the report is made by `authwarden run {} --merge-shards {}` once every shard has run",
+                    args.job, shard.count
+                );
+            }
+            other => export(other, &mut result.frame, args.output.as_ref())?,
+        }
+        return Ok(run_status(&config, &result));
+    }
     // A rebuild of a past period is not this period's scheduled run.
     if args.period.is_none() {
         if let Err(e) = state_file(&config).record_completed(args.job, clock.now()) {
@@ -182,7 +225,7 @@ pub fn export(
                     "parquet is binary: give --output PATH or redirect standard output"
                 ));
             }
-            let mut out = std::io::stdout().lock();
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
             authwarden_history::export(frame, fmt, &mut out)?;
             out.flush()?;
         }

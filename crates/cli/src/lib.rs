@@ -13,6 +13,7 @@ mod progress;
 mod reports;
 mod setup;
 mod spf;
+mod verify;
 
 pub use setup::known;
 
@@ -127,6 +128,8 @@ enum Command {
     Check(check::CheckArgs),
     /// The changes to make, one per DNS name, verified by checking again with them applied
     Plan(plan::PlanArgs),
+    /// Authenticate one message as a receiver would: DKIM, ARC, SPF, DMARC (exit 0 when DMARC passes, 1 when not)
+    Verify(verify::VerifyArgs),
     /// Print the documentation of a finding code (e.g. DMARC001 or dmarc-record-missing)
     Explain {
         /// Code or name
@@ -248,6 +251,7 @@ async fn dispatch(cli: Cli, registry: Registry) -> u8 {
     let result = match cli.command {
         Command::Check(args) => check::run(&cli.global, &args, &registry).await,
         Command::Plan(args) => plan::run(&cli.global, &args, &registry).await,
+        Command::Verify(args) => verify::run(&cli.global, &args, &registry).await,
         Command::Explain { code } => explain::explain(&registry, &code, cli.global.format),
         Command::Run(args) => jobs::run(&cli.global, &args, &registry).await,
         Command::Daemon => jobs::daemon(&cli.global, &registry).await,

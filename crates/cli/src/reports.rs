@@ -30,7 +30,9 @@ use anyhow::{bail, Context as _};
 use authwarden_aggregate::{Classifier, PtrCache};
 use authwarden_api::text::{display_value, NAME_MAX_CHARS, TEXT_MAX_CHARS};
 use authwarden_history::HistoryStore;
-use authwarden_pipeline::intake::{analyze_reports, ingest_all, Analysis, ReverseDns, Source};
+use authwarden_pipeline::intake::{
+    analyze_reports, ingest_all, Analysis, ReverseDns, Source, TlsAnalysis,
+};
 use authwarden_registry::Registry;
 use clap::{Args, Subcommand};
 
@@ -127,7 +129,9 @@ pub fn analyze(global: &GlobalArgs, args: &AnalyzeArgs, registry: &Registry) -> 
             .map_err(std::io::Error::from)
             .and_then(|()| writeln!(out)),
         Format::Csv => write_csv(&mut out, &a.sources),
-        Format::Text | Format::Parquet | Format::Zone => write_text(&mut out, &a),
+        Format::Text | Format::Parquet | Format::Zone => write_text(&mut out, &a)
+            .and_then(|()| write_tls_text(&mut out, &a.tls))
+            .and_then(|()| write_failures_text(&mut out, &a.failures)),
     }
     .and_then(|()| out.flush());
     match written {
@@ -250,6 +254,104 @@ fn write_text(out: &mut impl Write, a: &Analysis) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The SMTP TLS reports of the inputs, when there were any: sessions per
+/// policy domain and type, then the failures, most first.
+fn write_tls_text(out: &mut impl Write, t: &TlsAnalysis) -> std::io::Result<()> {
+    if t.reports == 0 && t.duplicates == 0 {
+        return Ok(());
+    }
+    let total = t.successful_sessions.saturating_add(t.failed_sessions);
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{} TLS report{}, {} duplicate{} dropped: {} sessions, {} failed ({:.1}%)",
+        t.reports,
+        plural(t.reports),
+        t.duplicates,
+        plural(t.duplicates),
+        total,
+        t.failed_sessions,
+        percent(t.failed_sessions, total)
+    )?;
+    for p in &t.policies {
+        let n = p.successful.saturating_add(p.failed);
+        writeln!(
+            out,
+            "  {} ({}): {} sessions, {} failed ({:.1}%)",
+            name(if p.policy_domain.is_empty() {
+                "(no policy domain)"
+            } else {
+                &p.policy_domain
+            }),
+            name(&p.policy_type),
+            n,
+            p.failed,
+            percent(p.failed, n)
+        )?;
+    }
+    if !t.failures.is_empty() {
+        writeln!(
+            out,
+            "{:>9}  {:<32}  {:<32}  SENDING MTA",
+            "FAILED", "RESULT TYPE", "RECEIVING MX"
+        )?;
+        for f in &t.failures {
+            writeln!(
+                out,
+                "{:>9}  {:<32}  {:<32}  {}",
+                f.count,
+                name(&f.result_type),
+                name(f.receiving_mx_hostname.as_deref().unwrap_or("-")),
+                name(f.sending_mta_ip.as_deref().unwrap_or("-"))
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// The DMARC failure reports of the inputs, when there were any.
+fn write_failures_text(
+    out: &mut impl Write,
+    f: &authwarden_pipeline::intake::FailureAnalysis,
+) -> std::io::Result<()> {
+    if f.reports == 0 && f.duplicates == 0 && f.other_feedback == 0 {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{} DMARC failure report{}, {} duplicate{} dropped, {} other feedback report{} left out",
+        f.reports,
+        plural(f.reports),
+        f.duplicates,
+        plural(f.duplicates),
+        f.other_feedback,
+        plural(f.other_feedback)
+    )?;
+    if !f.sources.is_empty() {
+        writeln!(
+            out,
+            "{:>9}  {:<32}  {:<40}  AUTH FAILURE",
+            "REPORTS", "DOMAIN", "SOURCE IP"
+        )?;
+        for s in &f.sources {
+            writeln!(
+                out,
+                "{:>9}  {:<32}  {:<40}  {}",
+                s.reports,
+                name(if s.reported_domain.is_empty() {
+                    "-"
+                } else {
+                    &s.reported_domain
+                }),
+                name(s.source_ip.as_deref().unwrap_or("-")),
+                name(s.auth_failure.as_deref().unwrap_or("-"))
+            )?;
+        }
+    }
+    Ok(())
+}
+
 /// A name from outside (a file or member name, an IP, a domain) made safe
 /// for a terminal: control and bidi characters escaped, length capped.
 fn name(s: &str) -> std::borrow::Cow<'_, str> {
@@ -315,6 +417,21 @@ pub fn ingest(global: &GlobalArgs, args: &IngestArgs, registry: &Registry) -> an
             summary.messages,
             store.aggregate_dir().display()
         )?;
+        if summary.tls.reports > 0 {
+            let t = &summary.tls;
+            writeln!(
+                out,
+                "{} new TLS report{} ({} polic{}, {} sessions, {} failed) appended to {}; {} already in the history",
+                t.new,
+                plural(t.new),
+                t.policies,
+                if t.policies == 1 { "y" } else { "ies" },
+                t.successful_sessions.saturating_add(t.failed_sessions),
+                t.failed_sessions,
+                store.tls_dir().display(),
+                t.already_ingested
+            )?;
+        }
         writeln!(
             out,
             "{} already in the history, {} duplicate{} in this batch, {} error{}",

@@ -43,9 +43,43 @@ fn check_contract(v: &Value) {
             "errors",
             "messages",
             "by_category",
-            "sources"
+            "sources",
+            "tls",
+            "failures"
         ]
     );
+    let failures = v["failures"].as_object().unwrap();
+    assert_eq!(
+        failures.keys().cloned().collect::<Vec<_>>(),
+        ["reports", "duplicates", "other_feedback", "sources"]
+    );
+    let per_source: u64 = failures["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["reports"].as_u64().unwrap())
+        .sum();
+    assert_eq!(per_source, failures["reports"].as_u64().unwrap());
+    let tls = v["tls"].as_object().unwrap();
+    assert_eq!(
+        tls.keys().cloned().collect::<Vec<_>>(),
+        [
+            "reports",
+            "duplicates",
+            "successful_sessions",
+            "failed_sessions",
+            "policies",
+            "failures"
+        ]
+    );
+    let policies = tls["policies"].as_array().unwrap();
+    let ok: u64 = policies
+        .iter()
+        .map(|p| p["successful"].as_u64().unwrap())
+        .sum();
+    let failed: u64 = policies.iter().map(|p| p["failed"].as_u64().unwrap()).sum();
+    assert_eq!(ok, tls["successful_sessions"].as_u64().unwrap());
+    assert_eq!(failed, tls["failed_sessions"].as_u64().unwrap());
     let cat = v["by_category"].as_object().unwrap();
     assert_eq!(
         cat.keys().cloned().collect::<Vec<_>>(),
@@ -130,6 +164,65 @@ fn analyze_json_contract_over_the_fixtures() {
         .map(|s| s["cause"].as_str().unwrap())
         .collect();
     assert_eq!(causes.len(), 10, "every cause appears: {causes:?}");
+}
+
+#[test]
+fn analyze_counts_smtp_tls_reports_apart_from_dmarc() {
+    let mbox = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../config/example-reports/tls-reports-2026-10.mbox");
+    let v = json(&run(&["reports", "analyze", "--format", "json"], &[&mbox]));
+    check_contract(&v);
+    assert_eq!(v["reports"], 0, "no DMARC report in a TLS-report mailbox");
+    assert_eq!(v["errors"], serde_json::json!([]));
+    let tls = &v["tls"];
+    assert_eq!(tls["reports"], 186);
+    assert_eq!(tls["successful_sessions"], 30327);
+    assert_eq!(tls["failed_sessions"], 12);
+    let policies = tls["policies"].as_array().unwrap();
+    assert_eq!(policies.len(), 3);
+    assert_eq!(policies[1]["policy_type"], "no-policy-found");
+}
+
+#[test]
+fn analyze_reads_failure_reports_metadata_only() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../aggregate/tests/fixtures/arf");
+    let out = run(&["reports", "analyze", "--format", "json"], &[&dir]);
+    let v = json(&out);
+    check_contract(&v);
+    let f = &v["failures"];
+    assert!(f["reports"].as_u64().unwrap() >= 3, "{f}");
+    assert_eq!(
+        f["other_feedback"], 1,
+        "the abuse report is not a DMARC failure report: {f}"
+    );
+    assert_eq!(
+        v["errors"].as_array().unwrap().len(),
+        2,
+        "the two broken ones: {}",
+        v["errors"]
+    );
+    assert!(
+        f["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["reported_domain"] == "shop.example"),
+        "{f}"
+    );
+    let plain = run(&["reports", "analyze"], &[&dir]);
+    let plain = String::from_utf8_lossy(&plain.stdout).into_owned();
+    assert!(plain.contains("DMARC failure report"), "{plain}");
+    // The private fixture's body, subject, recipient and other headers never come out.
+    let json_text = String::from_utf8_lossy(&out.stdout).into_owned();
+    for secret in [
+        "purple giraffe",
+        "ZX-4471",
+        "jane.private.recipient",
+        "internal-ticket-998877",
+    ] {
+        assert!(!json_text.contains(secret), "{secret} in {json_text}");
+        assert!(!plain.contains(secret), "{secret} in {plain}");
+    }
 }
 
 #[test]

@@ -30,9 +30,10 @@ use std::path::Path;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use model::{
-    default_cron, CheckerConfig, Config, DnsConfig, DomainConfig, ExternalConfig, ImapConfig,
-    IngestConfig, JobConfig, Known, KnownChecker, PasswordSource, ProfilesConfig, Security,
-    SmtpConfig, DEFAULT_EXTERNAL_TIMEOUT, DEFAULT_IMAP_POLL_CRON, PROFILE_IDS,
+    default_cron, CheckerConfig, Config, DnsConfig, DomainConfig, ExternalConfig, HttpsConfig,
+    ImapConfig, IngestConfig, JobConfig, Known, KnownChecker, PasswordSource, ProfilesConfig,
+    Security, SmtpConfig, VerifyConfig, DEFAULT_EXTERNAL_TIMEOUT, DEFAULT_IMAP_POLL_CRON,
+    PROFILE_IDS,
 };
 pub use validate::parse_nameserver;
 
@@ -120,6 +121,8 @@ pub fn defaults(base_dir: &Path) -> Config {
         smtp: None,
         templates_dir: None,
         profiles: Default::default(),
+        verify: Default::default(),
+        https: Default::default(),
         imap: None,
         ingest: IngestConfig::default(),
     }

@@ -108,6 +108,44 @@ pub struct Config {
     pub ingest: IngestConfig,
     /// Which receiver-rule profiles the reports evaluate (`[profiles]`).
     pub profiles: ProfilesConfig,
+    /// How `authwarden verify` reads a saved message (`[verify]`).
+    pub verify: VerifyConfig,
+    /// How policies are fetched over HTTPS (`[https]`): MTA-STS.
+    pub https: HttpsConfig,
+}
+
+/// The `[https]` section: how the checkers that read web resources (the
+/// MTA-STS policy) fetch them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpsConfig {
+    /// PEM certificates trusted besides the public roots (a private CA).
+    pub ca_bundle: Option<PathBuf>,
+    /// The time one fetch may take, connection and body included.
+    pub timeout: Duration,
+    /// A folder answering instead of the network: `<host>/<path>` files are
+    /// served as `200 text/plain` (an offline run, like `dns.zone_files`).
+    pub responses_dir: Option<PathBuf>,
+}
+
+impl Default for HttpsConfig {
+    fn default() -> Self {
+        HttpsConfig {
+            ca_bundle: None,
+            timeout: Duration::from_secs(10),
+            responses_dir: None,
+        }
+    }
+}
+
+/// The `[verify]` section.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifyConfig {
+    /// The receiving hosts whose `Received` headers give a message's SMTP
+    /// client IP and HELO name (lower-case, no trailing dot).
+    pub trusted_receivers: Vec<String>,
+    /// Folders or Maildirs where the quarterly authentication test's
+    /// messages arrive (one test message per inventory sender a quarter).
+    pub test_messages: Vec<PathBuf>,
 }
 
 /// The ids of the receiver-rule profiles (`authwarden-profiles`).
@@ -211,7 +249,7 @@ pub struct CheckerConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExternalConfig {
     /// The program and its arguments, as written. A program given as a
-    /// relative path with a `/` (`./mta_sts.py`) is relative to [`Self::dir`].
+    /// relative path with a `/` (`./bimi.py`) is relative to [`Self::dir`].
     pub command: Vec<String>,
     /// The config file's directory: the process's working directory, so
     /// relative paths in its arguments are relative to the config file.

@@ -44,7 +44,11 @@ const ROOT_KEYS: &[&str] = &[
     "imap",
     "ingest",
     "profiles",
+    "verify",
+    "https",
 ];
+const HTTPS_KEYS: &[&str] = &["ca_bundle", "timeout", "responses_dir"];
+const VERIFY_KEYS: &[&str] = &["trusted_receivers", "test_messages"];
 const PROFILES_KEYS: &[&str] = &["enabled", "bulk_senders", "not_bulk_senders"];
 const DNS_KEYS: &[&str] = &["nameservers", "timeout", "retries", "zone_files"];
 const JOB_KEYS: &[&str] = &["cron", "recipients", "checkers", "enabled"];
@@ -610,6 +614,16 @@ impl<'a> Walker<'a> {
                         }
                     }
                 }
+                "verify" => {
+                    if let Some(t) = self.table(v, "verify") {
+                        config.verify = self.verify(t);
+                    }
+                }
+                "https" => {
+                    if let Some(t) = self.table(v, "https") {
+                        config.https = self.https(t);
+                    }
+                }
                 "profiles" => {
                     if let Some(t) = self.table(v, "profiles") {
                         config.profiles = self.profiles(t);
@@ -1073,7 +1087,7 @@ impl<'a> Walker<'a> {
                             self.err_help(
                                 v.span(),
                                 format!("`{sub}` must name a program"),
-                                Some("e.g. `command = [\"python3\", \"checkers/mta_sts.py\"]`"),
+                                Some("e.g. `command = [\"python3\", \"checkers/bimi.py\"]`"),
                             );
                             ok = false;
                         } else {
@@ -1123,7 +1137,7 @@ impl<'a> Walker<'a> {
             self.err_help(
                 key.span(),
                 format!("missing key `command` in `[{path}]`"),
-                Some("add e.g. `command = [\"python3\", \"mta_sts.py\"]`"),
+                Some("add e.g. `command = [\"python3\", \"bimi.py\"]`"),
             );
         }
         let command = command?;
@@ -1619,7 +1633,52 @@ impl Walker<'_> {
         ))
     }
 
-    /// `[ingest]`.
+    /// `[verify]`.
+    fn verify(&mut self, t: &DeTable<'_>) -> crate::model::VerifyConfig {
+        let mut out = crate::model::VerifyConfig::default();
+        for (k, v) in t.iter() {
+            let key = k.get_ref().as_ref();
+            let path = format!("verify.{key}");
+            match key {
+                "trusted_receivers" => {
+                    out.trusted_receivers = self
+                        .strings(v, &path)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(s, _)| s.trim().trim_end_matches('.').to_ascii_lowercase())
+                        .collect();
+                }
+                "test_messages" => {
+                    out.test_messages =
+                        self.file_paths(v, "verify.test_messages", Kind::FileOrFolder);
+                }
+                _ => self.unknown_key(k, "in `[verify]`", VERIFY_KEYS),
+            }
+        }
+        out
+    }
+
+    /// `[https]`.
+    fn https(&mut self, t: &DeTable<'_>) -> crate::model::HttpsConfig {
+        let mut out = crate::model::HttpsConfig::default();
+        for (k, v) in t.iter() {
+            let key = k.get_ref().as_ref();
+            let path = format!("https.{key}");
+            match key {
+                "ca_bundle" => out.ca_bundle = self.file_path(v, &path, Kind::CaFile),
+                "timeout" => {
+                    if let Some(d) = self.duration(v, &path) {
+                        out.timeout = d;
+                    }
+                }
+                "responses_dir" => out.responses_dir = self.file_path(v, &path, Kind::Folder),
+                _ => self.unknown_key(k, "in `[https]`", HTTPS_KEYS),
+            }
+        }
+        out
+    }
+
+    /// `[profiles]`.
     fn profiles(&mut self, t: &DeTable<'_>) -> crate::model::ProfilesConfig {
         let mut out = crate::model::ProfilesConfig::default();
         for (k, v) in t.iter() {
@@ -1902,6 +1961,8 @@ mod tests {
             ("## `[smtp]`", SMTP_KEYS),
             ("## `[templates]`", TEMPLATES_KEYS),
             ("## `[profiles]`", PROFILES_KEYS),
+            ("## `[verify]`", VERIFY_KEYS),
+            ("## `[https]`", HTTPS_KEYS),
             ("## `[imap]`", IMAP_KEYS),
             ("## `[ingest]`", INGEST_KEYS),
             ("## `[[domains]]`", &["name"]),

@@ -26,7 +26,7 @@ use authwarden_api::{
     Severity,
 };
 use futures::stream::{self, StreamExt};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 declare_codes! {
@@ -51,7 +51,7 @@ declare_codes! {
 pub const ENGINE_ID: &str = "engine";
 
 /// The facts of one domain: checker facts keyed by each checker's facts key.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DomainReport {
     /// The domain.
     pub domain: String,
@@ -65,7 +65,7 @@ pub struct DomainReport {
 }
 
 /// Everything one run produced.
-#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct RunOutcome {
     /// Every finding (levels applied, allowed ones removed).
     pub findings: Vec<Finding>,

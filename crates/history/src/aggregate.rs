@@ -572,6 +572,17 @@ pub(crate) fn partition_domain(domain: &str) -> String {
     safe(&d, 120)
 }
 
+/// A report's file name, `<org>-<report_id>.parquet`, made safe as
+/// [`relative_path`] makes it (the TLS datasets name their files alike).
+pub(crate) fn report_file_name(org_name: &str, report_id: &str) -> String {
+    let raw = format!("{org_name}\u{1f}{report_id}");
+    let mut name = format!("{}-{}", safe(org_name, 60), safe(report_id, 100));
+    if name != format!("{org_name}-{report_id}") {
+        name.push_str(&format!("-{:08x}", fnv1a(raw.as_bytes()) as u32));
+    }
+    format!("{name}.parquet")
+}
+
 fn relative_path(domain: &str, begin: i64, org_name: &str, report_id: &str) -> String {
     let raw = format!("{org_name}\u{1f}{report_id}");
     let mut name = format!("{}-{}", safe(org_name, 60), safe(report_id, 100));

@@ -12,6 +12,11 @@
 //! one file per report, deduplicated by (org_name, report_id)
 //! ([`HistoryStore::append_aggregate`], [`HistoryStore::load_aggregate`]).
 //!
+//! SMTP TLS reports (RFC 8460) are kept in two flat datasets, `tls` (one
+//! row per report and policy) and `tls_failures` (one row per failure
+//! detail), deduplicated by (org_name, report_id) ([`HistoryStore::tls_batch`],
+//! [`HistoryStore::tls_rows`]).
+//!
 //! The mail summary of a reporting period (messages by category, failing
 //! and new sources, pass-rate series) is computed from those rows by
 //! [`HistoryStore::mail_summary`] into plain structs ([`MailSummary`]).
@@ -31,6 +36,7 @@ mod rollout;
 mod run;
 mod scan;
 mod store;
+mod tls;
 mod trends;
 
 pub use aggregate::{
@@ -55,6 +61,7 @@ pub use rollout::{rollout_history, DomainRollout, PhaseChange};
 pub use run::{covered_period, period_for, RunMeta, CHECK_JOB};
 pub use scan::{aggregate_rows_of, SELECTOR_WINDOW_DAYS};
 pub use store::HistoryStore;
+pub use tls::{tls_failures_schema, tls_schema, TlsBatch, TlsWrite};
 pub use trends::{trends, DomainTrend, TrendPoint};
 
 /// Re-exported so that users of the frames share this crate's polars.

@@ -17,6 +17,11 @@
 //! names. The name goes into the classification only: the history's rows
 //! have no column for it. A DNS failure leaves the source unenriched.
 //!
+//! SMTP TLS reports (RFC 8460) come the same ways and are told apart by
+//! their content (JSON, not XML): they are summarised into
+//! [`Analysis::tls`] or written to the history's TLS datasets
+//! ([`IngestSummary::tls`]), deduplicated by (organization-name, report-id).
+//!
 //! A file that cannot be read is one entry in `errors` and the batch goes
 //! on.
 
@@ -33,7 +38,9 @@ use authwarden_aggregate::{
 };
 use authwarden_api::Resolver;
 use authwarden_config::{Config, ImapConfig, Security as CfgSecurity};
-use authwarden_history::{AggregateBatch, HistoryError, HistoryStore, ReportStart};
+use authwarden_history::{
+    AggregateBatch, HistoryError, HistoryStore, ReportStart, TlsBatch, TlsWrite,
+};
 use authwarden_imap::{fetch_new, Disposition, ImapSettings, ImapState, Security};
 use serde::Serialize;
 
@@ -245,6 +252,132 @@ pub struct Analysis {
     /// With `--reverse-dns`: the lookups, by distinct IP.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reverse_dns: Option<PtrCounts>,
+    /// The SMTP TLS reports (RFC 8460) among the inputs.
+    pub tls: TlsAnalysis,
+    /// The DMARC failure reports (RFC 6591 ARF, `Feedback-Type:
+    /// auth-failure`) among the inputs: metadata only, never a body.
+    pub failures: FailureAnalysis,
+}
+
+/// What the DMARC failure reports of `reports analyze` say.
+#[derive(Debug, Default, Serialize)]
+pub struct FailureAnalysis {
+    /// Distinct failure reports read.
+    pub reports: usize,
+    /// Failure reports read more than once.
+    pub duplicates: usize,
+    /// Feedback reports of another type (abuse, fraud, …): not DMARC
+    /// failure reports, counted and left out.
+    pub other_feedback: usize,
+    /// Failures per (reported domain, source IP, auth failure), most first.
+    pub sources: Vec<FailureSource>,
+}
+
+/// The failure reports of one (reported domain, source IP, auth failure).
+#[derive(Debug, Serialize)]
+pub struct FailureSource {
+    /// `Reported-Domain` (empty when the reporter left it out).
+    pub reported_domain: String,
+    /// `Source-IP`, when it is an address.
+    pub source_ip: Option<String>,
+    /// `Auth-Failure`: `dmarc`, `dkim`, `spf`, `bodyhash`, …
+    pub auth_failure: Option<String>,
+    /// Failure reports.
+    pub reports: usize,
+    /// Incidents they count (`Incidents`, 1 when absent).
+    pub incidents: u64,
+}
+
+/// What the SMTP TLS reports of `reports analyze` say.
+#[derive(Debug, Default, Serialize)]
+pub struct TlsAnalysis {
+    /// Distinct TLS reports read.
+    pub reports: usize,
+    /// TLS reports read more than once.
+    pub duplicates: usize,
+    /// Sessions that negotiated TLS as the policy asks.
+    pub successful_sessions: u64,
+    /// Sessions that failed.
+    pub failed_sessions: u64,
+    /// Per (policy domain, policy type), most sessions first.
+    pub policies: Vec<TlsPolicySummary>,
+    /// Failed sessions per (result type, receiving MX, sending MTA), most first.
+    pub failures: Vec<TlsFailureSummary>,
+}
+
+/// One (policy domain, policy type) of the TLS reports read.
+#[derive(Debug, Serialize)]
+pub struct TlsPolicySummary {
+    /// `policy-domain` (empty when the reporter left it out).
+    pub policy_domain: String,
+    /// `sts`, `tlsa`, `no-policy-found`, …
+    pub policy_type: String,
+    /// Successful sessions.
+    pub successful: u64,
+    /// Failed sessions.
+    pub failed: u64,
+}
+
+/// Failed sessions of one kind.
+#[derive(Debug, Serialize)]
+pub struct TlsFailureSummary {
+    /// `policy-domain`.
+    pub policy_domain: String,
+    /// `result-type`, e.g. `certificate-expired`.
+    pub result_type: String,
+    /// `receiving-mx-hostname`, when reported.
+    pub receiving_mx_hostname: Option<String>,
+    /// `sending-mta-ip`, when reported.
+    pub sending_mta_ip: Option<String>,
+    /// Failed sessions.
+    pub count: u64,
+}
+
+type TlsFailureKey = (String, String, Option<String>, Option<String>);
+
+/// (reported domain, source IP, auth failure) of a failure report.
+type FailureKey = (String, Option<String>, Option<String>);
+
+/// One TLS report summarised while it streams.
+#[derive(Default)]
+struct TlsAcc {
+    policies: HashMap<(String, String), (u64, u64)>,
+    failures: HashMap<TlsFailureKey, u64>,
+}
+
+fn analyze_tls_payload(
+    payload: &Payload,
+    limits: &Limits,
+) -> Result<((String, String), TlsAcc), ReportError> {
+    let mut acc = TlsAcc::default();
+    let header = payload.parse_tls_with(limits, |p| {
+        let e = acc
+            .policies
+            .entry((p.policy_domain.clone(), p.policy_type.clone()))
+            .or_default();
+        e.0 = e.0.saturating_add(p.successful);
+        e.1 = e.1.saturating_add(p.failed);
+        for f in p.failures {
+            let n = acc
+                .failures
+                .entry((
+                    p.policy_domain.clone(),
+                    f.result_type,
+                    f.receiving_mx_hostname,
+                    f.sending_mta_ip,
+                ))
+                .or_default();
+            *n = n.saturating_add(f.count);
+        }
+    })?;
+    Ok(((header.org_name, header.report_id), acc))
+}
+
+/// What one payload of `reports analyze` gave.
+enum Analyzed {
+    Aggregate(Result<((String, String), ReportAcc), ReportError>),
+    Tls(Result<((String, String), TlsAcc), ReportError>),
+    Failure(Result<authwarden_aggregate::ArfOutcome, ReportError>),
 }
 
 #[derive(Default)]
@@ -326,15 +459,50 @@ pub fn analyze_reports(
     rdns: Option<&ReverseDns>,
 ) -> Analysis {
     let visits = visit_payloads(paths, limits, |p| {
-        analyze_payload(p, classifier, limits, rdns)
+        if p.is_failure_report() {
+            Analyzed::Failure(p.parse_failure(limits))
+        } else if p.is_tls_report(limits) {
+            Analyzed::Tls(analyze_tls_payload(p, limits))
+        } else {
+            Analyzed::Aggregate(analyze_payload(p, classifier, limits, rdns))
+        }
     });
     let mut total = ReportAcc::default();
     let mut seen = std::collections::HashSet::new();
     let (mut reports, mut duplicates) = (0, 0);
     let mut errors = Vec::new();
+    let mut tls = TlsAnalysis::default();
+    let mut tls_seen = std::collections::HashSet::new();
+    let mut tls_total = TlsAcc::default();
+    let mut failures = FailureAnalysis::default();
+    let mut failure_seen = std::collections::HashSet::new();
+    let mut failure_sources: HashMap<FailureKey, (usize, u64)> = HashMap::new();
     for visit in visits {
         match visit {
-            Ok((_, Ok((key, acc)))) => {
+            Ok((_, Analyzed::Failure(Ok(authwarden_aggregate::ArfOutcome::Ignored { .. })))) => {
+                failures.other_feedback += 1;
+            }
+            Ok((_, Analyzed::Failure(Ok(authwarden_aggregate::ArfOutcome::Failure(r))))) => {
+                if failure_seen.insert(r.dedup_key()) {
+                    failures.reports += 1;
+                    let e = failure_sources
+                        .entry((
+                            r.reported_domain.clone().unwrap_or_default(),
+                            r.source_ip.clone(),
+                            r.auth_failure.clone(),
+                        ))
+                        .or_default();
+                    e.0 += 1;
+                    e.1 = e.1.saturating_add(r.incidents);
+                } else {
+                    failures.duplicates += 1;
+                }
+            }
+            Ok((file, Analyzed::Failure(Err(e)))) => errors.push(FileError {
+                file,
+                reason: e.to_string(),
+            }),
+            Ok((_, Analyzed::Aggregate(Ok((key, acc))))) => {
                 if seen.insert(key) {
                     reports += 1;
                     total.merge(acc);
@@ -342,13 +510,79 @@ pub fn analyze_reports(
                     duplicates += 1;
                 }
             }
-            Ok((file, Err(e))) => errors.push(FileError {
-                file,
-                reason: e.to_string(),
-            }),
+            Ok((_, Analyzed::Tls(Ok((key, acc))))) => {
+                if tls_seen.insert(key) {
+                    tls.reports += 1;
+                    for (k, (ok, failed)) in acc.policies {
+                        let e = tls_total.policies.entry(k).or_default();
+                        e.0 = e.0.saturating_add(ok);
+                        e.1 = e.1.saturating_add(failed);
+                    }
+                    for (k, n) in acc.failures {
+                        let e = tls_total.failures.entry(k).or_default();
+                        *e = e.saturating_add(n);
+                    }
+                } else {
+                    tls.duplicates += 1;
+                }
+            }
+            Ok((file, Analyzed::Aggregate(Err(e)) | Analyzed::Tls(Err(e)))) => {
+                errors.push(FileError {
+                    file,
+                    reason: e.to_string(),
+                })
+            }
             Err((file, reason)) => errors.push(FileError { file, reason }),
         }
     }
+    for ((policy_domain, policy_type), (successful, failed)) in tls_total.policies {
+        tls.successful_sessions = tls.successful_sessions.saturating_add(successful);
+        tls.failed_sessions = tls.failed_sessions.saturating_add(failed);
+        tls.policies.push(TlsPolicySummary {
+            policy_domain,
+            policy_type,
+            successful,
+            failed,
+        });
+    }
+    tls.policies.sort_by(|a, b| {
+        (b.successful + b.failed)
+            .cmp(&(a.successful + a.failed))
+            .then_with(|| {
+                (&a.policy_domain, &a.policy_type).cmp(&(&b.policy_domain, &b.policy_type))
+            })
+    });
+    tls.failures = tls_total
+        .failures
+        .into_iter()
+        .map(
+            |((policy_domain, result_type, receiving_mx_hostname, sending_mta_ip), count)| {
+                TlsFailureSummary {
+                    policy_domain,
+                    result_type,
+                    receiving_mx_hostname,
+                    sending_mta_ip,
+                    count,
+                }
+            },
+        )
+        .collect();
+    tls.failures.sort_by(|a, b| {
+        b.count.cmp(&a.count).then_with(|| {
+            (
+                &a.policy_domain,
+                &a.result_type,
+                &a.receiving_mx_hostname,
+                &a.sending_mta_ip,
+            )
+                .cmp(&(
+                    &b.policy_domain,
+                    &b.result_type,
+                    &b.receiving_mx_hostname,
+                    &b.sending_mta_ip,
+                ))
+        })
+    });
     let ReportAcc {
         messages,
         by_category,
@@ -387,6 +621,34 @@ pub fn analyze_reports(
         by_category,
         sources,
         reverse_dns: rdns.map(ReverseDns::counts),
+        tls,
+        failures: {
+            let mut sources: Vec<FailureSource> = failure_sources
+                .into_iter()
+                .map(
+                    |((reported_domain, source_ip, auth_failure), (reports, incidents))| {
+                        FailureSource {
+                            reported_domain,
+                            source_ip,
+                            auth_failure,
+                            reports,
+                            incidents,
+                        }
+                    },
+                )
+                .collect();
+            sources.sort_by(|a, b| {
+                b.reports
+                    .cmp(&a.reports)
+                    .then_with(|| a.reported_domain.cmp(&b.reported_domain))
+                    .then_with(|| a.source_ip.cmp(&b.source_ip))
+                    .then_with(|| a.auth_failure.cmp(&b.auth_failure))
+            });
+            FailureAnalysis {
+                sources,
+                ..failures
+            }
+        },
     }
 }
 
@@ -423,6 +685,28 @@ pub struct IngestSummary {
     /// when it is off.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reverse_dns: Option<PtrCounts>,
+    /// The SMTP TLS reports (RFC 8460) of the batch; their unreadable
+    /// inputs are in `errors` with the others.
+    pub tls: TlsIngestSummary,
+}
+
+/// What `ingest` did with SMTP TLS reports.
+#[derive(Debug, Default, Serialize)]
+pub struct TlsIngestSummary {
+    /// TLS reports read.
+    pub reports: usize,
+    /// Appended to the history now.
+    pub new: usize,
+    /// Already in the history (or read twice in this batch).
+    pub already_ingested: usize,
+    /// Policies (rows of the `tls` dataset) appended.
+    pub policies: usize,
+    /// Successful sessions of the new reports.
+    pub successful_sessions: u64,
+    /// Failed sessions of the new reports.
+    pub failed_sessions: u64,
+    /// The Parquet files written (`tls/…`).
+    pub files: Vec<String>,
 }
 
 /// What one pass over the `[imap]` folder did.
@@ -448,6 +732,8 @@ enum Outcome {
     AlreadyIngested,
     Duplicate,
     Unreadable(String),
+    /// An SMTP TLS report, written or already held.
+    Tls(TlsWrite),
 }
 
 impl IngestSummary {
@@ -483,6 +769,24 @@ impl IngestSummary {
             }
             Outcome::Duplicate => self.duplicates += 1,
             Outcome::Unreadable(reason) => self.error(source, reason),
+            Outcome::Tls(TlsWrite::AlreadyIngested) => {
+                self.tls.reports += 1;
+                self.tls.already_ingested += 1;
+            }
+            Outcome::Tls(TlsWrite::New {
+                files,
+                policies,
+                sessions,
+            }) => {
+                let t = &mut self.tls;
+                t.reports += 1;
+                t.new += 1;
+                t.policies += policies;
+                t.successful_sessions = t.successful_sessions.saturating_add(sessions.0);
+                t.failed_sessions = t.failed_sessions.saturating_add(sessions.1);
+                t.files
+                    .extend(files.iter().map(|f| f.display().to_string()));
+            }
         }
     }
 
@@ -514,11 +818,38 @@ pub fn limits(config: &Config) -> Limits {
 /// `Err` only when the history cannot be written.
 fn ingest_payload(
     payload: &Payload,
-    batch: &AggregateBatch<'_>,
+    batches: &Batches<'_>,
     classifier: &Classifier<'_>,
     limits: &Limits,
     rdns: Option<&ReverseDns>,
 ) -> Result<Outcome, HistoryError> {
+    if payload.is_failure_report() {
+        // Recognised and read, but there is no failure-report dataset in the
+        // history yet: the message stays unprocessed (an [imap] message goes
+        // to the invalid folder, nothing is lost) with what it is.
+        return Ok(Outcome::Unreadable(match payload.parse_failure(limits) {
+            Ok(authwarden_aggregate::ArfOutcome::Failure(r)) => format!(
+                "a DMARC failure report ({} for {} from {}): `reports analyze` reads failure reports, the history does not keep them yet",
+                r.auth_failure.as_deref().unwrap_or("auth-failure"),
+                r.reported_domain.as_deref().unwrap_or("an unnamed domain"),
+                r.source_ip.as_deref().unwrap_or("an unnamed source")
+            ),
+            Ok(authwarden_aggregate::ArfOutcome::Ignored { feedback_type }) => {
+                format!("a feedback report of type {feedback_type}, not a DMARC report")
+            }
+            Err(e) => e.to_string(),
+        }));
+    }
+    if payload.is_tls_report(limits) {
+        return match payload.parse_tls(limits) {
+            Ok(report) => batches
+                .tls
+                .write(payload.source(), &report)
+                .map(Outcome::Tls),
+            Err(e) => Ok(Outcome::Unreadable(e.to_string())),
+        };
+    }
+    let batch = batches.aggregate;
     // Reports the history holds need no names, and no second pass.
     let prepass = rdns.map(|r| r.payload_names(payload, limits, |o, i| batch.contains(o, i)));
     let names = match prepass {
@@ -601,13 +932,26 @@ fn ingest_payload(
     })
 }
 
+/// The two appends of an ingest: aggregate and TLS reports.
+struct Batches<'a> {
+    aggregate: &'a AggregateBatch<'a>,
+    tls: &'a TlsBatch<'a>,
+}
+
+impl Batches<'_> {
+    fn commit(&self) -> Result<(), HistoryError> {
+        self.aggregate.commit()?;
+        self.tls.commit()
+    }
+}
+
 /// Files and folders into the batch, on all cores.
 /// A file that failed before and has not changed since is skipped (with
 /// one error line saying so) instead of being parsed again by every run:
 /// `failed` remembers them, see [`FailedInputs`].
 fn ingest_files(
     paths: &[PathBuf],
-    batch: &AggregateBatch<'_>,
+    batch: &Batches<'_>,
     limits: &Limits,
     rdns: Option<&ReverseDns>,
     failed: &mut FailedInputs,
@@ -665,7 +1009,7 @@ pub fn imap_settings(imap: &ImapConfig) -> anyhow::Result<ImapSettings> {
 /// after every report of the pass is in the history.
 async fn ingest_imap(
     imap: &ImapConfig,
-    batch: &AggregateBatch<'_>,
+    batch: &Batches<'_>,
     limits: &Limits,
     rdns: Option<&ReverseDns>,
     summary: &mut IngestSummary,
@@ -788,9 +1132,16 @@ pub async fn ingest_all(
     };
     let store = HistoryStore::new(&config.history_dir);
     let limits = limits(config);
-    let batch = store
+    let aggregate = store
         .aggregate_batch()
         .with_context(|| format!("cannot open the history in {}", store.root().display()))?;
+    let tls = store
+        .tls_batch()
+        .with_context(|| format!("cannot open the history in {}", store.root().display()))?;
+    let batch = Batches {
+        aggregate: &aggregate,
+        tls: &tls,
+    };
     let mut warnings = Vec::new();
     let cache_file = PtrCache::path_in(&config.history_dir);
     let rdns = (reverse_dns && config.ingest.reverse_dns)
@@ -829,7 +1180,9 @@ pub async fn ingest_all(
         summary.reverse_dns = Some(rdns.counts());
     }
     ingested?;
-    let appended = batch.into_summary()?;
+    tls.commit()?;
+    drop(tls);
+    let appended = aggregate.into_summary()?;
     summary.rows = appended.rows;
     warnings.extend(store.warnings());
     Ok((summary, warnings))

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context as _};
-use authwarden_api::{Cadence, Clock, Finding};
+use authwarden_api::{Cadence, Clock, DomainTarget, Finding};
 use authwarden_config::Config;
 use authwarden_engine::{Engine, RunOutcome};
 use authwarden_history::{self as history, HistoryStore, RunMeta};
@@ -21,6 +21,7 @@ use serde_json::Value;
 
 use crate::delivery::flush_outbox;
 use crate::setup::{self, RunKind};
+pub use crate::shard::JobMode;
 use crate::Progress;
 
 /// The content id of the trend chart in the HTML part.
@@ -60,6 +61,8 @@ pub struct JobResult {
     /// What ingesting `[ingest] folders` and `[imap]` before the checks did
     /// (`None` when neither is configured or the ingest could not run).
     pub ingested: Option<crate::intake::IngestSummary>,
+    /// Where a shard's result is kept (`--shard`); then there is no report.
+    pub shard_file: Option<PathBuf>,
 }
 
 /// Runs `job` once now.
@@ -84,6 +87,30 @@ pub async fn run_job_for_period(
     clock: Arc<dyn Clock>,
     progress: &dyn Progress,
     period: Option<&str>,
+) -> anyhow::Result<JobResult> {
+    run_job_mode(
+        config,
+        registry,
+        job,
+        clock,
+        progress,
+        period,
+        JobMode::Whole,
+    )
+    .await
+}
+
+/// [`run_job_for_period`] as one shard of a fleet, or as the merge of every
+/// shard's result (see [`crate::shard`]). A shard's result has no report
+/// and no message: `shard_file` says where it is kept.
+pub async fn run_job_mode(
+    config: &Config,
+    registry: &Registry,
+    job: Cadence,
+    clock: Arc<dyn Clock>,
+    progress: &dyn Progress,
+    period: Option<&str>,
+    mode: JobMode,
 ) -> anyhow::Result<JobResult> {
     let started = clock.now();
     let local = started.with_timezone(&config.timezone);
@@ -130,48 +157,127 @@ pub async fn run_job_for_period(
             .context("cannot load the built-in templates")?,
     };
 
-    // 0b. new aggregate reports: the `[ingest] folders` and the `[imap]`
-    // mailbox, so the checks and the mail section see this period's reports.
-    let ingested = ingest_new_reports(config).await;
-
-    // 1. checkers
     let planned = setup::job_planned(registry, config, job);
-    let targets = config.domain_targets();
-    if targets.is_empty() {
+    let all_targets = config.domain_targets();
+    if all_targets.is_empty() {
         return Err(anyhow!(
             "no domains to check: list them in the config file under [[domains]]"
         ));
     }
-    let resolver = setup::resolver(config)?;
     // One store for the whole run: the damaged files that any read meets
     // (the checkers' included) end up in the report.
     let store = HistoryStore::new(&config.history_dir);
-    let ctx = setup::run_context_with_store(
-        config,
-        resolver.clone(),
-        clock.clone(),
-        RunKind::Job(job),
-        &store,
-    );
-    let engine = Engine::new(planned.clone()).levels(config.levels.clone());
-    progress.checks_started(engine.total_checks(targets.len()));
-    let mut outcome = engine.run(&ctx, &targets, &|| progress.check_done()).await;
-    crate::assess::add_scores(&mut outcome, &planned);
     let window = mail_query(job, report_day, config);
-    crate::assess::add_profiles(&mut outcome, &ctx, config, window.start, window.end);
-    progress.checks_finished();
-    tracing::info!(
-        findings = outcome.findings.len(),
-        dns_queries = resolver.queries_sent(),
-        "checks done"
-    );
-    // 1b. the plan: every proposal merged per DNS name and verified by
-    // running the checks again with it applied (state read only).
-    let plans = crate::plan::plan_and_verify(&engine, &ctx, &targets, &outcome).await;
-    tracing::info!(
-        domains = plans.iter().filter(|p| !p.is_empty()).count(),
-        "plan verified"
-    );
+    let (ingested, outcome, plans, auth_test) = if let JobMode::Merge(count) = mode {
+        // Every shard's result of the period; the shards ingested and checked.
+        let order: Vec<String> = all_targets.iter().map(|t| t.name.to_string()).collect();
+        let merged = crate::shard::merge(&config.history_dir, job, &meta.period, count, &order)?;
+        tracing::info!(
+            shards = count,
+            domains = merged.outcome.domains.len(),
+            "shards merged"
+        );
+        let auth_test =
+            merged
+                .auth_test
+                .map(|results| authwarden_api::authtest::AuthTestResultsExt {
+                    source: String::new(),
+                    results: Arc::new(results),
+                    quarters: Arc::new(Vec::new()),
+                });
+        (None, merged.outcome, merged.plans, auth_test)
+    } else {
+        // 0b. new aggregate reports: the `[ingest] folders` and the `[imap]`
+        // mailbox, so the checks and the mail section see this period's reports.
+        let ingested = ingest_new_reports(config).await;
+
+        // 1. checkers
+        let targets: Vec<DomainTarget> = match mode {
+            JobMode::Shard(shard) => all_targets
+                .iter()
+                .filter(|t| shard.contains(&t.name))
+                .cloned()
+                .collect(),
+            _ => all_targets.clone(),
+        };
+        let resolver = setup::resolver(config)?;
+        let mut ctx = setup::run_context_with_store(
+            config,
+            resolver.clone(),
+            clock.clone(),
+            RunKind::Job(job),
+            &store,
+        );
+        // 1a. the quarterly authentication test: the period's test messages,
+        // verified, for the auth-test checker.
+        let auth_test = crate::authtest::run(
+            config,
+            job,
+            &meta.period,
+            resolver.clone(),
+            &targets,
+            window.start,
+            window.end,
+        )
+        .await;
+        if let Some(results) = &auth_test {
+            ctx.extensions.insert(Arc::new(results.clone()));
+        }
+        let engine = Engine::new(planned.clone()).levels(config.levels.clone());
+        progress.checks_started(engine.total_checks(targets.len()));
+        let mut outcome = engine.run(&ctx, &targets, &|| progress.check_done()).await;
+        crate::assess::add_scores(&mut outcome, &planned);
+        crate::assess::add_profiles(&mut outcome, &ctx, config, window.start, window.end);
+        progress.checks_finished();
+        tracing::info!(
+            findings = outcome.findings.len(),
+            dns_queries = resolver.queries_sent(),
+            "checks done"
+        );
+        // 1b. the plan: every proposal merged per DNS name and verified by
+        // running the checks again with it applied (state read only).
+        let plans = crate::plan::plan_and_verify(&engine, &ctx, &targets, &outcome).await;
+        tracing::info!(
+            domains = plans.iter().filter(|p| !p.is_empty()).count(),
+            "plan verified"
+        );
+        (ingested, outcome, plans, auth_test)
+    };
+    if let JobMode::Shard(shard) = mode {
+        let result = crate::shard::ShardResult {
+            index: shard.index,
+            count: shard.count,
+            checked_at: started,
+            outcome,
+            plans,
+            auth_test: auth_test.map(|a| a.results.as_ref().clone()),
+        };
+        let path = crate::shard::keep(&config.history_dir, job, &meta.period, &result)?;
+        tracing::info!("shard {shard} result kept in {}", path.display());
+        let frame = history::findings_frame(&meta, &result.outcome.findings)?;
+        return Ok(JobResult {
+            ingested,
+            meta,
+            summary: {
+                let c = result.outcome.counts();
+                Summary {
+                    domains: result.outcome.domains.len() as u32,
+                    errors: c.errors as u32,
+                    warnings: c.warnings as u32,
+                    notes: c.notes as u32,
+                    ..Summary::default()
+                }
+            },
+            outcome: result.outcome,
+            report_dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            eml: None,
+            sent: 0,
+            unsent: Vec::new(),
+            rejected: Vec::new(),
+            frame,
+            shard_file: Some(path),
+        });
+    }
 
     // 2. frames and history
     let findings_df = history::findings_frame(&meta, &outcome.findings)?;
@@ -200,6 +306,14 @@ pub async fn run_job_for_period(
     store
         .append(&meta, &findings_df, &summary_df)
         .with_context(|| format!("cannot write the history in {}", store.root().display()))?;
+    if let (Cadence::Quarterly, Some(results)) = (job, &auth_test) {
+        crate::authtest::keep(&config.history_dir, &meta.period, results).with_context(|| {
+            format!(
+                "cannot keep the authentication test in {}",
+                store.root().display()
+            )
+        })?;
+    }
     fault_point("history");
     for w in store.warnings() {
         tracing::warn!("{w}");
@@ -280,6 +394,15 @@ pub async fn run_job_for_period(
     let (rollout_ctx, rollout_png) = rollout_context(job, &store, &outcome, report_until);
     ctx.rebuilt = rebuilt;
     ctx.rollout = rollout_ctx;
+    // The TLS reports (RFC 8460) of the mail section's period.
+    let tls_domains: Vec<(String, bool)> = outcome
+        .domains
+        .iter()
+        .map(|d| (d.domain.clone(), crate::tls::asks_for_tls_reports(&d.facts)))
+        .collect();
+    let (tls_ctx, tls_png) =
+        crate::tls::tls_context(job, &store, &tls_domains, window.start, window.end);
+    ctx.tls = tls_ctx;
     if job == Cadence::Annual {
         ctx.as_built = crate::register::register(&outcome, ctx.rollout.as_ref(), &ctx.resolved);
     }
@@ -326,6 +449,9 @@ pub async fn run_job_for_period(
     if let Some(png) = &rollout_png {
         write_atomic(&report_dir.join(ROLLOUT_CHART_FILE), png)?;
     }
+    if let Some(png) = &tls_png {
+        write_atomic(&report_dir.join(crate::tls::TLS_CHART_FILE), png)?;
+    }
     fault_point("report");
 
     // 5. outbox, then SMTP
@@ -353,6 +479,7 @@ pub async fn run_job_for_period(
                 (CHART_CID, &chart_png),
                 (MAIL_CHART_CID, &mail_png),
                 (ROLLOUT_CHART_CID, &rollout_png),
+                (crate::tls::TLS_CHART_CID, &tls_png),
             ]
             .into_iter()
             .filter_map(|(cid, png)| {
@@ -400,6 +527,7 @@ pub async fn run_job_for_period(
         unsent: flushed.failed,
         rejected,
         frame: findings_df,
+        shard_file: None,
     })
 }
 
@@ -617,6 +745,7 @@ fn build_context(
         mail: None,
         rollout: None,
         data_gaps: Vec::new(),
+        tls: None,
     }
     .with_timezone_note(config)
 }

@@ -17,6 +17,7 @@
 #![deny(missing_docs)]
 
 pub mod assess;
+pub mod authtest;
 pub mod delivery;
 pub mod intake;
 pub mod job;
@@ -24,6 +25,8 @@ pub mod plan;
 pub mod register;
 pub mod report_rows;
 pub mod setup;
+pub mod shard;
+pub mod tls;
 
 pub use delivery::{flush_outbox, smtp_settings};
 pub use job::{run_job, run_job_for_period, JobResult};

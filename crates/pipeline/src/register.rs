@@ -108,6 +108,39 @@ pub fn register(
                     Some(mx) => mx.join(", "),
                 },
             ));
+            // Transport security: the MTA-STS record and policy, and where
+            // TLS reports go (the mx checker's facts take over the MX line
+            // when present).
+            if let Some(sts) = f.get("mta_sts") {
+                let value = match (&sts["present"], sts["policy"].is_object()) {
+                    (Value::Bool(false), _) => "none published".to_string(),
+                    (Value::Bool(true), true) => format!(
+                        "{} (mode {}, max_age {} s, mx {})",
+                        text(&sts["record"]).unwrap_or_default(),
+                        sts["policy"]["mode"].as_str().unwrap_or("?"),
+                        sts["policy"]["max_age"].as_u64().unwrap_or(0),
+                        list(&sts["policy"]["mx"]).join(", ")
+                    ),
+                    (Value::Bool(true), false) => format!(
+                        "{} (no valid policy at {})",
+                        text(&sts["record"]).unwrap_or_default(),
+                        text(&sts["policy_url"]).unwrap_or_default()
+                    ),
+                    _ => "not checked (the lookup failed)".to_string(),
+                };
+                records.push(Fact::new("MTA-STS", value));
+            }
+            if let Some(rpt) = f.get("tls_rpt") {
+                let rua = list(&rpt["rua"]);
+                records.push(Fact::new(
+                    "TLS reports to",
+                    if rua.is_empty() {
+                        "none (no TLS-RPT record)".to_string()
+                    } else {
+                        rua.join(", ")
+                    },
+                ));
+            }
             let senders: Vec<String> = f
                 .get("inventory")
                 .and_then(|i| i["declared"].as_array())

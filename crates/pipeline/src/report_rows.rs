@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex};
 
 use authwarden_aggregate::{AggregateRow, AggregateSource, AggregateSourceExt};
 use authwarden_api::reports::PublishedPolicy;
+use authwarden_api::tls_reports::TlsReportSourceExt;
 use authwarden_api::{domain, Extensions};
 use authwarden_history::polars::prelude::{col, lit, DataFrame, DataType, IntoLazy};
 use authwarden_history::{aggregate_rows_of, HistoryStore};
@@ -190,6 +191,12 @@ pub fn insert(extensions: &mut Extensions, history_dir: &std::path::Path) {
 /// [`insert`] with the run's store: the damaged files the checkers' reads
 /// meet show in `store.damaged()` (clones share it).
 pub fn insert_store(extensions: &mut Extensions, store: &HistoryStore) {
+    // The TLS reports (RFC 8460), when any were ingested: what the MTA-STS
+    // and TLS-RPT checkers read.
+    if store.has_tls_reports() {
+        let tls = Arc::new(crate::tls::HistoryTls::new(store.clone()));
+        extensions.insert(Arc::new(TlsReportSourceExt(tls)));
+    }
     if !store.aggregate_dir().is_dir() {
         return;
     }

@@ -82,7 +82,15 @@ pub fn run_context_with_store(
     kind: RunKind,
     store: &authwarden_history::HistoryStore,
 ) -> CheckContext {
-    let mut ctx = CheckContext::new(resolver, clock);
+    let mut ctx = CheckContext::new(resolver.clone(), clock);
+    if let Some(fetcher) = https_fetcher(config, resolver) {
+        ctx.extensions
+            .insert(Arc::new(authwarden_api::https::HttpsFetcherExt(fetcher)));
+    }
+    if let Some(probe) = starttls_probe(config) {
+        ctx.extensions
+            .insert(Arc::new(authwarden_api::starttls::StarttlsProbeExt(probe)));
+    }
     // A job reads and writes the checkers' state; an ad-hoc check with a
     // config reads it only, so that it never consumes what the next job
     // must still report (e.g. an authorization gone since the last job).
@@ -101,6 +109,59 @@ pub fn run_context_with_store(
     }
     crate::report_rows::insert_store(&mut ctx.extensions, store);
     ctx
+}
+
+/// The HTTPS fetcher of the run (`[https]`): the folder of answers of an
+/// offline run, else the network through the run's resolver. `None` only
+/// when the CA bundle, checked when the config was loaded, cannot be read
+/// any more: the checkers then report their fetches as incomplete.
+fn https_fetcher(
+    config: &Config,
+    resolver: Arc<dyn Resolver>,
+) -> Option<Arc<dyn authwarden_api::https::HttpsFetcher>> {
+    if let Some(dir) = &config.https.responses_dir {
+        return Some(Arc::new(authwarden_https::DirFetcher::new(dir)));
+    }
+    let ca = match &config.https.ca_bundle {
+        Some(path) => match std::fs::read(path) {
+            Ok(pem) => Some(pem),
+            Err(e) => {
+                tracing::warn!("cannot read the CA bundle {}: {e}", path.display());
+                return None;
+            }
+        },
+        None => None,
+    };
+    match authwarden_https::HttpsClient::new(resolver, ca.as_deref(), config.https.timeout) {
+        Ok(client) => Some(Arc::new(client)),
+        Err(e) => {
+            tracing::warn!("cannot set up HTTPS: {e}");
+            None
+        }
+    }
+}
+
+/// The STARTTLS probe a checker may use when its config asks for it (it is
+/// the one check that opens outbound SMTP connections): the `[https]` CA
+/// bundle and timeout, `EHLO` with this machine's host name.
+fn starttls_probe(config: &Config) -> Option<Arc<dyn authwarden_api::starttls::StarttlsProbe>> {
+    let ca = config
+        .https
+        .ca_bundle
+        .as_ref()
+        .and_then(|p| std::fs::read(p).ok());
+    let helo = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        })
+        .unwrap_or_else(|| "localhost".into());
+    let client =
+        authwarden_https::StarttlsClient::new(ca.as_deref(), config.https.timeout, &helo).ok()?;
+    Some(Arc::new(client))
 }
 
 /// Adds `--selector` names to each target's `dkim.selectors` setting,
@@ -206,6 +267,20 @@ pub fn planned(
             settings: config.checker_settings(c.info().id),
         })
         .collect())
+}
+
+/// `check --probe-catalog`: the DKIM checker probes its whole selector
+/// catalog at every domain, as the quarterly job does
+/// (`[checkers.dkim] probe_catalog = true` for this run).
+pub fn probe_catalog(planned: &mut [PlannedChecker]) {
+    for p in planned.iter_mut().filter(|p| p.checker.info().id == "dkim") {
+        if !p.settings.is_object() {
+            p.settings = serde_json::json!({});
+        }
+        if let Some(map) = p.settings.as_object_mut() {
+            map.insert("probe_catalog".into(), serde_json::Value::Bool(true));
+        }
+    }
 }
 
 /// The checkers of a job: those the config runs in it.

@@ -29,6 +29,14 @@ pub fn builtin() -> Vec<Arc<dyn Checker>> {
         Arc::new(authwarden_checker_inventory_drift::InventoryDrift),
         #[cfg(feature = "rollout-advisor")]
         Arc::new(authwarden_checker_rollout_advisor::RolloutAdvisor),
+        #[cfg(feature = "auth-test")]
+        Arc::new(authwarden_checker_auth_test::AuthTest),
+        #[cfg(feature = "tls-rpt")]
+        Arc::new(authwarden_checker_tls_rpt::TlsRpt),
+        #[cfg(feature = "mx")]
+        Arc::new(authwarden_checker_mx::Mx),
+        #[cfg(feature = "mta-sts")]
+        Arc::new(authwarden_checker_mta_sts::MtaSts),
     ]
 }
 

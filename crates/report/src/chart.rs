@@ -637,7 +637,44 @@ pub fn pass_rate_chart_png(
         .collect();
     let lines = select_rate_lines(series, &labels);
     render_png(width, height, |root, text| {
-        draw_rates(root, text, &labels, &lines, caption)
+        draw_rates(
+            root,
+            text,
+            &labels,
+            &lines,
+            caption,
+            "messages with SPF and DKIM aligned",
+        )
+    })
+}
+
+/// Draws the share of SMTP sessions that negotiated TLS as the policy asks
+/// (from TLS reports, RFC 8460), in percent, per day or week: the machinery
+/// of [`pass_rate_chart_png`], with `points` as `(label, sessions,
+/// successful)` and one series per domain (or domain and policy type).
+pub fn tls_success_chart_png(
+    series: &[PassRateSeries],
+    caption: &str,
+    width: u32,
+    height: u32,
+) -> Result<Vec<u8>, RenderError> {
+    check_size(width, height)?;
+    let labels: Vec<&str> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0.as_str()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let lines = select_rate_lines(series, &labels);
+    render_png(width, height, |root, text| {
+        draw_rates(
+            root,
+            text,
+            &labels,
+            &lines,
+            caption,
+            "SMTP sessions with TLS as the policy asks",
+        )
     })
 }
 
@@ -697,6 +734,7 @@ fn draw_rates(
     periods: &[&str],
     lines: &[RateLine],
     caption: &str,
+    title: &'static str,
 ) -> DrawResult<Vec<Label>> {
     if periods.is_empty() {
         return Ok(vec![note(root, "no reports yet")]);
@@ -726,7 +764,7 @@ fn draw_rates(
     let frame = Frame {
         periods,
         ticks: &ticks,
-        title: "messages with SPF and DKIM aligned",
+        title,
         caption,
     };
     let (mut chart, slot) = frame.draw(root, &plot, text, &mut labels)?;

@@ -71,6 +71,110 @@ pub struct ReportContext {
     /// the history is whole.
     #[serde(default)]
     pub data_gaps: Vec<DataGap>,
+    /// What the SMTP TLS reports (RFC 8460) of the period say about mail
+    /// sent to your domains; `None` when no TLS report was ever ingested and
+    /// no domain asks for them.
+    #[serde(default)]
+    pub tls: Option<TlsReports>,
+}
+
+/// The TLS-report section: per domain and policy type, the SMTP sessions
+/// that senders reported, failed and successful, the failures by receiving
+/// MX and by sending MTA, and the trend.
+///
+/// Org names, MX names and IPs come from strangers' reports: templates show
+/// them escaped (double braces) and never as links.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsReports {
+    /// The period the figures cover, e.g. `2026-11`.
+    pub period: String,
+    /// Its first day, `YYYY-MM-DD`.
+    pub first_day: String,
+    /// Its last day, `YYYY-MM-DD`.
+    pub last_day: String,
+    /// `month`, `quarter` or `year`.
+    pub unit: String,
+    /// TLS reports with policies in the period.
+    pub reports: u64,
+    /// Sessions in the period, all domains.
+    pub sessions: u64,
+    /// Of which failed.
+    pub failed: u64,
+    /// `failed` as a share of `sessions`, e.g. `2.1%`.
+    pub failure_percent: String,
+    /// The same share in the period before, `—` without sessions then.
+    pub previous_failure_percent: String,
+    /// One entry per domain shown, by name: those with reports and those
+    /// that ask for them (TLS-RPT, MTA-STS) without any in the period.
+    pub domains: Vec<TlsDomain>,
+    /// The success-share chart.
+    pub chart: Option<Chart>,
+}
+
+/// One domain's TLS reports in the period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsDomain {
+    /// The policy domain.
+    pub domain: String,
+    /// Reports with policies for it.
+    pub reports: u64,
+    /// Set when there is no report for the domain in the period: what that
+    /// means, in one sentence.
+    pub no_reports: Option<String>,
+    /// Per policy type.
+    pub policies: Vec<TlsPolicyLine>,
+    /// Failed sessions per (result type, receiving MX), most first.
+    pub by_mx: Vec<TlsFailureLine>,
+    /// How many more (result type, MX) pairs there are than listed.
+    pub by_mx_more: u64,
+    /// Failed sessions per (result type, sending MTA), most first.
+    pub by_mta: Vec<TlsFailureLine>,
+    /// How many more (result type, MTA) pairs there are than listed.
+    pub by_mta_more: u64,
+    /// Sessions per day or week of the trend window.
+    pub trend: Vec<TlsTrendPoint>,
+}
+
+/// One policy type of a domain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsPolicyLine {
+    /// `sts`, `tlsa`, `no-policy-found`, …
+    pub policy_type: String,
+    /// Successful sessions.
+    pub successful: u64,
+    /// Failed sessions.
+    pub failed: u64,
+    /// `failed` as a share of all, e.g. `2.1%`.
+    pub failure_percent: String,
+    /// The same share in the period before (`—` without sessions then).
+    pub previous_failure_percent: String,
+    /// `up`, `down`, `same` or `new` (no sessions in the period before).
+    pub change: String,
+}
+
+/// Failed sessions of one result type at one host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsFailureLine {
+    /// `result-type`, e.g. `certificate-expired`.
+    pub result_type: String,
+    /// The receiving MX host name or the sending MTA's IP (`unknown` when
+    /// not reported).
+    pub host: String,
+    /// Failed sessions.
+    pub sessions: u64,
+}
+
+/// Sessions of one day or week.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsTrendPoint {
+    /// The first day, `YYYY-MM-DD`.
+    pub start: String,
+    /// Sessions.
+    pub sessions: u64,
+    /// Of which failed.
+    pub failed: u64,
+    /// `failed` as a share, e.g. `2.1%`.
+    pub failure_percent: String,
 }
 
 /// One domain of the annual as-built register.
@@ -572,6 +676,7 @@ impl ReportContext {
             ctx.chart.as_mut(),
             ctx.mail.as_mut().and_then(|m| m.chart.as_mut()),
             ctx.rollout.as_mut().and_then(|r| r.chart.as_mut()),
+            ctx.tls.as_mut().and_then(|t| t.chart.as_mut()),
         ];
         for chart in charts.into_iter().flatten() {
             chart.pointing_at_file();
@@ -721,6 +826,74 @@ impl ReportContext {
             mail: Some(MailSummary::sample()),
             rollout: Some(RolloutTimeline::sample()),
             data_gaps: Vec::new(),
+            tls: Some(TlsReports::sample()),
+        }
+    }
+}
+
+impl TlsReports {
+    /// Made-up TLS reports that use every field (see
+    /// [`ReportContext::sample`]): one domain with failures, one that asks
+    /// for reports and got none.
+    pub fn sample() -> TlsReports {
+        let line = |result_type: &str, host: &str, sessions| TlsFailureLine {
+            result_type: result_type.into(),
+            host: host.into(),
+            sessions,
+        };
+        TlsReports {
+            period: "2026-03".into(),
+            first_day: "2026-03-01".into(),
+            last_day: "2026-03-31".into(),
+            unit: "month".into(),
+            reports: 31,
+            sessions: 12400,
+            failed: 260,
+            failure_percent: "2.1%".into(),
+            previous_failure_percent: "0.4%".into(),
+            domains: vec![
+                TlsDomain {
+                    domain: "example.com".into(),
+                    reports: 31,
+                    no_reports: None,
+                    policies: vec![TlsPolicyLine {
+                        policy_type: "sts".into(),
+                        successful: 12140,
+                        failed: 260,
+                        failure_percent: "2.1%".into(),
+                        previous_failure_percent: "0.4%".into(),
+                        change: "up".into(),
+                    }],
+                    by_mx: vec![line("certificate-expired", "mx2.example.com", 240)],
+                    by_mx_more: 1,
+                    by_mta: vec![line("certificate-expired", "192.0.2.10", 200)],
+                    by_mta_more: 2,
+                    trend: vec![TlsTrendPoint {
+                        start: "2026-03-02".into(),
+                        sessions: 2900,
+                        failed: 60,
+                        failure_percent: "2.1%".into(),
+                    }],
+                },
+                TlsDomain {
+                    domain: "example.org".into(),
+                    reports: 0,
+                    no_reports: Some(
+                        "no TLS report in this period although the domain publishes TLS-RPT".into(),
+                    ),
+                    policies: Vec::new(),
+                    by_mx: Vec::new(),
+                    by_mx_more: 0,
+                    by_mta: Vec::new(),
+                    by_mta_more: 0,
+                    trend: Vec::new(),
+                },
+            ],
+            chart: Some(Chart::new(
+                "tls-chart@example",
+                "tls-sessions.png",
+                "an example TLS chart",
+            )),
         }
     }
 }

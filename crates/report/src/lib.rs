@@ -16,13 +16,14 @@ mod render;
 /// The phase type of [`PhaseRow`]: the one of `authwarden-dmarc`.
 pub use authwarden_dmarc::{DomainPhase, Phase, Policy};
 pub use chart::{
-    pass_rate_chart_png, phase_timeline_png, trend_chart_png, DomainTrend, PassRateSeries, PhaseRow,
+    pass_rate_chart_png, phase_timeline_png, tls_success_chart_png, trend_chart_png, DomainTrend,
+    PassRateSeries, PhaseRow,
 };
 pub use context::{
     percent, AsBuiltDomain, Chart, DataGap, DomainSection, DomainStatus, Fact, FailingSource,
     FindingRow, FindingStatus, MailDomain, MailSummary, NewSource, OverviewRow, PassedCheck,
     ProfileRule, ProfileTable, ReportContext, RolloutChange, RolloutDomain, RolloutTimeline,
-    Summary,
+    Summary, TlsDomain, TlsFailureLine, TlsPolicyLine, TlsReports, TlsTrendPoint,
 };
 pub use plan::{PlanSection, PlanStep};
 pub use render::{RenderError, Rendered, Renderer};

@@ -307,6 +307,7 @@ const NAME_FIELDS: &[&str] = &[
     "from",
     "generated_at",
     "header_from",
+    "host",
     "job",
     "label",
     "last_day",
@@ -316,7 +317,9 @@ const NAME_FIELDS: &[&str] = &[
     "pass_percent",
     "period",
     "phase",
+    "policy_type",
     "provider",
+    "result_type",
     "severity",
     "since",
     "source_ip",
@@ -487,6 +490,14 @@ const BUILTIN: &[(&str, &str)] = &[
     (
         "partials/rollout.txt.hbs",
         include_str!("../../../templates/partials/rollout.txt.hbs"),
+    ),
+    (
+        "partials/tls-reports.html.hbs",
+        include_str!("../../../templates/partials/tls-reports.html.hbs"),
+    ),
+    (
+        "partials/tls-reports.txt.hbs",
+        include_str!("../../../templates/partials/tls-reports.txt.hbs"),
     ),
     (
         "partials/summary.html.hbs",
@@ -689,7 +700,8 @@ fn build(dir: &Path, sources: Vec<Source>, errors: &mut Vec<RenderError>) -> Opt
 }
 
 fn register_helpers(hb: &mut Handlebars<'static>) {
-    let helpers: [(&str, HelperFn); 6] = [
+    let helpers: [(&str, HelperFn); 7] = [
+        ("nolink", nolink_helper),
         ("upper", upper_helper),
         ("plural", plural_helper),
         ("inc", inc_helper),
@@ -788,6 +800,22 @@ fn number_helper(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
 }
 
 pub(crate) use authwarden_api::text::group_digits;
+
+/// `{{nolink host}}` → the text with a zero-width space after every `.`,
+/// `@` and `:`, so that mail clients do not turn a host name or address from
+/// a stranger's report into a link. For HTML only: in plain text the
+/// invisible characters would break a copied name.
+fn nolink_helper(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
+    let v = as_text(param(h, 0, "nolink")?);
+    let mut out = String::with_capacity(v.len() + v.len() / 4);
+    for c in v.chars() {
+        out.push(c);
+        if matches!(c, '.' | '@' | ':' | '/') {
+            out.push('\u{200b}');
+        }
+    }
+    Ok(Value::String(out))
+}
 
 /// `{{join clean_domains ", "}}` → `example.net, example.org`.
 fn join_helper(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {

@@ -9,6 +9,7 @@
 pub mod corpus;
 pub mod dns;
 pub mod fixture;
+pub mod https;
 pub mod imap;
 pub mod mail;
 pub mod smtp;

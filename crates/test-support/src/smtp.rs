@@ -131,6 +131,9 @@ pub struct SmtpOptions {
     /// The reply to the end of DATA instead of `250 OK` (the message is then not stored),
     /// e.g. `"554 5.6.0 content rejected"`.
     pub refuse_data: Option<String>,
+    /// The CA and certificate to serve instead of a fresh valid one for
+    /// localhost (e.g. an expired one, from [`crate::https::test_certificates`]).
+    pub certificates: Option<crate::https::TestCertificates>,
 }
 
 /// A running aiosmtpd on `127.0.0.1`; stopped when dropped.
@@ -159,7 +162,10 @@ impl SmtpServer {
 
         let tls = opts.starttls || opts.implicit_tls;
         let (ca_pem, cert, key) = if tls {
-            let (ca, cert, key) = make_certificates()?;
+            let (ca, cert, key) = match &opts.certificates {
+                Some(c) => (c.ca.clone(), c.cert.clone(), c.key.clone()),
+                None => make_certificates()?,
+            };
             let cert_path = dir.path().join("server.crt");
             let key_path = dir.path().join("server.key");
             write(&cert_path, cert.as_bytes())?;

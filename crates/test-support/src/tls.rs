@@ -4,10 +4,7 @@
 use std::fs;
 use std::path::Path;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
-};
+use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair};
 
 /// The address the test servers listen on.
 const HOST: &str = "127.0.0.1";
@@ -15,19 +12,7 @@ const HOST: &str = "127.0.0.1";
 /// A CA certificate (PEM) and a server certificate and key (PEM) for localhost and 127.0.0.1.
 pub(crate) fn make_certificates() -> Result<(String, String, String), String> {
     let err = |e: rcgen::Error| format!("cannot make the test certificates: {e}");
-    let ca_key = KeyPair::generate().map_err(err)?;
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "authwarden test CA");
-    ca_params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca_cert = ca_params.self_signed(&ca_key).map_err(err)?;
-    let issuer = Issuer::new(ca_params, ca_key);
+    let (ca_pem, issuer) = crate::https::make_ca()?;
 
     let key = KeyPair::generate().map_err(err)?;
     let mut params =
@@ -37,7 +22,7 @@ pub(crate) fn make_certificates() -> Result<(String, String, String), String> {
         .push(DnType::CommonName, "localhost");
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     let cert = params.signed_by(&key, &issuer).map_err(err)?;
-    Ok((ca_cert.pem(), cert.pem(), key.serialize_pem()))
+    Ok((ca_pem, cert.pem(), key.serialize_pem()))
 }
 
 pub(crate) fn write(path: &Path, data: &[u8]) -> Result<(), String> {
