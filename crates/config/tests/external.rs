@@ -51,7 +51,7 @@ config = { require_bimi = true, logo = "https://example.org/logo.svg" }
     );
     assert_eq!(
         c.domains[0].settings,
-        json!({"bimi": {"mode": "enforce"}})
+        json!({"bimi": {"selector": "brand"}})
     );
     assert_eq!(
         c.job(Cadence::Quarterly).checkers,
@@ -127,8 +127,5 @@ fn without_type_an_unknown_id_is_still_an_error() {
 command = ["python3", "x.py"]
 "#,
     );
-    assert!(
-        e.contains("unknown checker `bimi` in `[checkers]`"),
-        "{e}"
-    );
+    assert!(e.contains("unknown checker `bimi` in `[checkers]`"), "{e}");
 }

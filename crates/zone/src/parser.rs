@@ -242,9 +242,13 @@ fn hex_bytes(hex: &str) -> Option<Vec<u8>> {
 }
 
 fn parse_u8(tok: &Token, what: &str, file: &str) -> Result<u8, ZoneError> {
-    tok.raw
-        .parse::<u8>()
-        .map_err(|_| err(file, tok, format!("invalid {what} '{}' (0 to 255)", tok.raw)))
+    tok.raw.parse::<u8>().map_err(|_| {
+        err(
+            file,
+            tok,
+            format!("invalid {what} '{}' (0 to 255)", tok.raw),
+        )
+    })
 }
 
 /// Decodes RFC 3597 generic data (`\# LEN HEX...`) for a known type.
