@@ -144,6 +144,15 @@ pub async fn run(global: &GlobalArgs, args: &RunArgs, registry: &Registry) -> an
                     i.already_ingested,
                     i.errors.len()
                 );
+                if i.tls.reports > 0 || i.failures.reports > 0 {
+                    println!(
+                        "         {} new SMTP TLS report{}, {} new DMARC failure report{} (metadata only)",
+                        i.tls.new,
+                        if i.tls.new == 1 { "" } else { "s" },
+                        i.failures.new,
+                        if i.failures.new == 1 { "" } else { "s" },
+                    );
+                }
                 for e in &i.errors {
                     println!(
                         "        not ingested: {}: {}",

@@ -432,6 +432,17 @@ pub fn ingest(global: &GlobalArgs, args: &IngestArgs, registry: &Registry) -> an
                 t.already_ingested
             )?;
         }
+        if summary.failures.reports > 0 {
+            let f = &summary.failures;
+            writeln!(
+                out,
+                "{} new DMARC failure report{} (metadata only, no message content) appended to {}; {} already in the history",
+                f.new,
+                plural(f.new),
+                store.failures_dir().display(),
+                f.already_ingested
+            )?;
+        }
         writeln!(
             out,
             "{} already in the history, {} duplicate{} in this batch, {} error{}",

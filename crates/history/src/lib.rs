@@ -30,6 +30,7 @@ mod compare;
 mod damage;
 mod error;
 mod export;
+mod failures;
 mod frames;
 mod mail;
 mod rollout;
@@ -50,6 +51,7 @@ pub use damage::{
 };
 pub use error::{HistoryError, Result};
 pub use export::{export, export_to_path, ExportFormat};
+pub use failures::{failures_schema, FailureRow, FailureWrite, FailuresBatch};
 pub use frames::{
     finding_key, findings_frame, findings_schema, summary_frame, summary_schema, DomainFacts,
 };

@@ -39,7 +39,8 @@ use authwarden_aggregate::{
 use authwarden_api::Resolver;
 use authwarden_config::{Config, ImapConfig, Security as CfgSecurity};
 use authwarden_history::{
-    AggregateBatch, HistoryError, HistoryStore, ReportStart, TlsBatch, TlsWrite,
+    AggregateBatch, FailureWrite, FailuresBatch, HistoryError, HistoryStore, ReportStart, TlsBatch,
+    TlsWrite,
 };
 use authwarden_imap::{fetch_new, Disposition, ImapSettings, ImapState, Security};
 use serde::Serialize;
@@ -688,6 +689,22 @@ pub struct IngestSummary {
     /// The SMTP TLS reports (RFC 8460) of the batch; their unreadable
     /// inputs are in `errors` with the others.
     pub tls: TlsIngestSummary,
+    /// The DMARC failure reports (RFC 6591 / RFC 9991) of the batch,
+    /// metadata only; their unreadable inputs are in `errors`.
+    pub failures: FailureIngestSummary,
+}
+
+/// What `ingest` did with DMARC failure reports.
+#[derive(Debug, Default, Serialize)]
+pub struct FailureIngestSummary {
+    /// Failure reports read.
+    pub reports: usize,
+    /// Appended to the history now.
+    pub new: usize,
+    /// Already in the history (or read twice in this batch).
+    pub already_ingested: usize,
+    /// The Parquet files written (`failures/…`), one per (domain, day).
+    pub files: Vec<String>,
 }
 
 /// What `ingest` did with SMTP TLS reports.
@@ -734,6 +751,8 @@ enum Outcome {
     Unreadable(String),
     /// An SMTP TLS report, written or already held.
     Tls(TlsWrite),
+    /// A DMARC failure report, taken into the batch or already held.
+    Failure(FailureWrite),
 }
 
 impl IngestSummary {
@@ -769,6 +788,13 @@ impl IngestSummary {
             }
             Outcome::Duplicate => self.duplicates += 1,
             Outcome::Unreadable(reason) => self.error(source, reason),
+            Outcome::Failure(write) => {
+                self.failures.reports += 1;
+                match write {
+                    FailureWrite::New => self.failures.new += 1,
+                    FailureWrite::AlreadyIngested => self.failures.already_ingested += 1,
+                }
+            }
             Outcome::Tls(TlsWrite::AlreadyIngested) => {
                 self.tls.reports += 1;
                 self.tls.already_ingested += 1;
@@ -824,21 +850,19 @@ fn ingest_payload(
     rdns: Option<&ReverseDns>,
 ) -> Result<Outcome, HistoryError> {
     if payload.is_failure_report() {
-        // Recognised and read, but there is no failure-report dataset in the
-        // history yet: the message stays unprocessed (an [imap] message goes
-        // to the invalid folder, nothing is lost) with what it is.
-        return Ok(Outcome::Unreadable(match payload.parse_failure(limits) {
-            Ok(authwarden_aggregate::ArfOutcome::Failure(r)) => format!(
-                "a DMARC failure report ({} for {} from {}): `reports analyze` reads failure reports, the history does not keep them yet",
-                r.auth_failure.as_deref().unwrap_or("auth-failure"),
-                r.reported_domain.as_deref().unwrap_or("an unnamed domain"),
-                r.source_ip.as_deref().unwrap_or("an unnamed source")
-            ),
-            Ok(authwarden_aggregate::ArfOutcome::Ignored { feedback_type }) => {
-                format!("a feedback report of type {feedback_type}, not a DMARC report")
+        // Metadata only (authwarden_aggregate::arf): the reported message's
+        // body and headers are never kept. Another feedback type (abuse,
+        // fraud) is no DMARC report: it stays unprocessed (an [imap]
+        // message goes to the invalid folder) with what it is.
+        return Ok(match payload.parse_failure(limits) {
+            Ok(authwarden_aggregate::ArfOutcome::Failure(r)) => {
+                Outcome::Failure(batches.failures.write(payload.source(), &r))
             }
-            Err(e) => e.to_string(),
-        }));
+            Ok(authwarden_aggregate::ArfOutcome::Ignored { feedback_type }) => Outcome::Unreadable(
+                format!("a feedback report of type {feedback_type}, not a DMARC report"),
+            ),
+            Err(e) => Outcome::Unreadable(e.to_string()),
+        });
     }
     if payload.is_tls_report(limits) {
         return match payload.parse_tls(limits) {
@@ -932,14 +956,22 @@ fn ingest_payload(
     })
 }
 
-/// The two appends of an ingest: aggregate and TLS reports.
+/// The three appends of an ingest: aggregate, TLS and failure reports.
 struct Batches<'a> {
     aggregate: &'a AggregateBatch<'a>,
     tls: &'a TlsBatch<'a>,
+    failures: &'a FailuresBatch<'a>,
 }
 
 impl Batches<'_> {
-    fn commit(&self) -> Result<(), HistoryError> {
+    /// Writes what the batches hold; the failure report files written are
+    /// added to `summary`.
+    fn commit(&self, summary: &mut IngestSummary) -> Result<(), HistoryError> {
+        let files = self.failures.commit()?;
+        summary
+            .failures
+            .files
+            .extend(files.iter().map(|f| f.display().to_string()));
         self.aggregate.commit()?;
         self.tls.commit()
     }
@@ -977,7 +1009,7 @@ fn ingest_files(
             Err((file, reason)) => summary.error(&file, reason),
         }
     }
-    batch.commit()?;
+    batch.commit(summary)?;
     Ok(())
 }
 
@@ -1065,7 +1097,7 @@ async fn ingest_imap(
                 unreadable = true;
             }
         }
-        if let Err(e) = batch.commit() {
+        if let Err(e) = batch.commit(&mut summary) {
             *fatal = Some(anyhow::Error::new(e).context("cannot write the history's seen index"));
             return Disposition::Keep;
         }
@@ -1138,9 +1170,13 @@ pub async fn ingest_all(
     let tls = store
         .tls_batch()
         .with_context(|| format!("cannot open the history in {}", store.root().display()))?;
+    let failures = store
+        .failures_batch()
+        .with_context(|| format!("cannot open the history in {}", store.root().display()))?;
     let batch = Batches {
         aggregate: &aggregate,
         tls: &tls,
+        failures: &failures,
     };
     let mut warnings = Vec::new();
     let cache_file = PtrCache::path_in(&config.history_dir);
@@ -1182,6 +1218,12 @@ pub async fn ingest_all(
     ingested?;
     tls.commit()?;
     drop(tls);
+    let files = failures.commit()?;
+    summary
+        .failures
+        .files
+        .extend(files.iter().map(|f| f.display().to_string()));
+    drop(failures);
     let appended = aggregate.into_summary()?;
     summary.rows = appended.rows;
     warnings.extend(store.warnings());

@@ -403,6 +403,19 @@ pub async fn run_job_mode(
     let (tls_ctx, tls_png) =
         crate::tls::tls_context(job, &store, &tls_domains, window.start, window.end);
     ctx.tls = tls_ctx;
+    // The DMARC failure reports of the same period.
+    let failure_domains: Vec<(String, bool)> = outcome
+        .domains
+        .iter()
+        .map(|d| {
+            (
+                d.domain.clone(),
+                crate::failures::asks_for_failure_reports(&d.facts),
+            )
+        })
+        .collect();
+    ctx.failures =
+        crate::failures::failures_context(job, &store, &failure_domains, window.start, window.end);
     if job == Cadence::Annual {
         ctx.as_built = crate::register::register(&outcome, ctx.rollout.as_ref(), &ctx.resolved);
     }
@@ -746,6 +759,7 @@ fn build_context(
         rollout: None,
         data_gaps: Vec::new(),
         tls: None,
+        failures: None,
     }
     .with_timezone_note(config)
 }

@@ -19,6 +19,7 @@
 pub mod assess;
 pub mod authtest;
 pub mod delivery;
+pub mod failures;
 pub mod intake;
 pub mod job;
 pub mod plan;

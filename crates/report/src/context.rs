@@ -76,6 +76,74 @@ pub struct ReportContext {
     /// no domain asks for them.
     #[serde(default)]
     pub tls: Option<TlsReports>,
+    /// What the DMARC failure reports (RFC 6591 / RFC 9991) of the period
+    /// say; `None` when none was ever ingested and no domain asks for them
+    /// (`ruf=`).
+    #[serde(default)]
+    pub failures: Option<FailureReports>,
+}
+
+/// The failure-report section: per domain, the failures receivers
+/// reported, by source and cause, each source beside what the aggregate
+/// reports of the period say of it.
+///
+/// Reporters, IPs and DKIM domains come from strangers' reports: templates
+/// show them escaped (double braces) and never as links.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureReports {
+    /// The period the figures cover, e.g. `2026-11`.
+    pub period: String,
+    /// Failure reports that arrived in the period, all domains.
+    pub reports: u64,
+    /// The failed messages they stand for (`Incidents`).
+    pub incidents: u64,
+    /// One entry per domain shown: those with reports and those that ask
+    /// for them (`ruf=`) without any in the period.
+    pub domains: Vec<FailureDomain>,
+}
+
+/// One domain's failure reports in the period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureDomain {
+    /// The reported domain.
+    pub domain: String,
+    /// Failure reports.
+    pub reports: u64,
+    /// Failed messages they stand for.
+    pub incidents: u64,
+    /// Set when there is no report for the domain in the period: what that
+    /// means, in one sentence.
+    pub no_reports: Option<String>,
+    /// Reports per `Auth-Failure` value, e.g. `dmarc 3, spf 1`.
+    pub by_cause: String,
+    /// Per source IP, most reports first.
+    pub sources: Vec<FailureSourceLine>,
+    /// How many more sources there are than listed.
+    pub sources_more: u64,
+}
+
+/// The failure reports of one source IP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureSourceLine {
+    /// The sending IP (`unknown` when the reports name none).
+    pub source_ip: String,
+    /// The `Auth-Failure` values, joined, e.g. `dmarc, spf`.
+    pub auth_failure: String,
+    /// Failure reports.
+    pub reports: u64,
+    /// Failed messages they stand for.
+    pub incidents: u64,
+    /// Who reported, joined.
+    pub reporters: String,
+    /// The DKIM domains and selectors named, e.g. `mailer.example (s1)`;
+    /// empty when none.
+    pub dkim: String,
+    /// What the receivers did (`Delivery-Result`), joined; empty when not said.
+    pub delivery: String,
+    /// What the aggregate reports of the period say of the same source,
+    /// e.g. `fail: unknown-source (likely spoofing)`, or that they do not
+    /// list it.
+    pub aggregate: String,
 }
 
 /// The TLS-report section: per domain and policy type, the SMTP sessions
@@ -827,6 +895,49 @@ impl ReportContext {
             rollout: Some(RolloutTimeline::sample()),
             data_gaps: Vec::new(),
             tls: Some(TlsReports::sample()),
+            failures: Some(FailureReports::sample()),
+        }
+    }
+}
+
+impl FailureReports {
+    /// Made-up failure reports that use every field (see
+    /// [`ReportContext::sample`]): one domain with reports, one that asks
+    /// for them and got none.
+    pub fn sample() -> FailureReports {
+        FailureReports {
+            period: "2026-11".into(),
+            reports: 3,
+            incidents: 5,
+            domains: vec![
+                FailureDomain {
+                    domain: "example.com".into(),
+                    reports: 3,
+                    incidents: 5,
+                    no_reports: None,
+                    by_cause: "dmarc 2, spf 1".into(),
+                    sources: vec![FailureSourceLine {
+                        source_ip: "203.0.113.77".into(),
+                        auth_failure: "dmarc".into(),
+                        reports: 2,
+                        incidents: 4,
+                        reporters: "receiver.example".into(),
+                        dkim: "mailer.example.com (s2026)".into(),
+                        delivery: "reject".into(),
+                        aggregate: "fail: unknown-source (likely spoofing), 40 messages".into(),
+                    }],
+                    sources_more: 1,
+                },
+                FailureDomain {
+                    domain: "example.net".into(),
+                    reports: 0,
+                    incidents: 0,
+                    no_reports: Some("no failure report this period: the domain asks for them (ruf=), but most large receivers send none".into()),
+                    by_cause: String::new(),
+                    sources: Vec::new(),
+                    sources_more: 0,
+                },
+            ],
         }
     }
 }

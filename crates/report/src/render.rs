@@ -500,6 +500,14 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../../templates/partials/tls-reports.txt.hbs"),
     ),
     (
+        "partials/failure-reports.html.hbs",
+        include_str!("../../../templates/partials/failure-reports.html.hbs"),
+    ),
+    (
+        "partials/failure-reports.txt.hbs",
+        include_str!("../../../templates/partials/failure-reports.txt.hbs"),
+    ),
+    (
         "partials/summary.html.hbs",
         include_str!("../../../templates/partials/summary.html.hbs"),
     ),

@@ -706,16 +706,13 @@ impl Run {
                     "record asks for failure reports (ruf): few receivers send them and they contain personal data".to_string(),
                 )
                 .help(format!(
-                    "keep ruf only if someone reads and protects these reports, otherwise: {}",
+                    "keep ruf only if someone reads and protects the mailbox they arrive in (authwarden keeps only their metadata), otherwise: {}",
                     publish_here(&next)
                 ))
                 .evidence("tag", "ruf")
                 .evidence("uris", uri_strings(&record.ruf));
-            self.propose(
-                dmarc_tags(&name, Vec::new(), vec!["ruf".into()], DmarcEditKind::Fix),
-                "failure reports carry personal data; keep ruf only if someone reads and protects them",
-                &finding,
-            );
+            // Whether to keep ruf is the domain owner's choice, not a fix:
+            // no proposal, so the plan never removes it on its own.
             self.push(finding);
         }
 

@@ -246,8 +246,12 @@ declare_codes! {
     /// mailbox needs the same protection as any mail archive.
     ///
     /// ## How to fix
-    /// Keep `ruf` only if someone reads and protects these reports; otherwise
-    /// remove it.
+    /// Keep `ruf` only if someone reads and protects the mailbox the reports
+    /// arrive in; otherwise remove it. authwarden ingests them keeping only
+    /// their metadata, never the reported message (`reports/data/failures/`),
+    /// and shows them in the report's failure section. Since keeping `ruf`
+    /// is a choice, not a fault, this note proposes no DNS change: the plan
+    /// leaves `ruf` as it is.
     pub DMARC_FAILURE_REPORTS_REQUESTED = ("DMARC015", "dmarc-failure-reports-requested", Severity::Note);
 
     /// The DMARC check is incomplete: a DNS lookup failed.
