@@ -234,15 +234,10 @@ fn corpus_conformance() {
     let Some(dir) = authwarden_test_support::corpus::dir("failure") else {
         return;
     };
-    let expected = std::fs::read_to_string(dir.join("EXPECTED.tsv")).unwrap();
     let limits = Limits::default();
-    let mut lines = expected.lines();
-    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
-    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
     let mut checked = 0;
-    for line in lines.filter(|l| !l.trim().is_empty()) {
-        let f: Vec<&str> = line.split('\t').collect();
-        let get = |name: &str| f.get(col(name)).copied().unwrap_or("");
+    for row in authwarden_test_support::corpus::expected(&dir) {
+        let get = |name: &str| row.get(name).map(String::as_str).unwrap_or("");
         let file = get("file");
         assert_eq!(get("status"), "ok", "{file}: only good samples so far");
         let got = outcome(&dir.join(file), &limits).unwrap_or_else(|e| panic!("{file}: {e}"));

@@ -151,32 +151,28 @@ fn corpus_conformance() {
     let Some(dir) = authwarden_test_support::corpus::dir("tlsrpt") else {
         return;
     };
-    let expected = std::fs::read_to_string(dir.join("EXPECTED.tsv")).unwrap();
     let limits = Limits::default();
-    let mut lines = expected.lines();
-    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
-    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
     let mut checked = 0;
-    for line in lines.filter(|l| !l.trim().is_empty()) {
-        let f: Vec<&str> = line.split('\t').collect();
-        let file = f[col("file")];
-        assert_eq!(f[col("status")], "ok", "{file}: only good samples so far");
+    for row in authwarden_test_support::corpus::expected(&dir) {
+        let get = |name: &str| row.get(name).map(String::as_str).unwrap_or("");
+        let file = get("file");
+        assert_eq!(get("status"), "ok", "{file}: only good samples so far");
         let got = tls_reports(&dir.join(file), &limits).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(got.len(), 1, "{file}");
         let (source, r) = &got[0];
-        let member = f[col("member")];
+        let member = get("member");
         if member != "-" {
             assert!(source.ends_with(&format!("#{member}")), "{file}: {source}");
         }
         let h = &r.header;
-        assert_eq!(h.org_name, f[col("organization")], "{file}");
-        assert_eq!(h.report_id, f[col("report_id")], "{file}");
+        assert_eq!(h.org_name, get("organization"), "{file}");
+        assert_eq!(h.report_id, get("report_id"), "{file}");
         let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp();
-        assert_eq!(h.begin, t(f[col("start")]), "{file}");
-        assert_eq!(h.end, t(f[col("end")]), "{file}");
-        assert_eq!(r.policies.len().to_string(), f[col("policies")], "{file}");
+        assert_eq!(h.begin, t(get("start")), "{file}");
+        assert_eq!(h.end, t(get("end")), "{file}");
+        assert_eq!(r.policies.len().to_string(), get("policies"), "{file}");
         let types: Vec<&str> = r.policies.iter().map(|p| p.policy_type.as_str()).collect();
-        assert_eq!(types.join(","), f[col("policy_types")], "{file}");
+        assert_eq!(types.join(","), get("policy_types"), "{file}");
         let domains: Vec<&str> = r
             .policies
             .iter()
@@ -188,13 +184,13 @@ fn corpus_conformance() {
                 }
             })
             .collect();
-        assert_eq!(domains.join(","), f[col("policy_domains")], "{file}");
+        assert_eq!(domains.join(","), get("policy_domains"), "{file}");
         let ok: u64 = r.policies.iter().map(|p| p.successful).sum();
         let failed: u64 = r.policies.iter().map(|p| p.failed).sum();
         let details: usize = r.policies.iter().map(|p| p.failures.len()).sum();
-        assert_eq!(ok.to_string(), f[col("success_sum")], "{file}");
-        assert_eq!(failed.to_string(), f[col("failure_sum")], "{file}");
-        assert_eq!(details.to_string(), f[col("failure_details")], "{file}");
+        assert_eq!(ok.to_string(), get("success_sum"), "{file}");
+        assert_eq!(failed.to_string(), get("failure_sum"), "{file}");
+        assert_eq!(details.to_string(), get("failure_details"), "{file}");
         checked += 1;
     }
     assert!(checked >= 9, "only {checked} corpus reports checked");

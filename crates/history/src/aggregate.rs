@@ -564,6 +564,36 @@ pub(crate) fn list(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
 }
 
 /// The partition value of a policy domain.
+/// The `.parquet` files of `domain`'s partitions of a `domain=…/date=…`
+/// dataset under `dataset` whose day lies in `[since, until)` (Unix
+/// seconds, `since < until`): each with its path relative to `dataset`
+/// (`domain=…/date=…/<file>`, the same in a companion dataset) and its path.
+pub(crate) fn window_partition_files(
+    dataset: &Path,
+    domain: &str,
+    since: i64,
+    until: i64,
+) -> Result<Vec<(PathBuf, PathBuf)>> {
+    let part = format!("domain={}", partition_domain(domain));
+    let first = aggregate_date(since);
+    let last = aggregate_date(until - 1);
+    let mut out = Vec::new();
+    for (d, ddir) in list(&dataset.join(&part))? {
+        let Some(date) = d.strip_prefix("date=") else {
+            continue;
+        };
+        if date < first.as_str() || date > last.as_str() {
+            continue;
+        }
+        for (f, path) in list(&ddir)? {
+            if f.ends_with(".parquet") && !f.starts_with('.') {
+                out.push((Path::new(&part).join(&d).join(&f), path));
+            }
+        }
+    }
+    Ok(out)
+}
+
 pub(crate) fn partition_domain(domain: &str) -> String {
     let d = domain.trim().trim_end_matches('.').to_ascii_lowercase();
     if d.is_empty() {

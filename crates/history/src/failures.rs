@@ -31,7 +31,7 @@ use chrono::{DateTime, Utc};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::{aggregate_date, list, lock, partition_domain};
+use crate::aggregate::{aggregate_date, list, lock, partition_domain, window_partition_files};
 use crate::error::{HistoryError, Result};
 use crate::store::{read_parquet_file, write_atomic, write_parquet_atomic};
 use crate::HistoryStore;
@@ -231,33 +231,17 @@ impl HistoryStore {
         if since >= until {
             return Ok(Vec::new());
         }
-        let part = format!("domain={}", partition_domain(domain));
-        let first = aggregate_date(since.timestamp());
-        let last = aggregate_date(until.timestamp() - 1);
         let (since, until) = (since.timestamp(), until.timestamp());
         let mut out = Vec::new();
-        for (d, ddir) in list(&self.failures_dir().join(&part))? {
-            let Some(date) = d.strip_prefix("date=") else {
-                continue;
-            };
-            if date < first.as_str() || date > last.as_str() {
-                continue;
-            }
-            for (f, path) in list(&ddir)? {
-                if !f.ends_with(".parquet") || f.starts_with('.') {
-                    continue;
-                }
-                match read_parquet_file(&path, None).and_then(|df| {
-                    rows_of(&df).map_err(|e| HistoryError::Corrupt {
-                        path: path.clone(),
-                        reason: e.to_string(),
-                    })
-                }) {
-                    Ok(rows) => {
-                        out.extend(rows.into_iter().filter(|r| r.at >= since && r.at < until))
-                    }
-                    Err(e) => self.skip("skipped failure report file", &e),
-                }
+        for (_, path) in window_partition_files(&self.failures_dir(), domain, since, until)? {
+            match read_parquet_file(&path, None).and_then(|df| {
+                rows_of(&df).map_err(|e| HistoryError::Corrupt {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })
+            }) {
+                Ok(rows) => out.extend(rows.into_iter().filter(|r| r.at >= since && r.at < until)),
+                Err(e) => self.skip("skipped failure report file", &e),
             }
         }
         out.sort_by(|a, b| (a.at, &a.report.dedup_key()).cmp(&(b.at, &b.report.dedup_key())));

@@ -30,7 +30,9 @@ use chrono::{DateTime, Utc};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::{aggregate_date, list, lock, partition_domain, report_file_name};
+use crate::aggregate::{
+    aggregate_date, list, lock, partition_domain, report_file_name, window_partition_files,
+};
 use crate::error::{HistoryError, Result};
 use crate::store::{read_parquet_file, write_atomic, write_parquet_atomic};
 use crate::HistoryStore;
@@ -359,62 +361,48 @@ impl HistoryStore {
         if since >= until {
             return Ok(Vec::new());
         }
-        let part = format!("domain={}", partition_domain(domain));
-        let first = aggregate_date(since.timestamp());
-        let last = aggregate_date(until.timestamp() - 1);
         let (since, until) = (since.timestamp(), until.timestamp());
         let mut out = Vec::new();
-        for (d, ddir) in list(&self.tls_dir().join(&part))? {
-            let Some(date) = d.strip_prefix("date=") else {
-                continue;
-            };
-            if date < first.as_str() || date > last.as_str() {
-                continue;
-            }
-            for (f, path) in list(&ddir)? {
-                if !f.ends_with(".parquet") || f.starts_with('.') {
+        for (rel, path) in window_partition_files(&self.tls_dir(), domain, since, until)? {
+            let rows = match read_parquet_file(&path, None).and_then(|df| {
+                policy_rows(&df).map_err(|e| HistoryError::Corrupt {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })
+            }) {
+                Ok(rows) => rows,
+                Err(e) => {
+                    self.skip("skipped TLS report file", &e);
                     continue;
                 }
-                let rows = match read_parquet_file(&path, None).and_then(|df| {
-                    policy_rows(&df).map_err(|e| HistoryError::Corrupt {
-                        path: path.clone(),
+            };
+            let rows: Vec<_> = rows
+                .into_iter()
+                .filter(|(_, r)| r.begin >= since && r.begin < until)
+                .collect();
+            if rows.is_empty() {
+                continue;
+            }
+            let fpath = self.tls_failures_dir().join(&rel);
+            let mut failures: HashMap<u32, Vec<TlsFailure>> = HashMap::new();
+            if fpath.exists() {
+                match read_parquet_file(&fpath, None).and_then(|df| {
+                    failure_rows(&df).map_err(|e| HistoryError::Corrupt {
+                        path: fpath.clone(),
                         reason: e.to_string(),
                     })
                 }) {
-                    Ok(rows) => rows,
-                    Err(e) => {
-                        self.skip("skipped TLS report file", &e);
-                        continue;
-                    }
-                };
-                let rows: Vec<_> = rows
-                    .into_iter()
-                    .filter(|(_, r)| r.begin >= since && r.begin < until)
-                    .collect();
-                if rows.is_empty() {
-                    continue;
-                }
-                let fpath = self.tls_failures_dir().join(&part).join(&d).join(&f);
-                let mut failures: HashMap<u32, Vec<TlsFailure>> = HashMap::new();
-                if fpath.exists() {
-                    match read_parquet_file(&fpath, None).and_then(|df| {
-                        failure_rows(&df).map_err(|e| HistoryError::Corrupt {
-                            path: fpath.clone(),
-                            reason: e.to_string(),
-                        })
-                    }) {
-                        Ok(fs) => {
-                            for (i, f) in fs {
-                                failures.entry(i).or_default().push(f);
-                            }
+                    Ok(fs) => {
+                        for (i, f) in fs {
+                            failures.entry(i).or_default().push(f);
                         }
-                        Err(e) => self.skip("skipped TLS failure details file", &e),
                     }
+                    Err(e) => self.skip("skipped TLS failure details file", &e),
                 }
-                for (i, mut row) in rows {
-                    row.failures = failures.remove(&i).unwrap_or_default();
-                    out.push(row);
-                }
+            }
+            for (i, mut row) in rows {
+                row.failures = failures.remove(&i).unwrap_or_default();
+                out.push(row);
             }
         }
         out.sort_by(|a, b| {
