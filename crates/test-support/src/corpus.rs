@@ -87,6 +87,33 @@ fn is_on(value: &OsStr) -> bool {
     !(value.is_empty() || value == "0" || value.eq_ignore_ascii_case("false"))
 }
 
+/// The rows of a corpus folder's `EXPECTED.tsv` (tab-separated, a header
+/// line naming the columns), each as column → value; blank lines are
+/// skipped. Panics with the file's name when it cannot be read.
+pub fn expected(dir: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
+    let path = dir.join("EXPECTED.tsv");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split('\t').collect();
+    lines
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let values: Vec<&str> = line.split('\t').collect();
+            header
+                .iter()
+                .enumerate()
+                .map(|(i, h)| {
+                    (
+                        h.to_string(),
+                        values.get(i).copied().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,31 +170,4 @@ mod tests {
             Path::new("/data/corpus")
         );
     }
-}
-
-/// The rows of a corpus folder's `EXPECTED.tsv` (tab-separated, a header
-/// line naming the columns), each as column → value; blank lines are
-/// skipped. Panics with the file's name when it cannot be read.
-pub fn expected(dir: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
-    let path = dir.join("EXPECTED.tsv");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or_default().split('\t').collect();
-    lines
-        .filter(|l| !l.trim().is_empty())
-        .map(|line| {
-            let values: Vec<&str> = line.split('\t').collect();
-            header
-                .iter()
-                .enumerate()
-                .map(|(i, h)| {
-                    (
-                        h.to_string(),
-                        values.get(i).copied().unwrap_or("").to_string(),
-                    )
-                })
-                .collect()
-        })
-        .collect()
 }
