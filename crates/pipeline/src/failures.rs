@@ -50,6 +50,7 @@ type Class = (String, String, Option<String>);
 fn aggregate_view(
     store: &HistoryStore,
     domain: &str,
+    period: &str,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> HashMap<String, String> {
@@ -85,7 +86,7 @@ fn aggregate_view(
             (
                 ip,
                 format!(
-                    "{category}: {cause}{meaning}{provider}, {} message{}",
+                    "{category}: {cause}{meaning}{provider}, {} message{} in {period}",
                     authwarden_api::text::group_digits(total),
                     if total == 1 { "" } else { "s" }
                 ),
@@ -97,6 +98,7 @@ fn aggregate_view(
 fn domain_section(
     store: &HistoryStore,
     domain: &str,
+    period: &str,
     rows: &[FailureRow],
     start: DateTime<Utc>,
     end: DateTime<Utc>,
@@ -126,7 +128,7 @@ fn domain_section(
             s.delivery.insert(d.clone());
         }
     }
-    let aggregate = aggregate_view(store, domain, start, end);
+    let aggregate = aggregate_view(store, domain, period, start, end);
     let mut lines: Vec<report::FailureSourceLine> = sources
         .into_iter()
         .map(|(ip, s)| report::FailureSourceLine {
@@ -206,7 +208,7 @@ pub fn failures_context(
             }
             continue;
         }
-        let section = domain_section(store, domain, &rows, start, end);
+        let section = domain_section(store, domain, &out.period, &rows, start, end);
         out.reports += section.reports;
         out.incidents = out.incidents.saturating_add(section.incidents);
         out.domains.push(section);

@@ -166,14 +166,19 @@ fn failure_share(ctx: &CheckContext, domain: &str) -> Vec<Finding> {
         let mut top: Vec<(String, u64)> = t.types.into_iter().collect();
         top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         top.truncate(TOP_RESULT_TYPES);
+        let n = authwarden_api::text::group_digits;
         let top_text: Vec<String> = top
             .iter()
-            .map(|(ty, n)| format!("{ty} {} % of {total} sessions", percent(*n, total)))
+            .map(|(ty, count)| {
+                format!("{ty} {} % ({} sessions)", percent(*count, total), n(*count))
+            })
             .collect();
         let mut message = format!(
-            "{} % of the {total} sessions with policy type {policy_type} failed in {label} ({} of {total}), above {} %",
+            "{} % of the {} sessions with policy type {policy_type} failed in {label} ({} of {}), above {} %",
             percent(t.failed, total),
-            t.failed,
+            n(total),
+            n(t.failed),
+            n(total),
             (limit * 1000.0).round() / 10.0,
         );
         if !top_text.is_empty() {

@@ -248,7 +248,7 @@ async fn failure_share_above_the_threshold_warns_with_counts_and_types() {
     // 120 of 850 is 14.1 %.
     assert!(
         f.message
-            .contains("certificate-expired 14.1 % of 850 sessions"),
+            .contains("certificate-expired 14.1 % (120 sessions)"),
         "{}",
         f.message
     );
