@@ -66,15 +66,19 @@ pub async fn run(global: &GlobalArgs, args: &CheckArgs, registry: &Registry) -> 
     );
     let mut outcome = engine.run(&ctx, &targets, &|| {}).await;
     authwarden_pipeline::assess::add_scores(&mut outcome, &planned);
-    // The profiles read the reports of the last 30 days.
-    let now = chrono::Utc::now();
-    authwarden_pipeline::assess::add_profiles(
-        &mut outcome,
-        &ctx,
-        &config,
-        now - chrono::Duration::days(30),
-        now,
-    );
+    // The profiles read the reports of the last 30 days. Only the JSON
+    // shows them: the other formats skip them, which also keeps a large
+    // fleet's memory down (their rule texts are most of a domain's facts).
+    if global.format == Format::Json {
+        let now = chrono::Utc::now();
+        authwarden_pipeline::assess::add_profiles(
+            &mut outcome,
+            &ctx,
+            &config,
+            now - chrono::Duration::days(30),
+            now,
+        );
+    }
     tracing::info!(queries = resolver.queries_sent(), "DNS queries sent");
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     match global.format {
