@@ -64,6 +64,9 @@ pub async fn run(global: &GlobalArgs, args: &CheckArgs, registry: &Registry) -> 
         Arc::new(SystemClock),
         authwarden_pipeline::RunKind::Check,
     );
+    if global.format == Format::Text {
+        return run_text(&engine, &ctx, &targets, &planned, &resolver).await;
+    }
     let mut outcome = engine.run(&ctx, &targets, &|| {}).await;
     authwarden_pipeline::assess::add_scores(&mut outcome, &planned);
     // The profiles read the reports of the last 30 days. Only the JSON
@@ -86,7 +89,7 @@ pub async fn run(global: &GlobalArgs, args: &CheckArgs, registry: &Registry) -> 
             serde_json::to_writer_pretty(&mut out, &outcome)?;
             writeln!(out)?;
         }
-        Format::Text => print_text(&mut out, &outcome, resolver.queries_sent())?,
+        Format::Text => unreachable!("text is printed by run_text"),
         other => {
             drop(out);
             let meta = authwarden_history::RunMeta::new(None, chrono::Utc::now());
@@ -97,6 +100,47 @@ pub async fn run(global: &GlobalArgs, args: &CheckArgs, registry: &Registry) -> 
     }
     out.flush()?;
     Ok(check_status(&outcome))
+}
+
+/// How many domains the text output checks at a time: each batch's
+/// findings and facts are printed and dropped before the next, so memory
+/// follows the batch, not the fleet.
+const TEXT_BATCH: usize = 256;
+
+/// `check` in text: the domains in batches of [`TEXT_BATCH`], each printed
+/// as soon as it is checked (in the order given), then the totals.
+async fn run_text(
+    engine: &Engine,
+    ctx: &authwarden_api::CheckContext,
+    targets: &[authwarden_api::DomainTarget],
+    planned: &[authwarden_engine::PlannedChecker],
+    resolver: &Arc<dyn authwarden_api::Resolver>,
+) -> anyhow::Result<u8> {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut totals = authwarden_engine::SeverityCounts::default();
+    let (mut incomplete, mut errors) = (false, false);
+    for batch in targets.chunks(TEXT_BATCH) {
+        let mut outcome = engine.run(ctx, batch, &|| {}).await;
+        authwarden_pipeline::assess::add_scores(&mut outcome, planned);
+        print_domains(&mut out, &outcome)?;
+        out.flush()?;
+        let c = outcome.counts();
+        totals.errors += c.errors;
+        totals.warnings += c.warnings;
+        totals.notes += c.notes;
+        incomplete |= authwarden_pipeline::job::incomplete_checks(&outcome) > 0;
+        errors |= outcome.has_errors();
+    }
+    tracing::info!(queries = resolver.queries_sent(), "DNS queries sent");
+    print_totals(&mut out, targets.len(), totals, resolver.queries_sent())?;
+    out.flush()?;
+    Ok(if incomplete {
+        crate::EXIT_INCOMPLETE
+    } else if errors {
+        EXIT_FINDINGS
+    } else {
+        EXIT_OK
+    })
 }
 
 /// Checks that could not complete first (the result is not the whole
@@ -119,8 +163,14 @@ fn label(s: Severity) -> &'static str {
     }
 }
 
-/// Human-readable findings, grouped by domain.
-pub fn print_text(out: &mut impl Write, outcome: &RunOutcome, queries: u64) -> std::io::Result<()> {
+/// Each domain of `outcome` with its facts and findings, the more severe
+/// first.
+fn print_domains(out: &mut impl Write, outcome: &RunOutcome) -> std::io::Result<()> {
+    let mut by_domain: std::collections::HashMap<&str, Vec<&authwarden_api::Finding>> =
+        std::collections::HashMap::new();
+    for f in &outcome.findings {
+        by_domain.entry(f.domain.as_str()).or_default().push(f);
+    }
     for d in &outcome.domains {
         writeln!(out, "{}", display_value(&d.domain, NAME_MAX_CHARS))?;
         if let Some(score) = authwarden_pipeline::assess::score_of(&d.facts) {
@@ -144,11 +194,7 @@ pub fn print_text(out: &mut impl Write, outcome: &RunOutcome, queries: u64) -> s
                 )?;
             }
         }
-        let mut findings: Vec<_> = outcome
-            .findings
-            .iter()
-            .filter(|f| f.domain == d.domain)
-            .collect();
+        let mut findings = by_domain.remove(d.domain.as_str()).unwrap_or_default();
         findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
         // The lookup tree with per-term costs, when there is an SPF finding
         // to act on: it shows where the lookups and voids come from.
@@ -194,12 +240,21 @@ pub fn print_text(out: &mut impl Write, outcome: &RunOutcome, queries: u64) -> s
         }
         writeln!(out)?;
     }
-    let c = outcome.counts();
+    Ok(())
+}
+
+/// The closing line: domains, findings by severity, DNS queries.
+fn print_totals(
+    out: &mut impl Write,
+    domains: usize,
+    c: authwarden_engine::SeverityCounts,
+    queries: u64,
+) -> std::io::Result<()> {
     writeln!(
         out,
         "{} domain{} checked: {} error{}, {} warning{}, {} note{} ({} DNS quer{} sent)",
-        outcome.domains.len(),
-        plural(outcome.domains.len()),
+        domains,
+        plural(domains),
         c.errors,
         plural(c.errors),
         c.warnings,
