@@ -1,6 +1,6 @@
 //! [`CachingResolver`]: the per-run cache shared by all checkers.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -9,15 +9,31 @@ use authwarden_api::{async_trait, DnsAnswer, RecordType, Resolver};
 use tokio::sync::OnceCell;
 
 type Slot = Arc<OnceCell<DnsAnswer>>;
+type Key = (String, RecordType);
+
+/// How many answers a run keeps by default: about 14 a domain, so a fleet
+/// of some 14,000 domains never forgets one, and a larger one stays within
+/// a few tens of MiB (an answer with a DKIM key is about 500 bytes).
+pub const DEFAULT_CAPACITY: usize = 200_000;
+
+/// The answers, and the order they were first asked in.
+struct Slots {
+    map: HashMap<Key, Slot>,
+    order: VecDeque<Key>,
+    capacity: usize,
+}
 
 /// Asks the inner resolver at most once per (name, type) for its lifetime,
 /// which is one run: concurrent identical queries wait for the one in
 /// flight, and failures are kept like answers (a name that timed out once
 /// is reported as timed out for the rest of the run instead of costing the
-/// timeout again). There is no TTL handling: a run is short.
+/// timeout again). There is no TTL handling: a run is short. It keeps at
+/// most [`DEFAULT_CAPACITY`] answers ([`CachingResolver::with_capacity`]):
+/// past that the oldest are forgotten, and asked again if a check needs
+/// them, so a large fleet's memory stays bounded.
 pub struct CachingResolver<R: ?Sized> {
     inner: Arc<R>,
-    slots: Mutex<HashMap<(String, RecordType), Slot>>,
+    slots: Mutex<Slots>,
     forwarded: AtomicU64,
 }
 
@@ -31,9 +47,18 @@ impl<R: Resolver> CachingResolver<R> {
 impl<R: Resolver + ?Sized> CachingResolver<R> {
     /// Caches the answers of a shared resolver (also `Arc<dyn Resolver>`).
     pub fn from_arc(inner: Arc<R>) -> Self {
+        Self::with_capacity(inner, DEFAULT_CAPACITY)
+    }
+
+    /// Caches at most `capacity` answers (at least one) of `inner`.
+    pub fn with_capacity(inner: Arc<R>, capacity: usize) -> Self {
         Self {
             inner,
-            slots: Mutex::new(HashMap::new()),
+            slots: Mutex::new(Slots {
+                map: HashMap::new(),
+                order: VecDeque::new(),
+                capacity: capacity.max(1),
+            }),
             forwarded: AtomicU64::new(0),
         }
     }
@@ -49,11 +74,12 @@ impl<R: Resolver + ?Sized> CachingResolver<R> {
         self.forwarded.load(Ordering::Relaxed)
     }
 
-    /// How many (name, type) pairs have been asked for.
+    /// How many (name, type) pairs are kept.
     pub fn len(&self) -> usize {
         self.slots
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .map
             .len()
     }
 
@@ -70,7 +96,26 @@ impl<R: Resolver + ?Sized> Resolver for CachingResolver<R> {
         let slot = {
             // A std mutex is enough: it is never held across an await.
             let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-            slots.entry((name.clone(), rtype)).or_default().clone()
+            let key = (name.clone(), rtype);
+            match slots.map.get(&key) {
+                Some(slot) => slot.clone(),
+                None => {
+                    let slot = Slot::default();
+                    slots.map.insert(key.clone(), slot.clone());
+                    slots.order.push_back(key);
+                    // The oldest go first; a query still waiting on one
+                    // holds its slot and gets its answer all the same.
+                    while slots.map.len() > slots.capacity {
+                        match slots.order.pop_front() {
+                            Some(old) => {
+                                slots.map.remove(&old);
+                            }
+                            None => break,
+                        }
+                    }
+                    slot
+                }
+            }
         };
         slot.get_or_init(|| async {
             self.forwarded.fetch_add(1, Ordering::Relaxed);
@@ -165,6 +210,24 @@ mod tests {
             assert_eq!(answer.failure(), Some(&DnsFailure::Timeout));
         }
         assert_eq!(cache.queries_sent(), 1);
+    }
+
+    #[tokio::test]
+    async fn past_its_capacity_the_oldest_answers_are_forgotten() {
+        let inner: Arc<Counting> = Arc::new(Counting::default());
+        let cache = CachingResolver::with_capacity(inner.clone(), 2);
+        for name in ["a.example", "b.example", "b.example", "c.example"] {
+            cache.query(name, RecordType::A).await;
+        }
+        assert_eq!(inner.queries_sent(), 3);
+        assert_eq!(cache.len(), 2);
+        // b and c are kept; a was forgotten and is asked again.
+        cache.query("c.example", RecordType::A).await;
+        cache.query("b.example", RecordType::A).await;
+        assert_eq!(inner.queries_sent(), 3);
+        cache.query("a.example", RecordType::A).await;
+        assert_eq!(inner.queries_sent(), 4);
+        assert_eq!(cache.len(), 2);
     }
 
     #[tokio::test]
