@@ -144,6 +144,21 @@ impl Finding {
         self
     }
 
+    /// Names the DNS lookup that failed, for a "check incomplete" finding:
+    /// the subject is the name asked, the evidence `name`, `type` and
+    /// `error` (the failure; none when the answer did not fail).
+    pub fn failed_lookup(self, answer: &crate::DnsAnswer) -> Self {
+        let error = answer.failure().map(ToString::to_string);
+        let f = self
+            .subject(&answer.name)
+            .evidence("name", answer.name.as_str())
+            .evidence("type", answer.rtype.as_str());
+        match error {
+            Some(e) => f.evidence("error", e),
+            None => f,
+        }
+    }
+
     /// Overrides the severity (for codes whose severity depends on the case).
     pub fn severity(mut self, severity: Severity) -> Self {
         self.severity = severity;

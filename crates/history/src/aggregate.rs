@@ -435,23 +435,7 @@ impl HistoryStore {
 
     /// The report files: (domain, date, path), sorted.
     fn aggregate_files(&self) -> Result<Vec<(String, String, PathBuf)>> {
-        let mut out = Vec::new();
-        for (d, ddir) in list(&self.aggregate_dir())? {
-            let Some(domain) = d.strip_prefix("domain=") else {
-                continue;
-            };
-            for (t, tdir) in list(&ddir)? {
-                let Some(date) = t.strip_prefix("date=") else {
-                    continue;
-                };
-                for (f, path) in list(&tdir)? {
-                    if f.ends_with(".parquet") && !f.starts_with('.') {
-                        out.push((domain.to_string(), date.to_string(), path));
-                    }
-                }
-            }
-        }
-        Ok(out)
+        partition_files(&self.aggregate_dir())
     }
 
     fn seen_path(&self) -> PathBuf {
@@ -461,22 +445,12 @@ impl HistoryStore {
     /// The seen index; rebuilt from the files when missing or damaged.
     fn load_seen(&self) -> Result<Seen> {
         let path = self.seen_path();
-        match fs::read(&path) {
-            Ok(bytes) => match serde_json::from_slice::<SeenIndex>(&bytes) {
-                Ok(index) => {
-                    return Ok(index
-                        .reports
-                        .into_iter()
-                        .map(|e| ((e.org_name, e.report_id), e.file))
-                        .collect())
-                }
-                Err(e) => self.warn(format!(
-                    "{} is damaged ({e}); rebuilt from the report files",
-                    path.display()
-                )),
-            },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => return Err(HistoryError::Read { path, source }),
+        if let Some(index) = self.read_index::<SeenIndex>(&path, "rebuilt from the report files")? {
+            return Ok(index
+                .reports
+                .into_iter()
+                .map(|e| ((e.org_name, e.report_id), e.file))
+                .collect());
         }
         let dir = self.aggregate_dir();
         let mut seen = Seen::new();
@@ -564,6 +538,28 @@ pub(crate) fn list(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
 }
 
 /// The partition value of a policy domain.
+/// The `.parquet` files of a `domain=…/date=…` dataset under `dir`:
+/// (domain, date, path), in the order [`list`] gives.
+pub(crate) fn partition_files(dir: &Path) -> Result<Vec<(String, String, PathBuf)>> {
+    let mut out = Vec::new();
+    for (d, ddir) in list(dir)? {
+        let Some(domain) = d.strip_prefix("domain=") else {
+            continue;
+        };
+        for (t, tdir) in list(&ddir)? {
+            let Some(date) = t.strip_prefix("date=") else {
+                continue;
+            };
+            for (f, path) in list(&tdir)? {
+                if f.ends_with(".parquet") && !f.starts_with('.') {
+                    out.push((domain.to_string(), date.to_string(), path));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The `.parquet` files of `domain`'s partitions of a `domain=…/date=…`
 /// dataset under `dataset` whose day lies in `[since, until)` (Unix
 /// seconds, `since < until`): each with its path relative to `dataset`

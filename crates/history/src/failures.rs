@@ -31,7 +31,9 @@ use chrono::{DateTime, Utc};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::{aggregate_date, list, lock, partition_domain, window_partition_files};
+use crate::aggregate::{
+    aggregate_date, list, lock, partition_domain, partition_files, window_partition_files,
+};
 use crate::error::{HistoryError, Result};
 use crate::store::{read_parquet_file, write_atomic, write_parquet_atomic};
 use crate::HistoryStore;
@@ -156,19 +158,13 @@ impl HistoryStore {
 
     fn load_failures_seen(&self) -> Result<BTreeSet<String>> {
         let path = self.failures_seen_path();
-        match fs::read(&path) {
-            Ok(bytes) => match serde_json::from_slice::<SeenIndex>(&bytes) {
-                Ok(index) => return Ok(index.keys.into_iter().collect()),
-                Err(e) => self.warn(format!(
-                    "{} is damaged ({e}); rebuilt from the failure report files",
-                    path.display()
-                )),
-            },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => return Err(HistoryError::Read { path, source }),
+        if let Some(index) =
+            self.read_index::<SeenIndex>(&path, "rebuilt from the failure report files")?
+        {
+            return Ok(index.keys.into_iter().collect());
         }
         let mut seen = BTreeSet::new();
-        for file in self.failure_files(None)? {
+        for (_, _, file) in partition_files(&self.failures_dir())? {
             match read_parquet_file(&file, Some(&["dedup_key"])) {
                 Ok(df) => {
                     if let Ok(keys) = df.column("dedup_key").and_then(|c| c.str().cloned()) {
@@ -179,28 +175,6 @@ impl HistoryStore {
             }
         }
         Ok(seen)
-    }
-
-    /// The `.parquet` files of the dataset; with `domain`, of its partition only.
-    fn failure_files(&self, domain: Option<&str>) -> Result<Vec<PathBuf>> {
-        let want = domain.map(|d| format!("domain={}", partition_domain(d)));
-        let mut out = Vec::new();
-        for (d, ddir) in list(&self.failures_dir())? {
-            if !d.starts_with("domain=") || want.as_ref().is_some_and(|w| *w != d) {
-                continue;
-            }
-            for (t, tdir) in list(&ddir)? {
-                if !t.starts_with("date=") {
-                    continue;
-                }
-                for (f, path) in list(&tdir)? {
-                    if f.ends_with(".parquet") && !f.starts_with('.') {
-                        out.push(path);
-                    }
-                }
-            }
-        }
-        Ok(out)
     }
 
     /// Whether any failure report was ingested.
@@ -244,7 +218,7 @@ impl HistoryStore {
                 Err(e) => self.skip("skipped failure report file", &e),
             }
         }
-        out.sort_by(|a, b| (a.at, &a.report.dedup_key()).cmp(&(b.at, &b.report.dedup_key())));
+        out.sort_by_cached_key(|r| (r.at, r.report.dedup_key()));
         Ok(out)
     }
 
@@ -527,7 +501,7 @@ mod tests {
         );
         assert_eq!(store.failure_domains().unwrap(), ["shop.example"]);
         // The files hold exactly the documented columns.
-        let file = store.failure_files(None).unwrap().remove(0);
+        let (_, _, file) = partition_files(&store.failures_dir()).unwrap().remove(0);
         let df = read_parquet_file(&file, None).unwrap();
         let names: Vec<String> = df
             .get_column_names()

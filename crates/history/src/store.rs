@@ -116,6 +116,30 @@ impl HistoryStore {
         self.warnings.lock().map(|w| w.clone()).unwrap_or_default()
     }
 
+    /// A JSON index (a dataset's seen index): `Some` when it reads, `None`
+    /// when it is missing or damaged, a damaged one with a warning that it
+    /// is `rebuilt` from the dataset's files (the caller does that).
+    pub(crate) fn read_index<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &Path,
+        rebuilt: &str,
+    ) -> Result<Option<T>> {
+        match fs::read(path) {
+            Ok(bytes) => match serde_json::from_slice::<T>(&bytes) {
+                Ok(index) => Ok(Some(index)),
+                Err(e) => {
+                    self.warn(format!("{} is damaged ({e}); {rebuilt}", path.display()));
+                    Ok(None)
+                }
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(HistoryError::Read {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
     pub(crate) fn warn(&self, message: String) {
         tracing::warn!("{message}");
         if let Ok(mut w) = self.warnings.lock() {

@@ -22,7 +22,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use authwarden_aggregate::{TlsFailure, TlsPolicyRow, TlsReport};
@@ -31,7 +31,8 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::{
-    aggregate_date, list, lock, partition_domain, report_file_name, window_partition_files,
+    aggregate_date, list, lock, partition_domain, partition_files, report_file_name,
+    window_partition_files,
 };
 use crate::error::{HistoryError, Result};
 use crate::store::{read_parquet_file, write_atomic, write_parquet_atomic};
@@ -283,22 +284,14 @@ impl HistoryStore {
 
     fn load_tls_seen(&self) -> Result<Seen> {
         let path = self.tls_seen_path();
-        match fs::read(&path) {
-            Ok(bytes) => match serde_json::from_slice::<SeenIndex>(&bytes) {
-                Ok(index) => {
-                    return Ok(index
-                        .reports
-                        .into_iter()
-                        .map(|e| ((e.org_name, e.report_id), e.files))
-                        .collect())
-                }
-                Err(e) => self.warn(format!(
-                    "{} is damaged ({e}); rebuilt from the TLS report files",
-                    path.display()
-                )),
-            },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => return Err(HistoryError::Read { path, source }),
+        if let Some(index) =
+            self.read_index::<SeenIndex>(&path, "rebuilt from the TLS report files")?
+        {
+            return Ok(index
+                .reports
+                .into_iter()
+                .map(|e| ((e.org_name, e.report_id), e.files))
+                .collect());
         }
         let dir = self.tls_dir();
         let mut seen = Seen::new();
@@ -514,27 +507,6 @@ fn failure_rows(df: &DataFrame) -> PolarsResult<Vec<(u32, TlsFailure)>> {
             )
         })
         .collect())
-}
-
-/// The `.parquet` files under `dir`'s `domain=*/date=*` partitions.
-fn partition_files(dir: &Path) -> Result<Vec<(String, String, PathBuf)>> {
-    let mut out = Vec::new();
-    for (d, ddir) in list(dir)? {
-        let Some(domain) = d.strip_prefix("domain=") else {
-            continue;
-        };
-        for (t, tdir) in list(&ddir)? {
-            let Some(date) = t.strip_prefix("date=") else {
-                continue;
-            };
-            for (f, path) in list(&tdir)? {
-                if f.ends_with(".parquet") && !f.starts_with('.') {
-                    out.push((domain.to_string(), date.to_string(), path));
-                }
-            }
-        }
-    }
-    Ok(out)
 }
 
 impl TlsBatch<'_> {

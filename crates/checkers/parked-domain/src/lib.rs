@@ -136,13 +136,10 @@ fn incomplete(domain: &str, answer: &DnsAnswer) -> Option<Finding> {
                 answer.name
             ),
         )
-        .subject(&answer.name)
         .help(format!(
             "run `authwarden check {domain}` again once its name servers answer"
         ))
-        .evidence("name", answer.name.as_str())
-        .evidence("type", answer.rtype.as_str())
-        .evidence("error", failure.to_string()),
+        .failed_lookup(answer),
     )
 }
 

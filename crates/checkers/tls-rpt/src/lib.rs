@@ -74,14 +74,11 @@ fn incomplete(domain: &str, answer: &DnsAnswer) -> Option<Finding> {
                 answer.name
             ),
         )
-        .subject(&answer.name)
         .help(format!(
             "check that the name servers answer for {}, then run `authwarden check {domain}` again",
             answer.name
         ))
-        .evidence("name", answer.name.as_str())
-        .evidence("type", answer.rtype.as_str())
-        .evidence("error", failure.to_string()),
+        .failed_lookup(answer),
     )
 }
 
