@@ -122,8 +122,9 @@ async fn plan_domain(
         .find(|d| d.domain == domain)
         .map(|d| d.proposals.clone())
         .unwrap_or_default();
+    let followups = proposals.len();
     proposals.extend(extra.iter().cloned());
-    merge(resolver, domain, &proposals, &findings).await
+    merge_with_followups(resolver, domain, &proposals, followups, &findings).await
 }
 
 /// The TXT records at each name once every plan is applied.
@@ -527,6 +528,20 @@ pub async fn merge(
     proposals: &[Proposal],
     findings: &[&Finding],
 ) -> DomainPlan {
+    merge_with_followups(resolver, domain, proposals, proposals.len(), findings).await
+}
+
+/// [`merge`], where the proposals from index `followups` on are fixes the
+/// re-check made for what the earlier ones introduce (`-all` once DMARC
+/// enforces): their steps come after the steps they follow from, however
+/// urgent, so that no step's reason depends on a later one.
+async fn merge_with_followups(
+    resolver: &dyn Resolver,
+    domain: &str,
+    proposals: &[Proposal],
+    followups: usize,
+    findings: &[&Finding],
+) -> DomainPlan {
     let severity: HashMap<(&str, &str), Severity> = findings
         .iter()
         .map(|f| ((f.code.as_str(), f.subject.as_str()), f.severity))
@@ -560,7 +575,7 @@ pub async fn merge(
         .enumerate()
         .filter(|(_, p)| !matches!(p.change, Change::Hold { .. }))
         .collect();
-    ordered.sort_by_key(|(i, p)| (rank(p, &severity), *i));
+    ordered.sort_by_key(|(i, p)| (*i >= followups, rank(p, &severity), *i));
 
     // Outside DNS: once each.
     for (_, p) in &ordered {
@@ -1093,6 +1108,39 @@ mod tests {
             c.remove,
             vec!["v=spf1 mx include:_spf.mailhost.example ~all"]
         );
+    }
+
+    #[tokio::test]
+    async fn a_followup_fix_comes_after_the_step_it_follows_from() {
+        let findings = [
+            finding("ROLL001", DMARC, Severity::Note),
+            finding("SPF020", "example.org", Severity::Warning),
+        ];
+        let proposals = vec![
+            Proposal::new(
+                tags(DMARC, &[("pct", "10")], &[], DmarcEditKind::Strengthen),
+                "next step",
+                vec![r("ROLL001", DMARC)],
+            ),
+            Proposal::new(
+                Change::PublishTxt {
+                    name: "example.org".into(),
+                    value: "v=spf1 -all".into(),
+                    publisher: Publisher::Us,
+                    replace: true,
+                },
+                "dmarc enforces: -all",
+                vec![r("SPF020", "example.org")],
+            ),
+        ];
+        let refs: Vec<&Finding> = findings.iter().collect();
+        let names = |p: &DomainPlan| p.changes.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
+        // As first proposals, the fix comes first ...
+        let p = merge(&zone(), "example.org", &proposals, &refs).await;
+        assert_eq!(names(&p), ["example.org", DMARC], "{p:#?}");
+        // ... as a follow-up of the step, after it.
+        let p = merge_with_followups(&zone(), "example.org", &proposals, 1, &refs).await;
+        assert_eq!(names(&p), [DMARC, "example.org"], "{p:#?}");
     }
 
     #[tokio::test]
