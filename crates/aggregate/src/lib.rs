@@ -93,7 +93,8 @@ pub use ingest::{ingest_paths, visit_payloads, visit_payloads_skipping, IngestRe
 pub use label::{display_safe, is_unsafe_char, MAX_NAME_CHARS};
 pub use parse::{parse_report, parse_report_with};
 pub use payload::{
-    open_path, open_payload, stream_path, stream_payload, Payload, PayloadKind, SPOOL_ABOVE,
+    open_path, open_payload, stream_path, stream_payload, Carrier, Payload, PayloadKind,
+    SPOOL_ABOVE,
 };
 pub use rdns::{
     parse_source_ip, ptr_query_name, resolve_ptrs, PtrCache, PtrCacheError, PtrCounts, PtrEntry,

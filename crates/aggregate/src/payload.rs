@@ -416,6 +416,39 @@ pub struct Payload {
     /// A whole feedback report message (RFC 5965 ARF): read by
     /// [`Payload::parse_failure`], not by the XML or JSON parsers.
     arf: bool,
+    /// The mail message the payload came in (the outermost one), when it
+    /// came in one.
+    carrier: Option<Arc<Carrier>>,
+}
+
+/// The mail message that carried a report: its bytes as they arrived (an
+/// mbox message unquoted), for authenticating the report's sender.
+pub struct Carrier {
+    label: String,
+    buf: Arc<Buf>,
+    range: Range<usize>,
+}
+
+impl std::fmt::Debug for Carrier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Carrier")
+            .field("label", &self.label)
+            .field("bytes", &self.range.len())
+            .finish()
+    }
+}
+
+impl Carrier {
+    /// The message's label (`file`, `file#message-3`, `imap:INBOX UID 7`):
+    /// the same for every payload of one message.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The message's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf.bytes()[self.range.clone()]
+    }
 }
 
 impl Payload {
@@ -428,6 +461,7 @@ impl Payload {
             meter: meter.clone(),
             json_head: None,
             arf: false,
+            carrier: None,
         }
     }
 
@@ -440,7 +474,15 @@ impl Payload {
             meter: meter.clone(),
             json_head: None,
             arf: false,
+            carrier: None,
         }
+    }
+
+    /// The mail message the payload arrived in (the outermost message of
+    /// its file: a report attached to a forwarded message has the
+    /// forwarding message); `None` for a report file that is no mail.
+    pub fn carrier(&self) -> Option<&Carrier> {
+        self.carrier.as_deref()
     }
 
     /// Where the payload comes from: `file`, `file#member`,
@@ -657,11 +699,15 @@ struct Expander<'a> {
     emitted: usize,
     /// The expansion's time guard, put down while a handler runs.
     active: Option<Active>,
+    /// The outermost mail message being expanded.
+    carrier: Option<Arc<Carrier>>,
 }
 
 impl Expander<'_> {
     fn payload(&self, source: String, kind: PayloadKind, data: Source) -> Payload {
-        Payload::new(source, kind, data, &self.meter)
+        let mut p = Payload::new(source, kind, data, &self.meter);
+        p.carrier = self.carrier.clone();
+        p
     }
 
     /// Hands a payload to the handler, unless a budget is spent; stops the
@@ -1032,6 +1078,29 @@ impl Expander<'_> {
         name: &str,
         depth: usize,
     ) -> Result<(), ReportError> {
+        // The outermost message carries every payload found inside it.
+        let outermost = self.carrier.is_none();
+        if outermost {
+            self.carrier = Some(Arc::new(Carrier {
+                label: name.to_string(),
+                buf: raw.clone(),
+                range: range.clone(),
+            }));
+        }
+        let res = self.expand_mail_inner(raw, range, name, depth);
+        if outermost {
+            self.carrier = None;
+        }
+        res
+    }
+
+    fn expand_mail_inner(
+        &mut self,
+        raw: Arc<Buf>,
+        range: Range<usize>,
+        name: &str,
+        depth: usize,
+    ) -> Result<(), ReportError> {
         let bytes = &raw.bytes()[range.clone()];
         mime_precheck(bytes)?;
         let mut msg = mail_parser::MessageParser::default()
@@ -1308,6 +1377,7 @@ fn run(
         emit,
         emitted: 0,
         active: Some(meter.enter()),
+        carrier: None,
     };
     let res = x.expand(src, name, 0);
     drop(x);

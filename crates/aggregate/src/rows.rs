@@ -100,6 +100,10 @@ impl RowClassification<ReportMetadata, PolicyPublished, Record> for Classificati
             cause: class.cause.code().to_owned(),
             provider: class.provider,
             action: class.action,
+            // Set by the intake, which knows the carrying message.
+            report_auth: None,
+            report_from: None,
+            report_auth_detail: None,
         }
     }
 }

@@ -133,6 +133,7 @@ pub fn tls_policy_row(source: &str, h: &TlsReportHeader, p: &TlsPolicy) -> TlsPo
                 count: f.count,
             })
             .collect(),
+        auth: None,
     }
 }
 

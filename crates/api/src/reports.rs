@@ -92,6 +92,70 @@ pub struct AggregateRow {
     pub provider: Option<String>,
     /// The suggested action.
     pub action: String,
+    /// Whether the mail message that carried the report was authenticated
+    /// by the reporter's domain: one of the [`report_auth`] values; `None`
+    /// in rows written before authwarden checked it.
+    pub report_auth: Option<String>,
+    /// The `From` domain of the message that carried the report.
+    pub report_from: Option<String>,
+    /// What the check found, in words (the signature that passed, or why
+    /// none did).
+    pub report_auth_detail: Option<String>,
+}
+
+/// The values of [`AggregateRow::report_auth`] (and of the TLS and failure
+/// report datasets' `report_auth` column): how the mail message that
+/// carried a report authenticated. RFC 9990 (section 4.5) asks that a report
+/// message pass DMARC for the reporter's domain, and warns that reports can
+/// be forged.
+pub mod report_auth {
+    /// The message's `From` domain is the reporter's (same organizational
+    /// domain) and it passed: a From-aligned DKIM signature verified, or SPF
+    /// passed for an aligned envelope sender.
+    pub const AUTHENTICATED: &str = "authenticated";
+    /// It did not: no aligned signature or SPF pass, or a `From` domain that
+    /// is not the reporter's.
+    pub const NOT_AUTHENTICATED: &str = "not-authenticated";
+    /// A DNS failure left the check without a verdict (a key not fetched).
+    pub const INCOMPLETE: &str = "incomplete";
+    /// The report was a file, not a mail message: nothing to check.
+    pub const NOT_MAIL: &str = "not-mail";
+}
+
+/// The authentication of the message that carried one report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReportAuth {
+    /// One of the [`report_auth`] values.
+    pub status: String,
+    /// The message's `From` domain.
+    pub from: Option<String>,
+    /// What was found, in words.
+    pub detail: Option<String>,
+}
+
+impl ReportAuth {
+    /// A report that came as a file.
+    pub fn not_mail() -> ReportAuth {
+        ReportAuth {
+            status: report_auth::NOT_MAIL.into(),
+            from: None,
+            detail: None,
+        }
+    }
+
+    /// The report was authenticated by its reporter.
+    pub fn is_authenticated(&self) -> bool {
+        self.status == report_auth::AUTHENTICATED
+    }
+}
+
+impl AggregateRow {
+    /// Records `auth` in the row's `report_*` fields.
+    pub fn set_report_auth(&mut self, auth: &ReportAuth) {
+        self.report_auth = Some(auth.status.clone());
+        self.report_from = auth.from.clone();
+        self.report_auth_detail = auth.detail.clone();
+    }
 }
 
 /// What a classification adds to a record to make its row: implemented by

@@ -39,6 +39,9 @@ pub struct TlsPolicyRow {
     pub failed: u64,
     /// `failure-details`, one entry per reported group.
     pub failures: Vec<TlsFailure>,
+    /// How the mail message that carried the report authenticated; `None`
+    /// in rows written before authwarden checked it.
+    pub auth: Option<crate::reports::ReportAuth>,
 }
 
 /// One `failure-details` entry.

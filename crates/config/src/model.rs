@@ -454,6 +454,14 @@ pub struct IngestConfig {
     /// Look up the PTR name of every distinct source IP (through `[dns]`)
     /// so that a service is recognised by its sending hosts' names.
     pub reverse_dns: bool,
+    /// Verify the mail message that carried each new report (DKIM, SPF,
+    /// DMARC, through `[dns]`) and record whether the reporter's domain
+    /// authenticated it.
+    pub authenticate: bool,
+    /// Refuse every new report that its reporter's domain did not
+    /// authenticate (also report files that are not mail, and reports whose
+    /// check was incomplete).
+    pub require_authenticated: bool,
 }
 
 impl Default for IngestConfig {
@@ -465,6 +473,8 @@ impl Default for IngestConfig {
             max_work: 1024 * 1024 * 1024,
             max_work_time: std::time::Duration::from_secs(60),
             reverse_dns: true,
+            authenticate: true,
+            require_authenticated: false,
         }
     }
 }

@@ -87,6 +87,8 @@ const INGEST_KEYS: &[&str] = &[
     "max_work",
     "max_work_time",
     "reverse_dns",
+    "authenticate",
+    "require_authenticated",
 ];
 /// The keys of `[checkers.<id>]` with `type = "external"`: no pass-through
 /// keys, the checker's own settings go in `config`.
@@ -1755,7 +1757,28 @@ impl Walker<'_> {
                         ingest.reverse_dns = b;
                     }
                 }
+                "authenticate" => {
+                    if let Some(b) = self.bool(v, &path) {
+                        ingest.authenticate = b;
+                    }
+                }
+                "require_authenticated" => {
+                    if let Some(b) = self.bool(v, &path) {
+                        ingest.require_authenticated = b;
+                    }
+                }
                 _ => self.unknown_key(k, "in `[ingest]`", INGEST_KEYS),
+            }
+        }
+        if ingest.require_authenticated && !ingest.authenticate {
+            if let Some((k, _)) = t
+                .iter()
+                .find(|(k, _)| k.get_ref().as_ref() == "require_authenticated")
+            {
+                self.err(
+                    k.span(),
+                    "`ingest.require_authenticated` needs `authenticate = true`: a report that is not checked cannot be refused for failing the check",
+                );
             }
         }
         ingest

@@ -92,6 +92,11 @@ pub fn aggregate_schema() -> Vec<(&'static str, DataType)> {
         ("testing", String),
         ("discovery_method", String),
         ("generator", String),
+        // The report message's authentication (files written before read
+        // them back as nulls).
+        ("report_auth", String),
+        ("report_from", String),
+        ("report_auth_detail", String),
     ]
 }
 
@@ -183,6 +188,9 @@ pub fn aggregate_frame(rows: &[AggregateRow]) -> PolarsResult<DataFrame> {
         opt("testing", |r| r.testing.as_deref()),
         opt("discovery_method", |r| r.discovery_method.as_deref()),
         opt("generator", |r| r.generator.as_deref()),
+        opt("report_auth", |r| r.report_auth.as_deref()),
+        opt("report_from", |r| r.report_from.as_deref()),
+        opt("report_auth_detail", |r| r.report_auth_detail.as_deref()),
     ];
     DataFrame::new(n, columns)
 }

@@ -27,6 +27,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use authwarden_aggregate::FailureReport;
+use authwarden_api::reports::ReportAuth;
 use chrono::{DateTime, Utc};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -78,6 +79,11 @@ pub fn failures_schema() -> Vec<(&'static str, DataType)> {
         ("incidents", DataType::UInt64),
         ("dedup_key", DataType::String),
         ("ingested_at", datetime_dtype()),
+        // The report message's authentication (files written before read
+        // them back as nulls).
+        ("report_auth", DataType::String),
+        ("report_from", DataType::String),
+        ("report_auth_detail", DataType::String),
     ]);
     out
 }
@@ -92,6 +98,9 @@ pub struct FailureRow {
     /// When it arrived (`Arrival-Date`) or, without one, was ingested: Unix
     /// seconds. The row's `date` partition is this day.
     pub at: i64,
+    /// How the mail message that carried the report authenticated; `None`
+    /// in rows written before authwarden checked it.
+    pub auth: Option<ReportAuth>,
 }
 
 /// What [`FailuresBatch::write`] did with a report.
@@ -280,6 +289,20 @@ fn frame(rows: &[FailureRow], ingested_at: i64) -> PolarsResult<DataFrame> {
             .collect::<Vec<_>>(),
     ));
     columns.push(time_column("ingested_at", vec![Some(ingested_at); n]));
+    type AuthField = fn(&ReportAuth) -> Option<String>;
+    let auth_columns: [(&str, AuthField); 3] = [
+        ("report_auth", |a| Some(a.status.clone())),
+        ("report_from", |a| a.from.clone()),
+        ("report_auth_detail", |a| a.detail.clone()),
+    ];
+    for (name, get) in auth_columns {
+        columns.push(Column::new(
+            name.into(),
+            rows.iter()
+                .map(|r| r.auth.as_ref().and_then(get))
+                .collect::<Vec<_>>(),
+        ));
+    }
     DataFrame::new(n, columns)
 }
 
@@ -306,6 +329,18 @@ fn rows_of(df: &DataFrame) -> PolarsResult<Vec<FailureRow>> {
         cols.insert(name, text(name)?);
     }
     let source = text("source")?;
+    // Absent from files written before the report messages were checked.
+    let optional = |name: &str| -> PolarsResult<Vec<Option<String>>> {
+        match df.column(name) {
+            Ok(_) => text(name),
+            Err(_) => Ok(vec![None; df.height()]),
+        }
+    };
+    let (auth, auth_from, auth_detail) = (
+        optional("report_auth")?,
+        optional("report_from")?,
+        optional("report_auth_detail")?,
+    );
     let arrival = secs("arrival_date")?;
     let ingested = secs("ingested_at")?;
     let incidents: Vec<u64> = df
@@ -352,6 +387,11 @@ fn rows_of(df: &DataFrame) -> PolarsResult<Vec<FailureRow>> {
             report,
             source: source[i].clone().unwrap_or_default(),
             at,
+            auth: auth[i].clone().map(|status| ReportAuth {
+                status,
+                from: auth_from[i].clone(),
+                detail: auth_detail[i].clone(),
+            }),
         });
     }
     Ok(out)
@@ -362,9 +402,14 @@ impl FailuresBatch<'_> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Whether the history (or this batch) holds the report.
+    pub fn contains(&self, report: &FailureReport) -> bool {
+        self.state().seen.contains(&report.dedup_key())
+    }
+
     /// Takes a report (read from `source`) into the batch unless the
     /// history or the batch holds it (same [`FailureReport::dedup_key`]).
-    pub fn write(&self, source: &str, report: &FailureReport) -> FailureWrite {
+    pub fn write(&self, source: &str, report: &FailureReport, auth: &ReportAuth) -> FailureWrite {
         let key = report.dedup_key();
         let mut state = self.state();
         if !state.seen.insert(key) {
@@ -380,6 +425,8 @@ impl FailuresBatch<'_> {
                 report: report.clone(),
                 source: source.to_string(),
                 at,
+                // An empty status: the check was off.
+                auth: (!auth.status.is_empty()).then(|| auth.clone()),
             });
         state.dirty = true;
         FailureWrite::New
@@ -451,6 +498,14 @@ mod tests {
         }
     }
 
+    fn auth() -> ReportAuth {
+        ReportAuth {
+            status: "authenticated".into(),
+            from: Some("reporter.example".into()),
+            detail: Some("DKIM pass for reporter.example (s=r1)".into()),
+        }
+    }
+
     #[test]
     fn reports_round_trip_once_in_one_file_per_partition() {
         let dir = tempfile::tempdir().unwrap();
@@ -459,15 +514,15 @@ mod tests {
         {
             let batch = store.failures_batch().unwrap();
             assert_eq!(
-                batch.write("a.eml", &report("192.0.2.1", day)),
+                batch.write("a.eml", &report("192.0.2.1", day), &auth()),
                 FailureWrite::New
             );
             assert_eq!(
-                batch.write("b.eml", &report("192.0.2.2", day + 60)),
+                batch.write("b.eml", &report("192.0.2.2", day + 60), &auth()),
                 FailureWrite::New
             );
             assert_eq!(
-                batch.write("a-again.eml", &report("192.0.2.1", day)),
+                batch.write("a-again.eml", &report("192.0.2.1", day), &auth()),
                 FailureWrite::AlreadyIngested
             );
             let files = batch.commit().unwrap();
@@ -480,7 +535,7 @@ mod tests {
             }
             let batch = store.failures_batch().unwrap();
             assert_eq!(
-                batch.write("c.eml", &report("192.0.2.2", day + 60)),
+                batch.write("c.eml", &report("192.0.2.2", day + 60), &auth()),
                 FailureWrite::AlreadyIngested
             );
         }
@@ -490,6 +545,7 @@ mod tests {
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].report, report("192.0.2.1", day));
         assert_eq!(rows[0].source, "a.eml");
+        assert_eq!(rows[0].auth, Some(auth()));
         assert_eq!(rows[1].at, day + 60);
         let later = DateTime::from_timestamp(day + 30, 0).unwrap();
         assert_eq!(

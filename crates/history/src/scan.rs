@@ -503,17 +503,26 @@ pub fn aggregate_rows_of(df: &DataFrame) -> PolarsResult<Vec<AggregateRow>> {
     let flag = |name: &str| -> PolarsResult<BooleanChunked> {
         Ok(df.column(name)?.cast(&DataType::Boolean)?.bool()?.clone())
     };
-    // RFC 9990 columns, absent from frames of files written before them.
+    // RFC 9990 and report authentication columns, absent from frames of
+    // files written before them.
     let optional = |name: &str| -> PolarsResult<Option<StringChunked>> {
         match df.column(name) {
             Ok(c) => Ok(Some(c.cast(&DataType::String)?.str()?.clone())),
             Err(_) => Ok(None),
         }
     };
-    let rfc9990: Vec<Option<StringChunked>> = ["np", "testing", "discovery_method", "generator"]
-        .iter()
-        .map(|n| optional(n))
-        .collect::<PolarsResult<_>>()?;
+    let rfc9990: Vec<Option<StringChunked>> = [
+        "np",
+        "testing",
+        "discovery_method",
+        "generator",
+        "report_auth",
+        "report_from",
+        "report_auth_detail",
+    ]
+    .iter()
+    .map(|n| optional(n))
+    .collect::<PolarsResult<_>>()?;
     let mut rfc9990_iters: Vec<Option<_>> = rfc9990
         .iter()
         .map(|c| c.as_ref().map(|c| c.iter()))
@@ -541,7 +550,7 @@ pub fn aggregate_rows_of(df: &DataFrame) -> PolarsResult<Vec<AggregateRow>> {
         let mut o = || t.next().flatten().map(str::to_string);
         let [domain, org_name, report_id, source, adkim, aspf, p, sp, source_ip, disposition, dmarc_dkim, dmarc_spf, reasons, header_from, envelope_from, envelope_to, dkim_domains, dkim_selectors, dkim_results, spf_domains, spf_results, category, cause, provider, action] =
             std::array::from_fn(|_| o());
-        let [np, testing, discovery_method, generator]: [Option<String>; 4] =
+        let [np, testing, discovery_method, generator, report_auth, report_from, report_auth_detail]: [Option<String>; 7] =
             std::array::from_fn(|i| {
                 rfc9990_iters[i]
                     .as_mut()
@@ -566,6 +575,9 @@ pub fn aggregate_rows_of(df: &DataFrame) -> PolarsResult<Vec<AggregateRow>> {
             testing,
             discovery_method,
             generator,
+            report_auth,
+            report_from,
+            report_auth_detail,
             source_ip: source_ip.unwrap_or_default(),
             count: count.next().flatten().unwrap_or(0),
             disposition,

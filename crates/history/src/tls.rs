@@ -26,6 +26,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use authwarden_aggregate::{TlsFailure, TlsPolicyRow, TlsReport};
+use authwarden_api::reports::ReportAuth;
 use chrono::{DateTime, Utc};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -60,6 +61,11 @@ pub fn tls_schema() -> Vec<(&'static str, DataType)> {
         ("mx_hosts", String),
         ("successful", UInt64),
         ("failed", UInt64),
+        // The report message's authentication (files written before read
+        // them back as nulls).
+        ("report_auth", String),
+        ("report_from", String),
+        ("report_auth_detail", String),
     ]
 }
 
@@ -96,6 +102,7 @@ fn time_column(name: &str, values: Vec<i64>) -> Column {
 fn frames(
     source: &str,
     report: &TlsReport,
+    auth: &ReportAuth,
     indexes: &[usize],
 ) -> PolarsResult<(DataFrame, DataFrame)> {
     let h = &report.header;
@@ -147,6 +154,12 @@ fn frames(
                 "failed".into(),
                 ps.iter().map(|(_, p)| p.failed).collect::<Vec<_>>(),
             ),
+            Column::new(
+                "report_auth".into(),
+                vec![(!auth.status.is_empty()).then(|| auth.status.clone()); n],
+            ),
+            Column::new("report_from".into(), vec![auth.from.clone(); n]),
+            Column::new("report_auth_detail".into(), vec![auth.detail.clone(); n]),
         ],
     )?;
     let fs: Vec<_> = ps
@@ -459,6 +472,16 @@ fn policy_rows(df: &DataFrame) -> PolarsResult<Vec<(u32, TlsPolicyRow)>> {
     let mx = strs(df, "mx_hosts")?;
     let ok = u64s(df, "successful")?;
     let failed = u64s(df, "failed")?;
+    // Absent from files written before the report messages were checked.
+    let optional = |name: &str| -> PolarsResult<Vec<Option<String>>> {
+        match df.column(name) {
+            Ok(_) => strs(df, name),
+            Err(_) => Ok(vec![None; df.height()]),
+        }
+    };
+    let auth = optional("report_auth")?;
+    let from = optional("report_from")?;
+    let detail = optional("report_auth_detail")?;
     Ok((0..df.height())
         .map(|i| {
             let s = |v: &Vec<Option<String>>| v[i].clone().unwrap_or_default();
@@ -480,6 +503,11 @@ fn policy_rows(df: &DataFrame) -> PolarsResult<Vec<(u32, TlsPolicyRow)>> {
                     successful: ok[i],
                     failed: failed[i],
                     failures: Vec::new(),
+                    auth: auth[i].clone().map(|status| ReportAuth {
+                        status,
+                        from: from[i].clone(),
+                        detail: detail[i].clone(),
+                    }),
                 },
             )
         })
@@ -524,7 +552,7 @@ impl TlsBatch<'_> {
     /// Writes a report (from `source`) unless the history holds it: one
     /// file per policy domain in each dataset (none in `tls_failures` for
     /// a domain without failure details).
-    pub fn write(&self, source: &str, report: &TlsReport) -> Result<TlsWrite> {
+    pub fn write(&self, source: &str, report: &TlsReport, auth: &ReportAuth) -> Result<TlsWrite> {
         let key = (
             report.header.org_name.clone(),
             report.header.report_id.clone(),
@@ -551,7 +579,7 @@ impl TlsBatch<'_> {
         let date = aggregate_date(report.header.begin);
         for (domain, indexes) in by_domain {
             let rel = format!("domain={}/date={date}/{name}", partition_domain(domain));
-            let (mut policies, mut failures) = frames(source, report, &indexes)?;
+            let (mut policies, mut failures) = frames(source, report, auth, &indexes)?;
             if failures.height() > 0 {
                 write_parquet_atomic(&self.store.tls_failures_dir().join(&rel), &mut failures)?;
             }
@@ -647,7 +675,13 @@ mod tests {
         let t = Utc.with_ymd_and_hms(2026, 11, 2, 0, 0, 0).unwrap();
         {
             let batch = store.tls_batch().unwrap();
-            let w = batch.write("a.json", &report("r1", t.timestamp())).unwrap();
+            let w = batch
+                .write(
+                    "a.json",
+                    &report("r1", t.timestamp()),
+                    &ReportAuth::not_mail(),
+                )
+                .unwrap();
             assert!(matches!(
                 w,
                 TlsWrite::New {
@@ -657,11 +691,21 @@ mod tests {
                 }
             ));
             assert_eq!(
-                batch.write("b.json", &report("r1", t.timestamp())).unwrap(),
+                batch
+                    .write(
+                        "b.json",
+                        &report("r1", t.timestamp()),
+                        &ReportAuth::not_mail()
+                    )
+                    .unwrap(),
                 TlsWrite::AlreadyIngested
             );
             batch
-                .write("c.json", &report("r2", t.timestamp() + 86400 * 40))
+                .write(
+                    "c.json",
+                    &report("r2", t.timestamp() + 86400 * 40),
+                    &ReportAuth::not_mail(),
+                )
                 .unwrap();
             batch.commit().unwrap();
         }
@@ -693,7 +737,9 @@ mod tests {
         let batch = store.tls_batch().unwrap();
         assert!(batch.contains("Org", "r1") && batch.contains("Org", "r2"));
         assert_eq!(
-            batch.write("d.json", &report("r2", 0)).unwrap(),
+            batch
+                .write("d.json", &report("r2", 0), &ReportAuth::not_mail())
+                .unwrap(),
             TlsWrite::AlreadyIngested
         );
     }

@@ -45,7 +45,10 @@ use authwarden_history::{
 use authwarden_imap::{fetch_new, Disposition, ImapSettings, ImapState, Security};
 use serde::Serialize;
 
+use crate::report_auth::{aggregate_reporter, ReportAuthCounts, ReportAuthenticator};
 use crate::setup;
+use authwarden_api::reports::{report_auth, ReportAuth};
+use authwarden_verify::report::contact_domain;
 
 /// The reverse DNS of one run: the resolver, the PTR cache that the worker
 /// threads share, and what was asked.
@@ -692,6 +695,14 @@ pub struct IngestSummary {
     /// The DMARC failure reports (RFC 6591 / RFC 9991) of the batch,
     /// metadata only; their unreadable inputs are in `errors`.
     pub failures: FailureIngestSummary,
+    /// New reports refused because their reporter did not authenticate the
+    /// message that carried them (`[ingest] require_authenticated`; each is
+    /// also in `errors`).
+    pub refused: usize,
+    /// The check of the report messages; absent when `[ingest]
+    /// authenticate` is off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report_auth: Option<ReportAuthCounts>,
 }
 
 /// What `ingest` did with DMARC failure reports.
@@ -753,6 +764,13 @@ enum Outcome {
     Tls(TlsWrite),
     /// A DMARC failure report, taken into the batch or already held.
     Failure(FailureWrite),
+    /// A new report that its reporter did not authenticate, refused
+    /// (`[ingest] require_authenticated`); `retry` when the check was
+    /// incomplete (a DNS failure), so a later run tries again.
+    Refused {
+        reason: String,
+        retry: bool,
+    },
 }
 
 impl IngestSummary {
@@ -788,6 +806,10 @@ impl IngestSummary {
             }
             Outcome::Duplicate => self.duplicates += 1,
             Outcome::Unreadable(reason) => self.error(source, reason),
+            Outcome::Refused { reason, .. } => {
+                self.refused += 1;
+                self.error(source, reason);
+            }
             Outcome::Failure(write) => {
                 self.failures.reports += 1;
                 match write {
@@ -849,6 +871,19 @@ fn ingest_payload(
     limits: &Limits,
     rdns: Option<&ReverseDns>,
 ) -> Result<Outcome, HistoryError> {
+    let checker = batches.auth;
+    // The authentication of a new report, and whether it is refused.
+    let authenticate = |reporter: Option<String>| -> (ReportAuth, Option<Outcome>) {
+        let Some(checker) = checker else {
+            return (ReportAuth::default(), None);
+        };
+        let auth = checker.report(payload, reporter.as_deref());
+        let refused = checker.refuses(&auth).map(|reason| Outcome::Refused {
+            reason,
+            retry: auth.status == report_auth::INCOMPLETE,
+        });
+        (auth, refused)
+    };
     if payload.is_failure_report() {
         // Metadata only (authwarden_aggregate::arf): the reported message's
         // body and headers are never kept. Another feedback type (abuse,
@@ -856,7 +891,16 @@ fn ingest_payload(
         // message goes to the invalid folder) with what it is.
         return Ok(match payload.parse_failure(limits) {
             Ok(authwarden_aggregate::ArfOutcome::Failure(r)) => {
-                Outcome::Failure(batches.failures.write(payload.source(), &r))
+                if batches.failures.contains(&r) {
+                    return Ok(Outcome::Failure(FailureWrite::AlreadyIngested));
+                }
+                // The reporter the report names: its Reporting-MTA.
+                let reporter = r.reporting_mta.as_deref().and_then(contact_domain);
+                let (auth, refused) = authenticate(reporter);
+                match refused {
+                    Some(o) => o,
+                    None => Outcome::Failure(batches.failures.write(payload.source(), &r, &auth)),
+                }
             }
             Ok(authwarden_aggregate::ArfOutcome::Ignored { feedback_type }) => Outcome::Unreadable(
                 format!("a feedback report of type {feedback_type}, not a DMARC report"),
@@ -866,10 +910,28 @@ fn ingest_payload(
     }
     if payload.is_tls_report(limits) {
         return match payload.parse_tls(limits) {
-            Ok(report) => batches
-                .tls
-                .write(payload.source(), &report)
-                .map(Outcome::Tls),
+            Ok(report) => {
+                let h = &report.header;
+                if batches.tls.contains(&h.org_name, &h.report_id) {
+                    return batches
+                        .tls
+                        .write(payload.source(), &report, &ReportAuth::default())
+                        .map(Outcome::Tls);
+                }
+                let reporter = h
+                    .contact_info
+                    .as_deref()
+                    .and_then(contact_domain)
+                    .or_else(|| contact_domain(&h.org_name));
+                let (auth, refused) = authenticate(reporter);
+                match refused {
+                    Some(o) => Ok(o),
+                    None => batches
+                        .tls
+                        .write(payload.source(), &report, &auth)
+                        .map(Outcome::Tls),
+                }
+            }
             Err(e) => Ok(Outcome::Unreadable(e.to_string())),
         };
     }
@@ -898,14 +960,27 @@ fn ingest_payload(
     };
     let mut start: Option<ReportStart> = None;
     let mut failure: Option<HistoryError> = None;
+    let mut refused: Option<Outcome> = None;
+    let mut auth = ReportAuth::default();
     let mut messages = 0u64;
     let source = payload.source();
     let parsed = payload.parse_with(limits, |header, record| {
-        if failure.is_some() {
+        if failure.is_some() || refused.is_some() {
             return;
         }
         if start.is_none() {
             match batch.start(header) {
+                Ok(ReportStart::New(writer)) => {
+                    let m = &header.metadata;
+                    let (a, r) = authenticate(aggregate_reporter(&m.org_name, &m.email));
+                    if r.is_some() {
+                        batch.abort(writer);
+                        refused = r;
+                        return;
+                    }
+                    auth = a;
+                    start = Some(ReportStart::New(writer));
+                }
                 Ok(s) => start = Some(s),
                 Err(e) => {
                     failure = Some(e);
@@ -918,12 +993,18 @@ fn ingest_payload(
             let class =
                 classifier.classify_with_ptr(policy, &record, ptr_of(&names, &record.source_ip));
             messages = messages.saturating_add(record.count);
-            let row = AggregateRow::new(source, &header.metadata, policy, &record, class);
+            let mut row = AggregateRow::new(source, &header.metadata, policy, &record, class);
+            if !auth.status.is_empty() {
+                row.set_report_auth(&auth);
+            }
             if let Err(e) = writer.push(row) {
                 failure = Some(e);
             }
         }
     });
+    if let Some(refused) = refused {
+        return Ok(refused);
+    }
     let abort = |start: Option<ReportStart>| {
         if let Some(ReportStart::New(writer)) = start {
             batch.abort(writer);
@@ -943,7 +1024,17 @@ fn ingest_payload(
     let start = match start {
         Some(s) => s,
         // A report without records.
-        None => batch.start(&header)?,
+        None => match batch.start(&header)? {
+            ReportStart::New(writer) => {
+                let m = &header.metadata;
+                if let (_, Some(r)) = authenticate(aggregate_reporter(&m.org_name, &m.email)) {
+                    batch.abort(writer);
+                    return Ok(r);
+                }
+                ReportStart::New(writer)
+            }
+            other => other,
+        },
     };
     Ok(match start {
         ReportStart::New(writer) => Outcome::New {
@@ -956,11 +1047,13 @@ fn ingest_payload(
     })
 }
 
-/// The three appends of an ingest: aggregate, TLS and failure reports.
+/// The three appends of an ingest: aggregate, TLS and failure reports,
+/// with the check of the report messages.
 struct Batches<'a> {
     aggregate: &'a AggregateBatch<'a>,
     tls: &'a TlsBatch<'a>,
     failures: &'a FailuresBatch<'a>,
+    auth: Option<&'a ReportAuthenticator>,
 }
 
 impl Batches<'_> {
@@ -997,6 +1090,11 @@ fn ingest_files(
         |p| ingest_payload(p, batch, &classifier, limits, rdns),
         |outcome| match outcome {
             Ok(Outcome::Unreadable(reason)) => Some(reason.clone()),
+            // Refused for good; an incomplete check is tried again.
+            Ok(Outcome::Refused {
+                reason,
+                retry: false,
+            }) => Some(reason.clone()),
             _ => None,
         },
     );
@@ -1071,7 +1169,10 @@ async fn ingest_imap(
             payloads += 1;
             match ingest_payload(payload, batch, &classifier, limits, rdns) {
                 Ok(outcome) => {
-                    unreadable |= matches!(outcome, Outcome::Unreadable(_));
+                    // A refused report too (also one whose check was
+                    // incomplete: a kept message is not offered again).
+                    unreadable |=
+                        matches!(outcome, Outcome::Unreadable(_) | Outcome::Refused { .. });
                     summary.add(payload.source(), outcome);
                 }
                 Err(e) => {
@@ -1101,8 +1202,8 @@ async fn ingest_imap(
             *fatal = Some(anyhow::Error::new(e).context("cannot write the history's seen index"));
             return Disposition::Keep;
         }
-        // A message with one unreadable attachment needs a look even when
-        // its other reports went in.
+        // A message with one unreadable (or refused) attachment needs a
+        // look even when its other reports went in.
         if unreadable {
             Disposition::Invalid
         } else {
@@ -1173,12 +1274,14 @@ pub async fn ingest_all(
     let failures = store
         .failures_batch()
         .with_context(|| format!("cannot open the history in {}", store.root().display()))?;
+    let mut warnings = Vec::new();
+    let checker = ReportAuthenticator::new(config, &mut warnings);
     let batch = Batches {
         aggregate: &aggregate,
         tls: &tls,
         failures: &failures,
+        auth: checker.as_ref(),
     };
-    let mut warnings = Vec::new();
     let cache_file = PtrCache::path_in(&config.history_dir);
     let rdns = (reverse_dns && config.ingest.reverse_dns)
         .then(|| ReverseDns::new(config, Some(&cache_file), &mut warnings))
@@ -1210,6 +1313,8 @@ pub async fn ingest_all(
     if let (Ok(()), Some(imap)) = (&ingested, imap_config) {
         ingested = ingest_imap(imap, &batch, &limits, rdns.as_ref(), &mut summary).await;
     }
+    summary.report_auth = checker.as_ref().map(|c| c.counts());
+    drop(checker);
     // The answers are kept even when the history could not be written.
     if let Some(rdns) = &rdns {
         rdns.save(&cache_file, &mut warnings);

@@ -416,6 +416,15 @@ pub async fn run_job_mode(
         .collect();
     ctx.failures =
         crate::failures::failures_context(job, &store, &failure_domains, window.start, window.end);
+    // Whether the period's reports came from their reporters.
+    let report_domains: Vec<String> = outcome.domains.iter().map(|d| d.domain.clone()).collect();
+    ctx.report_auth = crate::report_auth::authenticity_context(
+        job,
+        &store,
+        &report_domains,
+        window.start,
+        window.end,
+    );
     if job == Cadence::Annual {
         ctx.as_built = crate::register::register(&outcome, ctx.rollout.as_ref(), &ctx.resolved);
     }
@@ -760,6 +769,7 @@ fn build_context(
         data_gaps: Vec::new(),
         tls: None,
         failures: None,
+        report_auth: None,
     }
     .with_timezone_note(config)
 }

@@ -24,6 +24,7 @@ pub mod intake;
 pub mod job;
 pub mod plan;
 pub mod register;
+pub mod report_auth;
 pub mod report_rows;
 pub mod setup;
 pub mod shard;

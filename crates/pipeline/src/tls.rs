@@ -381,12 +381,24 @@ mod tests {
         let store = HistoryStore::new(dir.path());
         {
             let b = store.tls_batch().unwrap();
-            b.write("a", &report("oct", (2026, 10, 5), 990, 10))
-                .unwrap();
-            b.write("b", &report("nov1", (2026, 11, 2), 900, 100))
-                .unwrap();
-            b.write("c", &report("nov2", (2026, 11, 20), 950, 50))
-                .unwrap();
+            b.write(
+                "a",
+                &report("oct", (2026, 10, 5), 990, 10),
+                &authwarden_api::reports::ReportAuth::not_mail(),
+            )
+            .unwrap();
+            b.write(
+                "b",
+                &report("nov1", (2026, 11, 2), 900, 100),
+                &authwarden_api::reports::ReportAuth::not_mail(),
+            )
+            .unwrap();
+            b.write(
+                "c",
+                &report("nov2", (2026, 11, 20), 950, 50),
+                &authwarden_api::reports::ReportAuth::not_mail(),
+            )
+            .unwrap();
         }
         let start = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
         let end = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();

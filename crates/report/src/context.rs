@@ -81,6 +81,63 @@ pub struct ReportContext {
     /// (`ruf=`).
     #[serde(default)]
     pub failures: Option<FailureReports>,
+    /// Whether the reports of the period came from their reporters: the
+    /// mail that carried each was checked at ingest; `None` when the period
+    /// has no report.
+    #[serde(default)]
+    pub report_auth: Option<ReportAuthenticity>,
+}
+
+/// The report-authenticity section: of the period's aggregate, TLS and
+/// failure reports, how many came in mail that the reporter's domain
+/// authenticated, and each one that did not.
+///
+/// Reporters, report ids and details come from strangers' mail: templates
+/// show them escaped (double braces) and never as links.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportAuthenticity {
+    /// The period, e.g. `2026-11`.
+    pub period: String,
+    /// Reports of the period, all kinds.
+    pub reports: u64,
+    /// The reports by kind, e.g. `162 aggregate, 162 TLS, 5 failure`.
+    pub by_kind: String,
+    /// Those whose mail the reporter's domain authenticated.
+    pub authenticated: u64,
+    /// The domains that authenticated them, e.g. `google.com, microsoft.com`.
+    pub senders: String,
+    /// Those that did not (possibly forged).
+    pub flagged: u64,
+    /// Those whose check was incomplete (a DNS failure at ingest).
+    pub incomplete: u64,
+    /// Report files that were no mail: nothing to check.
+    pub not_mail: u64,
+    /// Reports ingested without the check (before it existed, or with
+    /// `[ingest] authenticate = false`).
+    pub unchecked: u64,
+    /// Every report of the period was authenticated.
+    pub all_authenticated: bool,
+    /// The flagged reports, first ones.
+    pub lines: Vec<FlaggedReport>,
+    /// How many more flagged reports there are than listed.
+    pub lines_more: u64,
+}
+
+/// One report whose reporter did not authenticate the mail it came in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlaggedReport {
+    /// `aggregate`, `TLS` or `failure`.
+    pub kind: String,
+    /// The domain the report is about.
+    pub domain: String,
+    /// The reporter the report names (its organization).
+    pub reporter: String,
+    /// The report id (empty for a failure report).
+    pub report_id: String,
+    /// The file or message it came from.
+    pub source: String,
+    /// Why it is flagged.
+    pub detail: String,
 }
 
 /// The failure-report section: per domain, the failures receivers
@@ -896,6 +953,34 @@ impl ReportContext {
             data_gaps: Vec::new(),
             tls: Some(TlsReports::sample()),
             failures: Some(FailureReports::sample()),
+            report_auth: Some(ReportAuthenticity::sample()),
+        }
+    }
+}
+
+impl ReportAuthenticity {
+    /// A made-up section that uses every field (see [`ReportContext::sample`]).
+    pub fn sample() -> ReportAuthenticity {
+        ReportAuthenticity {
+            period: "2026-11".into(),
+            reports: 64,
+            by_kind: "31 aggregate, 31 TLS, 2 failure".into(),
+            authenticated: 60,
+            senders: "google.com, microsoft.com".into(),
+            flagged: 2,
+            incomplete: 1,
+            not_mail: 1,
+            unchecked: 0,
+            all_authenticated: false,
+            lines: vec![FlaggedReport {
+                kind: "aggregate".into(),
+                domain: "example.com".into(),
+                reporter: "google.com".into(),
+                report_id: "1234567890".into(),
+                source: "reports/2026-11.mbox#message-17".into(),
+                detail: "google.com did not authenticate it: DKIM not aligned: signed with d=unrelated.example instead of the From domain".into(),
+            }],
+            lines_more: 1,
         }
     }
 }

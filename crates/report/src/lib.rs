@@ -21,10 +21,10 @@ pub use chart::{
 };
 pub use context::{
     percent, AsBuiltDomain, Chart, DataGap, DomainSection, DomainStatus, Fact, FailingSource,
-    FailureDomain, FailureReports, FailureSourceLine, FindingRow, FindingStatus, MailDomain,
-    MailSummary, NewSource, OverviewRow, PassedCheck, ProfileRule, ProfileTable, ReportContext,
-    RolloutChange, RolloutDomain, RolloutTimeline, Summary, TlsDomain, TlsFailureLine,
-    TlsPolicyLine, TlsReports, TlsTrendPoint,
+    FailureDomain, FailureReports, FailureSourceLine, FindingRow, FindingStatus, FlaggedReport,
+    MailDomain, MailSummary, NewSource, OverviewRow, PassedCheck, ProfileRule, ProfileTable,
+    ReportAuthenticity, ReportContext, RolloutChange, RolloutDomain, RolloutTimeline, Summary,
+    TlsDomain, TlsFailureLine, TlsPolicyLine, TlsReports, TlsTrendPoint,
 };
 pub use plan::{PlanSection, PlanStep};
 pub use render::{RenderError, Rendered, Renderer};

@@ -508,6 +508,14 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../../templates/partials/failure-reports.txt.hbs"),
     ),
     (
+        "partials/report-auth.html.hbs",
+        include_str!("../../../templates/partials/report-auth.html.hbs"),
+    ),
+    (
+        "partials/report-auth.txt.hbs",
+        include_str!("../../../templates/partials/report-auth.txt.hbs"),
+    ),
+    (
         "partials/summary.html.hbs",
         include_str!("../../../templates/partials/summary.html.hbs"),
     ),

@@ -163,7 +163,7 @@ fn belongs(v: &Verification, sender: &Sender, catalog: &Catalog) -> bool {
 }
 
 /// Why `v` did not pass DMARC, in words.
-fn failure_reason(v: &Verification) -> String {
+pub(crate) fn failure_reason(v: &Verification) -> String {
     let mut parts = Vec::new();
     let aligned: Vec<_> = v.dkim.iter().filter(|d| d.aligned_relaxed).collect();
     if v.dkim.is_empty() {

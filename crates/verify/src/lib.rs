@@ -16,6 +16,7 @@
 pub mod authtest;
 pub mod bridge;
 mod envelope;
+pub mod report;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -185,10 +186,63 @@ impl Verification {
     }
 }
 
-/// Verifies `raw` with DNS from `resolver`.
+/// Verifies `raw` with DNS from `resolver` (a [`Verifier`] for one message).
 pub async fn verify(
     raw: &[u8],
     resolver: Arc<dyn Resolver>,
+    options: &VerifyOptions,
+) -> Result<Verification, VerifyError> {
+    Verifier::start(resolver, options.timeout)
+        .await?
+        .verify(raw, options)
+        .await
+}
+
+/// Verifies many messages with one DNS bridge: the report intake checks
+/// every report message with one, instead of starting a bridge per message.
+/// The bridge's tasks run on the runtime it was started on.
+pub struct Verifier {
+    resolver: Arc<dyn Resolver>,
+    authenticator: MessageAuthenticator,
+    // Stops the bridge when the verifier is dropped; declared last, so the
+    // authenticator that asks it goes first.
+    _bridge: bridge::Bridge,
+}
+
+impl Verifier {
+    /// Starts the bridge to `resolver`; `timeout` bounds one DNS query
+    /// (5 s when `None`).
+    pub async fn start(
+        resolver: Arc<dyn Resolver>,
+        timeout: Option<Duration>,
+    ) -> Result<Verifier, VerifyError> {
+        let bridge = bridge::Bridge::start(resolver.clone())
+            .await
+            .map_err(|e| VerifyError::Bridge(e.to_string()))?;
+        let timeout = timeout.unwrap_or(Duration::from_secs(5));
+        let authenticator =
+            MessageAuthenticator(bridge.resolver(timeout).map_err(VerifyError::Bridge)?);
+        Ok(Verifier {
+            resolver,
+            authenticator,
+            _bridge: bridge,
+        })
+    }
+
+    /// Verifies `raw`; `options.timeout` is the one given to [`Verifier::start`].
+    pub async fn verify(
+        &self,
+        raw: &[u8],
+        options: &VerifyOptions,
+    ) -> Result<Verification, VerifyError> {
+        verify_with(raw, &self.resolver, &self.authenticator, options).await
+    }
+}
+
+async fn verify_with(
+    raw: &[u8],
+    resolver: &Arc<dyn Resolver>,
+    authenticator: &MessageAuthenticator,
     options: &VerifyOptions,
 ) -> Result<Verification, VerifyError> {
     if raw.len() > MAX_MESSAGE_BYTES {
@@ -215,13 +269,6 @@ pub async fn verify(
     let envelope = envelope::envelope(&message.headers, options);
     let from_domain = from_domain(&message);
 
-    let bridge = bridge::Bridge::start(resolver.clone())
-        .await
-        .map_err(|e| VerifyError::Bridge(e.to_string()))?;
-    let timeout = options.timeout.unwrap_or(Duration::from_secs(5));
-    let authenticator =
-        MessageAuthenticator(bridge.resolver(timeout).map_err(VerifyError::Bridge)?);
-
     // DKIM, then RFC 8301 on top.
     let outputs = authenticator.verify_dkim(&message).await;
     let mut dkim = Vec::new();
@@ -233,7 +280,7 @@ pub async fn verify(
         let key_bits = if sig.a == Algorithm::Ed25519Sha256 {
             None
         } else {
-            rsa_key_bits(&resolver, &sig.s, &sig.d).await
+            rsa_key_bits(resolver, &sig.s, &sig.d).await
         };
         if sig.a == Algorithm::RsaSha1 && result == "pass" {
             result = "fail".into();
@@ -362,7 +409,6 @@ pub async fn verify(
     };
 
     let bulk = bulk_headers(&message, &outputs, from_domain.as_deref());
-    drop(bridge);
     Ok(Verification {
         envelope,
         dkim,

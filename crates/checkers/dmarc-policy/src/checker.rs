@@ -176,6 +176,9 @@ impl Checker for DmarcPolicy {
                 }
             },
         };
+        if let Some(f) = unauthenticated_reports(ctx, &run.domain) {
+            run.push(f);
+        }
         CheckOutput {
             findings: run.findings,
             proposals: run.proposals,
@@ -822,6 +825,64 @@ fn applied_policy(source: RecordSource, record: &DmarcRecord) -> (Policy, &'stat
         _ => "p",
     };
     (record.applied_policy(source), tag)
+}
+
+/// How far back [`DMARC_REPORTS_NOT_AUTHENTICATED`] looks.
+const REPORT_WINDOW_DAYS: i64 = 31;
+
+/// How many reports the finding's evidence names.
+const REPORTS_SHOWN: usize = 5;
+
+/// DMARC017: the aggregate reports about `domain` of the last 31 days whose
+/// carrying message the reporter did not authenticate (rows of the history,
+/// `report_auth` = `not-authenticated`), one finding naming the first few.
+fn unauthenticated_reports(ctx: &CheckContext, domain: &str) -> Option<Finding> {
+    use authwarden_api::reports::{report_auth, AggregateSourceExt};
+    let source = ctx.extensions.get::<AggregateSourceExt>()?;
+    let now = ctx.clock.now();
+    let since = now - chrono::Duration::days(REPORT_WINDOW_DAYS);
+    let rows = source.0.rows(domain, since, now);
+    // One entry per report: (org_name, report_id) → (detail, source).
+    let mut flagged: std::collections::BTreeMap<(String, String), (String, String)> =
+        std::collections::BTreeMap::new();
+    let mut reports = BTreeSet::new();
+    for r in &rows {
+        reports.insert((r.org_name.as_str(), r.report_id.as_str()));
+        if r.report_auth.as_deref() == Some(report_auth::NOT_AUTHENTICATED) {
+            flagged
+                .entry((r.org_name.clone(), r.report_id.clone()))
+                .or_insert_with(|| {
+                    (
+                        r.report_auth_detail.clone().unwrap_or_default(),
+                        r.source.clone(),
+                    )
+                });
+        }
+    }
+    if flagged.is_empty() {
+        return None;
+    }
+    let reporters: BTreeSet<&str> = flagged.keys().map(|(o, _)| o.as_str()).collect();
+    let n = flagged.len();
+    let mut f = Finding::new(
+        CHECKER_ID,
+        &DMARC_REPORTS_NOT_AUTHENTICATED,
+        domain,
+        format!(
+            "{n} of the {} aggregate reports about {domain} in the last {REPORT_WINDOW_DAYS} days came in mail that the reporter ({}) did not authenticate: their figures may be forged",
+            reports.len(),
+            reporters.into_iter().collect::<Vec<_>>().join(", ")
+        ),
+    )
+    .help("look at the reports in the evidence; delete forged ones from the history and set `[ingest] require_authenticated = true` to refuse such reports (see `authwarden explain DMARC017`)")
+    .evidence("reports", n.to_string());
+    for (i, ((org, id), (detail, source))) in flagged.iter().take(REPORTS_SHOWN).enumerate() {
+        f = f.evidence(
+            &format!("report {}", i + 1),
+            format!("{org} {id} ({source}): {detail}"),
+        );
+    }
+    Some(f)
 }
 
 fn incomplete(domain: &str, name: &str, failure: &str) -> Finding {

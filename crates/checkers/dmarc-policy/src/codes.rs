@@ -271,4 +271,33 @@ declare_codes! {
     /// authoritative name server of the zone answers for the name in the
     /// finding's evidence.
     pub DMARC_CHECK_INCOMPLETE = ("DMARC016", "dmarc-check-incomplete", Severity::Warning);
+
+    /// Aggregate reports about the domain came in mail that their reporter
+    /// did not authenticate.
+    ///
+    /// ## What it checks
+    /// The aggregate reports of the last 31 days in the history. At ingest,
+    /// the mail message that carried each report was verified (DKIM, and
+    /// SPF where a trusted `Received` header names the client) and its
+    /// `From` domain compared with the reporter the report names (the domain
+    /// of `report_metadata/email`). A report is flagged when the message's
+    /// domain is not the reporter's, or when the reporter's domain did not
+    /// authenticate it (no From-aligned DKIM signature verified, no aligned
+    /// SPF pass).
+    ///
+    /// ## Why it matters
+    /// RFC 9990 (section 4.5) asks that report messages pass DMARC for the
+    /// reporter's domain, because anyone can mail a report that claims to
+    /// come from google.com. A forged report can make a spoofing source look
+    /// like a legitimate one, or invent failures, and so steer the rollout:
+    /// its figures are in the history and the report like any other's.
+    ///
+    /// ## How to fix
+    /// Look at the reports listed in the evidence (their `source` names the
+    /// file or message). If they are forged, delete their rows from the
+    /// history and set `[ingest] require_authenticated = true` to refuse
+    /// such reports from now on. If they are genuine, the reporter's mail
+    /// was changed on the way (a gateway that rewrites messages breaks the
+    /// signature): deliver reports to authwarden unmodified.
+    pub DMARC_REPORTS_NOT_AUTHENTICATED = ("DMARC017", "dmarc-reports-not-authenticated", Severity::Warning);
 }

@@ -132,10 +132,94 @@ async fn conventions_hold_and_every_code_is_exercised() {
             &mut seen,
         );
         for f in &fixture.output.findings {
-            if f.code != "DMARC016" {
+            if f.code != "DMARC016" && f.code != "DMARC017" {
                 assert!(f.help.contains("publish TXT"), "{name}: {}", f.help);
             }
         }
     }
+    // DMARC017 comes from the history's report rows, not from DNS.
+    let (domain, output) = with_reports().await;
+    assert_finding_conventions(
+        "reports",
+        "dmarc-policy",
+        &domain,
+        CODES,
+        &output.findings,
+        &mut seen,
+    );
     assert_every_code_seen(CODES, &seen);
+}
+
+/// The healthy fixture with the history's aggregate rows of two reports:
+/// one whose mail google.com authenticated, one re-signed by another domain.
+async fn with_reports() -> (String, CheckOutput) {
+    use authwarden_api::reports::{AggregateRow, AggregateSourceExt, StaticSource};
+    let zone = Zone::load(&fixtures_dir(), "healthy-reject");
+    let clock = FixedClock(Utc.with_ymd_and_hms(2026, 11, 1, 6, 0, 0).unwrap());
+    let begin = Utc
+        .with_ymd_and_hms(2026, 10, 20, 0, 0, 0)
+        .unwrap()
+        .timestamp();
+    let row = |id: &str, auth: &str, from: &str, detail: &str| AggregateRow {
+        org_name: "google.com".into(),
+        report_id: id.into(),
+        source: format!("reports.mbox#{id}"),
+        begin,
+        end: begin + 86_400,
+        domain: zone.domain.clone(),
+        count: 10,
+        report_auth: Some(auth.into()),
+        report_from: Some(from.into()),
+        report_auth_detail: Some(detail.into()),
+        ..Default::default()
+    };
+    let rows = vec![
+        row("r1", "authenticated", "google.com", "DKIM pass for google.com (s=s1)"),
+        row("r1", "authenticated", "google.com", "DKIM pass for google.com (s=s1)"),
+        row(
+            "r2",
+            "not-authenticated",
+            "google.com",
+            "google.com did not authenticate it: DKIM not aligned: signed with d=unrelated.test instead of the From domain",
+        ),
+    ];
+    let mut ctx = CheckContext::new(Arc::new(zone.resolver), Arc::new(clock));
+    ctx.extensions
+        .insert(Arc::new(AggregateSourceExt(Arc::new(StaticSource::new(
+            rows,
+        )))));
+    let output = DmarcPolicy
+        .check(&ctx, &DomainTarget::new(&zone.domain))
+        .await;
+    (zone.domain, output)
+}
+
+#[tokio::test]
+async fn reports_their_reporter_did_not_authenticate_are_flagged() {
+    let (domain, output) = with_reports().await;
+    let flagged: Vec<_> = output
+        .findings
+        .iter()
+        .filter(|f| f.code == "DMARC017")
+        .collect();
+    assert_eq!(flagged.len(), 1, "{:?}", output.findings);
+    let f = flagged[0];
+    assert_eq!(f.domain, domain);
+    assert!(
+        f.message.starts_with("1 of the 2 aggregate reports about"),
+        "{}",
+        f.message
+    );
+    let evidence = f.evidence.get("report 1").unwrap().as_str().unwrap();
+    assert!(
+        evidence.starts_with("google.com r2 (reports.mbox#r2): google.com did not authenticate it"),
+        "{evidence}"
+    );
+    // Without the history's rows, no such finding.
+    assert!(run("healthy-reject")
+        .await
+        .output
+        .findings
+        .iter()
+        .all(|f| f.code != "DMARC017"));
 }

@@ -291,6 +291,7 @@ fn tls_row(ok: u64, failed: u64) -> TlsPolicyRow {
             count: failed,
             ..Default::default()
         }],
+        auth: None,
     }
 }
 
