@@ -463,6 +463,23 @@ pub fn ingest(global: &GlobalArgs, args: &IngestArgs, registry: &Registry) -> an
                 r.cached
             )?;
         }
+        if let Some(a) = &summary.report_auth {
+            writeln!(
+                out,
+                "report mail: {} message{} checked for the reporter's authentication{}",
+                a.messages,
+                plural(a.messages as usize),
+                if a.refused > 0 {
+                    format!(
+                        "; {} report{} refused ([ingest] require_authenticated)",
+                        a.refused,
+                        plural(a.refused as usize)
+                    )
+                } else {
+                    String::new()
+                }
+            )?;
+        }
         for e in &summary.errors {
             writeln!(out, "  error: {}: {}", name(&e.file), text(&e.reason))?;
         }
