@@ -1,6 +1,7 @@
 //! `authwarden history verify` and `history repair`: find the history files
 //! that cannot be read, and set them aside so that the data can be written
-//! again (re-ingesting a report whose rows were lost restores them).
+//! again (re-ingesting a report whose rows were lost restores them);
+//! `history compact`: one file per aggregate-report partition.
 
 use std::io::Write;
 
@@ -21,6 +22,9 @@ pub enum HistoryCommand {
     /// whose rows they held (so ingesting them again writes them anew) and
     /// remove temporary files left by killed writers
     Repair,
+    /// Merge the files of each aggregate-report partition (domain and day)
+    /// into one, atomically; the monthly job does it before its report
+    Compact,
 }
 
 /// Runs a `history` subcommand.
@@ -108,6 +112,35 @@ pub fn run(
                     if repair.forgotten.len() == 1 { "" } else { "s" },
                     repair.removed_temporary.len(),
                     if repair.removed_temporary.len() == 1 { "" } else { "s" },
+                )?;
+            }
+            Ok(EXIT_OK)
+        }
+        HistoryCommand::Compact => {
+            let summary = store.compact_aggregate().with_context(|| {
+                format!("cannot compact the history in {}", store.root().display())
+            })?;
+            if global.format == Format::Json {
+                serde_json::to_writer_pretty(&mut out, &summary)?;
+                writeln!(out)?;
+            } else {
+                for (partition, reason) in &summary.skipped {
+                    writeln!(
+                        out,
+                        "left as it is: {} ({}; see `history verify`)",
+                        display_value(partition, NAME_MAX_CHARS),
+                        display_value(reason, TEXT_MAX_CHARS)
+                    )?;
+                }
+                writeln!(
+                    out,
+                    "{}: {} partition{} compacted, {} files into {} ({} rows)",
+                    store.aggregate_dir().display(),
+                    summary.partitions,
+                    if summary.partitions == 1 { "" } else { "s" },
+                    summary.files_before,
+                    summary.files_after,
+                    summary.rows
                 )?;
             }
             Ok(EXIT_OK)

@@ -2,8 +2,13 @@
 //! its report's metadata and classification, as Hive-partitioned Parquet.
 //!
 //! ```text
+//! <root>/aggregate/domain=<domain>/date=<YYYY-MM-DD>/batch-<time>-<pid>-<n>.parquet
+//!     the rows of one ingest batch's reports of that domain and day
 //! <root>/aggregate/domain=<domain>/date=<YYYY-MM-DD>/<org>-<report_id>.parquet
-//! <root>/aggregate/_seen.json      the (org_name, report_id) already ingested
+//!     a report larger than AGGREGATE_ROW_GROUP rows, streamed on its own
+//! <root>/aggregate/domain=<domain>/date=<YYYY-MM-DD>/compact-<time>-<pid>.parquet
+//!     a partition's files merged (`history compact`, see crate::compact)
+//! <root>/aggregate/_seen.json      each (org_name, report_id) ingested, and its file
 //! <root>/aggregate/.lock           held while a batch is appended
 //! ```
 //!
@@ -15,10 +20,11 @@
 //! hive_types = {'domain': VARCHAR, 'date': VARCHAR})`.
 //!
 //! A report is ingested once: the seen index is checked and updated under
-//! the lock, so the same report from a file and from IMAP counts once. Files
-//! are written before the index; a crash in between leaves files that the
-//! retried ingest rewrites under the same names. A missing or damaged index
-//! is rebuilt from the files (`_` names are skipped by Hive and Spark readers,
+//! the lock, so the same report from a file and from IMAP counts once. A
+//! batch's files are written (and synced, once for all) before the index; a
+//! crash in between leaves files that the index does not name, and the next
+//! batch adopts them (their reports are pointed at them), so nothing is
+//! written twice. A missing or damaged index is rebuilt from the files (`_` names are skipped by Hive and Spark readers,
 //! and do not match `*/*/*.parquet`).
 
 use std::collections::{BTreeMap, HashSet};
@@ -37,10 +43,27 @@ use crate::damage::{parquet_frame_problem, Dataset, ForgottenReport, Quarantined
 use crate::error::{HistoryError, Result};
 use crate::frames::conform;
 use crate::store::{
-    empty_frame, encode_error, read_parquet_file, write_atomic, write_parquet_atomic, IoErrorKept,
-    KeptError,
+    empty_frame, encode_error, read_parquet_file, sync_filesystem, write_atomic,
+    write_parquet_atomic, write_parquet_unsynced, IoErrorKept, KeptError,
 };
 use crate::HistoryStore;
+
+/// The reports of one file: its distinct (org_name, report_id).
+fn file_keys(file: &Path) -> Result<std::collections::BTreeSet<(String, String)>> {
+    let df = read_parquet_file(file, Some(&["org_name", "report_id"]))?;
+    crate::compact::frame_keys(&df).map_err(|e| HistoryError::Corrupt {
+        path: file.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+/// `file` relative to `dir`, as the seen index names it.
+fn relative_to(dir: &Path, file: &Path) -> String {
+    file.strip_prefix(dir)
+        .unwrap_or(file)
+        .to_string_lossy()
+        .into_owned()
+}
 
 /// The partition columns of the aggregate dataset: in the path, not the files.
 pub(crate) const AGGREGATE_PARTITIONS: [&str; 2] = ["domain", "date"];
@@ -221,7 +244,7 @@ struct SeenEntry {
     file: String,
 }
 
-type Seen = BTreeMap<(String, String), String>;
+pub(crate) type Seen = BTreeMap<(String, String), String>;
 
 impl HistoryStore {
     /// The directory of the aggregate dataset.
@@ -463,20 +486,11 @@ impl HistoryStore {
         let dir = self.aggregate_dir();
         let mut seen = Seen::new();
         for (_, _, file) in self.aggregate_files()? {
-            match read_parquet_file(&file, Some(&["org_name", "report_id"])) {
-                Ok(df) => {
-                    let get = |c: &str| {
-                        df.column(c)
-                            .ok()
-                            .and_then(|c| c.str().ok().and_then(|s| s.get(0).map(str::to_string)))
-                    };
-                    if let (Some(org), Some(id)) = (get("org_name"), get("report_id")) {
-                        let rel = file
-                            .strip_prefix(&dir)
-                            .unwrap_or(&file)
-                            .to_string_lossy()
-                            .into_owned();
-                        seen.insert((org, id), rel);
+            match file_keys(&file) {
+                Ok(keys) => {
+                    let rel = relative_to(&dir, &file);
+                    for key in keys {
+                        seen.insert(key, rel.clone());
                     }
                 }
                 Err(e) => self.skip("skipped aggregate file", &e),
@@ -485,7 +499,35 @@ impl HistoryStore {
         Ok(seen)
     }
 
-    fn save_seen(&self, seen: &Seen) -> Result<()> {
+    /// The seen index, with the reports of every file it does not name
+    /// pointed at that file: a batch (or a compaction) that stopped after
+    /// writing its files and before its index wrote them, and their reports
+    /// are in the history. Returns whether the index changed. Called under
+    /// the dataset's lock.
+    pub(crate) fn reconciled_seen(&self) -> Result<(Seen, bool)> {
+        let mut seen = self.load_seen()?;
+        let known: HashSet<String> = seen.values().cloned().collect();
+        let dir = self.aggregate_dir();
+        let mut adopted = false;
+        for (_, _, file) in self.aggregate_files()? {
+            let rel = relative_to(&dir, &file);
+            if known.contains(&rel) {
+                continue;
+            }
+            match file_keys(&file) {
+                Ok(keys) => {
+                    for key in keys {
+                        seen.insert(key, rel.clone());
+                        adopted = true;
+                    }
+                }
+                Err(e) => self.skip("skipped aggregate file", &e),
+            }
+        }
+        Ok((seen, adopted))
+    }
+
+    pub(crate) fn save_seen(&self, seen: &Seen) -> Result<()> {
         let index = SeenIndex {
             reports: seen
                 .iter()
@@ -687,6 +729,8 @@ pub enum ReportStart {
 pub struct AggregateBatch<'s> {
     store: &'s HistoryStore,
     dir: PathBuf,
+    /// `batch-<time>-<pid>`: the stem of the files this batch writes.
+    stamp: String,
     _lock: File,
     inner: Mutex<BatchState>,
 }
@@ -699,11 +743,29 @@ struct BatchState {
     /// Finished since the last commit.
     dirty: bool,
     out: AggregateAppend,
+    /// The rows of the finished small reports not yet written, by partition
+    /// (`domain=<d>/date=<day>`): one file each at the next write.
+    pending: BTreeMap<String, Vec<AggregateRow>>,
+    /// Rows in `pending`.
+    pending_rows: usize,
+    /// Counts the writes of `pending`: part of the files' names.
+    generation: usize,
 }
 
-/// The rows of one new report on their way to its Parquet file.
+/// Rows of small reports a batch holds before it writes them (one file per
+/// partition): bounds a batch's memory. Above it, a partition gets a second
+/// file in the same batch.
+pub const PENDING_ROWS_MAX: usize = 100_000;
+
+/// The rows of one new report on their way to the history: held until the
+/// report is finished (then they go to the batch's file of the partition),
+/// or, for a report larger than [`AGGREGATE_ROW_GROUP`] rows, streamed into
+/// a file of its own in row groups.
 pub struct ReportWriter {
     key: (String, String),
+    /// `domain=<d>/date=<day>`.
+    partition: String,
+    /// The report's own file, when it gets one.
     rel: String,
     path: PathBuf,
     tmp: PathBuf,
@@ -746,14 +808,57 @@ impl ReportWriter {
         self.rows
     }
 
-    /// Adds a row; a full buffer goes to the file as a row group.
+    /// Adds a row; a full buffer goes to the report's own file as a row
+    /// group.
     pub fn push(&mut self, row: AggregateRow) -> Result<()> {
         self.buf.push(row);
         self.rows += 1;
         if self.buf.len() >= AGGREGATE_ROW_GROUP {
+            if self.writer.is_none() {
+                self.open()?;
+            }
             self.flush()?;
         }
         Ok(())
+    }
+
+    /// Opens the report's own file (a temporary name until it is closed).
+    fn open(&mut self) -> Result<()> {
+        let parent = self
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        fs::create_dir_all(&parent).map_err(|source| HistoryError::Write {
+            path: parent.clone(),
+            source,
+        })?;
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = parent.join(format!(
+            ".{name}.tmp-{}-{}",
+            std::process::id(),
+            TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let file = File::create(&tmp).map_err(|source| HistoryError::Write {
+            path: tmp.clone(),
+            source,
+        })?;
+        self.tmp = tmp;
+        match report_file_writer(file, &self.path) {
+            Ok((writer, io_error)) => {
+                self.writer = Some(writer);
+                self.io_error = io_error;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = fs::remove_file(&self.tmp);
+                Err(e)
+            }
+        }
     }
 
     fn flush(&mut self) -> Result<()> {
@@ -824,13 +929,20 @@ impl HistoryStore {
         for path in self.remove_stale_temporary(Dataset::Aggregate)? {
             tracing::info!("removed {}, left by an interrupted ingest", path.display());
         }
-        let seen = self.load_seen()?;
+        self.finish_compaction()?;
+        let (seen, adopted) = self.reconciled_seen()?;
         Ok(AggregateBatch {
             store: self,
             dir,
+            stamp: format!(
+                "batch-{}-{}",
+                chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ"),
+                std::process::id()
+            ),
             _lock: lock,
             inner: Mutex::new(BatchState {
                 seen,
+                dirty: adopted,
                 ..Default::default()
             }),
         })
@@ -879,69 +991,98 @@ impl AggregateBatch<'_> {
             &key.0,
             &key.1,
         );
+        let partition = rel
+            .rsplit_once('/')
+            .map(|(d, _)| d.to_string())
+            .unwrap_or_default();
         let path = self.dir.join(&rel);
-        let parent = path.parent().unwrap_or(&self.dir).to_path_buf();
-        let opened = (|| {
-            fs::create_dir_all(&parent).map_err(|source| HistoryError::Write {
-                path: parent.clone(),
-                source,
-            })?;
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let tmp = parent.join(format!(
-                ".{name}.tmp-{}-{}",
-                std::process::id(),
-                TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-            ));
-            let file = File::create(&tmp).map_err(|source| HistoryError::Write {
-                path: tmp.clone(),
-                source,
-            })?;
-            match report_file_writer(file, &path) {
-                Ok((writer, io_error)) => Ok((tmp, writer, io_error)),
-                Err(e) => {
-                    let _ = fs::remove_file(&tmp);
-                    Err(e)
-                }
-            }
-        })();
-        match opened {
-            Ok((tmp, writer, io_error)) => Ok(ReportStart::New(Box::new(ReportWriter {
-                key,
-                rel,
-                path,
-                tmp,
-                writer: Some(writer),
-                io_error,
-                buf: Vec::new(),
-                rows: 0,
-            }))),
-            Err(e) => {
-                self.state().mine.remove(&key);
-                Err(e)
-            }
-        }
+        Ok(ReportStart::New(Box::new(ReportWriter {
+            key,
+            partition,
+            rel,
+            path,
+            tmp: PathBuf::new(),
+            writer: None,
+            io_error: KeptError::default(),
+            buf: Vec::new(),
+            rows: 0,
+        })))
     }
 
-    /// Completes a report's file; it counts as written from now on (and
-    /// is in the seen index after [`AggregateBatch::commit`]).
+    /// The name of this batch's file of `partition` at `generation`.
+    fn batch_rel(&self, partition: &str, generation: usize) -> String {
+        format!("{partition}/{}-{generation}.parquet", self.stamp)
+    }
+
+    /// Writes the rows of the finished small reports: one file per
+    /// partition, each written whole under a temporary name and renamed,
+    /// then all made durable at once (one `syncfs`, not a sync per file).
+    fn write_pending(&self, state: &mut BatchState) -> Result<()> {
+        let pending = std::mem::take(&mut state.pending);
+        let generation = state.generation;
+        state.pending_rows = 0;
+        state.generation += 1;
+        for (partition, rows) in pending {
+            let path = self.dir.join(self.batch_rel(&partition, generation));
+            let frame = aggregate_frame(&rows).map_err(|source| HistoryError::Encode {
+                path: path.clone(),
+                source,
+            })?;
+            let mut frame = conform(&frame, &aggregate_schema(), &AGGREGATE_PARTITIONS, false)
+                .map_err(|reason| HistoryError::Schema {
+                    table: "aggregate",
+                    reason,
+                })?;
+            write_parquet_unsynced(&path, &mut frame)?;
+        }
+        // One durable commit for all of them, before the index names them.
+        sync_filesystem(&self.dir)
+    }
+
+    /// Completes a report: a large one's own file is closed; a small one's
+    /// rows join the batch's file of its partition, written at
+    /// [`AggregateBatch::commit`] (or earlier when the batch holds
+    /// [`PENDING_ROWS_MAX`] rows). It counts as written from now on, and is
+    /// in the seen index after the commit. Returns the file that holds (or
+    /// will hold) its rows.
     pub fn finish(&self, mut writer: Box<ReportWriter>) -> Result<PathBuf> {
-        if let Err(e) = writer.close() {
-            self.state().mine.remove(&writer.key);
-            return Err(e);
+        if writer.writer.is_some() {
+            if let Err(e) = writer.close() {
+                self.state().mine.remove(&writer.key);
+                return Err(e);
+            }
+            let mut state = self.state();
+            state.seen.insert(writer.key.clone(), writer.rel.clone());
+            state.dirty = true;
+            state.out.rows += writer.rows;
+            state.out.written.push((
+                writer.key.0.clone(),
+                writer.key.1.clone(),
+                writer.path.clone(),
+            ));
+            return Ok(writer.path.clone());
         }
         let mut state = self.state();
-        state.seen.insert(writer.key.clone(), writer.rel.clone());
+        let rel = self.batch_rel(&writer.partition, state.generation);
+        let rows = std::mem::take(&mut writer.buf);
+        state.pending_rows += rows.len();
+        state
+            .pending
+            .entry(writer.partition.clone())
+            .or_default()
+            .extend(rows);
+        state.seen.insert(writer.key.clone(), rel.clone());
         state.dirty = true;
         state.out.rows += writer.rows;
-        state.out.written.push((
-            writer.key.0.clone(),
-            writer.key.1.clone(),
-            writer.path.clone(),
-        ));
-        Ok(writer.path.clone())
+        let path = self.dir.join(&rel);
+        state
+            .out
+            .written
+            .push((writer.key.0.clone(), writer.key.1.clone(), path.clone()));
+        if state.pending_rows >= PENDING_ROWS_MAX {
+            self.write_pending(&mut state)?;
+        }
+        Ok(path)
     }
 
     /// Drops a report whose parse failed: nothing of it stays.
@@ -955,6 +1096,9 @@ impl AggregateBatch<'_> {
     /// (e.g. moving their messages out of the mailbox).
     pub fn commit(&self) -> Result<()> {
         let mut state = self.state();
+        if !state.pending.is_empty() {
+            self.write_pending(&mut state)?;
+        }
         if state.dirty {
             self.store.save_seen(&state.seen)?;
             state.dirty = false;
@@ -1045,6 +1189,144 @@ mod tests {
         ));
     }
 
+    /// `n` small reports `r0..` (one row each), their periods on `days`
+    /// days from 2024-01-01, in one batch; `commit`: whether it commits.
+    fn small_reports(store: &HistoryStore, ids: std::ops::Range<usize>, days: usize, commit: bool) {
+        let batch = store.aggregate_batch().unwrap();
+        for i in ids {
+            let id = format!("r{i}");
+            let mut h = header("org", &id);
+            h.metadata.date_range.begin += 86_400 * (i % days) as i64;
+            let ReportStart::New(mut w) = batch.start(&h).unwrap() else {
+                panic!("a new report");
+            };
+            let mut r = row(&id, i);
+            r.begin = h.metadata.date_range.begin;
+            w.push(r).unwrap();
+            batch.finish(w).unwrap();
+        }
+        if commit {
+            batch.commit().unwrap();
+        } else {
+            // The files, not the index: a crash before the index.
+            let mut state = batch.state();
+            batch.write_pending(&mut state).unwrap();
+        }
+    }
+
+    fn files_of(store: &HistoryStore) -> Vec<String> {
+        partition_files(&store.aggregate_dir())
+            .unwrap()
+            .into_iter()
+            .map(|(d, day, f)| format!("{d}/{day}/{}", f.file_name().unwrap().to_string_lossy()))
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_writes_one_file_per_partition_and_compaction_merges_batches() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = HistoryStore::new(tmp.path());
+        small_reports(&store, 0..30, 3, true);
+        assert_eq!(files_of(&store).len(), 3, "{:?}", files_of(&store));
+        small_reports(&store, 30..60, 3, true);
+        assert_eq!(files_of(&store).len(), 6);
+        // Each report is held once, whichever file holds it.
+        let batch = store.aggregate_batch().unwrap();
+        for i in [0, 29, 30, 59] {
+            assert!(matches!(
+                batch.start(&header("org", &format!("r{i}"))).unwrap(),
+                ReportStart::AlreadyIngested
+            ));
+        }
+        drop(batch);
+        let summary = store.compact_aggregate().unwrap();
+        assert_eq!(
+            (
+                summary.partitions,
+                summary.files_before,
+                summary.files_after,
+                summary.rows
+            ),
+            (3, 6, 3, 60)
+        );
+        let files = files_of(&store);
+        assert_eq!(files.len(), 3);
+        assert!(files.iter().all(|f| f.contains("/compact-")), "{files:?}");
+        assert_eq!(store.load_aggregate().unwrap().height(), 60);
+        // The index points at the merged files and stays exact.
+        for i in 0..60 {
+            assert!(store.aggregate_contains("org", &format!("r{i}")).unwrap());
+        }
+        let seen = store.load_seen().unwrap();
+        assert!(
+            seen.values().all(|rel| rel.contains("/compact-")),
+            "{seen:?}"
+        );
+        // Nothing left to merge.
+        assert_eq!(store.compact_aggregate().unwrap().partitions, 0);
+    }
+
+    #[test]
+    fn a_batch_stopped_before_its_index_is_adopted_not_written_twice() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = HistoryStore::new(tmp.path());
+        small_reports(&store, 0..10, 2, false);
+        assert!(!store.seen_path().exists());
+        // The next batch finds the reports in the files.
+        let batch = store.aggregate_batch().unwrap();
+        assert!(matches!(
+            batch.start(&header("org", "r3")).unwrap(),
+            ReportStart::AlreadyIngested
+        ));
+        batch.commit().unwrap();
+        drop(batch);
+        assert_eq!(store.load_seen().unwrap().len(), 10);
+        assert_eq!(store.load_aggregate().unwrap().height(), 10);
+    }
+
+    #[test]
+    fn a_compaction_stopped_at_any_step_counts_every_row_once() {
+        for stop in [
+            crate::compact::Stop::BeforeSwap,
+            crate::compact::Stop::AfterSwap,
+        ] {
+            let tmp = tempfile::tempdir().unwrap();
+            let store = HistoryStore::new(tmp.path());
+            small_reports(&store, 0..20, 2, true);
+            small_reports(&store, 20..40, 2, true);
+            store.compact_aggregate_until(Some(stop)).unwrap();
+            // Readers never see a partition twice, even now.
+            assert_eq!(store.load_aggregate().unwrap().height(), 40, "{stop:?}");
+            // The next writer completes it: no hidden folder, an exact index.
+            let batch = store.aggregate_batch().unwrap();
+            for i in [0, 39] {
+                assert!(matches!(
+                    batch.start(&header("org", &format!("r{i}"))).unwrap(),
+                    ReportStart::AlreadyIngested
+                ));
+            }
+            batch.commit().unwrap();
+            drop(batch);
+            let domain = store.aggregate_dir().join("domain=example.com");
+            let hidden: Vec<_> = fs::read_dir(&domain)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with('.'))
+                .collect();
+            assert!(hidden.is_empty(), "{stop:?}: {hidden:?}");
+            assert_eq!(store.load_aggregate().unwrap().height(), 40, "{stop:?}");
+            let seen = store.load_seen().unwrap();
+            assert_eq!(seen.len(), 40);
+            for rel in seen.values() {
+                assert!(store.aggregate_dir().join(rel).is_file(), "{stop:?}: {rel}");
+            }
+            // And a full compaction afterwards leaves one file per partition.
+            store.compact_aggregate().unwrap();
+            assert_eq!(files_of(&store).len(), 2, "{stop:?}");
+            assert_eq!(store.load_aggregate().unwrap().height(), 40);
+        }
+    }
+
     #[test]
     fn a_full_disk_while_a_report_is_written_says_so() {
         // /dev/full takes nothing: every write fails with ENOSPC, which the
@@ -1065,6 +1347,7 @@ mod tests {
         };
         let mut w = ReportWriter {
             key: ("org".into(), "r".into()),
+            partition: String::new(),
             rel: String::new(),
             path: path.clone(),
             tmp: PathBuf::from("/nonexistent/.org-r.parquet.tmp"),

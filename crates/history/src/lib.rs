@@ -26,6 +26,7 @@
 #![deny(missing_docs)]
 
 mod aggregate;
+mod compact;
 mod compare;
 mod damage;
 mod error;
@@ -42,8 +43,9 @@ mod trends;
 
 pub use aggregate::{
     aggregate_date, aggregate_frame, aggregate_schema, AggregateAppend, AggregateBatch,
-    ReportStart, ReportWriter, AGGREGATE_ROW_GROUP,
+    ReportStart, ReportWriter, AGGREGATE_ROW_GROUP, PENDING_ROWS_MAX,
 };
+pub use compact::CompactSummary;
 pub use compare::{annotate, compare, is_incomplete_marker, Comparison, FindingStatus, Status};
 pub use damage::{
     DamagedFile, Dataset, ForgottenReport, QuarantinedFile, Repair, DAMAGED_DIR,

@@ -544,6 +544,46 @@ pub(crate) fn write_parquet_atomic(path: &Path, df: &mut DataFrame) -> Result<()
     })
 }
 
+/// Writes `df` to `path` via a hidden temporary file and a rename, like
+/// [`write_parquet_atomic`], without syncing: the caller makes a batch of
+/// such files durable at once ([`sync_filesystem`]) before it records them.
+pub(crate) fn write_parquet_unsynced(path: &Path, df: &mut DataFrame) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let write_err = |p: &Path| {
+        let p = p.to_path_buf();
+        move |source| HistoryError::Write { path: p, source }
+    };
+    fs::create_dir_all(dir).map_err(write_err(dir))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let file = File::create(&tmp).map_err(write_err(&tmp))?;
+        let (writer, io_error) = IoErrorKept::new(file);
+        ParquetWriter::new(writer)
+            .finish(df)
+            .map_err(|source| encode_error(path, &io_error, source))?;
+        fs::rename(&tmp, path).map_err(write_err(path))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Makes everything written to the file system of `dir` durable (one
+/// `syncfs`): the files of a batch, their renames and their folders.
+pub(crate) fn sync_filesystem(dir: &Path) -> Result<()> {
+    let err = |source| HistoryError::Write {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let d = File::open(dir).map_err(err)?;
+    rustix::fs::syncfs(&d).map_err(|e| err(std::io::Error::from(e)))
+}
+
 /// What is kept of an I/O error (which is not `Clone`): enough to make an
 /// equal one.
 type ErrorParts = (io::ErrorKind, Option<i32>, String);

@@ -674,7 +674,8 @@ pub struct IngestSummary {
     /// Inputs without a readable report: a file, `file#member` or
     /// `imap:<folder> UID <n>[#attachment]`, and why.
     pub errors: Vec<FileError>,
-    /// The Parquet files written.
+    /// The Parquet files written (one per partition, domain and day, per
+    /// batch; a report over 8,192 rows has its own), sorted.
     pub files: Vec<String>,
     /// Records left out of new reports because their content is invalid
     /// (a `source_ip` that is no IP address, …); the rest of each report is
@@ -1331,6 +1332,9 @@ pub async fn ingest_all(
     drop(failures);
     let appended = aggregate.into_summary()?;
     summary.rows = appended.rows;
+    // Many reports share a batch's file of their partition.
+    summary.files.sort();
+    summary.files.dedup();
     warnings.extend(store.warnings());
     Ok((summary, warnings))
 }

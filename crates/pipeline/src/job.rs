@@ -190,6 +190,11 @@ pub async fn run_job_mode(
         // 0b. new aggregate reports: the `[ingest] folders` and the `[imap]`
         // mailbox, so the checks and the mail section see this period's reports.
         let ingested = ingest_new_reports(config).await;
+        // 0c. the monthly job keeps the history compact: one file per
+        // aggregate-report partition.
+        if job == Cadence::Monthly {
+            compact_history(config).await;
+        }
 
         // 1. checkers
         let targets: Vec<DomainTarget> = match mode {
@@ -858,6 +863,29 @@ async fn ingest_new_reports(config: &Config) -> Option<crate::intake::IngestSumm
             );
             Some(summary)
         }
+    }
+}
+
+/// Merges the aggregate dataset's partitions of many files into one each
+/// (`history compact`). A failure is logged: the history stays as it was.
+async fn compact_history(config: &Config) {
+    let store = HistoryStore::new(&config.history_dir);
+    match tokio::task::spawn_blocking(move || store.compact_aggregate()).await {
+        Ok(Ok(s)) => {
+            for (partition, reason) in &s.skipped {
+                tracing::warn!("history partition {partition} not compacted: {reason}");
+            }
+            if s.partitions > 0 {
+                tracing::info!(
+                    partitions = s.partitions,
+                    files_before = s.files_before,
+                    rows = s.rows,
+                    "history compacted"
+                );
+            }
+        }
+        Ok(Err(e)) => tracing::warn!("history not compacted: {e}"),
+        Err(e) => tracing::warn!("history not compacted: {e}"),
     }
 }
 
