@@ -204,3 +204,67 @@ fn four_shards_merged_equal_one_unsharded_run() {
         .collect();
     assert_eq!(outbox.len(), 1);
 }
+
+#[test]
+fn four_sharded_ingests_keep_what_one_unsharded_ingest_keeps() {
+    let ingest = |config: &str, shard: Option<u32>| -> Value {
+        let reports = Path::new(config).parent().unwrap().join("example-reports");
+        let mut args = vec![
+            "--format".to_string(),
+            "json".into(),
+            "ingest".into(),
+            "--config".into(),
+            config.into(),
+            reports.to_str().unwrap().into(),
+        ];
+        if let Some(i) = shard {
+            args.extend(["--shard".into(), format!("{i}/4")]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        ok(authwarden(&args)).json()
+    };
+    let (_whole_dir, whole_config) = example();
+    let whole = ingest(&whole_config, None);
+    assert_eq!(whole["other_shards"], 0);
+
+    let (_dir, config) = example();
+    // Four processes at once into the same history.
+    let shards: Vec<Value> = std::thread::scope(|s| {
+        let handles: Vec<_> = (1..=4)
+            .map(|i| {
+                let config = config.clone();
+                let ingest = &ingest;
+                s.spawn(move || ingest(&config, Some(i)))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let sum = |get: &dyn Fn(&Value) -> u64| shards.iter().map(get).sum::<u64>();
+    for (name, get) in [
+        (
+            "new",
+            &(|v: &Value| v["new"].as_u64().unwrap()) as &dyn Fn(&Value) -> u64,
+        ),
+        ("rows", &|v: &Value| v["rows"].as_u64().unwrap()),
+        ("messages", &|v: &Value| v["messages"].as_u64().unwrap()),
+        ("tls.new", &|v: &Value| v["tls"]["new"].as_u64().unwrap()),
+        ("failures.new", &|v: &Value| {
+            v["failures"]["new"].as_u64().unwrap()
+        }),
+    ] {
+        assert_eq!(sum(get), get(&whole), "{name}: {shards:?}");
+    }
+    assert!(whole["new"].as_u64().unwrap() > 0);
+    // Each report was kept by one shard and left by the three others.
+    let kept = whole["reports"].as_u64().unwrap()
+        + whole["tls"]["reports"].as_u64().unwrap()
+        + whole["failures"]["reports"].as_u64().unwrap();
+    assert_eq!(
+        sum(&|v: &Value| v["other_shards"].as_u64().unwrap()),
+        3 * kept
+    );
+    // A shard cannot read the mailbox: it would file the others' messages.
+    let run = authwarden(&["ingest", "--config", &config, "--imap", "--shard", "1/4"]);
+    assert!(!run.status.success());
+    assert!(run.stderr.contains("--shard"), "{}", run.stderr);
+}

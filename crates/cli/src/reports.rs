@@ -31,7 +31,7 @@ use authwarden_aggregate::{Classifier, PtrCache};
 use authwarden_api::text::{display_value, NAME_MAX_CHARS, TEXT_MAX_CHARS};
 use authwarden_history::HistoryStore;
 use authwarden_pipeline::intake::{
-    analyze_reports, ingest_all, Analysis, ReverseDns, Source, TlsAnalysis,
+    analyze_reports, ingest_shard, Analysis, ReverseDns, Source, TlsAnalysis,
 };
 use authwarden_registry::Registry;
 use clap::{Args, Subcommand};
@@ -73,6 +73,10 @@ pub struct IngestArgs {
     /// reverse_dns = false for every run)
     #[arg(long)]
     pub no_reverse_dns: bool,
+    /// Keep only the reports about the domains of shard I of N (the same
+    /// stable hash as `check --shard`); the others are left to their shards
+    #[arg(long, value_name = "I/N", value_parser = crate::check::parse_shard, conflicts_with = "imap")]
+    pub shard: Option<authwarden_api::domain::Shard>,
 }
 
 /// Runs a `reports` subcommand.
@@ -381,11 +385,12 @@ pub fn ingest(global: &GlobalArgs, args: &IngestArgs, registry: &Registry) -> an
     // The command runs inside the CLI's multi-threaded runtime; the IMAP
     // pass is async while the rest of the ingest is blocking work.
     let (summary, warnings) = tokio::task::block_in_place(|| {
-        tokio::runtime::Handle::current().block_on(ingest_all(
+        tokio::runtime::Handle::current().block_on(ingest_shard(
             &config,
             &args.paths,
             args.imap,
             !args.no_reverse_dns,
+            args.shard,
         ))
     })?;
     for w in warnings {
@@ -441,6 +446,16 @@ pub fn ingest(global: &GlobalArgs, args: &IngestArgs, registry: &Registry) -> an
                 plural(f.new),
                 store.failures_dir().display(),
                 f.already_ingested
+            )?;
+        }
+        if let Some(shard) = args.shard {
+            writeln!(
+                out,
+                "shard {}/{}: {} report{} about other shards' domains left to them",
+                shard.index,
+                shard.count,
+                summary.other_shards,
+                plural(summary.other_shards)
             )?;
         }
         writeln!(

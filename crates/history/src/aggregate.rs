@@ -752,6 +752,10 @@ struct BatchState {
     generation: usize,
 }
 
+/// Up to this many files, a batch's write syncs each file (cheaper than
+/// syncing the file system for the one file of a mailbox message).
+const SYNC_EACH_UP_TO: usize = 4;
+
 /// Rows of small reports a batch holds before it writes them (one file per
 /// partition): bounds a batch's memory. Above it, a partition gets a second
 /// file in the same batch.
@@ -1022,9 +1026,12 @@ impl AggregateBatch<'_> {
         let generation = state.generation;
         state.pending_rows = 0;
         state.generation += 1;
-        for (partition, rows) in pending {
-            let path = self.dir.join(self.batch_rel(&partition, generation));
-            let frame = aggregate_frame(&rows).map_err(|source| HistoryError::Encode {
+        // A few files (a mailbox message's commit) are synced one by one;
+        // many at once with one syncfs.
+        let one_by_one = pending.len() <= SYNC_EACH_UP_TO;
+        let write = |partition: &str, rows: &[AggregateRow]| -> Result<()> {
+            let path = self.dir.join(self.batch_rel(partition, generation));
+            let frame = aggregate_frame(rows).map_err(|source| HistoryError::Encode {
                 path: path.clone(),
                 source,
             })?;
@@ -1033,10 +1040,46 @@ impl AggregateBatch<'_> {
                     table: "aggregate",
                     reason,
                 })?;
-            write_parquet_unsynced(&path, &mut frame)?;
+            if one_by_one {
+                write_parquet_atomic(&path, &mut frame)
+            } else {
+                write_parquet_unsynced(&path, &mut frame)
+            }
+        };
+        // Encoding is CPU work: the partitions on all cores.
+        let pending: Vec<(String, Vec<AggregateRow>)> = pending.into_iter().collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let failed: Mutex<Option<HistoryError>> = Mutex::new(None);
+        let workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(pending.len().max(1));
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((partition, rows)) = pending.get(i) else {
+                        break;
+                    };
+                    if let Err(e) = write(partition, rows) {
+                        let mut f = failed.lock().unwrap_or_else(|e| e.into_inner());
+                        f.get_or_insert(e);
+                        // The others stop at their next partition.
+                        next.store(pending.len(), Ordering::Relaxed);
+                        break;
+                    }
+                });
+            }
+        });
+        if let Some(e) = failed.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            return Err(e);
         }
         // One durable commit for all of them, before the index names them.
-        sync_filesystem(&self.dir)
+        if one_by_one {
+            Ok(())
+        } else {
+            sync_filesystem(&self.dir)
+        }
     }
 
     /// Completes a report: a large one's own file is closed; a small one's

@@ -36,6 +36,7 @@ use authwarden_aggregate::{
     AggregateRow, Category, Cause, Classifier, FailedInputs, Limits, Payload, PtrCache, PtrCounts,
     RejectedRecords, ReportError, ReportHeader, DEFAULT_PTR_CONCURRENCY,
 };
+use authwarden_api::domain::Shard;
 use authwarden_api::Resolver;
 use authwarden_config::{Config, ImapConfig, Security as CfgSecurity};
 use authwarden_history::{
@@ -700,6 +701,9 @@ pub struct IngestSummary {
     /// message that carried them (`[ingest] require_authenticated`; each is
     /// also in `errors`).
     pub refused: usize,
+    /// Reports about domains of other shards, left to their ingest
+    /// (`ingest --shard I/N`).
+    pub other_shards: usize,
     /// The check of the report messages; absent when `[ingest]
     /// authenticate` is off.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -772,6 +776,9 @@ enum Outcome {
         reason: String,
         retry: bool,
     },
+    /// A report about a domain of another shard (`ingest --shard`): left
+    /// to that shard's ingest.
+    OtherShard,
 }
 
 impl IngestSummary {
@@ -811,6 +818,7 @@ impl IngestSummary {
                 self.refused += 1;
                 self.error(source, reason);
             }
+            Outcome::OtherShard => self.other_shards += 1,
             Outcome::Failure(write) => {
                 self.failures.reports += 1;
                 match write {
@@ -873,6 +881,7 @@ fn ingest_payload(
     rdns: Option<&ReverseDns>,
 ) -> Result<Outcome, HistoryError> {
     let checker = batches.auth;
+    let mine = |domain: &str| batches.shard.is_none_or(|s| s.contains(domain));
     // The authentication of a new report, and whether it is refused.
     let authenticate = |reporter: Option<String>| -> (ReportAuth, Option<Outcome>) {
         let Some(checker) = checker else {
@@ -892,6 +901,9 @@ fn ingest_payload(
         // message goes to the invalid folder) with what it is.
         return Ok(match payload.parse_failure(limits) {
             Ok(authwarden_aggregate::ArfOutcome::Failure(r)) => {
+                if !mine(r.reported_domain.as_deref().unwrap_or("")) {
+                    return Ok(Outcome::OtherShard);
+                }
                 if batches.failures.contains(&r) {
                     return Ok(Outcome::Failure(FailureWrite::AlreadyIngested));
                 }
@@ -913,6 +925,12 @@ fn ingest_payload(
         return match payload.parse_tls(limits) {
             Ok(report) => {
                 let h = &report.header;
+                // A TLS report goes to the shard of its first policy domain
+                // (reporters send one report per recipient domain).
+                let first = report.policies.first().map(|p| p.policy_domain.as_str());
+                if !mine(first.unwrap_or("")) {
+                    return Ok(Outcome::OtherShard);
+                }
                 if batches.tls.contains(&h.org_name, &h.report_id) {
                     return batches
                         .tls
@@ -947,6 +965,9 @@ fn ingest_payload(
             names,
             held,
         })) => {
+            if !mine(&header.policy_published.domain) {
+                return Ok(Outcome::OtherShard);
+            }
             if held {
                 match batch.start(&header)? {
                     ReportStart::AlreadyIngested => return Ok(Outcome::AlreadyIngested),
@@ -967,6 +988,10 @@ fn ingest_payload(
     let source = payload.source();
     let parsed = payload.parse_with(limits, |header, record| {
         if failure.is_some() || refused.is_some() {
+            return;
+        }
+        if start.is_none() && !mine(&header.policy_published.domain) {
+            refused = Some(Outcome::OtherShard);
             return;
         }
         if start.is_none() {
@@ -1022,6 +1047,9 @@ fn ingest_payload(
             return Ok(Outcome::Unreadable(e.to_string()));
         }
     };
+    if !mine(&header.policy_published.domain) {
+        return Ok(Outcome::OtherShard);
+    }
     let start = match start {
         Some(s) => s,
         // A report without records.
@@ -1055,6 +1083,8 @@ struct Batches<'a> {
     tls: &'a TlsBatch<'a>,
     failures: &'a FailuresBatch<'a>,
     auth: Option<&'a ReportAuthenticator>,
+    /// `ingest --shard`: only the reports about this shard's domains.
+    shard: Option<Shard>,
 }
 
 impl Batches<'_> {
@@ -1252,6 +1282,24 @@ pub async fn ingest_all(
     imap: bool,
     reverse_dns: bool,
 ) -> anyhow::Result<(IngestSummary, Vec<String>)> {
+    ingest_shard(config, paths, imap, reverse_dns, None).await
+}
+
+/// [`ingest_all`] keeping only the reports about the domains of `shard`
+/// (by the domain of `policy_published`, a TLS report's first policy
+/// domain, a failure report's `Reported-Domain`); the others count as
+/// [`IngestSummary::other_shards`]. Not with the mailbox: a shard would
+/// file away the messages of the others.
+pub async fn ingest_shard(
+    config: &Config,
+    paths: &[PathBuf],
+    imap: bool,
+    reverse_dns: bool,
+    shard: Option<Shard>,
+) -> anyhow::Result<(IngestSummary, Vec<String>)> {
+    if imap && shard.is_some() {
+        bail!("--shard cannot be used with --imap: every message of the mailbox would be filed by the shard that reads it; ingest the mailbox in one process (or give each shard its own mailbox folder)");
+    }
     let imap_config = match (imap, &config.imap) {
         (false, _) => None,
         (true, Some(i)) => Some(i),
@@ -1282,6 +1330,7 @@ pub async fn ingest_all(
         tls: &tls,
         failures: &failures,
         auth: checker.as_ref(),
+        shard,
     };
     let cache_file = PtrCache::path_in(&config.history_dir);
     let rdns = (reverse_dns && config.ingest.reverse_dns)
