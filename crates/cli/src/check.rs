@@ -3,6 +3,8 @@
 use std::io::Write;
 use std::sync::Arc;
 
+use anyhow::Context as _;
+
 use authwarden_api::text::{display_value, NAME_MAX_CHARS, TEXT_MAX_CHARS};
 use authwarden_api::{Severity, SystemClock};
 use authwarden_engine::{Engine, RunOutcome};
@@ -67,39 +69,120 @@ pub async fn run(global: &GlobalArgs, args: &CheckArgs, registry: &Registry) -> 
     if global.format == Format::Text {
         return run_text(&engine, &ctx, &targets, &planned, &resolver).await;
     }
+    if global.format == Format::Json {
+        return run_json(&engine, &ctx, &targets, &planned, &config, &resolver).await;
+    }
     let mut outcome = engine.run(&ctx, &targets, &|| {}).await;
     authwarden_pipeline::assess::add_scores(&mut outcome, &planned);
+    tracing::info!(queries = resolver.queries_sent(), "DNS queries sent");
+    let meta = authwarden_history::RunMeta::new(None, chrono::Utc::now());
+    let mut frame = authwarden_history::findings_frame(&meta, &outcome.findings)?;
+    crate::jobs::export(global.format, &mut frame, args.output.as_ref())?;
+    Ok(check_status(&outcome))
+}
+
+/// One JSON array being written an element at a time, each element
+/// pretty-printed at the depth of a member of the top-level object (the
+/// same bytes as `serde_json::to_writer_pretty` of the whole object).
+struct JsonArray<W: Write> {
+    out: W,
+    empty: bool,
+}
+
+impl<W: Write> JsonArray<W> {
+    fn new(out: W) -> Self {
+        JsonArray { out, empty: true }
+    }
+
+    fn push(&mut self, value: &impl serde::Serialize) -> std::io::Result<()> {
+        let text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
+        self.out
+            .write_all(if self.empty { b"\n" } else { b",\n" })?;
+        self.empty = false;
+        for (i, line) in text.lines().enumerate() {
+            if i > 0 {
+                self.out.write_all(b"\n")?;
+            }
+            self.out.write_all(b"    ")?;
+            self.out.write_all(line.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// The closing bracket (`[]` when nothing was pushed: the opening one
+    /// is the caller's).
+    fn close(mut self) -> std::io::Result<W> {
+        if !self.empty {
+            self.out.write_all(b"\n  ")?;
+        }
+        self.out.write_all(b"]")?;
+        Ok(self.out)
+    }
+}
+
+/// `check --format json`: the domains in batches of [`TEXT_BATCH`] like the
+/// text output, so memory follows the batch, not the fleet. The findings
+/// go to standard output as each batch is checked; the domains (which come
+/// after them in the document) wait in an anonymous temporary file and are
+/// copied after the last batch. The document is the one a single run
+/// would print, byte for byte.
+async fn run_json(
+    engine: &Engine,
+    ctx: &authwarden_api::CheckContext,
+    targets: &[authwarden_api::DomainTarget],
+    planned: &[authwarden_engine::PlannedChecker],
+    config: &authwarden_config::Config,
+    resolver: &Arc<dyn authwarden_api::Resolver>,
+) -> anyhow::Result<u8> {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    out.write_all(b"{\n  \"findings\": [")?;
+    let mut findings = JsonArray::new(out);
+    let spool = tempfile::tempfile().context("cannot make a temporary file for the domains")?;
+    let mut domains = JsonArray::new(std::io::BufWriter::with_capacity(1 << 16, spool));
+    let (mut incomplete, mut errors) = (false, false);
     // The profiles read the reports of the last 30 days. Only the JSON
-    // shows them: the other formats skip them, which also keeps a large
-    // fleet's memory down (their rule texts are most of a domain's facts).
-    if global.format == Format::Json {
-        let now = chrono::Utc::now();
+    // shows them: the other formats skip them (their rule texts are most
+    // of a domain's facts).
+    let now = chrono::Utc::now();
+    for batch in targets.chunks(TEXT_BATCH) {
+        let mut outcome = engine.run(ctx, batch, &|| {}).await;
+        authwarden_pipeline::assess::add_scores(&mut outcome, planned);
         authwarden_pipeline::assess::add_profiles(
             &mut outcome,
-            &ctx,
-            &config,
+            ctx,
+            config,
             now - chrono::Duration::days(30),
             now,
         );
+        for f in &outcome.findings {
+            findings.push(f)?;
+        }
+        for d in &outcome.domains {
+            domains.push(d)?;
+        }
+        incomplete |= authwarden_pipeline::job::incomplete_checks(&outcome) > 0;
+        errors |= outcome.has_errors();
     }
     tracing::info!(queries = resolver.queries_sent(), "DNS queries sent");
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    match global.format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &outcome)?;
-            writeln!(out)?;
-        }
-        Format::Text => unreachable!("text is printed by run_text"),
-        other => {
-            drop(out);
-            let meta = authwarden_history::RunMeta::new(None, chrono::Utc::now());
-            let mut frame = authwarden_history::findings_frame(&meta, &outcome.findings)?;
-            crate::jobs::export(other, &mut frame, args.output.as_ref())?;
-            return Ok(check_status(&outcome));
-        }
-    }
+    let mut out = findings.close()?;
+    out.write_all(b",\n  \"domains\": [")?;
+    let mut spool = domains
+        .close()?
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("cannot write the temporary file: {}", e.error()))?;
+    spool.flush()?;
+    use std::io::Seek as _;
+    spool.seek(std::io::SeekFrom::Start(0))?;
+    std::io::copy(&mut spool, &mut out)?;
+    out.write_all(b"\n}\n")?;
     out.flush()?;
-    Ok(check_status(&outcome))
+    Ok(if incomplete {
+        crate::EXIT_INCOMPLETE
+    } else if errors {
+        EXIT_FINDINGS
+    } else {
+        EXIT_OK
+    })
 }
 
 /// How many domains the text output checks at a time: each batch's
