@@ -178,6 +178,7 @@ def main():
     ap.add_argument("--no-peer", action="store_true")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-catalog", action="store_true", help="skip `check --probe-catalog`")
+    ap.add_argument("--json", action="store_true", help="also time `check --format json`")
     ap.add_argument("--shards", type=int, default=0,
                     help="also time `check --shard 1/N`: one shard of N, for the per-shard extrapolation")
     args = ap.parse_args()
@@ -203,17 +204,26 @@ def main():
         runs = [("authwarden check", [])]
         if not args.no_catalog:
             runs.append(("authwarden check --probe-catalog", ["--probe-catalog"]))
+        if args.json:
+            runs.append(("authwarden check --format json", ["--format", "json"]))
         if args.shards > 1:
             runs.append((f"authwarden check --shard 1/{args.shards}", ["--shard", f"1/{args.shards}"]))
         for label, extra in runs:
-            wall, rss, out, err = timed(
-                [args.binary, "check", "--config", str(config), *extra], work / "out.txt"
-            )
-            m = re.search(r"\((\d+) DNS queries sent\)", out)
-            queries = int(m.group(1)) if m else None
-            checked = re.search(r"(\d+) domains checked", out)
-            if not checked:
-                sys.exit(f"{label} failed:\n{err[-2000:]}")
+            json_out = "json" in extra
+            cmd = [args.binary, *(["--format", "json"] if json_out else []), "check", "--config", str(config)]
+            cmd += [e for e in extra if e not in ("--format", "json")]
+            wall, rss, out, err = timed(cmd, work / "out.txt")
+            if json_out:
+                try:
+                    checked = len(json.loads(out)["domains"])
+                except (ValueError, KeyError):
+                    sys.exit(f"{label} failed:\n{err[-2000:]}")
+                queries = None
+            else:
+                m = re.search(r"\((\d+) DNS queries sent\)", out)
+                queries = int(m.group(1)) if m else None
+                if not re.search(r"(\d+) domains checked", out):
+                    sys.exit(f"{label} failed:\n{err[-2000:]}")
             results.append((label, wall, rss, queries))
         if not args.no_peer:
             if args.port != 53:

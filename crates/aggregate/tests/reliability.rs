@@ -558,3 +558,40 @@ fn a_large_inner_container_is_spooled_not_held() {
     let e = open_payload(gzip(&zip), "big.zip.gz", &small).unwrap_err();
     assert_eq!(e.code(), "too_large");
 }
+
+#[test]
+fn each_payload_knows_the_mail_message_that_carried_it() {
+    let limits = Limits::default();
+    let first = mail(&gzip(&report("c-1")), "a.xml.gz");
+    let second = mail(&gzip(&report("c-2")), "b.xml.gz");
+    let bytes = mbox(&[first.clone(), second.clone()]);
+    let payloads = open_payload(bytes, "box.mbox", &limits).unwrap();
+    let carriers: Vec<(String, Vec<u8>)> = payloads
+        .iter()
+        .map(|p| {
+            let c = p.carrier().expect("a mail message carried it");
+            (c.label().to_string(), c.bytes().to_vec())
+        })
+        .collect();
+    assert_eq!(carriers[0].0, "box.mbox#message-1");
+    assert_eq!(carriers[1].0, "box.mbox#message-2");
+    // The message as it was, headers and all (the mbox's separator line is
+    // not part of it).
+    assert!(
+        carriers[0].1.starts_with(&first[..40]),
+        "{:?}",
+        String::from_utf8_lossy(&carriers[0].1[..60])
+    );
+    assert!(String::from_utf8_lossy(&carriers[1].1).contains("b.xml.gz"));
+    // A zip of two messages: each is its own carrier.
+    let zip = stored_zip(&[("one.eml", &first), ("two.eml", &second)]);
+    let payloads = open_payload(zip, "mails.zip", &limits).unwrap();
+    let labels: Vec<&str> = payloads
+        .iter()
+        .map(|p| p.carrier().unwrap().label())
+        .collect();
+    assert_eq!(labels, ["mails.zip#one.eml", "mails.zip#two.eml"]);
+    // A report file that is no mail has none.
+    let payloads = open_payload(gzip(&report("c-3")), "r.xml.gz", &limits).unwrap();
+    assert!(payloads[0].carrier().is_none());
+}
