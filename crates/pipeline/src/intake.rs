@@ -388,9 +388,24 @@ enum Analyzed {
 #[derive(Default)]
 struct SourceAcc {
     count: u64,
-    /// Messages per (cause, provider): the largest names the source.
-    causes: HashMap<(Cause, Option<String>), u64>,
+    /// Messages per (cause, provider): the largest names the source. A
+    /// source has one or two: a list, not a map.
+    causes: Vec<((Cause, Option<String>), u64)>,
 }
+
+impl SourceAcc {
+    fn add_cause(&mut self, cause: (Cause, Option<String>), n: u64) {
+        match self.causes.iter_mut().find(|(c, _)| *c == cause) {
+            Some((_, m)) => *m = m.saturating_add(n),
+            None => self.causes.push((cause, n)),
+        }
+    }
+}
+
+/// The hash of the per-record maps: foldhash, several times faster than
+/// the standard SipHash on short keys, and seeded per process, so keys
+/// chosen by a report's sender cannot be aimed at one bucket in advance.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 type SourceKey = (String, String, Category);
 
@@ -400,7 +415,7 @@ type SourceKey = (String, String, Category);
 struct ReportAcc {
     messages: u64,
     by_category: ByCategory,
-    sources: HashMap<SourceKey, SourceAcc>,
+    sources: FastMap<SourceKey, SourceAcc>,
 }
 
 impl ReportAcc {
@@ -416,7 +431,7 @@ impl ReportAcc {
             let entry = self.sources.entry(key).or_default();
             entry.count = entry.count.saturating_add(acc.count);
             for (cause, n) in acc.causes {
-                *entry.causes.entry(cause).or_default() += n;
+                entry.add_cause(cause, n);
             }
         }
     }
@@ -450,7 +465,7 @@ fn analyze_payload(
             .entry((record.source_ip, header_from, c.category))
             .or_default();
         entry.count = entry.count.saturating_add(record.count);
-        *entry.causes.entry((c.cause, c.provider)).or_default() += record.count;
+        entry.add_cause((c.cause, c.provider), record.count);
     })?;
     Ok(((header.metadata.org_name, header.metadata.report_id), acc))
 }
