@@ -218,7 +218,9 @@ pub fn aggregate_frame(rows: &[AggregateRow]) -> PolarsResult<DataFrame> {
     DataFrame::new(n, columns)
 }
 
-/// What [`HistoryStore::append_aggregate`] did.
+/// What [`HistoryStore::append_aggregate`] did. From
+/// [`AggregateBatch::into_summary`] only `rows`: a batch of 100,000 reports
+/// keeps no list of them (the caller counts the outcomes it was given).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct AggregateAppend {
     /// Reports written now: org_name, report_id and the file.
@@ -528,24 +530,38 @@ impl HistoryStore {
     }
 
     pub(crate) fn save_seen(&self, seen: &Seen) -> Result<()> {
-        let index = SeenIndex {
+        /// The index's form, borrowed from the map (no copy of 100,000
+        /// entries) and written straight to the file.
+        #[derive(Serialize)]
+        struct IndexRef<'a> {
+            reports: Vec<EntryRef<'a>>,
+        }
+        #[derive(Serialize)]
+        struct EntryRef<'a> {
+            org_name: &'a str,
+            report_id: &'a str,
+            file: &'a str,
+        }
+        let index = IndexRef {
             reports: seen
                 .iter()
-                .map(|((org_name, report_id), file)| SeenEntry {
-                    org_name: org_name.clone(),
-                    report_id: report_id.clone(),
-                    file: file.clone(),
+                .map(|((org_name, report_id), file)| EntryRef {
+                    org_name,
+                    report_id,
+                    file,
                 })
                 .collect(),
         };
         let path = self.seen_path();
-        let json = serde_json::to_vec_pretty(&index).unwrap_or_default();
         write_atomic(&path, |file| {
             use std::io::Write;
-            file.write_all(&json).map_err(|source| HistoryError::Write {
+            let err = |source| HistoryError::Write {
                 path: path.clone(),
                 source,
-            })
+            };
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
+            serde_json::to_writer(&mut out, &index).map_err(|e| err(std::io::Error::other(e)))?;
+            out.flush().map_err(err)
         })
     }
 }
@@ -759,7 +775,7 @@ const SYNC_EACH_UP_TO: usize = 4;
 /// Rows of small reports a batch holds before it writes them (one file per
 /// partition): bounds a batch's memory. Above it, a partition gets a second
 /// file in the same batch.
-pub const PENDING_ROWS_MAX: usize = 100_000;
+pub const PENDING_ROWS_MAX: usize = 20_000;
 
 /// The rows of one new report on their way to the history: held until the
 /// report is finished (then they go to the batch's file of the partition),
@@ -976,14 +992,12 @@ impl AggregateBatch<'_> {
         {
             let mut state = self.state();
             if state.mine.contains(&key) {
-                state.out.already_ingested.push(key);
                 return Ok(ReportStart::Duplicate);
             }
             if state.seen.contains_key(&key) {
                 if self.store.reclaim_lost(&mut state.seen, &key)? {
                     state.dirty = true;
                 } else {
-                    state.out.already_ingested.push(key);
                     return Ok(ReportStart::AlreadyIngested);
                 }
             }
@@ -1098,11 +1112,6 @@ impl AggregateBatch<'_> {
             state.seen.insert(writer.key.clone(), writer.rel.clone());
             state.dirty = true;
             state.out.rows += writer.rows;
-            state.out.written.push((
-                writer.key.0.clone(),
-                writer.key.1.clone(),
-                writer.path.clone(),
-            ));
             return Ok(writer.path.clone());
         }
         let mut state = self.state();
@@ -1118,10 +1127,6 @@ impl AggregateBatch<'_> {
         state.dirty = true;
         state.out.rows += writer.rows;
         let path = self.dir.join(&rel);
-        state
-            .out
-            .written
-            .push((writer.key.0.clone(), writer.key.1.clone(), path.clone()));
         if state.pending_rows >= PENDING_ROWS_MAX {
             self.write_pending(&mut state)?;
         }
@@ -1209,7 +1214,6 @@ mod tests {
             batch.abort(w);
             let summary = batch.into_summary().unwrap();
             assert_eq!(summary.rows, n);
-            assert_eq!(summary.written.len(), 1);
         }
         let frame = store.load_aggregate().unwrap();
         assert_eq!(frame.height(), n);

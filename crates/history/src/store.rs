@@ -537,17 +537,52 @@ pub(crate) fn read_parquet_file(path: &Path, columns: Option<&[&str]>) -> Result
 pub(crate) fn write_parquet_atomic(path: &Path, df: &mut DataFrame) -> Result<()> {
     write_atomic(path, |file| {
         let (writer, io_error) = IoErrorKept::new(file);
-        ParquetWriter::new(writer)
-            .finish(df)
-            .map(|_| ())
-            .map_err(|source| encode_error(path, &io_error, source))
+        encode_buffered(path, writer, &io_error, df)
+    })
+}
+
+/// Encodes `df` into `writer` through a buffer (the encoder's many small
+/// writes become few system calls), flushed before the caller syncs.
+fn encode_buffered<W: Write>(
+    path: &Path,
+    writer: W,
+    io_error: &KeptError,
+    df: &mut DataFrame,
+) -> Result<()> {
+    encode_buffered_with(path, writer, io_error, df, ParquetCompression::default())
+}
+
+fn encode_buffered_with<W: Write>(
+    path: &Path,
+    writer: W,
+    io_error: &KeptError,
+    df: &mut DataFrame,
+    compression: ParquetCompression,
+) -> Result<()> {
+    let mut buf = io::BufWriter::with_capacity(1 << 16, writer);
+    ParquetWriter::new(&mut buf)
+        .with_compression(compression)
+        .finish(df)
+        .map_err(|source| encode_error(path, io_error, source))?;
+    buf.flush().map_err(|source| HistoryError::Write {
+        path: path.to_path_buf(),
+        source,
     })
 }
 
 /// Writes `df` to `path` via a hidden temporary file and a rename, like
 /// [`write_parquet_atomic`], without syncing: the caller makes a batch of
 /// such files durable at once ([`sync_filesystem`]) before it records them.
+///
+/// A frame of a few rows is written uncompressed: compressing it costs more
+/// (a compressor set up per column) than it saves, and such a file is merged
+/// into a compressed one by `history compact`.
 pub(crate) fn write_parquet_unsynced(path: &Path, df: &mut DataFrame) -> Result<()> {
+    let compression = if df.height() < SMALL_FRAME_ROWS {
+        ParquetCompression::Uncompressed
+    } else {
+        ParquetCompression::default()
+    };
     let dir = path.parent().unwrap_or(Path::new("."));
     let write_err = |p: &Path| {
         let p = p.to_path_buf();
@@ -562,9 +597,7 @@ pub(crate) fn write_parquet_unsynced(path: &Path, df: &mut DataFrame) -> Result<
     let result = (|| {
         let file = File::create(&tmp).map_err(write_err(&tmp))?;
         let (writer, io_error) = IoErrorKept::new(file);
-        ParquetWriter::new(writer)
-            .finish(df)
-            .map_err(|source| encode_error(path, &io_error, source))?;
+        encode_buffered_with(path, writer, &io_error, df, compression)?;
         fs::rename(&tmp, path).map_err(write_err(path))
     })();
     if result.is_err() {
@@ -572,6 +605,9 @@ pub(crate) fn write_parquet_unsynced(path: &Path, df: &mut DataFrame) -> Result<
     }
     result
 }
+
+/// Below this many rows, [`write_parquet_unsynced`] does not compress.
+const SMALL_FRAME_ROWS: usize = 256;
 
 /// Makes everything written to the file system of `dir` durable (one
 /// `syncfs`): the files of a batch, their renames and their folders.

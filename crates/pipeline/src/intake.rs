@@ -723,6 +723,9 @@ pub struct IngestSummary {
     /// authenticate` is off.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report_auth: Option<ReportAuthCounts>,
+    /// The files already in `files`.
+    #[serde(skip)]
+    files_seen: HashSet<PathBuf>,
 }
 
 /// What `ingest` did with DMARC failure reports.
@@ -807,7 +810,10 @@ impl IngestSummary {
                 self.reports += 1;
                 self.new += 1;
                 self.messages = self.messages.saturating_add(messages);
-                self.files.push(path.display().to_string());
+                // Many reports share a batch's file of their partition.
+                if self.files_seen.insert(path.clone()) {
+                    self.files.push(path.display().to_string());
+                }
                 if !rejected.is_empty() {
                     self.rejected_records = self.rejected_records.saturating_add(rejected.records);
                     self.rejected.push(FileError {
@@ -1396,9 +1402,8 @@ pub async fn ingest_shard(
     drop(failures);
     let appended = aggregate.into_summary()?;
     summary.rows = appended.rows;
-    // Many reports share a batch's file of their partition.
     summary.files.sort();
-    summary.files.dedup();
+    summary.files_seen = HashSet::new();
     warnings.extend(store.warnings());
     Ok((summary, warnings))
 }
