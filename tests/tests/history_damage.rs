@@ -67,13 +67,15 @@ fn a_truncated_aggregate_file_is_reported_and_repaired_by_ingesting_again() {
     let victim = november_file();
     truncate(&victim);
 
-    // The report is still in the [ingest] folder: the run writes it again.
+    // The reports are still in the [ingest] folder: the run writes them
+    // again. The file held the day's two reports (Google's and Outlook's:
+    // one file per domain and day per ingest batch).
     let healed = authwarden(&["run", "monthly", "--config", config]);
     assert_eq!(healed.code(), 0, "{healed}");
     assert!(
         healed
             .stdout
-            .contains("reports: 1 new DMARC aggregate report ingested"),
+            .contains("reports: 2 new DMARC aggregate reports ingested"),
         "{healed}"
     );
     assert!(!report_txt().contains("MISSING DATA"), "{healed}");
@@ -127,7 +129,7 @@ fn a_truncated_aggregate_file_is_reported_and_repaired_by_ingesting_again() {
         reports.to_str().unwrap(),
     ]);
     assert_eq!(ingest.code(), 0, "{ingest}");
-    assert!(ingest.stdout.starts_with("1 new report"), "{ingest}");
+    assert!(ingest.stdout.starts_with("2 new reports"), "{ingest}");
 
     let verify = authwarden(&["history", "verify", "--config", config]);
     assert_eq!(verify.code(), 0, "{verify}");
