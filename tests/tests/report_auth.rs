@@ -9,10 +9,10 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 
 use authwarden_e2e::{authwarden, write_config};
 use authwarden_history::HistoryStore;
+use authwarden_test_support::dkim::{rsa_key, rsa_key_record};
 use authwarden_test_support::dns::{KnotOptions, KnotServer, ZoneSource};
 use base64::Engine as _;
 use chrono::{Duration, Utc};
@@ -22,49 +22,12 @@ use mail_auth::dkim::DkimSigner;
 use rustls_pki_types::{PrivateKeyDer, PrivatePkcs1KeyDer};
 use serde_json::Value;
 
-fn openssl(args: &[&str]) -> Vec<u8> {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("openssl (Debian package openssl)");
-    assert!(out.status.success(), "openssl {args:?}");
-    out.stdout
-}
-
-/// A new 2048-bit RSA key: (the DER private key, the `p=` value).
-fn key(dir: &Path, name: &str) -> (Vec<u8>, String) {
-    let path = dir.join(format!("{name}.der"));
-    let p = path.to_str().unwrap();
-    openssl(&[
-        "genpkey",
-        "-algorithm",
-        "RSA",
-        "-pkeyopt",
-        "rsa_keygen_bits:2048",
-        "-outform",
-        "DER",
-        "-out",
-        p,
-    ]);
-    let der = fs::read(&path).unwrap();
-    let spki = openssl(&[
-        "pkey", "-inform", "DER", "-in", p, "-pubout", "-outform", "DER",
-    ]);
-    (der, base64::engine::general_purpose::STANDARD.encode(spki))
-}
-
 /// A zone with the DKIM key at `s1._domainkey` and an enforcing DMARC record.
 fn zone(public: &str) -> ZoneSource {
-    let value = format!("v=DKIM1; k=rsa; p={public}");
-    let strings: Vec<String> = value
-        .as_bytes()
-        .chunks(200)
-        .map(|c| format!("\"{}\"", String::from_utf8_lossy(c)))
-        .collect();
     ZoneSource::text(format!(
         "$TTL 300\n@ SOA ns hostmaster 1 3600 900 604800 300\n@ NS ns\nns A 127.0.0.1\n\
          _dmarc TXT \"v=DMARC1; p=reject\"\ns1._domainkey TXT {}\n",
-        strings.join(" ")
+        rsa_key_record(public)
     ))
 }
 
@@ -128,8 +91,8 @@ struct Setup {
 
 fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let (reporter_der, reporter_pub) = key(dir.path(), "reporter");
-    let (other_der, other_pub) = key(dir.path(), "other");
+    let (reporter_der, reporter_pub) = rsa_key(dir.path(), "reporter", 2048);
+    let (other_der, other_pub) = rsa_key(dir.path(), "other", 2048);
     let shop = ZoneSource::text(
         "$TTL 300\n@ SOA ns hostmaster 1 3600 900 604800 300\n@ NS ns\nns A 127.0.0.1\n\
          @ TXT \"v=spf1 ip4:192.0.2.0/24 -all\"\n_dmarc TXT \"v=DMARC1; p=none; rua=mailto:dmarc@shop.test\"\n",

@@ -176,13 +176,7 @@ async fn run_json(
     std::io::copy(&mut spool, &mut out)?;
     out.write_all(b"\n}\n")?;
     out.flush()?;
-    Ok(if incomplete {
-        crate::EXIT_INCOMPLETE
-    } else if errors {
-        EXIT_FINDINGS
-    } else {
-        EXIT_OK
-    })
+    Ok(exit_status(incomplete, errors))
 }
 
 /// How many domains the text output checks at a time: each batch's
@@ -217,21 +211,24 @@ async fn run_text(
     tracing::info!(queries = resolver.queries_sent(), "DNS queries sent");
     print_totals(&mut out, targets.len(), totals, resolver.queries_sent())?;
     out.flush()?;
-    Ok(if incomplete {
-        crate::EXIT_INCOMPLETE
-    } else if errors {
-        EXIT_FINDINGS
-    } else {
-        EXIT_OK
-    })
+    Ok(exit_status(incomplete, errors))
 }
 
 /// Checks that could not complete first (the result is not the whole
 /// picture), then error-level findings.
 fn check_status(outcome: &RunOutcome) -> u8 {
-    if authwarden_pipeline::job::incomplete_checks(outcome) > 0 {
+    exit_status(
+        authwarden_pipeline::job::incomplete_checks(outcome) > 0,
+        outcome.has_errors(),
+    )
+}
+
+/// The exit status of a check with (or without) incomplete checks and
+/// error-level findings.
+fn exit_status(incomplete: bool, errors: bool) -> u8 {
+    if incomplete {
         crate::EXIT_INCOMPLETE
-    } else if outcome.has_errors() {
+    } else if errors {
         EXIT_FINDINGS
     } else {
         EXIT_OK

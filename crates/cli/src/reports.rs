@@ -484,11 +484,11 @@ pub fn ingest(global: &GlobalArgs, args: &IngestArgs, registry: &Registry) -> an
                 "report mail: {} message{} checked for the reporter's authentication{}",
                 a.messages,
                 plural(a.messages as usize),
-                if a.refused > 0 {
+                if summary.refused > 0 {
                     format!(
                         "; {} report{} refused ([ingest] require_authenticated)",
-                        a.refused,
-                        plural(a.refused as usize)
+                        summary.refused,
+                        plural(summary.refused)
                     )
                 } else {
                     String::new()

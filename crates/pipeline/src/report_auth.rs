@@ -30,10 +30,9 @@ const REMEMBERED: usize = 16;
 /// What the report check counted in one run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ReportAuthCounts {
-    /// Mail messages verified.
+    /// Mail messages verified (the reports refused are
+    /// `IngestSummary::refused`).
     pub messages: u64,
-    /// Reports refused (`[ingest] require_authenticated`).
-    pub refused: u64,
 }
 
 /// Verifies the messages that carry reports, each once.
@@ -129,10 +128,6 @@ impl ReportAuthenticator {
         if !self.require || auth.is_authenticated() {
             return None;
         }
-        self.counts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .refused += 1;
         Some(format!(
             "refused ([ingest] require_authenticated): {}",
             match &auth.detail {

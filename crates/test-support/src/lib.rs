@@ -7,6 +7,7 @@
 //! servers are fed; [`corpus`] finds the shared conformance corpus.
 
 pub mod corpus;
+pub mod dkim;
 pub mod dns;
 pub mod fixture;
 pub mod https;

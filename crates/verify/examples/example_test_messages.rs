@@ -12,46 +12,13 @@
 //! mail host (passes through DKIM); rollout.example's SendGrid and
 //! monitoring.example's mail host sent none.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
-use base64::Engine as _;
+use authwarden_test_support::dkim::{rsa_key, rsa_key_record};
 use mail_auth::common::crypto::{RsaKey, Sha256};
 use mail_auth::common::headers::HeaderWriter;
 use mail_auth::dkim::DkimSigner;
 use rustls_pki_types::{PrivateKeyDer, PrivatePkcs1KeyDer};
-
-fn openssl(args: &[&str]) -> Vec<u8> {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("openssl");
-    assert!(out.status.success(), "openssl {args:?}");
-    out.stdout
-}
-
-/// A new 2048-bit key: (PKCS#1 DER, the `p=` value).
-fn key(dir: &Path, name: &str) -> (Vec<u8>, String) {
-    let path = dir.join(format!("{name}.der"));
-    let p = path.to_str().unwrap();
-    openssl(&[
-        "genpkey",
-        "-algorithm",
-        "RSA",
-        "-pkeyopt",
-        "rsa_keygen_bits:2048",
-        "-outform",
-        "DER",
-        "-out",
-        p,
-    ]);
-    let der = std::fs::read(&path).unwrap();
-    let spki = openssl(&[
-        "pkey", "-inform", "DER", "-in", p, "-pubout", "-outform", "DER",
-    ]);
-    std::fs::remove_file(&path).unwrap();
-    (der, base64::engine::general_purpose::STANDARD.encode(spki))
-}
 
 struct Message {
     file: &'static str,
@@ -105,7 +72,10 @@ fn main() {
     for m in &messages {
         let name = format!("{}._domainkey.{}", m.selector, m.domain);
         if !keys.iter().any(|(n, _)| *n == name) {
-            keys.push((name.clone(), key(tmp.path(), &m.selector.replace('.', "-"))));
+            keys.push((
+                name.clone(),
+                rsa_key(tmp.path(), &m.selector.replace('.', "-"), 2048),
+            ));
         }
         let (der, _) = &keys.iter().find(|(n, _)| *n == name).unwrap().1;
         let body = format!(
@@ -138,12 +108,6 @@ fn main() {
         .unwrap();
     }
     for (name, (_, p)) in &keys {
-        let value = format!("v=DKIM1; k=rsa; p={p}");
-        let strings: Vec<String> = value
-            .as_bytes()
-            .chunks(200)
-            .map(|c| format!("\"{}\"", String::from_utf8_lossy(c)))
-            .collect();
-        println!("{name}. IN TXT ( {} )", strings.join(" "));
+        println!("{name}. IN TXT ( {} )", rsa_key_record(p));
     }
 }

@@ -12,10 +12,9 @@
 //! A message that already has a DKIM-Signature is signed again from its
 //! unsigned form (the old signature is removed first).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
-use base64::Engine as _;
+use authwarden_test_support::dkim::{rsa_key, rsa_key_record};
 use mail_auth::common::crypto::{RsaKey, Sha256};
 use mail_auth::common::headers::HeaderWriter;
 use mail_auth::dkim::DkimSigner;
@@ -23,38 +22,6 @@ use rustls_pki_types::{PrivateKeyDer, PrivatePkcs1KeyDer};
 
 /// The selector of every stand-in key.
 const SELECTOR: &str = "example2026";
-
-fn openssl(args: &[&str]) -> Vec<u8> {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("openssl");
-    assert!(out.status.success(), "openssl {args:?}");
-    out.stdout
-}
-
-/// A new 2048-bit key: (PKCS#1 DER, the `p=` value).
-fn key(dir: &Path, name: &str) -> (Vec<u8>, String) {
-    let path = dir.join(format!("{name}.der"));
-    let p = path.to_str().unwrap();
-    openssl(&[
-        "genpkey",
-        "-algorithm",
-        "RSA",
-        "-pkeyopt",
-        "rsa_keygen_bits:2048",
-        "-outform",
-        "DER",
-        "-out",
-        p,
-    ]);
-    let der = std::fs::read(&path).unwrap();
-    let spki = openssl(&[
-        "pkey", "-inform", "DER", "-in", p, "-pubout", "-outform", "DER",
-    ]);
-    std::fs::remove_file(&path).unwrap();
-    (der, base64::engine::general_purpose::STANDARD.encode(spki))
-}
 
 /// The messages of an mbox: (the `From ` line, the message with LF line ends).
 fn messages(mbox: &str) -> Vec<(String, String)> {
@@ -121,7 +88,7 @@ fn main() {
             let message = unsigned(&message);
             let domain = from_domain(&message);
             if !keys.iter().any(|(d, _)| *d == domain) {
-                keys.push((domain.clone(), key(tmp.path(), &domain)));
+                keys.push((domain.clone(), rsa_key(tmp.path(), &domain, 2048)));
             }
             let (der, _) = &keys.iter().find(|(d, _)| *d == domain).unwrap().1;
             let k = RsaKey::<Sha256>::from_key_der(PrivateKeyDer::Pkcs1(PrivatePkcs1KeyDer::from(
@@ -153,15 +120,9 @@ fn main() {
         eprintln!("{}: {n} messages signed", file.display());
     }
     for (domain, (_, p)) in &keys {
-        let value = format!("v=DKIM1; k=rsa; p={p}");
-        let strings: Vec<String> = value
-            .as_bytes()
-            .chunks(200)
-            .map(|c| format!("\"{}\"", String::from_utf8_lossy(c)))
-            .collect();
         println!(
             "{SELECTOR}._domainkey.{domain}. IN TXT ( {} )",
-            strings.join(" ")
+            rsa_key_record(p)
         );
     }
 }
