@@ -2,7 +2,7 @@
 //! its report's metadata and classification, as Hive-partitioned Parquet.
 //!
 //! ```text
-//! <root>/aggregate/domain=<domain>/date=<YYYY-MM-DD>/batch-<time>-<pid>-<n>.parquet
+//! <root>/aggregate/domain=<domain>/date=<YYYY-MM-DD>/batch-<time>-<pid>-<seq>-<n>.parquet
 //!     the rows of one ingest batch's reports of that domain and day
 //! <root>/aggregate/domain=<domain>/date=<YYYY-MM-DD>/<org>-<report_id>.parquet
 //!     a report larger than AGGREGATE_ROW_GROUP rows, streamed on its own
@@ -566,6 +566,19 @@ impl HistoryStore {
     }
 }
 
+/// The stem of a batch's files, `batch-<time>-<pid>-<seq>`: distinct
+/// between processes (the pid) and between the batches of one process, even
+/// in the same millisecond (the sequence number).
+pub(crate) fn batch_stamp(now: chrono::DateTime<chrono::Utc>) -> String {
+    static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    format!(
+        "batch-{}-{}-{}",
+        now.format("%Y%m%dT%H%M%S%3fZ"),
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 pub(crate) fn lock(path: &Path) -> Result<File> {
     let file = OpenOptions::new()
         .read(true)
@@ -664,17 +677,6 @@ pub(crate) fn partition_domain(domain: &str) -> String {
     safe(&d, 120)
 }
 
-/// A report's file name, `<org>-<report_id>.parquet`, made safe as
-/// [`relative_path`] makes it (the TLS datasets name their files alike).
-pub(crate) fn report_file_name(org_name: &str, report_id: &str) -> String {
-    let raw = format!("{org_name}\u{1f}{report_id}");
-    let mut name = format!("{}-{}", safe(org_name, 60), safe(report_id, 100));
-    if name != format!("{org_name}-{report_id}") {
-        name.push_str(&format!("-{:08x}", fnv1a(raw.as_bytes()) as u32));
-    }
-    format!("{name}.parquet")
-}
-
 fn relative_path(domain: &str, begin: i64, org_name: &str, report_id: &str) -> String {
     let raw = format!("{org_name}\u{1f}{report_id}");
     let mut name = format!("{}-{}", safe(org_name, 60), safe(report_id, 100));
@@ -745,7 +747,7 @@ pub enum ReportStart {
 pub struct AggregateBatch<'s> {
     store: &'s HistoryStore,
     dir: PathBuf,
-    /// `batch-<time>-<pid>`: the stem of the files this batch writes.
+    /// `batch-<time>-<pid>-<seq>`: the stem of the files this batch writes.
     stamp: String,
     _lock: File,
     inner: Mutex<BatchState>,
@@ -754,8 +756,12 @@ pub struct AggregateBatch<'s> {
 #[derive(Default)]
 struct BatchState {
     seen: Seen,
-    /// Reports started or finished by this batch.
+    /// Reports started by this batch and not yet finished. A finished one
+    /// is in `seen`, under a file of this batch (see `written_here`).
     mine: HashSet<(String, String)>,
+    /// The large reports this batch wrote to files of their own (few: the
+    /// small ones' files carry the batch's stamp in their name).
+    large: HashSet<(String, String)>,
     /// Finished since the last commit.
     dirty: bool,
     out: AggregateAppend,
@@ -954,11 +960,7 @@ impl HistoryStore {
         Ok(AggregateBatch {
             store: self,
             dir,
-            stamp: format!(
-                "batch-{}-{}",
-                chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ"),
-                std::process::id()
-            ),
+            stamp: batch_stamp(chrono::Utc::now()),
             _lock: lock,
             inner: Mutex::new(BatchState {
                 seen,
@@ -991,10 +993,14 @@ impl AggregateBatch<'_> {
         );
         {
             let mut state = self.state();
-            if state.mine.contains(&key) {
+            if state.mine.contains(&key) || state.large.contains(&key) {
                 return Ok(ReportStart::Duplicate);
             }
-            if state.seen.contains_key(&key) {
+            if let Some(rel) = state.seen.get(&key) {
+                // Finished by this batch: its file may not be written yet.
+                if rel.contains(self.stamp.as_str()) {
+                    return Ok(ReportStart::Duplicate);
+                }
                 if self.store.reclaim_lost(&mut state.seen, &key)? {
                     state.dirty = true;
                 } else {
@@ -1109,7 +1115,9 @@ impl AggregateBatch<'_> {
                 return Err(e);
             }
             let mut state = self.state();
+            state.mine.remove(&writer.key);
             state.seen.insert(writer.key.clone(), writer.rel.clone());
+            state.large.insert(writer.key.clone());
             state.dirty = true;
             state.out.rows += writer.rows;
             return Ok(writer.path.clone());
@@ -1123,6 +1131,7 @@ impl AggregateBatch<'_> {
             .entry(writer.partition.clone())
             .or_default()
             .extend(rows);
+        state.mine.remove(&writer.key);
         state.seen.insert(writer.key.clone(), rel.clone());
         state.dirty = true;
         state.out.rows += writer.rows;

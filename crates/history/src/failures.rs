@@ -439,11 +439,7 @@ impl FailuresBatch<'_> {
         if !state.dirty {
             return Ok(Vec::new());
         }
-        let stamp = format!(
-            "batch-{}-{}",
-            self.now.format("%Y%m%dT%H%M%S%.3fZ"),
-            std::process::id()
-        );
+        let stamp = crate::aggregate::batch_stamp(self.now);
         let pending = std::mem::take(&mut state.pending);
         let mut files = Vec::new();
         for ((domain, date), rows) in pending {

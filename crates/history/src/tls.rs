@@ -2,11 +2,13 @@
 //! partitioned like the aggregate one.
 //!
 //! ```text
-//! <root>/tls/domain=<policy-domain>/date=<YYYY-MM-DD>/<org>-<report_id>.parquet
-//!     one row per (report, policy) of that policy domain: sessions counted
-//! <root>/tls_failures/domain=<policy-domain>/date=<YYYY-MM-DD>/<org>-<report_id>.parquet
+//! <root>/tls/domain=<policy-domain>/date=<YYYY-MM-DD>/batch-<stamp>-<n>.parquet
+//!     one row per (report, policy) of that policy domain: sessions counted;
+//!     one file per partition per ingest batch (older histories have one
+//!     file per report, `<org>-<report_id>.parquet`)
+//! <root>/tls_failures/domain=<policy-domain>/date=<YYYY-MM-DD>/batch-<stamp>-<n>.parquet
 //!     one row per failure-details entry, keyed to its policy by
-//!     (org_name, report_id, policy_index)
+//!     (org_name, report_id, policy_index) within the same partition
 //! <root>/tls/_seen.json    the (org_name, report_id) already ingested
 //! <root>/tls/.lock         held while a batch is appended
 //! ```
@@ -16,13 +18,17 @@
 //! `read_parquet('<root>/tls/*/*/*.parquet', hive_partitioning = true)`
 //! joined with `tls_failures` on `(org_name, report_id, policy_index)`.
 //!
-//! A report is ingested once (its files are written before the seen index;
-//! a crash in between leaves files that the retried ingest rewrites under
-//! the same names). A missing or damaged index is rebuilt from the files.
+//! A report is ingested once. A batch writes its `tls_failures` files and
+//! makes them durable, then its `tls` files, then the seen index. A crash
+//! before the index leaves files that the next batch reconciles under the
+//! lock: a `tls` file the index does not name is adopted (its reports are
+//! in the history), and a `tls_failures` file without its `tls` file whose
+//! reports the index does not hold is deleted (they are written again,
+//! whole). A missing or damaged index is rebuilt from the files.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::{self, File};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use authwarden_aggregate::{TlsFailure, TlsPolicyRow, TlsReport};
@@ -32,11 +38,30 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::{
-    aggregate_date, list, lock, partition_domain, partition_files, report_file_name,
+    aggregate_date, batch_stamp, list, lock, partition_domain, partition_files,
     window_partition_files,
 };
+
+/// The reports of one file: its distinct (org_name, report_id).
+fn file_keys(file: &Path) -> Result<BTreeSet<(String, String)>> {
+    let df = read_parquet_file(file, Some(&["org_name", "report_id"]))?;
+    crate::compact::frame_keys(&df).map_err(|e| HistoryError::Corrupt {
+        path: file.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+/// `file` relative to `dir`, as the seen index names it.
+fn relative_to(dir: &Path, file: &Path) -> String {
+    file.strip_prefix(dir)
+        .unwrap_or(file)
+        .to_string_lossy()
+        .into_owned()
+}
 use crate::error::{HistoryError, Result};
-use crate::store::{read_parquet_file, write_atomic, write_parquet_atomic};
+use crate::store::{
+    read_parquet_file, sync_filesystem, write_atomic, write_parquet_atomic, write_parquet_unsynced,
+};
 use crate::HistoryStore;
 
 fn datetime_dtype() -> DataType {
@@ -253,9 +278,32 @@ pub enum TlsWrite {
 /// The seen index is written by [`TlsBatch::commit`].
 pub struct TlsBatch<'s> {
     store: &'s HistoryStore,
+    /// Part of the names of this batch's files.
+    stamp: String,
     _lock: File,
-    inner: Mutex<(Seen, bool)>,
+    inner: Mutex<TlsState>,
 }
+
+#[derive(Default)]
+struct TlsState {
+    seen: Seen,
+    /// The index differs from the file.
+    dirty: bool,
+    /// The reports this batch wrote (some maybe still pending).
+    mine: HashSet<(String, String)>,
+    /// The frames not yet written, by partition: (policies, failures).
+    pending: BTreeMap<String, Vec<(DataFrame, DataFrame)>>,
+    /// Policy rows in `pending`.
+    pending_rows: usize,
+    /// Counts the writes of `pending`: part of the files' names.
+    generation: usize,
+}
+
+/// Policy rows a TLS batch holds before it writes them.
+const TLS_PENDING_ROWS_MAX: usize = 20_000;
+
+/// Up to this many files, a batch's write syncs each file.
+const SYNC_EACH_UP_TO: usize = 4;
 
 impl HistoryStore {
     /// The directory of the TLS report policies dataset.
@@ -283,11 +331,16 @@ impl HistoryStore {
             source,
         })?;
         let lock = lock(&dir.join(".lock"))?;
-        let seen = self.load_tls_seen()?;
+        let (seen, adopted) = self.reconciled_tls_seen()?;
         Ok(TlsBatch {
             store: self,
+            stamp: batch_stamp(Utc::now()),
             _lock: lock,
-            inner: Mutex::new((seen, false)),
+            inner: Mutex::new(TlsState {
+                seen,
+                dirty: adopted,
+                ..Default::default()
+            }),
         })
     }
 
@@ -309,26 +362,67 @@ impl HistoryStore {
         let dir = self.tls_dir();
         let mut seen = Seen::new();
         for (_, _, file) in partition_files(&dir)? {
-            match read_parquet_file(&file, Some(&["org_name", "report_id"])) {
-                Ok(df) => {
-                    let get = |c: &str| {
-                        df.column(c)
-                            .ok()
-                            .and_then(|c| c.str().ok().and_then(|s| s.get(0).map(str::to_string)))
-                    };
-                    if let (Some(org), Some(id)) = (get("org_name"), get("report_id")) {
-                        let rel = file
-                            .strip_prefix(&dir)
-                            .unwrap_or(&file)
-                            .to_string_lossy()
-                            .into_owned();
-                        seen.entry((org, id)).or_default().push(rel);
+            match file_keys(&file) {
+                Ok(keys) => {
+                    let rel = relative_to(&dir, &file);
+                    for key in keys {
+                        seen.entry(key).or_default().push(rel.clone());
                     }
                 }
                 Err(e) => self.skip("skipped TLS report file", &e),
             }
         }
         Ok(seen)
+    }
+
+    /// The seen index with what a batch that stopped before its index
+    /// left (see the module docs); returns whether the index changed.
+    /// Called under the lock.
+    fn reconciled_tls_seen(&self) -> Result<(Seen, bool)> {
+        let mut seen = self.load_tls_seen()?;
+        let known: HashSet<String> = seen.values().flatten().cloned().collect();
+        let dir = self.tls_dir();
+        let mut adopted = false;
+        for (_, _, file) in partition_files(&dir)? {
+            let rel = relative_to(&dir, &file);
+            if known.contains(&rel) {
+                continue;
+            }
+            match file_keys(&file) {
+                Ok(keys) => {
+                    for key in keys {
+                        let files = seen.entry(key).or_default();
+                        if !files.contains(&rel) {
+                            files.push(rel.clone());
+                            adopted = true;
+                        }
+                    }
+                }
+                Err(e) => self.skip("skipped TLS report file", &e),
+            }
+        }
+        let fdir = self.tls_failures_dir();
+        for (_, _, file) in partition_files(&fdir)? {
+            let rel = relative_to(&fdir, &file);
+            if dir.join(&rel).exists() {
+                continue;
+            }
+            let Ok(keys) = file_keys(&file) else {
+                continue;
+            };
+            if keys.iter().any(|k| seen.contains_key(k)) {
+                continue;
+            }
+            tracing::info!(
+                "removed {}, left by an interrupted ingest before its reports' policies",
+                file.display()
+            );
+            fs::remove_file(&file).map_err(|source| HistoryError::Write {
+                path: file.clone(),
+                source,
+            })?;
+        }
+        Ok((seen, adopted))
     }
 
     fn save_tls_seen(&self, seen: &Seen) -> Result<()> {
@@ -369,6 +463,10 @@ impl HistoryStore {
         }
         let (since, until) = (since.timestamp(), until.timestamp());
         let mut out = Vec::new();
+        // A partition's failure details, keyed by (org, report, policy):
+        // read once per partition, whichever of its files holds them.
+        let mut failures: HashMap<(String, String, u32), Vec<TlsFailure>> = HashMap::new();
+        let mut failures_of: Option<PathBuf> = None;
         for (rel, path) in window_partition_files(&self.tls_dir(), domain, since, until)? {
             let rows = match read_parquet_file(&path, None).and_then(|df| {
                 policy_rows(&df).map_err(|e| HistoryError::Corrupt {
@@ -389,25 +487,32 @@ impl HistoryStore {
             if rows.is_empty() {
                 continue;
             }
-            let fpath = self.tls_failures_dir().join(&rel);
-            let mut failures: HashMap<u32, Vec<TlsFailure>> = HashMap::new();
-            if fpath.exists() {
-                match read_parquet_file(&fpath, None).and_then(|df| {
-                    failure_rows(&df).map_err(|e| HistoryError::Corrupt {
-                        path: fpath.clone(),
-                        reason: e.to_string(),
-                    })
-                }) {
-                    Ok(fs) => {
-                        for (i, f) in fs {
-                            failures.entry(i).or_default().push(f);
-                        }
+            let partition = rel.parent().map(Path::to_path_buf).unwrap_or_default();
+            if failures_of.as_ref() != Some(&partition) {
+                failures.clear();
+                for (f, fpath) in list(&self.tls_failures_dir().join(&partition))? {
+                    if !f.ends_with(".parquet") || f.starts_with('.') {
+                        continue;
                     }
-                    Err(e) => self.skip("skipped TLS failure details file", &e),
+                    match read_parquet_file(&fpath, None).and_then(|df| {
+                        failure_rows(&df).map_err(|e| HistoryError::Corrupt {
+                            path: fpath.clone(),
+                            reason: e.to_string(),
+                        })
+                    }) {
+                        Ok(fs) => {
+                            for (key, f) in fs {
+                                failures.entry(key).or_default().push(f);
+                            }
+                        }
+                        Err(e) => self.skip("skipped TLS failure details file", &e),
+                    }
                 }
+                failures_of = Some(partition);
             }
             for (i, mut row) in rows {
-                row.failures = failures.remove(&i).unwrap_or_default();
+                let key = (row.org_name.clone(), row.report_id.clone(), i);
+                row.failures = failures.remove(&key).unwrap_or_default();
                 out.push(row);
             }
         }
@@ -514,7 +619,10 @@ fn policy_rows(df: &DataFrame) -> PolarsResult<Vec<(u32, TlsPolicyRow)>> {
         .collect())
 }
 
-fn failure_rows(df: &DataFrame) -> PolarsResult<Vec<(u32, TlsFailure)>> {
+#[allow(clippy::type_complexity)]
+fn failure_rows(df: &DataFrame) -> PolarsResult<Vec<((String, String, u32), TlsFailure)>> {
+    let org = strs(df, "org_name")?;
+    let id = strs(df, "report_id")?;
     let index = u64s(df, "policy_index")?;
     let result = strs(df, "result_type")?;
     let mta = strs(df, "sending_mta_ip")?;
@@ -524,7 +632,11 @@ fn failure_rows(df: &DataFrame) -> PolarsResult<Vec<(u32, TlsFailure)>> {
     Ok((0..df.height())
         .map(|i| {
             (
-                index[i] as u32,
+                (
+                    org[i].clone().unwrap_or_default(),
+                    id[i].clone().unwrap_or_default(),
+                    index[i] as u32,
+                ),
                 TlsFailure {
                     result_type: result[i].clone().unwrap_or_default(),
                     receiving_mx_hostname: mx[i].clone(),
@@ -538,27 +650,32 @@ fn failure_rows(df: &DataFrame) -> PolarsResult<Vec<(u32, TlsFailure)>> {
 }
 
 impl TlsBatch<'_> {
-    fn state(&self) -> std::sync::MutexGuard<'_, (Seen, bool)> {
+    fn state(&self) -> std::sync::MutexGuard<'_, TlsState> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Whether the history (or this batch) holds the report.
     pub fn contains(&self, org_name: &str, report_id: &str) -> bool {
         self.state()
-            .0
+            .seen
             .contains_key(&(org_name.to_string(), report_id.to_string()))
     }
 
-    /// Writes a report (from `source`) unless the history holds it: one
-    /// file per policy domain in each dataset (none in `tls_failures` for
-    /// a domain without failure details).
+    /// Adds a report (from `source`) unless the history holds it: its
+    /// policies join this batch's file of each policy domain's partition
+    /// (and its failure details the `tls_failures` file of the same name),
+    /// written at [`TlsBatch::commit`] or when the batch holds
+    /// `TLS_PENDING_ROWS_MAX` policies.
     pub fn write(&self, source: &str, report: &TlsReport, auth: &ReportAuth) -> Result<TlsWrite> {
         let key = (
             report.header.org_name.clone(),
             report.header.report_id.clone(),
         );
         let mut state = self.state();
-        if let Some(files) = state.0.get(&key) {
+        if state.mine.contains(&key) {
+            return Ok(TlsWrite::AlreadyIngested);
+        }
+        if let Some(files) = state.seen.get(&key) {
             let dir = self.store.tls_dir();
             if files.iter().all(|f| dir.join(f).is_file()) {
                 return Ok(TlsWrite::AlreadyIngested);
@@ -575,21 +692,22 @@ impl TlsBatch<'_> {
         // A report without policies is remembered as seen, with no file.
         let mut rels = Vec::new();
         let mut files = Vec::new();
-        let name = report_file_name(&key.0, &key.1);
         let date = aggregate_date(report.header.begin);
         for (domain, indexes) in by_domain {
-            let rel = format!("domain={}/date={date}/{name}", partition_domain(domain));
-            let (mut policies, mut failures) = frames(source, report, auth, &indexes)?;
-            if failures.height() > 0 {
-                write_parquet_atomic(&self.store.tls_failures_dir().join(&rel), &mut failures)?;
-            }
-            let path = self.store.tls_dir().join(&rel);
-            write_parquet_atomic(&path, &mut policies)?;
+            let partition = format!("domain={}/date={date}", partition_domain(domain));
+            let frames = frames(source, report, auth, &indexes)?;
+            state.pending_rows += frames.0.height();
+            let rel = format!("{partition}/{}-{}.parquet", self.stamp, state.generation);
+            state.pending.entry(partition).or_default().push(frames);
+            files.push(self.store.tls_dir().join(&rel));
             rels.push(rel);
-            files.push(path);
         }
-        state.0.insert(key, rels);
-        state.1 = true;
+        state.seen.insert(key.clone(), rels);
+        state.mine.insert(key);
+        state.dirty = true;
+        if state.pending_rows >= TLS_PENDING_ROWS_MAX {
+            self.write_pending(&mut state)?;
+        }
         let sessions = report.policies.iter().fold((0u64, 0u64), |(s, f), p| {
             (s.saturating_add(p.successful), f.saturating_add(p.failed))
         });
@@ -600,13 +718,75 @@ impl TlsBatch<'_> {
         })
     }
 
-    /// Writes the seen index when reports were written since the last
-    /// commit.
+    /// Writes the pending frames: every `tls_failures` file, made durable,
+    /// then every `tls` file, made durable (see the module docs).
+    fn write_pending(&self, state: &mut TlsState) -> Result<()> {
+        let pending = std::mem::take(&mut state.pending);
+        let generation = state.generation;
+        state.pending_rows = 0;
+        state.generation += 1;
+        let one_by_one = pending.len() <= SYNC_EACH_UP_TO;
+        let stack = |frames: &mut dyn Iterator<Item = &DataFrame>, path: &PathBuf| {
+            let mut out: Option<DataFrame> = None;
+            for f in frames {
+                match out.as_mut() {
+                    None => out = Some(f.clone()),
+                    Some(o) => {
+                        o.vstack_mut(f).map_err(|source| HistoryError::Encode {
+                            path: path.clone(),
+                            source,
+                        })?;
+                    }
+                }
+            }
+            Ok::<_, HistoryError>(out)
+        };
+        let write = |path: &PathBuf, df: &mut DataFrame| {
+            df.rechunk_mut();
+            if one_by_one {
+                write_parquet_atomic(path, df)
+            } else {
+                write_parquet_unsynced(path, df)
+            }
+        };
+        let name = |partition: &str| format!("{partition}/{}-{generation}.parquet", self.stamp);
+        let fdir = self.store.tls_failures_dir();
+        let mut wrote_failures = false;
+        for (partition, frames) in &pending {
+            let path = fdir.join(name(partition));
+            let mut it = frames.iter().map(|(_, f)| f).filter(|f| f.height() > 0);
+            if let Some(mut df) = stack(&mut it, &path)? {
+                write(&path, &mut df)?;
+                wrote_failures = true;
+            }
+        }
+        if wrote_failures && !one_by_one {
+            sync_filesystem(&fdir)?;
+        }
+        let dir = self.store.tls_dir();
+        for (partition, frames) in &pending {
+            let path = dir.join(name(partition));
+            let mut it = frames.iter().map(|(p, _)| p);
+            if let Some(mut df) = stack(&mut it, &path)? {
+                write(&path, &mut df)?;
+            }
+        }
+        if !one_by_one {
+            sync_filesystem(&dir)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the pending reports and then the seen index, when reports
+    /// were written since the last commit.
     pub fn commit(&self) -> Result<()> {
         let mut state = self.state();
-        if state.1 {
-            self.store.save_tls_seen(&state.0)?;
-            state.1 = false;
+        if !state.pending.is_empty() {
+            self.write_pending(&mut state)?;
+        }
+        if state.dirty {
+            self.store.save_tls_seen(&state.seen)?;
+            state.dirty = false;
         }
         Ok(())
     }
@@ -742,5 +922,115 @@ mod tests {
                 .unwrap(),
             TlsWrite::AlreadyIngested
         );
+    }
+
+    fn files_under(dir: &Path) -> Vec<String> {
+        let mut out: Vec<String> = partition_files(dir)
+            .unwrap()
+            .into_iter()
+            .map(|(_, _, f)| relative_to(dir, &f))
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn a_batch_writes_one_file_per_partition_and_pairs_failures_by_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = HistoryStore::new(dir.path());
+        let t = Utc.with_ymd_and_hms(2026, 11, 2, 0, 0, 0).unwrap();
+        {
+            let batch = store.tls_batch().unwrap();
+            for i in 0..10 {
+                let mut r = report(&format!("r{i}"), t.timestamp());
+                // Each report's sts failure count tells them apart.
+                r.policies[0].failures[0].count = 100 + i;
+                batch.write("x.json", &r, &ReportAuth::not_mail()).unwrap();
+            }
+            batch.commit().unwrap();
+        }
+        // Two partitions (example.com, example.org), one file each, and
+        // one failure details file (only example.com has failures).
+        assert_eq!(files_under(&store.tls_dir()).len(), 2);
+        assert_eq!(files_under(&store.tls_failures_dir()).len(), 1);
+        let nov = |d| Utc.with_ymd_and_hms(2026, 11, d, 0, 0, 0).unwrap();
+        let rows = store.tls_rows("example.com", nov(1), nov(30)).unwrap();
+        for i in 0..10u64 {
+            let sts = rows
+                .iter()
+                .find(|r| r.policy_type == "sts" && r.report_id == format!("r{i}"))
+                .unwrap();
+            assert_eq!(sts.failures.len(), 1, "{sts:?}");
+            assert_eq!(sts.failures[0].count, 100 + i);
+        }
+
+        // What a batch stopped before its index leaves, made in another
+        // history and copied in: a report's policies and failures (adopted),
+        // and the failures of another without its policies (deleted).
+        let other = tempfile::tempdir().unwrap();
+        let other_store = HistoryStore::new(other.path());
+        {
+            let batch = other_store.tls_batch().unwrap();
+            batch
+                .write(
+                    "o.json",
+                    &report("orphan", t.timestamp()),
+                    &ReportAuth::not_mail(),
+                )
+                .unwrap();
+            batch.commit().unwrap();
+        }
+        let ghost = tempfile::tempdir().unwrap();
+        let ghost_store = HistoryStore::new(ghost.path());
+        {
+            let batch = ghost_store.tls_batch().unwrap();
+            batch
+                .write(
+                    "g.json",
+                    &report("ghost", t.timestamp()),
+                    &ReportAuth::not_mail(),
+                )
+                .unwrap();
+            batch.commit().unwrap();
+        }
+        for (from, dataset) in [(&other_store, "tls"), (&other_store, "tls_failures")] {
+            let d = from.root().join(dataset);
+            for rel in files_under(&d) {
+                let to = store.root().join(dataset).join(&rel);
+                fs::create_dir_all(to.parent().unwrap()).unwrap();
+                fs::copy(d.join(&rel), to).unwrap();
+            }
+        }
+        let gdir = ghost_store.tls_failures_dir();
+        let ghost_rel = files_under(&gdir).remove(0);
+        let ghost_copy = store
+            .tls_failures_dir()
+            .join(ghost_rel.replace(".parquet", "-ghost.parquet"));
+        fs::copy(gdir.join(&ghost_rel), &ghost_copy).unwrap();
+        {
+            let batch = store.tls_batch().unwrap();
+            assert!(batch.contains("Org", "orphan"));
+            assert!(!batch.contains("Org", "ghost"));
+            assert!(
+                !ghost_copy.exists(),
+                "the failures without policies are gone"
+            );
+            assert_eq!(
+                batch
+                    .write(
+                        "o2.json",
+                        &report("orphan", t.timestamp()),
+                        &ReportAuth::not_mail()
+                    )
+                    .unwrap(),
+                TlsWrite::AlreadyIngested
+            );
+        }
+        let rows = store.tls_rows("example.com", nov(1), nov(30)).unwrap();
+        let orphan: Vec<_> = rows.iter().filter(|r| r.report_id == "orphan").collect();
+        assert_eq!(orphan.len(), 2, "{orphan:#?}");
+        let sts = orphan.iter().find(|r| r.policy_type == "sts").unwrap();
+        assert_eq!(sts.failures.len(), 1);
+        assert!(rows.iter().all(|r| r.report_id != "ghost"));
     }
 }

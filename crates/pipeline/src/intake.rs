@@ -862,8 +862,13 @@ impl IngestSummary {
                 t.policies += policies;
                 t.successful_sessions = t.successful_sessions.saturating_add(sessions.0);
                 t.failed_sessions = t.failed_sessions.saturating_add(sessions.1);
-                t.files
-                    .extend(files.iter().map(|f| f.display().to_string()));
+                // Many reports share a batch file: each named once.
+                for f in files {
+                    let f = f.display().to_string();
+                    if !t.files.contains(&f) {
+                        t.files.push(f);
+                    }
+                }
             }
         }
     }
