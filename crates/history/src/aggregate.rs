@@ -781,7 +781,7 @@ const SYNC_EACH_UP_TO: usize = 4;
 /// Rows of small reports a batch holds before it writes them (one file per
 /// partition): bounds a batch's memory. Above it, a partition gets a second
 /// file in the same batch.
-pub const PENDING_ROWS_MAX: usize = 20_000;
+pub const PENDING_ROWS_MAX: usize = 10_000;
 
 /// The rows of one new report on their way to the history: held until the
 /// report is finished (then they go to the batch's file of the partition),
