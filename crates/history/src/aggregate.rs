@@ -49,7 +49,7 @@ use crate::store::{
 use crate::HistoryStore;
 
 /// The reports of one file: its distinct (org_name, report_id).
-fn file_keys(file: &Path) -> Result<std::collections::BTreeSet<(String, String)>> {
+pub(crate) fn file_keys(file: &Path) -> Result<std::collections::BTreeSet<(String, String)>> {
     let df = read_parquet_file(file, Some(&["org_name", "report_id"]))?;
     crate::compact::frame_keys(&df).map_err(|e| HistoryError::Corrupt {
         path: file.to_path_buf(),
@@ -58,7 +58,7 @@ fn file_keys(file: &Path) -> Result<std::collections::BTreeSet<(String, String)>
 }
 
 /// `file` relative to `dir`, as the seen index names it.
-fn relative_to(dir: &Path, file: &Path) -> String {
+pub(crate) fn relative_to(dir: &Path, file: &Path) -> String {
     file.strip_prefix(dir)
         .unwrap_or(file)
         .to_string_lossy()

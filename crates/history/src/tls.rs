@@ -26,7 +26,7 @@
 //! reports the index does not hold is deleted (they are written again,
 //! whole). A missing or damaged index is rebuilt from the files.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -38,26 +38,9 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::{
-    aggregate_date, batch_stamp, list, lock, partition_domain, partition_files,
-    window_partition_files,
+    aggregate_date, batch_stamp, file_keys, list, lock, partition_domain, partition_files,
+    relative_to, window_partition_files,
 };
-
-/// The reports of one file: its distinct (org_name, report_id).
-fn file_keys(file: &Path) -> Result<BTreeSet<(String, String)>> {
-    let df = read_parquet_file(file, Some(&["org_name", "report_id"]))?;
-    crate::compact::frame_keys(&df).map_err(|e| HistoryError::Corrupt {
-        path: file.to_path_buf(),
-        reason: e.to_string(),
-    })
-}
-
-/// `file` relative to `dir`, as the seen index names it.
-fn relative_to(dir: &Path, file: &Path) -> String {
-    file.strip_prefix(dir)
-        .unwrap_or(file)
-        .to_string_lossy()
-        .into_owned()
-}
 use crate::error::{HistoryError, Result};
 use crate::store::{
     read_parquet_file, sync_filesystem, write_atomic, write_parquet_atomic, write_parquet_unsynced,
@@ -967,32 +950,18 @@ mod tests {
         // What a batch stopped before its index leaves, made in another
         // history and copied in: a report's policies and failures (adopted),
         // and the failures of another without its policies (deleted).
-        let other = tempfile::tempdir().unwrap();
-        let other_store = HistoryStore::new(other.path());
-        {
-            let batch = other_store.tls_batch().unwrap();
-            batch
-                .write(
-                    "o.json",
-                    &report("orphan", t.timestamp()),
-                    &ReportAuth::not_mail(),
-                )
-                .unwrap();
+        let one_report = |id: &str| {
+            let dir = tempfile::tempdir().unwrap();
+            let store = HistoryStore::new(dir.path());
+            let batch = store.tls_batch().unwrap();
+            let r = report(id, t.timestamp());
+            batch.write("o.json", &r, &ReportAuth::not_mail()).unwrap();
             batch.commit().unwrap();
-        }
-        let ghost = tempfile::tempdir().unwrap();
-        let ghost_store = HistoryStore::new(ghost.path());
-        {
-            let batch = ghost_store.tls_batch().unwrap();
-            batch
-                .write(
-                    "g.json",
-                    &report("ghost", t.timestamp()),
-                    &ReportAuth::not_mail(),
-                )
-                .unwrap();
-            batch.commit().unwrap();
-        }
+            drop(batch);
+            (dir, store)
+        };
+        let (_other, other_store) = one_report("orphan");
+        let (_ghost, ghost_store) = one_report("ghost");
         for (from, dataset) in [(&other_store, "tls"), (&other_store, "tls_failures")] {
             let d = from.root().join(dataset);
             for rel in files_under(&d) {

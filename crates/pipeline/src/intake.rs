@@ -756,8 +756,11 @@ pub struct TlsIngestSummary {
     pub successful_sessions: u64,
     /// Failed sessions of the new reports.
     pub failed_sessions: u64,
-    /// The Parquet files written (`tls/…`).
+    /// The Parquet files written (`tls/…`, one per partition per batch).
     pub files: Vec<String>,
+    /// The files already in `files`.
+    #[serde(skip)]
+    files_seen: HashSet<String>,
 }
 
 /// What one pass over the `[imap]` folder did.
@@ -865,7 +868,7 @@ impl IngestSummary {
                 // Many reports share a batch file: each named once.
                 for f in files {
                     let f = f.display().to_string();
-                    if !t.files.contains(&f) {
+                    if t.files_seen.insert(f.clone()) {
                         t.files.push(f);
                     }
                 }
@@ -1409,6 +1412,7 @@ pub async fn ingest_shard(
     summary.rows = appended.rows;
     summary.files.sort();
     summary.files_seen = HashSet::new();
+    summary.tls.files_seen = HashSet::new();
     warnings.extend(store.warnings());
     Ok((summary, warnings))
 }
